@@ -1,0 +1,32 @@
+# energylib: `make report` and `make test` set themselves up on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: report test bench lab lint clean-reports
+
+# (Re)install when the venv is missing or pyproject.toml changed.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: the machine has a CPU build of this version; an unpinned
+	# resolve would pull gigabytes of CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/energy report
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench -s --override-ini norecursedirs= --timeout=3600
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=.
+
+lint: $(STAMP)
+	$(BIN)/ruff check energylib pi_agent tests

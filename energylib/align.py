@@ -1,0 +1,366 @@
+"""Time zones, grid flooring, resampling, gaps, duplicates and joins.
+
+Everything here works on canonical frames (see :mod:`energylib.schema`) and
+changes nothing silently: a gap stays a gap until a named fill policy fills it
+(and the filled rows are marked), duplicates need a named policy, and energy is
+never upsampled without an explicit method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from energylib.schema import (
+    TIME,
+    DataValidationError,
+    FrameMeta,
+    Problem,
+    _problem,
+    column_unit,
+    interval_index,
+    value_columns,
+)
+
+DUPLICATE_POLICIES = ("error", "first", "last", "mean")
+FILL_POLICIES = ("none", "interpolate", "zero", "previous_day")
+
+
+# --------------------------------------------------------------------------- time zones
+def local_to_utc(
+    local: pl.Series | pl.Expr,
+    timezone: str,
+    *,
+    ambiguous: str = "infer",
+    nonexistent: str = "raise",
+) -> pl.Series:
+    """Convert naive local wall-clock times at a site to UTC.
+
+    Parameters
+    ----------
+    local : polars.Series
+        Naive datetimes in the site's local time, in chronological order.
+    timezone : str
+        IANA zone of the site (``Australia/Sydney``, ``Europe/Amsterdam``).
+    ambiguous : {'infer', 'earliest', 'latest', 'raise'}
+        The repeated hour when clocks go back.  ``infer`` takes the first
+        occurrence of a repeated wall time as daylight time and the second as
+        standard time, which is right for a chronological series (meter exports).
+    nonexistent : {'raise', 'null'}
+        The skipped hour when clocks go forward: such a time is an error (naming
+        the rows) or becomes null.
+    """
+    s = local if isinstance(local, pl.Series) else pl.select(local).to_series()
+    if s.dtype == pl.Datetime and s.dtype.time_zone is not None:  # type: ignore[union-attr]
+        raise ValueError(f"local_to_utc expects naive local times; got zone {s.dtype.time_zone}")  # type: ignore[union-attr]
+    frame = pl.DataFrame({"local": s})
+    non_existent = "null"
+    if ambiguous == "infer":
+        early = frame["local"].dt.replace_time_zone(timezone, ambiguous="earliest", non_existent=non_existent)
+        late = frame["local"].dt.replace_time_zone(timezone, ambiguous="latest", non_existent=non_existent)
+        seen_before = frame.select((pl.col("local").cum_count().over("local") > 1).alias("x"))["x"]
+        out = pl.select(pl.when(seen_before).then(late).otherwise(early)).to_series()
+    else:
+        out = frame["local"].dt.replace_time_zone(timezone, ambiguous=ambiguous, non_existent=non_existent)
+    missing = out.is_null() & frame["local"].is_not_null()
+    if missing.any() and nonexistent == "raise":
+        rows = frame.with_row_index().filter(missing)
+        first = rows["local"][0]
+        raise DataValidationError(
+            [
+                Problem(
+                    f"{len(rows)} local time(s) do not exist in {timezone} (clocks went forward), first {first}",
+                    "local time",
+                    tuple((int(i), int(i)) for i in rows["index"]),
+                    fix="these rows cannot come from a real clock; use the UTC column if the source has one, or nonexistent='null'",
+                )
+            ]
+        )
+    return out.dt.convert_time_zone("UTC").alias(s.name)
+
+
+def utc_to_local(utc: pl.Series, timezone: str) -> pl.Series:
+    """UTC instants to the site's local wall-clock time (zone-aware)."""
+    return utc.dt.convert_time_zone(timezone)
+
+
+# --------------------------------------------------------------------------- the grid
+def floor_to_grid(
+    data: pl.DataFrame, interval_minutes: int, *, tolerance_seconds: float = 5.0
+) -> pl.DataFrame:
+    """Floor interval starts that sit a few seconds past the grid onto it.
+
+    Amber's ``startTime`` is the interval start plus one second: ``00:05:01``
+    becomes ``00:05:00``.  An offset larger than ``tolerance_seconds`` is an
+    error that names the rows, not a silent shift.
+    """
+    step = interval_minutes * 60_000_000
+    epoch = data[TIME].dt.epoch("us")
+    offset = epoch % step
+    too_far = offset > int(tolerance_seconds * 1_000_000)
+    if too_far.any():
+        raise DataValidationError(
+            [
+                _problem(
+                    data,
+                    too_far,
+                    f"interval starts more than {tolerance_seconds:g} s past the {interval_minutes}-min grid",
+                    TIME,
+                    "check the interval length; pass a larger tolerance_seconds only if the source is known to stamp late",
+                )
+            ]
+        )
+    return data.with_columns(pl.col(TIME).dt.truncate(f"{interval_minutes}m"))
+
+
+# --------------------------------------------------------------------------- duplicates
+def deduplicate(data: pl.DataFrame, policy: str = "error", *, where: str = "") -> pl.DataFrame:
+    """Resolve rows that share an ``interval_start``.
+
+    ``error`` (the default) raises naming the rows; ``first`` / ``last`` keep one
+    in the order given; ``mean`` averages numeric columns and keeps the last text.
+    The result is sorted by time.
+    """
+    if policy not in DUPLICATE_POLICIES:
+        raise ValueError(f"duplicate policy {policy!r} unknown; use one of {DUPLICATE_POLICIES}")
+    dup = data[TIME].is_duplicated()
+    if not dup.any():
+        return data.sort(TIME)
+    if policy == "error":
+        n = int(dup.sum())
+        raise DataValidationError(
+            [_problem(data, dup, f"{n} rows share an interval start", TIME, "pass on_duplicate='first', 'last' or 'mean' to choose")],
+            where,
+        )
+    if policy in ("first", "last"):
+        return data.unique(subset=[TIME], keep=policy, maintain_order=True).sort(TIME)
+    aggs = []
+    for c in value_columns(data):
+        aggs.append(pl.col(c).mean() if data.schema[c].is_numeric() and column_unit(c) not in ("bool",) else pl.col(c).last())
+    return data.group_by(TIME, maintain_order=True).agg(aggs).sort(TIME).select(data.columns)
+
+
+# --------------------------------------------------------------------------- resampling
+def resample(
+    data: pl.DataFrame,
+    meta: FrameMeta,
+    interval_minutes: int,
+    *,
+    weight: str | None = None,
+    partial: str = "drop",
+    energy_method: str | None = None,
+    text: str = "last",
+) -> tuple[pl.DataFrame, FrameMeta]:
+    """Change the interval length.
+
+    Downsampling (e.g. 5 -> 30 min) sums energy (``*_kwh``), averages power
+    (``*_kw``) and averages prices (``*_per_kwh``), weighting prices by the
+    energy column ``weight`` where one is given (a bucket whose weights sum to
+    zero falls back to the plain mean).  ``partial`` says what happens to a
+    bucket that misses some of its source intervals: ``drop`` leaves it out (it
+    becomes a gap at the new resolution), ``keep`` keeps the sums of what is
+    there.  Text columns take the ``last`` (or ``first``) value.
+
+    Upsampling (e.g. 60 -> 15 min) repeats prices and power in each finer
+    interval; energy must be split explicitly with ``energy_method='uniform'``,
+    otherwise it raises: splitting kWh evenly invents a load shape.
+    """
+    src = meta.interval_minutes
+    if interval_minutes == src:
+        return data, meta
+    new_meta = meta.replace(interval_minutes=interval_minutes)
+    if interval_minutes > src:
+        if interval_minutes % src:
+            raise ValueError(f"cannot resample {src}-min to {interval_minutes}-min: not a whole multiple")
+        return _downsample(data, src, interval_minutes, weight, partial, text), new_meta
+    if src % interval_minutes:
+        raise ValueError(f"cannot resample {src}-min to {interval_minutes}-min: not a whole divisor")
+    return _upsample(data, src, interval_minutes, energy_method), new_meta
+
+
+def _downsample(data, src, dst, weight, partial, text) -> pl.DataFrame:
+    if partial not in ("drop", "keep"):
+        raise ValueError(f"partial={partial!r}; use 'drop' or 'keep'")
+    per_bucket = dst // src
+    if weight is not None and weight not in data.columns:
+        raise ValueError(f"weight column {weight!r} not in the frame (columns: {data.columns})")
+    aggs = [pl.len().alias("_n")]
+    for c in value_columns(data):
+        unit = column_unit(c)
+        if unit == "energy":
+            aggs.append(pl.col(c).sum())
+        elif unit == "price" and weight is not None:
+            w = pl.col(weight)
+            aggs.append(
+                pl.when(w.sum() != 0)
+                .then((pl.col(c) * w).sum() / w.sum())
+                .otherwise(pl.col(c).mean())
+                .alias(c)
+            )
+        elif unit in ("price", "power", "numeric"):
+            aggs.append(pl.col(c).mean())
+        elif unit == "bool":
+            aggs.append(pl.col(c).any())
+        else:
+            aggs.append(pl.col(c).last() if text == "last" else pl.col(c).first())
+    out = (
+        data.sort(TIME)
+        .group_by(pl.col(TIME).dt.truncate(f"{dst}m"), maintain_order=True)
+        .agg(aggs)
+        .sort(TIME)
+    )
+    if partial == "drop":
+        out = out.filter(pl.col("_n") == per_bucket)
+    return out.drop("_n").select(data.columns)
+
+
+def _upsample(data, src, dst, energy_method) -> pl.DataFrame:
+    energy = value_columns(data, "energy")
+    if energy and energy_method != "uniform":
+        raise ValueError(
+            f"refusing to upsample energy columns {energy} from {src} to {dst} min: splitting kWh invents a "
+            "load shape; pass energy_method='uniform' to split evenly, or resample prices only"
+        )
+    k = src // dst
+    offsets = pl.Series("_k", [i * dst for i in range(k)], dtype=pl.Int64)
+    out = (
+        data.join(pl.DataFrame(offsets), how="cross")
+        .with_columns((pl.col(TIME) + pl.duration(minutes=pl.col("_k"))).alias(TIME))
+        .drop("_k")
+    )
+    if energy:
+        out = out.with_columns([pl.col(c) / k for c in energy])
+    return out.sort(TIME).select(data.columns)
+
+
+# --------------------------------------------------------------------------- gaps
+def find_gaps(
+    data: pl.DataFrame,
+    interval_minutes: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> pl.DataFrame:
+    """Missing intervals as runs: ``gap_start``, ``gap_end`` (exclusive), ``missing``.
+
+    Without ``start``/``end`` only gaps between the first and last present
+    interval are reported; with them, missing edges count too.
+    """
+    schema = {"gap_start": pl.Datetime("us", "UTC"), "gap_end": pl.Datetime("us", "UTC"), "missing": pl.Int64}
+    times = data[TIME].unique().sort()
+    if len(times) == 0 and (start is None or end is None):
+        return pl.DataFrame(schema=schema)
+    lo = start if start is not None else times.min()
+    hi = end if end is not None else times.max() + timedelta(minutes=interval_minutes)
+    full = interval_index(lo, hi, interval_minutes)
+    missing = pl.DataFrame({TIME: full.filter(~full.is_in(times))})
+    if missing.height == 0:
+        return pl.DataFrame(schema=schema)
+    step = pl.duration(minutes=interval_minutes)
+    runs = (
+        missing.with_columns(
+            ((pl.col(TIME).diff() != step).fill_null(True)).cum_sum().alias("_run")
+        )
+        .group_by("_run", maintain_order=True)
+        .agg(pl.col(TIME).min().alias("gap_start"), pl.col(TIME).max().alias("_last"), pl.len().alias("missing"))
+        .with_columns((pl.col("_last") + step).alias("gap_end"))
+        .select("gap_start", "gap_end", pl.col("missing").cast(pl.Int64))
+    )
+    return runs
+
+
+def fill_gaps(
+    data: pl.DataFrame,
+    interval_minutes: int,
+    policy: str = "none",
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    columns: list[str] | None = None,
+) -> pl.DataFrame:
+    """Fill missing intervals with a named policy and mark them in ``filled_by``.
+
+    Policies: ``none`` (return the frame unchanged: gaps stay gaps),
+    ``interpolate`` (linear in time; prices, power and other non-energy columns
+    only — interpolated energy is refused), ``zero`` (every numeric column 0),
+    ``previous_day`` (the same interval 24 h earlier; where that is missing too,
+    the row stays a gap).  The returned frame has a ``filled_by`` column: null
+    for original rows, the policy name for filled ones.
+    """
+    if policy not in FILL_POLICIES:
+        raise ValueError(f"fill policy {policy!r} unknown; use one of {FILL_POLICIES}")
+    data = data.sort(TIME)
+    if policy == "none":
+        return data
+    cols = columns or [c for c in value_columns(data) if c != "filled_by"]
+    if policy == "interpolate":
+        energy = [c for c in cols if column_unit(c) == "energy"]
+        if energy:
+            raise ValueError(
+                f"refusing to interpolate energy columns {energy}: interpolated kWh is invented consumption; "
+                "use 'zero', 'previous_day' or pass columns=[price and power columns]"
+            )
+    lo = start if start is not None else data[TIME].min()
+    hi = end if end is not None else data[TIME].max() + timedelta(minutes=interval_minutes)
+    grid = pl.DataFrame({TIME: interval_index(lo, hi, interval_minutes)})
+    marked = data.with_columns(pl.lit(None, dtype=pl.String).alias("filled_by")) if "filled_by" not in data.columns else data
+    full = grid.join(marked.with_columns(pl.lit(True).alias("_present")), on=TIME, how="left")
+    gap = pl.col("_present").is_null()
+    if policy == "zero":
+        exprs = [pl.when(gap).then(pl.lit(0.0)).otherwise(pl.col(c)).alias(c) for c in cols if data.schema[c].is_numeric()]
+        full = full.with_columns(exprs).with_columns(pl.when(gap).then(pl.lit("zero")).otherwise(pl.col("filled_by")).alias("filled_by"))
+    elif policy == "interpolate":
+        exprs = [pl.col(c).interpolate_by(TIME).alias(c) for c in cols if data.schema[c].is_numeric()]
+        full = full.with_columns(exprs)
+        filled = gap & pl.all_horizontal([pl.col(c).is_not_null() for c in cols if data.schema[c].is_numeric()])
+        full = full.with_columns(pl.when(filled).then(pl.lit("interpolate")).otherwise(pl.col("filled_by")).alias("filled_by"))
+    elif policy == "previous_day":
+        day = pl.duration(days=1)
+        prev = marked.select([TIME] + cols).with_columns((pl.col(TIME) + day).alias(TIME))
+        prev = prev.rename({c: f"_prev_{c}" for c in cols})
+        full = full.join(prev, on=TIME, how="left")
+        has_prev = pl.col(f"_prev_{cols[0]}").is_not_null()
+        full = full.with_columns(
+            [pl.when(gap).then(pl.col(f"_prev_{c}")).otherwise(pl.col(c)).alias(c) for c in cols]
+        ).with_columns(
+            pl.when(gap & has_prev).then(pl.lit("previous_day")).otherwise(pl.col("filled_by")).alias("filled_by")
+        ).drop([f"_prev_{c}" for c in cols])
+    still_missing = pl.col("_present").is_null() & pl.col("filled_by").is_null()
+    return full.filter(~still_missing).drop("_present").select(marked.columns)
+
+
+# --------------------------------------------------------------------------- joins
+@dataclass(frozen=True)
+class Joined:
+    """Result of :func:`join`: the intervals both frames have, and the rest."""
+
+    data: pl.DataFrame
+    only_left: pl.Series
+    only_right: pl.Series
+
+
+def join(
+    left: pl.DataFrame,
+    left_meta: FrameMeta,
+    right: pl.DataFrame,
+    right_meta: FrameMeta,
+) -> Joined:
+    """Align two canonical frames on ``interval_start``.
+
+    Both must share an interval length (resample one first: the error says
+    which).  Columns that clash get the source name as suffix.  Intervals that
+    only one side has are returned, never dropped silently.
+    """
+    if left_meta.interval_minutes != right_meta.interval_minutes:
+        raise ValueError(
+            f"cannot join {left_meta.interval_minutes}-min {left_meta.source} with "
+            f"{right_meta.interval_minutes}-min {right_meta.source}: resample the finer one with "
+            f"align.resample(..., {max(left_meta.interval_minutes, right_meta.interval_minutes)}) first"
+        )
+    clash = (set(left.columns) & set(right.columns)) - {TIME}
+    right_r = right.rename({c: f"{c}_{right_meta.source}" for c in clash}) if clash else right
+    data = left.join(right_r, on=TIME, how="inner").sort(TIME)
+    only_left = left.join(right, on=TIME, how="anti")[TIME].sort()
+    only_right = right.join(left, on=TIME, how="anti")[TIME].sort()
+    return Joined(data, only_left, only_right)

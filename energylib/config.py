@@ -1,0 +1,99 @@
+"""Settings from the environment and an untracked ``.env`` file.
+
+Secrets (API tokens, database URLs with passwords) are read here and nowhere
+else.  ``Settings`` never shows them: its ``repr`` masks every secret, so a
+settings object can be logged or printed safely.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+SECRET_FIELDS = frozenset({"amber_token", "entsoe_api_key", "supabase_db_url", "influx_token"})
+
+# setting name -> environment variable
+ENV_KEYS = {
+    "data_dir": "ENERGYLIB_DATA_DIR",
+    "amber_token": "AMBER_TOKEN",
+    "amber_site_id": "AMBER_SITE_ID",
+    "amber_base_url": "AMBER_BASE_URL",
+    "entsoe_api_key": "ENTSOE_API_KEY",
+    "entsoe_zone": "ENTSOE_ZONE",
+    "supabase_db_url": "SUPABASE_DB_URL",
+    "influx_url": "INFLUX_URL",
+    "influx_token": "INFLUX_TOKEN",
+    "influx_org": "INFLUX_ORG",
+    "influx_bucket": "INFLUX_BUCKET",
+}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Runtime settings.  Build with :func:`load_settings`."""
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    amber_token: str | None = None
+    amber_site_id: str | None = None
+    amber_base_url: str = "https://api.amber.com.au/v1"
+    entsoe_api_key: str | None = None
+    entsoe_zone: str = "NL"
+    supabase_db_url: str | None = None
+    influx_url: str | None = None
+    influx_token: str | None = None
+    influx_org: str | None = None
+    influx_bucket: str | None = None
+
+    @property
+    def processed_dir(self) -> Path:
+        """Where the Parquet store lives."""
+        return self.data_dir / "processed"
+
+    @property
+    def raw_dir(self) -> Path:
+        """Where raw downloads and exports are kept."""
+        return self.data_dir / "raw"
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS and value:
+                value = "***"
+            parts.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
+def load_settings(env_file: str | Path | None = None, environ: dict | None = None) -> Settings:
+    """Read settings: the process environment wins over ``.env``.
+
+    Parameters
+    ----------
+    env_file : path, optional
+        A dotenv file; defaults to ``.env`` in the working directory, then in
+        the project root.  A missing file is not an error.
+    environ : dict, optional
+        The environment to read (defaults to ``os.environ``); tests pass their own.
+    """
+    environ = os.environ if environ is None else environ
+    candidates = [Path(env_file)] if env_file else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
+    file_values: dict[str, str | None] = {}
+    for candidate in candidates:
+        if candidate.is_file():
+            file_values = dotenv_values(candidate)
+            break
+    values: dict[str, object] = {}
+    for name, key in ENV_KEYS.items():
+        raw = environ.get(key) or file_values.get(key)
+        if raw:
+            values[name] = raw
+    if "data_dir" in values:
+        values["data_dir"] = Path(str(values["data_dir"])).expanduser()
+    return Settings(**values)

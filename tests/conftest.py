@@ -1,0 +1,51 @@
+"""Shared fixtures. Tests never reach the internet: only loopback servers they start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from energylib.schema import FrameMeta, interval_index
+
+
+@pytest.fixture
+def store(tmp_path):
+    from energylib.store import ParquetStore
+
+    return ParquetStore(tmp_path / "processed")
+
+
+def _make_frame(
+    start: datetime = datetime(2025, 1, 1, tzinfo=UTC),
+    n: int = 288,
+    minutes: int = 5,
+    seed: int = 0,
+    **meta_kw,
+) -> tuple[pl.DataFrame, FrameMeta]:
+    """A canonical usage + price frame of ``n`` intervals."""
+    rng = np.random.default_rng(seed)
+    t = interval_index(start, start + timedelta(minutes=minutes * n), minutes)
+    data = pl.DataFrame(
+        {
+            "interval_start": t,
+            "energy_kwh": rng.random(n) * 0.2,
+            "price_per_kwh": rng.normal(0.15, 0.2, n),
+        }
+    )
+    defaults = dict(source="test", kind="usage", interval_minutes=minutes, site="s1", channel="general", currency="AUD", timezone="Australia/Sydney")
+    defaults.update(meta_kw)
+    return data, FrameMeta(**defaults)
+
+
+@pytest.fixture
+def make_frame():
+    """Factory for canonical usage + price frames: ``make_frame(start=, n=, minutes=, seed=, **meta)``."""
+    return _make_frame
+
+
+@pytest.fixture
+def frame():
+    return _make_frame()

@@ -254,7 +254,7 @@ def find_gaps(
     lo = start if start is not None else times.min()
     hi = end if end is not None else times.max() + timedelta(minutes=interval_minutes)
     full = interval_index(lo, hi, interval_minutes)
-    missing = pl.DataFrame({TIME: full.filter(~full.is_in(times))})
+    missing = pl.DataFrame({TIME: full}).join(pl.DataFrame({TIME: times}), on=TIME, how="anti")
     if missing.height == 0:
         return pl.DataFrame(schema=schema)
     step = pl.duration(minutes=interval_minutes)

@@ -70,6 +70,7 @@ OTHER_NUMERIC_SUFFIXES = (
     "_fraction",  # 0-1 shares
     "_cents",  # amounts in cents, as some sources bill
     "_amount",  # money in the frame's currency
+    "_mw",  # grid-scale power, e.g. market demand (AEMO TOTALDEMAND) [MW]
 )
 TEXT_COLUMNS = frozenset(
     {
@@ -89,7 +90,9 @@ SIGNED_ENERGY_PREFIXES = ("net_",)
 
 # Physical plausibility used to catch unit mistakes (Wh stored as kWh, c/kWh as $/kWh).
 MAX_AVERAGE_KW = 5_000.0  # a household or a street, not a power station
-MAX_ABS_MEDIAN_PRICE = 5.0  # currency per kWh; 5 AUD/kWh median is a unit mistake
+MAX_ABS_MEDIAN_PRICE = 5.0  # currency per kWh, median over a day or more: a unit mistake
+MEDIAN_CHECK_MIN_ROWS = 288  # one day of 5-min intervals; a short spike window may be dear
+MAX_ABS_PRICE = 25.0  # currency per kWh: above every market cap (NEM 17.5 AUD/kWh + retail)
 
 
 class DataValidationError(ValueError):
@@ -377,7 +380,12 @@ def validate(
         if unit == "price":
             if meta.currency is None:
                 problems.append(Problem("price column but no currency in the metadata", col, fix="set FrameMeta.currency"))
-            if len(finite) and abs(float(finite.median())) > MAX_ABS_MEDIAN_PRICE:
+            beyond = (s.abs() > MAX_ABS_PRICE).fill_null(False)
+            if beyond.any():
+                problems.append(
+                    _problem(data, beyond, f"prices beyond any market cap (|p| > {MAX_ABS_PRICE:g} per kWh)", col, "convert c/kWh with /100 and currency/MWh with /1000")
+                )
+            elif len(finite) >= MEDIAN_CHECK_MIN_ROWS and abs(float(finite.median())) > MAX_ABS_MEDIAN_PRICE:
                 problems.append(
                     Problem(
                         f"median price {float(finite.median()):g} per kWh looks like the wrong unit",

@@ -124,6 +124,9 @@ class ParquetStore:
         with open(folder / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
+                # Holding the lock, any temporary file left here is from a writer that died.
+                for stale in folder.glob(".*.tmp"):
+                    stale.unlink(missing_ok=True)
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
@@ -206,7 +209,8 @@ class ParquetStore:
         start, end = _as_utc(start), _as_utc(end)
         files = self.files(source, kind, start, end)
         if not files:
-            return pl.LazyFrame(schema={c: pl.String for c in ("source", "site", "channel")} | {"interval_minutes": pl.Int16, TIME: pl.Datetime("us", "UTC")})
+            schema = {c: pl.String for c in SERIES_COLUMNS} | {"interval_minutes": pl.Int16, TIME: pl.Datetime("us", "UTC")}
+            return pl.LazyFrame(schema=schema)
         lf = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
         conds = []
         if start is not None:
@@ -230,6 +234,17 @@ class ParquetStore:
             .sort(["site", "channel", "interval_minutes"])
             .collect()
         )
+
+    def summary(self) -> pl.DataFrame:
+        """Every series in the store: source, kind, site, channel, resolution, rows, first, last."""
+        frames = [self.series(source, kind).with_columns(pl.lit(kind).alias("kind")) for source, kind in self.datasets()]
+        if not frames:
+            return pl.DataFrame(
+                schema={"source": pl.String, "kind": pl.String, "site": pl.String, "channel": pl.String,
+                        "interval_minutes": pl.Int16, "rows": pl.UInt32}
+            )
+        out = pl.concat(frames, how="diagonal_relaxed")
+        return out.select("source", "kind", "site", "channel", "interval_minutes", "currency", "timezone", "rows", "first", "last")
 
     def datasets(self) -> list[tuple[str, str]]:
         """Every (source, kind) that holds at least one partition."""

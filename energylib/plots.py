@@ -1,0 +1,248 @@
+"""Altair chart builders shared by the notebooks and the kiosk.
+
+Charts must display with no network (a fridge Pi, a laptop on a train):
+:func:`offline_charts` makes every chart render to inline SVG through
+vl-convert, so executed notebooks and the HTML rendered from them load no
+Vega script from a CDN.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+
+def offline_charts(max_rows: int | None = 200_000) -> None:
+    """Render Altair charts as inline SVG (no CDN) and allow year-long data sets.
+
+    Call once at the top of a notebook, after the parameters cell.
+    """
+    alt.renderers.enable("svg")
+    if max_rows is None:
+        alt.data_transformers.disable_max_rows()
+    else:
+        alt.data_transformers.enable("default", max_rows=max_rows)
+
+
+def line_over_time(data: pl.DataFrame, value: str, *, title: str = "", color: str | None = None) -> alt.Chart:
+    """A line of ``value`` against ``interval_start`` (optionally one line per ``color``)."""
+    enc = {
+        "x": alt.X("interval_start:T", title="time (UTC)"),
+        "y": alt.Y(f"{value}:Q", title=value),
+    }
+    if color:
+        enc["color"] = alt.Color(f"{color}:N")
+    return alt.Chart(data.to_pandas()).mark_line().encode(**enc).properties(title=title, width=700, height=220)
+
+
+def daily_overview(data: pl.DataFrame, timezone: str, *, max_columns: int = 3, title: str = "") -> alt.Chart:
+    """Daily totals of energy columns and daily means of everything else, one panel per column.
+
+    Days are the site's local calendar days.
+    """
+    from energylib.schema import column_unit, value_columns
+
+    numeric = [c for c in value_columns(data) if data.schema[c].is_numeric() and column_unit(c) not in ("bool",)]
+    numeric = numeric[:max_columns]
+    day = pl.col("interval_start").dt.convert_time_zone(timezone).dt.date().alias("day")
+    aggs = [pl.col(c).sum() if column_unit(c) == "energy" else pl.col(c).mean() for c in numeric]
+    daily = data.group_by(day).agg(aggs).sort("day").unpivot(index="day", variable_name="series", value_name="value")
+    return (
+        alt.Chart(daily.to_pandas())
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title="day (local)"),
+            y=alt.Y("value:Q", title=None),
+            color=alt.Color("series:N", legend=None),
+            tooltip=["day:T", "series:N", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(width=700, height=140)
+        .facet(row=alt.Row("series:N", title=None))
+        .resolve_scale(y="independent")
+        .properties(title=title)
+    )
+
+
+# ---------------------------------------------------------------------- 2025 scenario study
+# Builders for the frames of energylib.study.StudyResult (tidy polars frames, money in
+# ``*_amount`` columns of the study's currency).
+
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def monthly_bills_chart(monthly: pl.DataFrame, currency: str, *, title: str = "") -> alt.Chart:
+    """Bill per month, one bar per scenario side by side.
+
+    ``monthly``: ``scenario``, ``month`` (1-12), ``bill_amount`` [currency].
+    """
+    data = monthly.with_columns(
+        pl.col("month").map_elements(lambda m: MONTH_NAMES[m - 1], return_dtype=pl.String).alias("month_name")
+    )
+    return (
+        alt.Chart(data.to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("month_name:N", sort=list(MONTH_NAMES), title="month (2025)"),
+            xOffset=alt.XOffset("scenario:N"),
+            y=alt.Y("bill_amount:Q", title=f"bill ({currency})"),
+            color=alt.Color("scenario:N", title="scenario"),
+            tooltip=["scenario:N", "month_name:N", alt.Tooltip("bill_amount:Q", format=",.0f")],
+        )
+        .properties(width=720, height=260, title=title)
+    )
+
+
+def typical_days_chart(days: pl.DataFrame, *, title: str = "") -> alt.Chart:
+    """Average power of each energy flow by local hour, one panel per season.
+
+    ``days``: ``season``, ``hour`` (local, 0-24), ``flow``, ``kw`` (mean power [kW]).
+    """
+    seasons = [s for s in ("summer", "autumn", "winter", "spring") if s in set(days["season"].to_list())]
+    return (
+        alt.Chart(days.to_pandas())
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("hour:Q", title="local hour", scale=alt.Scale(domain=[0, 24])),
+            y=alt.Y("kw:Q", title="mean power (kW)"),
+            color=alt.Color("flow:N", title="flow"),
+            tooltip=["season:N", "flow:N", "hour:Q", alt.Tooltip("kw:Q", format=".2f")],
+        )
+        .properties(width=330, height=180)
+        .facet(facet=alt.Facet("season:N", sort=seasons, title=None), columns=2)
+        .properties(title=title)
+    )
+
+
+def soc_week_chart(soc: pl.DataFrame, *, title: str = "") -> alt.Chart:
+    """State of charge of the home battery and the EV over a week.
+
+    ``soc``: ``local_time`` (naive local datetime), ``series``, ``soc_pct`` [0-100].
+    """
+    return (
+        alt.Chart(soc.to_pandas())
+        .mark_line()
+        .encode(
+            x=alt.X("local_time:T", title="local time"),
+            y=alt.Y("soc_pct:Q", title="state of charge (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("series:N", title=None),
+            tooltip=["series:N", "local_time:T", alt.Tooltip("soc_pct:Q", format=".0f")],
+        )
+        .properties(width=720, height=220, title=title)
+    )
+
+
+def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
+    """Cumulative discounted cash flow per scenario; where a line crosses zero it has paid back.
+
+    ``cash``: ``scenario``, ``year``, ``cumulative_discounted_amount`` [currency].
+    """
+    lines = (
+        alt.Chart(cash.to_pandas())
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("year:Q", title="year"),
+            y=alt.Y("cumulative_discounted_amount:Q", title=f"cumulative discounted cash flow ({currency})"),
+            color=alt.Color("scenario:N", title="scenario"),
+            tooltip=["scenario:N", "year:Q", alt.Tooltip("cumulative_discounted_amount:Q", format=",.0f")],
+        )
+    )
+    zero = alt.Chart(pl.DataFrame({"y": [0.0]}).to_pandas()).mark_rule(color="grey").encode(y="y:Q")
+    return (zero + lines).properties(width=720, height=300, title=title)
+
+
+def npv_heatmap(grid: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
+    """NPV for every PV size x battery option, green where it pays, red where it does not.
+
+    ``grid``: ``pv_kw``, ``battery``, ``npv_amount`` [currency].
+    """
+    data = grid.with_columns(pl.col("pv_kw").map_elements(lambda v: f"{v:g} kW", return_dtype=pl.String).alias("pv"))
+    pv_order = [f"{v:g} kW" for v in sorted(set(grid["pv_kw"].to_list()))]
+    base = alt.Chart(data.to_pandas()).encode(
+        x=alt.X("pv:N", sort=pv_order, title="PV size (kWdc)"),
+        y=alt.Y("battery:N", title="battery"),
+    )
+    bound = max(abs(float(grid["npv_amount"].min())), abs(float(grid["npv_amount"].max())), 1.0)
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "npv_amount:Q",
+            title=f"NPV ({currency})",
+            scale=alt.Scale(scheme="redyellowgreen", domain=[-bound, bound], domainMid=0),
+        ),
+        tooltip=["pv:N", "battery:N", alt.Tooltip("npv_amount:Q", format=",.0f")],
+    )
+    labels = base.mark_text(fontSize=11).encode(text=alt.Text("npv_amount:Q", format=",.0f"))
+    return (cells + labels).properties(width=520, height=36 * max(grid["battery"].n_unique(), 2), title=title)
+
+
+def ev_strategies_chart(ev: pl.DataFrame, currency: str, *, title: str = "") -> alt.HConcatChart:
+    """EV charging strategies side by side: where the EV's energy came from, and the annual bill.
+
+    ``ev``: ``strategy``, ``ev_grid_kwh``, ``ev_pv_kwh`` [kWh/year], ``bill_amount`` [currency].
+    """
+    order = ev["strategy"].to_list()
+    energy = ev.select("strategy", "ev_grid_kwh", "ev_pv_kwh").unpivot(
+        index="strategy", variable_name="source", value_name="kwh"
+    ).with_columns(pl.col("source").replace({"ev_grid_kwh": "grid", "ev_pv_kwh": "solar"}))
+    left = (
+        alt.Chart(energy.to_pandas())
+        .mark_bar()
+        .encode(
+            y=alt.Y("strategy:N", sort=order, title="EV strategy"),
+            x=alt.X("kwh:Q", title="EV charging energy (kWh/year)", stack="zero"),
+            color=alt.Color("source:N", title="source", scale=alt.Scale(domain=["solar", "grid"], range=["#f2b701", "#6c757d"])),
+            tooltip=["strategy:N", "source:N", alt.Tooltip("kwh:Q", format=",.0f")],
+        )
+        .properties(width=330, height=30 * max(len(order), 2))
+    )
+    right = (
+        alt.Chart(ev.to_pandas())
+        .mark_bar(color="#3b6ea5")
+        .encode(
+            y=alt.Y("strategy:N", sort=order, title=None, axis=alt.Axis(labels=False)),
+            x=alt.X("bill_amount:Q", title=f"annual bill ({currency})"),
+            tooltip=["strategy:N", alt.Tooltip("bill_amount:Q", format=",.0f")],
+        )
+        .properties(width=250, height=30 * max(len(order), 2))
+    )
+    return alt.hconcat(left, right).properties(title=title)
+
+
+def policy_vs_optimum_chart(policies: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
+    """Annual saving of each dispatch policy next to the perfect-foresight optimum.
+
+    ``policies``: ``policy``, ``saving_amount`` [currency], ``share_of_optimum_pct`` [%].
+    """
+    order = policies.sort("saving_amount", descending=True)["policy"].to_list()
+    base = alt.Chart(policies.to_pandas()).encode(
+        y=alt.Y("policy:N", sort=order, title="dispatch policy"),
+        x=alt.X("saving_amount:Q", title=f"annual saving against the baseline ({currency})"),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.condition(alt.datum.policy == "optimum", alt.value("#2a9d8f"), alt.value("#8d99ae")),
+        tooltip=["policy:N", alt.Tooltip("saving_amount:Q", format=",.0f"), alt.Tooltip("share_of_optimum_pct:Q", format=".0f")],
+    )
+    text = base.mark_text(align="left", dx=4).encode(text=alt.Text("share_of_optimum_pct:Q", format=".0f"))
+    return (bars + text).properties(width=560, height=30 * max(len(order), 2), title=title)
+
+
+def tornado_chart(rows: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
+    """Sensitivity tornado: change in NPV as each input moves to the low and high end of its range.
+
+    ``rows``: ``parameter``, ``case`` (low/high), ``change`` (label), ``delta_npv_amount`` [currency].
+    The widest bar is on top.
+    """
+    width = rows.group_by("parameter").agg(
+        (pl.col("delta_npv_amount").max() - pl.col("delta_npv_amount").min()).alias("swing")
+    )
+    order = width.sort("swing", descending=True)["parameter"].to_list()
+    base = alt.Chart(rows.to_pandas()).encode(
+        y=alt.Y("parameter:N", sort=order, title=None),
+        x=alt.X("delta_npv_amount:Q", title=f"change in NPV ({currency})"),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color("case:N", title="input at", scale=alt.Scale(domain=["low", "high"], range=["#e76f51", "#2a9d8f"])),
+        tooltip=["parameter:N", "change:N", alt.Tooltip("delta_npv_amount:Q", format=",.0f")],
+    )
+    labels = base.mark_text(baseline="middle", dy=0, fontSize=10).encode(text="change:N")
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
+    return (bars + labels + zero).properties(width=560, height=34 * max(len(order), 2), title=title)

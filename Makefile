@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench -s --override-ini norecursedirs= --timeout=3600
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench -s --override-ini "norecursedirs=.* __pycache__ fixtures" --timeout=3600
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=.

@@ -1,0 +1,34 @@
+"""Forecasting: feature specs, the EnergyTransformer, training, baselines, metrics, export.
+
+Modules (import what you need; ``features``, ``inference``, ``baselines`` and
+``metrics`` do not import torch, so an ONNX-only device stays light):
+
+* :mod:`~energylib.forecast.features`: ``TRADING_24``, ``TOTAL_PRICE_WEATHER_TIME``,
+  feature matrices, chronological splits, windows, scalers;
+* :mod:`~energylib.forecast.transformer`: ``EnergyTransformer``, presets ``seed`` / ``pi``,
+  the multi-task loss;
+* :mod:`~energylib.forecast.train`: ``train``, ``load_checkpoint``;
+* :mod:`~energylib.forecast.baselines`: seasonal naive, ridge, hour-of-week profile;
+* :mod:`~energylib.forecast.metrics`: MAE, RMSE, sMAPE, ``evaluation_table``;
+* :mod:`~energylib.forecast.export`: TorchScript / ONNX export, ``load_model``, ``predict``.
+"""
+
+from energylib.forecast.features import (
+    TOTAL_PRICE_WEATHER_TIME,
+    TRADING_24,
+    FeatureSpec,
+    assemble_frame,
+    default_year_frame,
+    feature_matrix,
+    get_spec,
+)
+
+__all__ = [
+    "TOTAL_PRICE_WEATHER_TIME",
+    "TRADING_24",
+    "FeatureSpec",
+    "assemble_frame",
+    "default_year_frame",
+    "feature_matrix",
+    "get_spec",
+]

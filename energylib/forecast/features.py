@@ -1,0 +1,598 @@
+"""Feature specs, half-hourly feature matrices, sequence windows, splits and scalers.
+
+A :class:`FeatureSpec` declares, by name, what the model sees at each
+half-hour and what it forecasts.  It is plain data (``to_dict`` /
+``from_dict``), so a checkpoint or an exported model carries it and the Pi
+builds exactly the same inputs from live history.
+
+Two specs ship:
+
+* :data:`TRADING_24`: the trading system's 24 features per half-hour: 9
+  appliance channels, 4 battery (SoC, state of health, charge, cycles), 2
+  weather (air temperature, GHI), 4 cyclical time encodings (hour of day and
+  day of week, sin/cos, from the site's local time) and 5 price features
+  (current price and 4 lags).
+* :data:`TOTAL_PRICE_WEATHER_TIME`: what real Amber / ENTSO-E history has:
+  total load, price (current and 4 lags), temperature, GHI and 6 time encodings.
+
+Both forecast consumption (``total_kwh``) and price (``price_per_kwh``) at three
+horizons: day (48), week (336) and month (1440) half-hours after the anchor.
+
+Leakage rules, enforced here and proved in ``tests/forecast``: a sample anchored
+at row ``i`` takes inputs from rows ``i - 47 .. i`` only (lags reach further
+back, never forward) and targets from rows ``i + 1 .. i + H``; splits are
+contiguous blocks of time, and a sample belongs to a split only when all of its
+input and target rows lie inside that block; scalers are fitted on the training
+block's rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+
+from energylib.align import resample
+from energylib.schema import TIME, FrameMeta, column_unit, interval_index
+
+TIME_ENCODINGS = ("hour_sin", "hour_cos", "dow_sin", "dow_cos", "doy_sin", "doy_cos")
+FEATURE_KINDS = ("column", "sum", "lag", "time")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input feature.
+
+    Parameters
+    ----------
+    name : str
+        Name of the feature (column of the feature matrix).
+    kind : str
+        ``column``: the first of ``columns`` present in the data; a candidate written
+        ``diff:<col>`` is the step difference of ``<col>`` (unit of ``<col>`` per step).
+        ``sum``: the sum of all ``columns`` (all required).  ``lag``: ``columns[0]``
+        ``lag`` steps earlier.  ``time``: a cyclical encoding of the site's local time,
+        ``columns[0]`` one of :data:`TIME_ENCODINGS`.
+    columns : tuple of str
+        Source columns (see ``kind``).
+    lag : int
+        Steps back for ``kind='lag'`` [intervals].
+    """
+
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    lag: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ValueError(
+                f"feature {self.name!r}: kind {self.kind!r} unknown; use one of {FEATURE_KINDS}"
+            )
+        if self.kind == "time" and self.columns[0] not in TIME_ENCODINGS:
+            raise ValueError(
+                f"feature {self.name!r}: time encoding {self.columns[0]!r} unknown; use one of {TIME_ENCODINGS}"
+            )
+        if self.kind == "lag" and self.lag < 1:
+            raise ValueError(f"feature {self.name!r}: lag must be >= 1 step, got {self.lag}")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A named set of input features and forecast targets.
+
+    Parameters
+    ----------
+    name : str
+        Spec name, stored in checkpoints.
+    features : tuple of Feature
+        Inputs per interval, in model order.
+    targets : tuple of str
+        Target column per task, in task order (``total_kwh`` [kWh per interval],
+        ``price_per_kwh`` [currency/kWh]).
+    tasks : tuple of str
+        Task names, parallel to ``targets``.
+    sequence_length : int
+        Input window [intervals] (48 half-hours = 24 h).
+    horizons : tuple of (str, int)
+        Named forecast horizons [intervals].
+    interval_minutes : int
+        Interval length of the data the spec reads [min].
+    """
+
+    name: str
+    features: tuple[Feature, ...]
+    targets: tuple[str, ...] = ("total_kwh", "price_per_kwh")
+    tasks: tuple[str, ...] = ("consumption", "price")
+    sequence_length: int = 48
+    horizons: tuple[tuple[str, int], ...] = (("day", 48), ("week", 336), ("month", 1440))
+    interval_minutes: int = 30
+    description: str = field(default="", compare=False)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def horizon_steps(self) -> tuple[int, ...]:
+        return tuple(h for _, h in self.horizons)
+
+    @property
+    def horizon_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.horizons)
+
+    @property
+    def max_horizon(self) -> int:
+        return max(self.horizon_steps)
+
+    @property
+    def lookback(self) -> int:
+        """Extra rows before the window that lags and differences need [intervals]."""
+        back = [f.lag for f in self.features if f.kind == "lag"]
+        back += [
+            1
+            for f in self.features
+            if f.kind == "column" and any(c.startswith("diff:") for c in f.columns)
+        ]
+        return max(back, default=0)
+
+    @property
+    def history_rows(self) -> int:
+        """Rows of history :func:`history_window` needs: window plus lookback [intervals]."""
+        return self.sequence_length + self.lookback
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["features"] = [asdict(f) | {"columns": list(f.columns)} for f in self.features]
+        d["targets"], d["tasks"] = list(self.targets), list(self.tasks)
+        d["horizons"] = [[n, h] for n, h in self.horizons]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> FeatureSpec:
+        feats = tuple(
+            Feature(f["name"], f["kind"], tuple(f["columns"]), int(f.get("lag", 0)))
+            for f in d["features"]
+        )
+        return cls(
+            name=d["name"],
+            features=feats,
+            targets=tuple(d["targets"]),
+            tasks=tuple(d["tasks"]),
+            sequence_length=int(d["sequence_length"]),
+            horizons=tuple((str(n), int(h)) for n, h in d["horizons"]),
+            interval_minutes=int(d["interval_minutes"]),
+            description=d.get("description", ""),
+        )
+
+
+def _price_features(col: str = "price_per_kwh", lags: int = 4) -> tuple[Feature, ...]:
+    return (Feature("price", "column", (col,)),) + tuple(
+        Feature(f"price_lag_{k}", "lag", (col,), k) for k in range(1, lags + 1)
+    )
+
+
+APPLIANCE_FEATURES = (
+    "fridge",
+    "washing_machine",
+    "dishwasher",
+    "ev_charging",
+    "air_conditioning",
+    "stove",
+    "water_heater",
+    "computers",
+)
+
+# The ninth appliance channel folds the three small loads together so that the
+# nine channels add up to the household total: no consumption is invisible.
+TRADING_24 = FeatureSpec(
+    name="TRADING_24",
+    features=tuple(Feature(f"{a}_kwh", "column", (f"{a}_kwh",)) for a in APPLIANCE_FEATURES)
+    + (
+        Feature("other_kwh", "sum", ("misc_kwh", "lighting_kwh", "base_kwh")),
+        Feature("soc_pct", "column", ("soc_pct",)),
+        Feature("soh_pct", "column", ("soh_pct",)),
+        # Battery charge: a charge column where the battery frame has one, else the
+        # change of state of charge per step (percentage points per interval).
+        Feature(
+            "battery_charge",
+            "column",
+            (
+                "charge_kwh",
+                "battery_charge_kwh",
+                "net_battery_kwh",
+                "charge_kw",
+                "power_kw",
+                "diff:soc_pct",
+            ),
+        ),
+        Feature("cycles_count", "column", ("cycles_count",)),
+        Feature("temp_air_c", "column", ("temp_air_c",)),
+        Feature("ghi_w_m2", "column", ("ghi_w_m2",)),
+        Feature("hour_sin", "time", ("hour_sin",)),
+        Feature("hour_cos", "time", ("hour_cos",)),
+        Feature("dow_sin", "time", ("dow_sin",)),
+        Feature("dow_cos", "time", ("dow_cos",)),
+    )
+    + _price_features(),
+    description="trading system: 9 appliance, 4 battery, 2 weather, 4 time, 5 price features",
+)
+
+TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
+    name="TOTAL_PRICE_WEATHER_TIME",
+    features=(
+        Feature("total_kwh", "column", ("total_kwh", "energy_kwh")),
+        Feature("temp_air_c", "column", ("temp_air_c",)),
+        Feature("ghi_w_m2", "column", ("ghi_w_m2",)),
+    )
+    + tuple(Feature(e, "time", (e,)) for e in TIME_ENCODINGS)
+    + _price_features(),
+    description="real data (Amber, ENTSO-E): total load, price with 4 lags, weather, local time",
+)
+
+SPECS: dict[str, FeatureSpec] = {s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME)}
+
+
+def get_spec(spec: str | FeatureSpec | Mapping) -> FeatureSpec:
+    """A spec by name (``TRADING_24``, ``TOTAL_PRICE_WEATHER_TIME``), dict or itself."""
+    if isinstance(spec, FeatureSpec):
+        return spec
+    if isinstance(spec, Mapping):
+        return FeatureSpec.from_dict(spec)
+    if spec not in SPECS:
+        raise KeyError(f"feature spec {spec!r} unknown; use one of {sorted(SPECS)}")
+    return SPECS[spec]
+
+
+# --------------------------------------------------------------------------- assembling the data
+def assemble_frame(
+    frames: Mapping[str, tuple[pl.DataFrame, FrameMeta]],
+    interval_minutes: int = 30,
+) -> tuple[pl.DataFrame, str]:
+    """Resample several canonical frames to one interval length and join them.
+
+    Parameters
+    ----------
+    frames : mapping of str to (polars.DataFrame, FrameMeta)
+        E.g. the default year's ``{"load": ..., "prices/general": ..., "weather": ...}``.
+        Text and boolean columns are dropped; a column name two frames share is kept
+        from the first.
+    interval_minutes : int
+        Target interval length [min].
+
+    Returns
+    -------
+    (polars.DataFrame, str)
+        The joined frame (intervals every input frame has) and the site time zone.
+    """
+    if not frames:
+        raise ValueError("assemble_frame needs at least one frame")
+    zones = {meta.timezone for _, meta in frames.values()}
+    if len(zones) > 1:
+        raise ValueError(
+            f"frames come from sites in different time zones {sorted(zones)}; assemble one site at a time"
+        )
+    out: pl.DataFrame | None = None
+    for key, (data, meta) in frames.items():
+        numeric = [
+            c
+            for c in data.columns
+            if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
+        ]
+        data = data.select([TIME, *numeric])
+        if meta.interval_minutes != interval_minutes:
+            data, _ = resample(data, meta, interval_minutes)
+        if out is None:
+            out = data
+            continue
+        new = [c for c in data.columns if c not in out.columns]
+        if not new:
+            continue
+        out = out.join(data.select([TIME, *new]), on=TIME, how="inner")
+        if out.height == 0:
+            raise ValueError(
+                f"frame {key!r} shares no interval with the frames before it; check their date ranges"
+            )
+    return out.sort(TIME), zones.pop()
+
+
+def default_year_frame(
+    market: str = "nem", seed: int = 2025, days: int | None = None
+) -> tuple[pl.DataFrame, str]:
+    """The simulated default year, half-hourly, as one frame (and its time zone).
+
+    ``days`` keeps only the first so many days [d] (a quick run on a subset).
+    """
+    from energylib.simulate import default_year
+
+    frames = default_year.generate(market=market, seed=seed)
+    data, tz = assemble_frame(frames, 30)
+    if days is not None:
+        data = data.filter(pl.col(TIME) < data[TIME].min() + timedelta(days=days))
+    return data, tz
+
+
+# --------------------------------------------------------------------------- feature matrix
+def time_encodings(times: pl.Series, timezone: str) -> dict[str, np.ndarray]:
+    """Cyclical encodings of the site's LOCAL time at each interval start.
+
+    Hour of day uses the fractional local hour (period 24 h), day of week Monday=0
+    (period 7 d), day of year (period 365.25 d).
+    """
+    local = times.dt.convert_time_zone(timezone)
+    hour = (local.dt.hour().cast(pl.Float64) + local.dt.minute().cast(pl.Float64) / 60.0).to_numpy()
+    dow = (local.dt.weekday().cast(pl.Float64) - 1.0).to_numpy()
+    doy = (local.dt.ordinal_day().cast(pl.Float64) - 1.0).to_numpy()
+    a_h, a_w, a_y = 2 * np.pi * hour / 24.0, 2 * np.pi * dow / 7.0, 2 * np.pi * doy / 365.25
+    return {
+        "hour_sin": np.sin(a_h),
+        "hour_cos": np.cos(a_h),
+        "dow_sin": np.sin(a_w),
+        "dow_cos": np.cos(a_w),
+        "doy_sin": np.sin(a_y),
+        "doy_cos": np.cos(a_y),
+    }
+
+
+@dataclass
+class FeatureMatrix:
+    """Features and targets on a gap-free interval grid.
+
+    Attributes
+    ----------
+    times : polars.Series
+        Interval starts, UTC, one per row, every interval from first to last.
+    inputs : numpy.ndarray
+        ``(n_rows, n_features)`` float32, NaN where a value is missing.
+    targets : numpy.ndarray
+        ``(n_rows, n_tasks)`` float32 in physical units, NaN where missing.
+    spec : FeatureSpec
+    timezone : str
+    """
+
+    times: pl.Series
+    inputs: np.ndarray
+    targets: np.ndarray
+    spec: FeatureSpec
+    timezone: str
+
+    @property
+    def n_rows(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def row_ok(self) -> np.ndarray:
+        """Rows with every input and target present."""
+        return np.isfinite(self.inputs).all(axis=1) & np.isfinite(self.targets).all(axis=1)
+
+
+def _resolve_column(data: pl.DataFrame, feat: Feature) -> np.ndarray:
+    for cand in feat.columns:
+        if cand.startswith("diff:"):
+            col = cand[5:]
+            if col in data.columns:
+                return data[col].cast(pl.Float64).fill_null(np.nan).diff().to_numpy()
+        elif cand in data.columns:
+            return data[cand].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    raise KeyError(
+        f"feature {feat.name!r} needs one of the columns {list(feat.columns)}; the data has {data.columns}. "
+        "Join the missing series (energylib.forecast.features.assemble_frame) or choose another spec"
+    )
+
+
+def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -> FeatureMatrix:
+    """Build the feature and target matrices of ``data`` for ``spec``.
+
+    Parameters
+    ----------
+    data : polars.DataFrame
+        Canonical frame at ``spec.interval_minutes`` with the columns the spec names
+        (see :func:`assemble_frame`).  Missing intervals are re-inserted as NaN rows so
+        that lags and windows stay true to time; windows touching them are never used.
+    spec : FeatureSpec or str
+    timezone : str
+        IANA zone of the site [for local-time features].
+    """
+    spec = get_spec(spec)
+    if data.height == 0:
+        raise ValueError("no rows to build features from")
+    data = data.sort(TIME)
+    if data[TIME].is_duplicated().any():
+        raise ValueError(
+            "duplicate interval starts; deduplicate with energylib.align.deduplicate first"
+        )
+    step = timedelta(minutes=spec.interval_minutes)
+    grid = interval_index(data[TIME].min(), data[TIME].max() + step, spec.interval_minutes)
+    off = data.join(pl.DataFrame({TIME: grid}), on=TIME, how="anti")
+    if off.height:
+        raise ValueError(
+            f"{off.height} interval start(s) off the {spec.interval_minutes}-min grid (first {off[TIME][0]}); "
+            f"resample to {spec.interval_minutes} min with energylib.align.resample first"
+        )
+    full = pl.DataFrame({TIME: grid}).join(data, on=TIME, how="left")
+    enc = time_encodings(full[TIME], timezone)
+    cols = []
+    for feat in spec.features:
+        if feat.kind == "column":
+            v = _resolve_column(full, feat)
+        elif feat.kind == "sum":
+            missing = [c for c in feat.columns if c not in full.columns]
+            if missing:
+                raise KeyError(
+                    f"feature {feat.name!r} sums {list(feat.columns)} but {missing} are not in the data"
+                )
+            v = np.column_stack(
+                [full[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in feat.columns]
+            ).sum(axis=1)  # NaN where any part is missing
+        elif feat.kind == "lag":
+            if feat.columns[0] not in full.columns:
+                raise KeyError(
+                    f"feature {feat.name!r} lags {feat.columns[0]!r}, which is not in the data ({full.columns})"
+                )
+            base = full[feat.columns[0]].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            v = np.full_like(base, np.nan)
+            v[feat.lag :] = base[: -feat.lag]
+        else:
+            v = enc[feat.columns[0]]
+        cols.append(np.asarray(v, dtype=np.float64))
+    for t in spec.targets:
+        if t not in full.columns:
+            raise KeyError(f"target column {t!r} is not in the data ({full.columns})")
+    inputs = np.column_stack(cols).astype(np.float32)
+    targets = np.column_stack(
+        [full[t].cast(pl.Float64).fill_null(np.nan).to_numpy() for t in spec.targets]
+    ).astype(np.float32)
+    return FeatureMatrix(full[TIME], inputs, targets, spec, timezone)
+
+
+# --------------------------------------------------------------------------- splits and windows
+def chronological_split(
+    n_rows: int, fractions: Sequence[float] = (0.7, 0.15, 0.15)
+) -> dict[str, tuple[int, int]]:
+    """Contiguous row blocks ``[start, stop)`` for train, validation and test, in time order.
+
+    Never shuffled: every training row comes before every validation row, which
+    comes before every test row.
+    """
+    if len(fractions) != 3 or any(f <= 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
+        raise ValueError(
+            f"split fractions {tuple(fractions)} must be three positive numbers summing to 1"
+        )
+    a = int(round(n_rows * fractions[0]))
+    b = int(round(n_rows * (fractions[0] + fractions[1])))
+    return {"train": (0, a), "val": (a, b), "test": (b, n_rows)}
+
+
+def window_anchors(fm: FeatureMatrix, block: tuple[int, int]) -> np.ndarray:
+    """Anchor rows ``i`` whose input rows ``i-L+1 .. i`` and target rows ``i+1 .. i+H``
+    lie inside ``block`` and are all present (H the longest horizon)."""
+    L, H = fm.spec.sequence_length, fm.spec.max_horizon
+    start, stop = block
+    bad = np.concatenate([[0], np.cumsum(~fm.row_ok)])
+    i = np.arange(max(start + L - 1, 0), stop - H)
+    if len(i) == 0:
+        return i.astype(np.int64)
+    ok = (bad[i + H + 1] - bad[i - L + 1]) == 0
+    return i[ok].astype(np.int64)
+
+
+def input_windows(inputs: np.ndarray, anchors: np.ndarray, sequence_length: int) -> np.ndarray:
+    """``(n, L, F)`` windows of rows ``anchor-L+1 .. anchor``."""
+    idx = np.asarray(anchors)[:, None] + np.arange(-sequence_length + 1, 1)[None, :]
+    return inputs[idx]
+
+
+def target_windows(targets: np.ndarray, anchors: np.ndarray, horizon: int) -> np.ndarray:
+    """``(n, H, n_tasks)`` targets at rows ``anchor+1 .. anchor+H``."""
+    idx = np.asarray(anchors)[:, None] + np.arange(1, horizon + 1)[None, :]
+    return targets[idx]
+
+
+# --------------------------------------------------------------------------- scaling
+@dataclass
+class Scaler:
+    """Standardisation ``(x - mean) / std`` per column, fitted on training rows only."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> Scaler:
+        v = np.asarray(values, dtype=np.float64)
+        mean = np.nanmean(v, axis=0)
+        std = np.nanstd(v, axis=0)
+        std = np.where(std > 1e-8, std, 1.0)  # a constant column (SoH over a month) stays as is
+        return cls(mean.astype(np.float32), std.astype(np.float32))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, x: np.ndarray) -> np.ndarray:
+        return (x * self.std + self.mean).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Scaler:
+        return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32))
+
+
+@dataclass
+class Scalers:
+    """Input and target scalers of one model."""
+
+    inputs: Scaler
+    targets: Scaler
+
+    @classmethod
+    def fit(cls, fm: FeatureMatrix, train_block: tuple[int, int]) -> Scalers:
+        a, b = train_block
+        return cls(Scaler.fit(fm.inputs[a:b]), Scaler.fit(fm.targets[a:b]))
+
+    def to_dict(self) -> dict:
+        return {"inputs": self.inputs.to_dict(), "targets": self.targets.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Scalers:
+        return cls(Scaler.from_dict(d["inputs"]), Scaler.from_dict(d["targets"]))
+
+
+# --------------------------------------------------------------------------- live history -> one window
+def history_window(
+    history: pl.DataFrame, spec: FeatureSpec, timezone: str
+) -> tuple[np.ndarray, datetime]:
+    """The latest input window of ``history``: ``(1, L, F)`` float32 (unscaled) and its
+    anchor (the last interval start, UTC).
+
+    Raises ``ValueError`` saying what is missing when the last ``spec.history_rows``
+    intervals are not all present.
+    """
+    if TIME not in history.columns:
+        raise ValueError(f"history has no {TIME!r} column (columns: {history.columns})")
+    need = spec.history_rows
+    history = history.sort(TIME).tail(need)
+    fm = feature_matrix(history, spec, timezone)
+    if fm.n_rows < spec.sequence_length:
+        raise ValueError(
+            f"history holds {fm.n_rows} interval(s) of {spec.interval_minutes} min; the model needs the latest "
+            f"{need} ({spec.sequence_length} in the window plus {spec.lookback} for lags)"
+        )
+    window = fm.inputs[-spec.sequence_length :]
+    bad = ~np.isfinite(window).all(axis=1)
+    if bad.any():
+        times = fm.times[-spec.sequence_length :].filter(pl.Series(bad))
+        raise ValueError(
+            f"the latest {spec.sequence_length} intervals have {int(bad.sum())} incomplete row(s) "
+            f"(first at {times[0]}; missing intervals or values, or fewer than {need} rows for lags); "
+            "fill the gaps (energylib.align.fill_gaps) or wait for more data"
+        )
+    return window[None, :, :], fm.times[-1]
+
+
+def forecast_frames(
+    anchor: datetime, outputs: Mapping[str, np.ndarray], spec: FeatureSpec
+) -> dict[str, pl.DataFrame]:
+    """Turn per-(task, horizon) forecasts of one anchor into canonical frames.
+
+    ``outputs`` maps ``"<task>_<horizon>"`` to a 1-D array in physical units.
+    Returns ``{horizon_name: frame}`` with ``interval_start`` (UTC, the next
+    intervals after ``anchor``) and one column per target (``total_kwh``,
+    ``price_per_kwh``).
+    """
+    step = timedelta(minutes=spec.interval_minutes)
+    out = {}
+    for hname, h in spec.horizons:
+        times = interval_index(anchor + step, anchor + step * (h + 1), spec.interval_minutes)
+        cols = {TIME: times}
+        for task, target in zip(spec.tasks, spec.targets, strict=True):
+            cols[target] = np.asarray(outputs[f"{task}_{hname}"], dtype=np.float64).reshape(-1)
+        out[hname] = pl.DataFrame(cols)
+    return out

@@ -1,0 +1,452 @@
+"""Training the EnergyTransformer: AdamW, plateau LR schedule, early stopping, checkpoints.
+
+A checkpoint is self-contained: the model's weights and config, the feature
+spec, the scalers and the site's time zone travel in it, so
+:func:`load_checkpoint` alone gives a forecaster that runs on fresh history.
+Two files are written in the checkpoint folder: ``best.pt`` (lowest validation
+loss so far) and ``last.pt`` (the latest epoch, with optimizer and scheduler
+state, for ``resume``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from tqdm.auto import tqdm
+
+from energylib.forecast.features import (
+    FeatureMatrix,
+    FeatureSpec,
+    Scalers,
+    chronological_split,
+    feature_matrix,
+    get_spec,
+    window_anchors,
+)
+from energylib.forecast.inference import ForecastRunner
+from energylib.forecast.transformer import (
+    EnergyTransformer,
+    ModelConfig,
+    model_config,
+    multitask_loss,
+    parameter_count,
+)
+
+CHECKPOINT_FORMAT = "energylib.forecast.checkpoint/1"
+
+
+@dataclass
+class TrainConfig:
+    """How to train.
+
+    Parameters
+    ----------
+    preset : str
+        Model preset (``pi``, ``seed``); ``model`` overrides its sizes.
+    feature_spec : str, FeatureSpec or dict
+        A feature spec or its name (``TRADING_24``, ``TOTAL_PRICE_WEATHER_TIME``).
+    model : dict
+        Overrides of :class:`ModelConfig` fields (``d_model``, ``n_layers`` ...).
+    learning_rate : float
+        AdamW learning rate.
+    weight_decay : float
+        AdamW weight decay.
+    batch_size : int
+        Windows per optimisation step.
+    max_epochs : int
+        Upper bound on epochs.
+    lr_patience : int
+        Epochs without validation improvement before ReduceLROnPlateau halves the rate.
+    early_stopping_patience : int
+        Epochs without validation improvement before training stops.
+    grad_clip : float
+        Maximum gradient norm.
+    seed : int
+        Seed of every random number generator (weights, dropout, batch order).
+    split : tuple of float
+        Chronological train / validation / test fractions of the rows.
+    device : str
+        ``auto`` (CUDA, then MPS, then CPU), or a torch device name.
+    max_train_batches : int or None
+        Cap on training batches per epoch (a random subset of training windows each
+        epoch): for quick runs.  None: every window every epoch.
+    max_eval_batches : int or None
+        Cap on validation batches (the first ones, in time order).
+    """
+
+    preset: str = "pi"
+    feature_spec: str | FeatureSpec | dict = "TRADING_24"
+    model: dict = field(default_factory=dict)
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    batch_size: int = 32
+    max_epochs: int = 50
+    lr_patience: int = 3
+    early_stopping_patience: int = 5
+    grad_clip: float = 1.0
+    seed: int = 2025
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    device: str = "auto"
+    max_train_batches: int | None = None
+    max_eval_batches: int | None = None
+
+    def to_dict(self) -> dict:
+        spec = self.feature_spec
+        spec = spec.to_dict() if isinstance(spec, FeatureSpec) else spec
+        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {
+            "split": list(self.split),
+            "model": dict(self.model),
+            "feature_spec": spec,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> TrainConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        d = dict(d)
+        if "split" in d:
+            d["split"] = tuple(float(x) for x in d["split"])
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did.
+
+    ``history`` has one row per epoch: ``epoch``, ``train_loss``, ``val_loss``,
+    ``learning_rate``, ``seconds`` and the validation loss of every output.
+    """
+
+    history: pl.DataFrame
+    best_epoch: int
+    best_val_loss: float
+    best_checkpoint: Path
+    last_checkpoint: Path
+    stopped_early: bool
+    seconds: float
+    parameters: int
+    device: str
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """CUDA or MPS where present, else CPU (``preference='auto'``); or the named device."""
+    if preference != "auto":
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+@dataclass
+class PreparedData:
+    """Feature matrix, chronological blocks, window anchors per split and scalers."""
+
+    matrix: FeatureMatrix
+    blocks: dict[str, tuple[int, int]]
+    anchors: dict[str, np.ndarray]
+    scalers: Scalers
+
+    def scaled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised inputs and targets; NaN rows become 0 (never inside a used window)."""
+        x = np.nan_to_num(self.scalers.inputs.transform(self.matrix.inputs), nan=0.0)
+        y = np.nan_to_num(self.scalers.targets.transform(self.matrix.targets), nan=0.0)
+        return x, y
+
+
+def prepare_data(
+    data: pl.DataFrame,
+    timezone: str,
+    spec: FeatureSpec | str,
+    split: Sequence[float] = (0.7, 0.15, 0.15),
+    scalers: Scalers | None = None,
+) -> PreparedData:
+    """Features, chronological split, windows and scalers (fitted on the training block
+    only, unless given) for a half-hourly frame."""
+    fm = feature_matrix(data, get_spec(spec), timezone)
+    blocks = chronological_split(fm.n_rows, split)
+    anchors = {name: window_anchors(fm, block) for name, block in blocks.items()}
+    need = fm.spec.sequence_length + fm.spec.max_horizon
+    for name in ("train", "val"):
+        if len(anchors[name]) == 0:
+            a, b = blocks[name]
+            raise ValueError(
+                f"the {name} block (rows {a}-{b}, {b - a} intervals) holds no complete window: each needs "
+                f"{need} consecutive present intervals ({fm.spec.sequence_length} in, {fm.spec.max_horizon} ahead); "
+                "use more data or shorter horizons"
+            )
+    return PreparedData(fm, blocks, anchors, scalers or Scalers.fit(fm, blocks["train"]))
+
+
+def batch_tensors(
+    x: torch.Tensor, y: torch.Tensor, anchors: np.ndarray, config: ModelConfig
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Input windows ``(B, L, F)`` and targets (one ``(B, H)`` per output) for ``anchors``."""
+    a = torch.as_tensor(anchors, device=x.device)
+    L, hmax = config.sequence_length, max(config.horizons)
+    xb = x[a[:, None] + torch.arange(-L + 1, 1, device=x.device)[None, :]]
+    yb = y[a[:, None] + torch.arange(1, hmax + 1, device=x.device)[None, :]]
+    targets = [yb[:, :h, t] for t in range(len(config.tasks)) for h in config.horizons]
+    return xb, targets
+
+
+def _evaluate(
+    model, x, y, anchors, config, batch_size, max_batches
+) -> tuple[float, dict[str, float]]:
+    model.eval()
+    total, n, parts_sum = 0.0, 0, {}
+    with torch.no_grad():
+        for k, i in enumerate(range(0, len(anchors), batch_size)):
+            if max_batches is not None and k >= max_batches:
+                break
+            xb, tb = batch_tensors(x, y, anchors[i : i + batch_size], config)
+            loss, parts = multitask_loss(model(xb), tb, config)
+            m = xb.shape[0]
+            total += float(loss) * m
+            n += m
+            for key, v in parts.items():
+                parts_sum[key] = parts_sum.get(key, 0.0) + v * m
+    return total / max(n, 1), {k: v / max(n, 1) for k, v in parts_sum.items()}
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def checkpoint_meta(
+    spec: FeatureSpec, scalers: Scalers, timezone: str, config: ModelConfig
+) -> dict:
+    """The metadata every checkpoint and exported model carries."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "feature_spec": spec.to_dict(),
+        "scalers": scalers.to_dict(),
+        "timezone": timezone,
+        "model_config": config.to_dict(),
+        "output_names": config.output_names,
+    }
+
+
+def train(
+    data: pl.DataFrame,
+    timezone: str,
+    config: TrainConfig | None = None,
+    checkpoint_dir: str | Path = "data/models/forecast",
+    *,
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train an EnergyTransformer on a half-hourly frame, chronologically split.
+
+    Parameters
+    ----------
+    data : polars.DataFrame
+        Canonical 30-min frame with the spec's columns (see
+        :func:`energylib.forecast.features.assemble_frame`).
+    timezone : str
+        The site's IANA time zone [for local-time features].
+    config : TrainConfig, optional
+    checkpoint_dir : str or Path
+        Folder for ``best.pt`` and ``last.pt``.
+    resume : str or Path, optional
+        A checkpoint written by this function: training continues after its epoch with
+        its weights, optimizer, scheduler, scalers and history.
+    progress : bool
+        Show a progress bar with live losses.
+    """
+    config = config or TrainConfig()
+    started = time.perf_counter()
+    out_dir = Path(checkpoint_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = None
+    if resume is not None:
+        state = torch.load(resume, map_location="cpu", weights_only=True)
+        if state.get("meta", {}).get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"{resume} is not an energylib forecast checkpoint (format {state.get('meta', {}).get('format')!r})"
+            )
+    spec = get_spec(state["meta"]["feature_spec"] if state else config.feature_spec)
+    scalers = Scalers.from_dict(state["meta"]["scalers"]) if state else None
+    prepared = prepare_data(data, timezone, spec, config.split, scalers)
+    mcfg = (
+        ModelConfig.from_dict(state["meta"]["model_config"])
+        if state
+        else model_config(
+            config.preset,
+            spec.n_features,
+            sequence_length=spec.sequence_length,
+            horizons=spec.horizon_steps,
+            horizon_names=spec.horizon_names,
+            tasks=spec.tasks,
+            **config.model,
+        )
+    )
+    device = select_device(config.device)
+    seed_everything(config.seed)
+    model = EnergyTransformer(mcfg).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", patience=config.lr_patience
+    )
+    meta = checkpoint_meta(spec, prepared.scalers, timezone, mcfg)
+    history: list[dict] = []
+    start_epoch, best_val, best_epoch, bad_epochs = 1, float("inf"), 0, 0
+    if state:
+        model.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        scheduler.load_state_dict(state["scheduler_state"])
+        t = state["training"]
+        start_epoch, best_val, best_epoch, bad_epochs = (
+            t["epoch"] + 1,
+            t["best_val_loss"],
+            t["best_epoch"],
+            t["bad_epochs"],
+        )
+        history = list(t["history"])
+
+    xs, ys = prepared.scaled()
+    x = torch.as_tensor(xs, device=device)
+    y = torch.as_tensor(ys, device=device)
+    train_anchors, val_anchors = prepared.anchors["train"], prepared.anchors["val"]
+    best_path, last_path = out_dir / "best.pt", out_dir / "last.pt"
+    stopped_early = bad_epochs >= config.early_stopping_patience
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, config.max_epochs + 1):
+        if stopped_early:
+            break
+        t0 = time.perf_counter()
+        # Per-epoch seeds make a resumed run take the same batches and dropout as an unbroken one.
+        torch.manual_seed(config.seed + epoch)
+        order = np.random.default_rng(config.seed + epoch).permutation(train_anchors)
+        n_batches = -(-len(order) // config.batch_size)
+        if config.max_train_batches is not None:
+            n_batches = min(n_batches, config.max_train_batches)
+        model.train()
+        running, seen = 0.0, 0
+        bar = tqdm(
+            range(n_batches),
+            desc=f"epoch {epoch}/{config.max_epochs}",
+            disable=not progress,
+            leave=False,
+        )
+        for b in bar:
+            xb, tb = batch_tensors(
+                x, y, order[b * config.batch_size : (b + 1) * config.batch_size], mcfg
+            )
+            loss, _ = multitask_loss(model(xb), tb, mcfg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            running += float(loss.detach()) * xb.shape[0]
+            seen += xb.shape[0]
+            if b % 10 == 0 or b == n_batches - 1:
+                bar.set_postfix(train_loss=f"{running / seen:.4f}", best_val=f"{best_val:.4f}")
+        bar.close()
+        val_loss, parts = _evaluate(model, x, y, val_anchors, mcfg, 256, config.max_eval_batches)
+        scheduler.step(val_loss)
+        improved = val_loss < best_val
+        if improved:
+            best_val, best_epoch, bad_epochs = val_loss, epoch, 0
+        else:
+            bad_epochs += 1
+        row = {
+            "epoch": epoch,
+            "train_loss": running / max(seen, 1),
+            "val_loss": val_loss,
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - t0,
+        } | {f"val_{k}": v for k, v in parts.items()}
+        history.append(row)
+        if progress:
+            tqdm.write(
+                f"epoch {epoch}: train {row['train_loss']:.4f}  val {val_loss:.4f}"
+                f"{'  *best*' if improved else ''}  lr {row['learning_rate']:.2e}  {row['seconds']:.1f}s"
+            )
+        cpu_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        training = {
+            "epoch": epoch,
+            "best_val_loss": best_val,
+            "best_epoch": best_epoch,
+            "bad_epochs": bad_epochs,
+            "history": history,
+        }
+        ckpt = {
+            "meta": meta,
+            "model_state": cpu_state,
+            "train_config": config.to_dict(),
+            "optimizer_state": optimizer.state_dict(),
+            "scheduler_state": scheduler.state_dict(),
+            "training": training,
+        }
+        if improved:
+            _atomic_save(ckpt, best_path)
+        _atomic_save(ckpt, last_path)
+        stopped_early = bad_epochs >= config.early_stopping_patience
+
+    return TrainResult(
+        history=pl.DataFrame(history) if history else pl.DataFrame(),
+        best_epoch=best_epoch,
+        best_val_loss=best_val,
+        best_checkpoint=best_path,
+        last_checkpoint=last_path,
+        stopped_early=stopped_early,
+        seconds=time.perf_counter() - started,
+        parameters=parameter_count(model),
+        device=str(device),
+    )
+
+
+class Forecaster(ForecastRunner):
+    """An eager EnergyTransformer with its spec, scalers and time zone."""
+
+    def __init__(self, model: EnergyTransformer, meta: Mapping, device: str | torch.device = "cpu"):
+        super().__init__(meta)
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    def run_scaled(self, x: np.ndarray) -> list[np.ndarray]:
+        with torch.no_grad():
+            out = self.model(torch.as_tensor(x, device=self.device))
+        return [o.cpu().numpy() for o in out]
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Forecaster:
+    """A ready :class:`Forecaster` from a checkpoint alone (weights, config, spec, scalers)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    meta = state.get("meta") if isinstance(state, dict) else None
+    if not meta or meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is not an energylib forecast checkpoint; train one with energylib.forecast.train.train"
+        )
+    model = EnergyTransformer(ModelConfig.from_dict(meta["model_config"]))
+    model.load_state_dict(state["model_state"])
+    return Forecaster(model, meta, device)
+
+
+def checkpoint_history(path: str | Path) -> pl.DataFrame:
+    """The per-epoch learning curve stored in a checkpoint."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return pl.DataFrame(state["training"]["history"])

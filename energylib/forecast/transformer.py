@@ -1,0 +1,204 @@
+"""EnergyTransformer: a multi-task, multi-horizon forecaster for consumption and price.
+
+Linear input projection -> sinusoidal positional encoding -> Transformer encoder
+-> the last position's state -> one head per (task, horizon): a two-layer MLP
+(``d_model -> d_ff / 2 -> H``).  With the ``seed`` preset (d_model 512, 6
+layers, 8 heads, feed-forward 2048) and 24 features over 48 steps this is the
+trading system's ~25.8M parameters; ``pi`` is small enough for a Raspberry Pi.
+
+The loss follows the trading system: consumption MSE and price MAE (on
+standardised targets), task weights 0.6 / 0.4, horizon weights 1.0 / 0.5 / 0.25
+(day / week / month), summed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+TASK_WEIGHTS = {"consumption": 0.6, "price": 0.4}
+TASK_LOSSES = {"consumption": "mse", "price": "mae"}
+HORIZON_WEIGHTS = (1.0, 0.5, 0.25)
+
+PRESETS: dict[str, dict] = {
+    "seed": {"d_model": 512, "n_layers": 6, "n_heads": 8, "d_ff": 2048, "dropout": 0.1},
+    "pi": {"d_model": 64, "n_layers": 2, "n_heads": 4, "d_ff": 128, "dropout": 0.1},
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size and shape of an :class:`EnergyTransformer`.
+
+    Parameters
+    ----------
+    n_features : int
+        Inputs per step (24 for ``TRADING_24``).
+    d_model, n_layers, n_heads, d_ff : int
+        Encoder width, depth, attention heads and feed-forward width.
+    dropout : float
+        Dropout probability in the encoder and heads.
+    sequence_length : int
+        Input steps [intervals].
+    horizons : tuple of int
+        Forecast lengths [intervals], e.g. (48, 336, 1440).
+    horizon_names : tuple of str
+        Their names, e.g. ("day", "week", "month").
+    tasks : tuple of str
+        Forecast tasks, e.g. ("consumption", "price").
+    head_hidden : int
+        Hidden width of each head; 0 means ``d_ff // 2``.
+    """
+
+    n_features: int
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    d_ff: int = 128
+    dropout: float = 0.1
+    sequence_length: int = 48
+    horizons: tuple[int, ...] = (48, 336, 1440)
+    horizon_names: tuple[str, ...] = ("day", "week", "month")
+    tasks: tuple[str, ...] = ("consumption", "price")
+    head_hidden: int = 0
+
+    def __post_init__(self) -> None:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} must be a multiple of n_heads {self.n_heads}")
+        if len(self.horizons) != len(self.horizon_names):
+            raise ValueError(
+                f"horizons {self.horizons} and horizon_names {self.horizon_names} differ in length"
+            )
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the forward outputs, in order: ``<task>_<horizon>``."""
+        return [f"{t}_{h}" for t in self.tasks for h in self.horizon_names]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return d | {k: list(d[k]) for k in ("horizons", "horizon_names", "tasks")}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> ModelConfig:
+        d = dict(d)
+        for k in ("horizons", "horizon_names", "tasks"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+def model_config(preset: str, n_features: int, **overrides) -> ModelConfig:
+    """A :class:`ModelConfig` from a preset name (``seed``, ``pi``) with overrides."""
+    if preset not in PRESETS:
+        raise KeyError(
+            f"model preset {preset!r} unknown; use one of {sorted(PRESETS)} or pass sizes as overrides"
+        )
+    return ModelConfig(n_features=n_features, **(PRESETS[preset] | overrides))
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """The fixed sin/cos position code of Vaswani et al., added to the input."""
+
+    def __init__(self, d_model: int, max_len: int):
+        super().__init__()
+        pos = torch.arange(max_len, dtype=torch.float32)[:, None]
+        div = torch.exp(
+            torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model)
+        )
+        pe = torch.zeros(max_len, d_model)
+        pe[:, 0::2] = torch.sin(pos * div)
+        pe[:, 1::2] = torch.cos(pos * div)
+        self.register_buffer("pe", pe[None, :, :], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[:, : x.shape[1], :]
+
+
+class EnergyTransformer(nn.Module):
+    """Forecast every task at every horizon from one input window.
+
+    ``forward(x)`` takes ``(batch, sequence_length, n_features)`` standardised inputs and
+    returns a tuple of ``(batch, H)`` tensors in the order of ``config.output_names``
+    (tuples export cleanly to TorchScript and ONNX; :meth:`as_dict` names them).
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        hidden = c.head_hidden or c.d_ff // 2
+        self.input_projection = nn.Linear(c.n_features, c.d_model)
+        self.positional_encoding = SinusoidalPositionalEncoding(c.d_model, c.sequence_length)
+        layer = nn.TransformerEncoderLayer(
+            c.d_model, c.n_heads, c.d_ff, c.dropout, activation="gelu", batch_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
+        self.heads = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(c.d_model, hidden), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(hidden, h)
+            )
+            for _ in c.tasks
+            for h in c.horizons
+        )
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        z = self.positional_encoding(self.input_projection(x))
+        z = self.encoder(z)
+        last = z[:, -1, :]
+        return tuple(head(last) for head in self.heads)
+
+    def as_dict(self, outputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        return dict(zip(self.config.output_names, outputs, strict=True))
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def multitask_loss(
+    outputs: Sequence[torch.Tensor],
+    targets: Sequence[torch.Tensor],
+    config: ModelConfig,
+    task_weights: Mapping[str, float] | None = None,
+    horizon_weights: Sequence[float] = HORIZON_WEIGHTS,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Weighted sum over tasks and horizons.
+
+    Parameters
+    ----------
+    outputs, targets : sequences of tensors
+        ``(batch, H)`` each, in ``config.output_names`` order, standardised units.
+    config : ModelConfig
+    task_weights : mapping, optional
+        Per task; default 0.6 consumption, 0.4 price.
+    horizon_weights : sequence of float
+        Per horizon, default 1.0 / 0.5 / 0.25.
+
+    Returns
+    -------
+    (torch.Tensor, dict)
+        The total loss and each part's unweighted value by output name.
+    """
+    tw = TASK_WEIGHTS if task_weights is None else task_weights
+    if len(horizon_weights) != len(config.horizons):
+        raise ValueError(
+            f"{len(horizon_weights)} horizon weights for {len(config.horizons)} horizons"
+        )
+    total = outputs[0].new_zeros(())
+    parts: dict[str, float] = {}
+    k = 0
+    for task in config.tasks:
+        kind = TASK_LOSSES.get(task, "mse")
+        for j, name in enumerate(config.horizon_names):
+            diff = outputs[k] - targets[k]
+            part = (diff * diff).mean() if kind == "mse" else diff.abs().mean()
+            total = total + tw[task] * horizon_weights[j] * part
+            parts[f"{task}_{name}"] = float(part.detach())
+            k += 1
+    return total, parts

@@ -1,0 +1,625 @@
+"""Amber Electric public API v1: sites, prices, current prices and usage.
+
+``get_amber_*`` fetch from the API (bearer token from ``AMBER_TOKEN``, base URL
+from ``AMBER_BASE_URL`` or the ``base_url`` argument); ``read_amber_*`` parse a
+saved JSON response.  Prices and usage come back as a list of canonical
+``(data, meta)`` pairs, one per meter channel (``general``, ``controlled_load``,
+``feed_in``) and interval length, because one response covers every channel.
+
+Conversions (the API's units -> the canonical frame):
+
+* ``perKwh`` c/kWh incl. GST -> ``price_per_kwh`` AUD/kWh (/100).  On the
+  feed-in channel Amber's sign is kept: negative when exporting earns money.
+* ``spotPerKwh`` c/kWh -> ``spot_per_kwh`` AUD/kWh (/100).
+* ``advancedPrice.low/predicted/high`` c/kWh -> ``price_low_per_kwh`` /
+  ``price_predicted_per_kwh`` / ``price_high_per_kwh`` AUD/kWh (nullable: only
+  forecasts carry them).
+* ``renewables`` % -> ``renewables_pct``; ``tariffInformation.period`` -> ``tariff_period``.
+* ``startTime`` (interval start + 1 s, UTC) -> ``interval_start`` floored onto the grid.
+* usage ``kwh`` -> ``energy_kwh`` (exported energy on the feed-in channel is
+  stored positive: the channel says the direction), ``cost`` cents ->
+  ``cost_amount`` AUD (sign kept: negative is a credit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from energylib.align import floor_to_grid
+from energylib.ingest.http import MalformedResponse, RetryPolicy, get_json, make_session
+from energylib.schema import TIME, FrameMeta, validate
+
+SOURCE = "amber"
+DEFAULT_TIMEZONE = "Australia/Sydney"
+CURRENCY = "AUD"
+TOKEN_ENV = "AMBER_TOKEN"
+PRICE_TYPES = ("ActualInterval", "CurrentInterval", "ForecastInterval")
+CHANNEL_NAMES = {"general": "general", "controlledLoad": "controlled_load", "feedIn": "feed_in"}
+CHANNEL_ORDER = {"general": 0, "controlled_load": 1, "feed_in": 2}
+# Columns a price frame may hold nulls in: the API gives them only for some intervals.
+PRICE_NULLABLE = (
+    "tariff_period",
+    "price_low_per_kwh",
+    "price_predicted_per_kwh",
+    "price_high_per_kwh",
+)
+USAGE_NULLABLE = ("tariff_period",)
+
+Frames = list[tuple[pl.DataFrame, FrameMeta]]
+
+
+class AmberConfigError(RuntimeError):
+    """Amber settings are missing (no token, no site)."""
+
+
+@dataclass(frozen=True)
+class AmberChannel:
+    """One meter channel of a site: ``identifier`` (E1, B1), API ``type``, ``tariff`` code,
+    and ``channel``, the canonical name (general / controlled_load / feed_in)."""
+
+    identifier: str
+    type: str
+    tariff: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class AmberSite:
+    """A site linked to the account (``GET /sites``).
+
+    ``interval_minutes`` is the billing interval length [min] (5 or 30; the API's
+    ``intervalLength``, 30 when absent).
+    """
+
+    id: str
+    nmi: str
+    network: str
+    status: str
+    channels: tuple[AmberChannel, ...]
+    interval_minutes: int = 30
+    active_from: date | None = None
+    closed_on: date | None = None
+
+
+# --------------------------------------------------------------------------- loading JSON
+def _load_json(source: str | Path | bytes | Sequence[dict], where: str) -> Any:
+    if isinstance(source, bytes):
+        source = source.decode("utf-8")
+    if isinstance(source, str) and source.lstrip()[:1] in ("[", "{"):
+        text, label = source, where or "JSON text"
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        text, label = path.read_text(encoding="utf-8"), where or str(path)
+    else:
+        return source
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedResponse(f"malformed Amber response in {label}: not JSON ({exc})") from exc
+
+
+def _records(source, where: str) -> list[dict]:
+    body = _load_json(source, where)
+    if not isinstance(body, list):
+        raise MalformedResponse(
+            f"malformed Amber response{_at(where)}: expected a JSON array of intervals, got {type(body).__name__}"
+        )
+    return body
+
+
+def _at(where: str) -> str:
+    return f" for {where}" if where else ""
+
+
+def _missing_field(records: list[dict], fields: Iterable[str], where: str) -> MalformedResponse:
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            return MalformedResponse(
+                f"malformed Amber response{_at(where)}: item {i} is {type(rec).__name__}, not an object"
+            )
+        for f in fields:
+            if f not in rec or rec[f] is None:
+                return MalformedResponse(
+                    f"malformed Amber response{_at(where)}: item {i} (type {rec.get('type')!r}, "
+                    f"startTime {rec.get('startTime')!r}) has no {f!r}"
+                )
+    return MalformedResponse(f"malformed Amber response{_at(where)}: unreadable intervals")
+
+
+def _parse_times(col: pl.Series, name: str, where: str) -> pl.Series:
+    out = col.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+    bad = out.is_null() & col.is_not_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise MalformedResponse(
+            f"malformed Amber response{_at(where)}: item {i} has unreadable {name} {col[i]!r}"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- sites
+def read_amber_sites(source: str | Path | bytes | Sequence[dict]) -> list[AmberSite]:
+    """Parse a ``GET /sites`` response (a path, JSON text or the decoded list)."""
+    body = _load_json(source, "sites")
+    if not isinstance(body, list):
+        raise MalformedResponse(
+            f"malformed Amber /sites response: expected an array, got {type(body).__name__}"
+        )
+    sites = []
+    for i, s in enumerate(body):
+        try:
+            channels = tuple(
+                AmberChannel(
+                    c["identifier"],
+                    c["type"],
+                    c.get("tariff", ""),
+                    CHANNEL_NAMES.get(c["type"], c["type"]),
+                )
+                for c in s["channels"]
+            )
+            sites.append(
+                AmberSite(
+                    id=s["id"],
+                    nmi=s.get("nmi", ""),
+                    network=s.get("network", ""),
+                    status=s.get("status", ""),
+                    channels=channels,
+                    interval_minutes=int(s.get("intervalLength") or 30),
+                    active_from=date.fromisoformat(s["activeFrom"])
+                    if s.get("activeFrom")
+                    else None,
+                    closed_on=date.fromisoformat(s["closedOn"]) if s.get("closedOn") else None,
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedResponse(f"malformed Amber /sites response: site {i} ({exc!r})") from exc
+    return sites
+
+
+# --------------------------------------------------------------------------- prices
+_PRICE_REQUIRED = (
+    "type",
+    "channelType",
+    "duration",
+    "startTime",
+    "endTime",
+    "perKwh",
+    "spotPerKwh",
+    "descriptor",
+    "spikeStatus",
+    "renewables",
+)
+
+
+def read_amber_prices(
+    source: str | Path | bytes | Sequence[dict],
+    *,
+    site: str = "default",
+    timezone: str = DEFAULT_TIMEZONE,
+    where: str = "",
+) -> Frames:
+    """Parse an Amber prices response into canonical price frames.
+
+    Parameters
+    ----------
+    source : path, JSON text, bytes or list of dict
+        A saved ``/sites/{id}/prices`` or ``/prices/current`` response.
+    site : str
+        Site id to put in the metadata.
+    timezone : str
+        IANA zone of the site (for local-time features; storage is UTC).
+    where : str
+        Names the request window in error messages.
+
+    Returns
+    -------
+    list of (polars.DataFrame, FrameMeta)
+        One per channel and interval length [min], general first.  Columns:
+        ``price_per_kwh``, ``spot_per_kwh`` [AUD/kWh incl. GST], ``descriptor``,
+        ``spike_status``, ``renewables_pct`` [%], ``is_forecast``,
+        ``interval_type``, and where the API gave them ``tariff_period`` and
+        ``price_low/predicted/high_per_kwh`` [AUD/kWh].  Where one interval
+        appears twice (forecast and actual) the actual is kept.
+
+    Raises
+    ------
+    MalformedResponse
+        A record misses a documented field or has an unreadable time; the message names ``where``.
+    """
+    records = _records(source, where)
+    if not records:
+        return []
+    try:
+        cols = {
+            "interval_type": [r["type"] for r in records],
+            "channel_type": [r["channelType"] for r in records],
+            "duration": [int(r["duration"]) for r in records],
+            "start": [r["startTime"] for r in records],
+            "end": [r["endTime"] for r in records],
+            "per": [float(r["perKwh"]) for r in records],
+            "spot": [float(r["spotPerKwh"]) for r in records],
+            "descriptor": [r["descriptor"] for r in records],
+            "spike_status": [r["spikeStatus"] for r in records],
+            "renewables_pct": [float(r["renewables"]) for r in records],
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _missing_field(records, _PRICE_REQUIRED, where) from exc
+    tariff = [(r.get("tariffInformation") or {}).get("period") for r in records]
+    adv = [r.get("advancedPrice") or {} for r in records]
+    cols["tariff_period"] = tariff
+    cols["low"] = [a.get("low") for a in adv]
+    cols["predicted"] = [a.get("predicted") for a in adv]
+    cols["high"] = [a.get("high") for a in adv]
+    cols["estimate"] = [r.get("estimate") for r in records]
+    raw = pl.DataFrame(
+        cols,
+        schema_overrides={
+            "tariff_period": pl.String,
+            "low": pl.Float64,
+            "predicted": pl.Float64,
+            "high": pl.Float64,
+            "estimate": pl.Boolean,
+        },
+        strict=False,
+    )
+    unknown = raw.filter(~pl.col("interval_type").is_in(PRICE_TYPES))
+    if unknown.height:
+        raise MalformedResponse(
+            f"malformed Amber response{_at(where)}: unknown interval type(s) {unknown['interval_type'].unique().to_list()}"
+        )
+    raw = raw.with_columns(
+        (pl.col("per") / 100.0).alias("price_per_kwh"),
+        (pl.col("spot") / 100.0).alias("spot_per_kwh"),
+        (pl.col("low") / 100.0).alias("price_low_per_kwh"),
+        (pl.col("predicted") / 100.0).alias("price_predicted_per_kwh"),
+        (pl.col("high") / 100.0).alias("price_high_per_kwh"),
+        # A current interval is final only once Amber says it is no longer an estimate.
+        (
+            (pl.col("interval_type") == "ForecastInterval")
+            | ((pl.col("interval_type") == "CurrentInterval") & pl.col("estimate").fill_null(True))
+        ).alias("is_forecast"),
+    )
+    value_cols = [
+        "price_per_kwh",
+        "spot_per_kwh",
+        "descriptor",
+        "spike_status",
+        "renewables_pct",
+        "tariff_period",
+        "is_forecast",
+        "interval_type",
+        "price_low_per_kwh",
+        "price_predicted_per_kwh",
+        "price_high_per_kwh",
+    ]
+    return _split_channels(raw, value_cols, "prices", site, timezone, where, PRICE_NULLABLE)
+
+
+def _split_channels(
+    raw: pl.DataFrame,
+    value_cols: list[str],
+    kind: str,
+    site: str,
+    timezone: str,
+    where: str,
+    nullable: tuple[str, ...],
+    channel_col: str = "channel_type",
+) -> Frames:
+    raw = raw.with_columns(
+        _parse_times(raw["start"], "startTime", where).alias(TIME),
+        _parse_times(raw["end"], "endTime", where).alias("_end"),
+    )
+    out: Frames = []
+    for (channel_type, minutes), part in raw.partition_by(
+        [channel_col, "duration"], as_dict=True
+    ).items():
+        channel = CHANNEL_NAMES.get(channel_type, channel_type)
+        if minutes not in (5, 15, 30, 60):
+            raise MalformedResponse(
+                f"malformed Amber response{_at(where)}: interval duration {minutes} min on {channel}"
+            )
+        label = f"{where or kind} channel {channel}"
+        part = floor_to_grid(part.sort(TIME), int(minutes))
+        wrong_end = part.filter(pl.col("_end") - pl.col(TIME) != pl.duration(minutes=int(minutes)))
+        if wrong_end.height:
+            raise MalformedResponse(
+                f"malformed Amber response for {label}: {wrong_end.height} interval(s) whose endTime is not "
+                f"startTime + {minutes} min, first {wrong_end[TIME][0]}"
+            )
+        if "is_forecast" in part.columns:
+            # Same interval twice (a forecast and the actual): the actual wins.
+            part = part.sort([TIME, "is_forecast"], descending=[False, True])
+        part = part.unique(subset=[TIME], keep="last", maintain_order=True).sort(TIME)
+        data = part.select(TIME, *value_cols)
+        data = data.drop(
+            [c for c in nullable if c in data.columns and data[c].null_count() == data.height]
+        )
+        meta = FrameMeta(
+            source=SOURCE,
+            kind=kind,
+            interval_minutes=int(minutes),
+            site=site,
+            channel=channel,
+            currency=CURRENCY,
+            timezone=timezone,
+            extra={"nullable": tuple(c for c in nullable if c in data.columns)},
+        )
+        validate(data, meta, nullable=nullable, where=label)
+        out.append((data, meta))
+    out.sort(
+        key=lambda fm: (CHANNEL_ORDER.get(fm[1].channel, 9), fm[1].channel, fm[1].interval_minutes)
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- usage
+_USAGE_REQUIRED = (
+    "channelType",
+    "channelIdentifier",
+    "duration",
+    "startTime",
+    "endTime",
+    "kwh",
+    "cost",
+    "quality",
+)
+
+
+def read_amber_usage(
+    source: str | Path | bytes | Sequence[dict],
+    *,
+    site: str = "default",
+    timezone: str = DEFAULT_TIMEZONE,
+    where: str = "",
+) -> Frames:
+    """Parse an Amber ``/sites/{id}/usage`` response into canonical usage frames.
+
+    Returns
+    -------
+    list of (polars.DataFrame, FrameMeta)
+        One per meter channel (``general``, ``controlled_load``, ``feed_in``; a site
+        with two meters of one type gets ``general_e2`` etc.).  Columns:
+        ``energy_kwh`` [kWh, exported energy positive on ``feed_in``],
+        ``cost_amount`` [AUD incl. GST, negative = credit], ``quality``
+        (``estimated`` / ``billable``), ``price_per_kwh`` and ``spot_per_kwh``
+        [AUD/kWh], ``descriptor``, ``spike_status``, ``renewables_pct`` [%].
+    """
+    records = _records(source, where)
+    if not records:
+        return []
+    try:
+        cols = {
+            "channel_type": [r["channelType"] for r in records],
+            "identifier": [r["channelIdentifier"] for r in records],
+            "duration": [int(r["duration"]) for r in records],
+            "start": [r["startTime"] for r in records],
+            "end": [r["endTime"] for r in records],
+            "kwh": [float(r["kwh"]) for r in records],
+            "cost": [float(r["cost"]) for r in records],
+            "quality": [r["quality"] for r in records],
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _missing_field(records, _USAGE_REQUIRED, where) from exc
+    cols["per"] = [r.get("perKwh") for r in records]
+    cols["spot"] = [r.get("spotPerKwh") for r in records]
+    cols["descriptor"] = [r.get("descriptor") for r in records]
+    cols["spike_status"] = [r.get("spikeStatus") for r in records]
+    cols["renewables_pct"] = [r.get("renewables") for r in records]
+    cols["tariff_period"] = [(r.get("tariffInformation") or {}).get("period") for r in records]
+    raw = pl.DataFrame(
+        cols,
+        schema_overrides={
+            "per": pl.Float64,
+            "spot": pl.Float64,
+            "renewables_pct": pl.Float64,
+            "tariff_period": pl.String,
+        },
+        strict=False,
+    )
+    # Several meters of one type (E1, E2) are separate series.
+    per_type = raw.group_by("channel_type").agg(pl.col("identifier").n_unique().alias("_n"))
+    raw = raw.join(per_type, on="channel_type").with_columns(
+        pl.when(pl.col("_n") > 1)
+        .then(
+            pl.col("channel_type").replace_strict(CHANNEL_NAMES, default=pl.col("channel_type"))
+            + "_"
+            + pl.col("identifier").str.to_lowercase()
+        )
+        .otherwise(pl.col("channel_type"))
+        .alias("_channel")
+    )
+    is_feed_in = pl.col("channel_type") == "feedIn"
+    raw = raw.with_columns(
+        pl.when(is_feed_in).then(-pl.col("kwh")).otherwise(pl.col("kwh")).alias("energy_kwh"),
+        (pl.col("cost") / 100.0).alias("cost_amount"),
+        (pl.col("per") / 100.0).alias("price_per_kwh"),
+        (pl.col("spot") / 100.0).alias("spot_per_kwh"),
+    )
+    value_cols = [
+        "energy_kwh",
+        "cost_amount",
+        "quality",
+        "price_per_kwh",
+        "spot_per_kwh",
+        "descriptor",
+        "spike_status",
+        "renewables_pct",
+        "tariff_period",
+    ]
+    present = [c for c in value_cols if c in USAGE_NULLABLE or raw[c].null_count() < raw.height]
+    return _split_channels(
+        raw, present, "usage", site, timezone, where, USAGE_NULLABLE, channel_col="_channel"
+    )
+
+
+# --------------------------------------------------------------------------- the client
+class AmberClient:
+    """A small client of the Amber public API v1.
+
+    Parameters
+    ----------
+    token : str, optional
+        API token; defaults to ``AMBER_TOKEN`` (environment or ``.env``).  Never shown.
+    site_id : str, optional
+        Site to use; defaults to ``AMBER_SITE_ID``, else the account's only active site.
+    base_url : str, optional
+        API root; defaults to ``AMBER_BASE_URL`` or ``https://api.amber.com.au/v1``.
+    policy : RetryPolicy, optional
+        Retry and back-off settings (tests pass tiny waits).
+    timezone : str
+        Site time zone for the metadata.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        site_id: str | None = None,
+        base_url: str | None = None,
+        policy: RetryPolicy | None = None,
+        timezone: str = DEFAULT_TIMEZONE,
+    ):
+        from energylib.config import load_settings
+
+        settings = load_settings()
+        token = token or settings.amber_token
+        if not token:
+            raise AmberConfigError(
+                f"no Amber token configured: set {TOKEN_ENV} in the environment or in .env "
+                "(create one at app.amber.com.au -> Developers)"
+            )
+        self.base_url = (base_url or settings.amber_base_url).rstrip("/")
+        self._site_id = site_id or settings.amber_site_id
+        self.policy = policy or RetryPolicy()
+        self.timezone = timezone
+        self.session = make_session(token)
+
+    def __repr__(self) -> str:
+        return f"AmberClient(base_url={self.base_url!r}, site_id={self._site_id!r}, token=***)"
+
+    def get(self, path: str, params: dict | None = None, *, where: str = "") -> Any:
+        """GET ``base_url + path`` and decode JSON, with retries (see :mod:`energylib.ingest.http`)."""
+        return get_json(
+            self.session,
+            f"{self.base_url}{path}",
+            params=params,
+            policy=self.policy,
+            token_env=TOKEN_ENV,
+            where=where,
+        )
+
+    def sites(self) -> list[AmberSite]:
+        """Sites linked to the account."""
+        return read_amber_sites(self.get("/sites", where="sites"))
+
+    @property
+    def site_id(self) -> str:
+        """The site in use: the one given, ``AMBER_SITE_ID``, or the account's only active site."""
+        if self._site_id:
+            return self._site_id
+        sites = self.sites()
+        active = [s for s in sites if s.status == "active"] or sites
+        if len(active) != 1:
+            ids = [s.id for s in sites]
+            raise AmberConfigError(
+                f"the account has {len(active)} active site(s) {ids}; set AMBER_SITE_ID or pass site_id="
+            )
+        self._site_id = active[0].id
+        return self._site_id
+
+    def prices_json(self, start: date, end: date, *, resolution: int | None = None) -> list[dict]:
+        """Raw ``/sites/{id}/prices`` for NEM dates ``start``..``end`` (both included)."""
+        params: dict[str, Any] = {"startDate": start.isoformat(), "endDate": end.isoformat()}
+        if resolution:
+            params["resolution"] = resolution
+        return self.get(f"/sites/{self.site_id}/prices", params, where=f"prices {start}..{end}")
+
+    def current_prices_json(
+        self, *, next: int = 0, previous: int = 0, resolution: int | None = None
+    ) -> list[dict]:
+        """Raw ``/sites/{id}/prices/current`` with ``next`` forecasts and ``previous`` actuals."""
+        params: dict[str, Any] = {"next": next, "previous": previous}
+        if resolution:
+            params["resolution"] = resolution
+        return self.get(f"/sites/{self.site_id}/prices/current", params, where="current prices")
+
+    def usage_json(self, start: date, end: date) -> list[dict]:
+        """Raw ``/sites/{id}/usage`` for NEM dates ``start``..``end`` (at most 90 days)."""
+        params = {"startDate": start.isoformat(), "endDate": end.isoformat()}
+        return self.get(f"/sites/{self.site_id}/usage", params, where=f"usage {start}..{end}")
+
+
+def _as_date(d: date | datetime | str) -> date:
+    if isinstance(d, datetime):
+        return d.date()
+    if isinstance(d, date):
+        return d
+    return date.fromisoformat(str(d)[:10])
+
+
+def get_amber_sites(client: AmberClient | None = None, **client_kwargs) -> list[AmberSite]:
+    """Fetch the account's sites (``GET /sites``)."""
+    return (client or AmberClient(**client_kwargs)).sites()
+
+
+def get_amber_prices(
+    start: date | str,
+    end: date | str,
+    *,
+    resolution: int | None = None,
+    client: AmberClient | None = None,
+    **client_kwargs,
+) -> Frames:
+    """Fetch prices for NEM dates ``start``..``end`` (both included) and parse them.
+
+    ``resolution`` is 5 or 30 [min] (the API's default is 30).  See :func:`read_amber_prices`.
+    """
+    client = client or AmberClient(**client_kwargs)
+    s, e = _as_date(start), _as_date(end)
+    body = client.prices_json(s, e, resolution=resolution)
+    return read_amber_prices(
+        body, site=client.site_id, timezone=client.timezone, where=f"prices {s}..{e}"
+    )
+
+
+def get_amber_current_prices(
+    *,
+    next: int = 12,
+    previous: int = 12,
+    resolution: int | None = None,
+    client: AmberClient | None = None,
+    **client_kwargs,
+) -> Frames:
+    """Fetch the current interval with ``next`` forecast and ``previous`` actual intervals."""
+    client = client or AmberClient(**client_kwargs)
+    body = client.current_prices_json(next=next, previous=previous, resolution=resolution)
+    return read_amber_prices(
+        body, site=client.site_id, timezone=client.timezone, where="current prices"
+    )
+
+
+def get_amber_usage(
+    start: date | str,
+    end: date | str,
+    *,
+    client: AmberClient | None = None,
+    **client_kwargs,
+) -> Frames:
+    """Fetch metered usage for NEM dates ``start``..``end`` (both included; at most 90 days)."""
+    client = client or AmberClient(**client_kwargs)
+    s, e = _as_date(start), _as_date(end)
+    if (e - s) > timedelta(days=89):
+        raise ValueError(
+            f"Amber returns at most 90 days of usage per request; {s}..{e} is {(e - s).days + 1} days"
+        )
+    body = client.usage_json(s, e)
+    return read_amber_usage(
+        body, site=client.site_id, timezone=client.timezone, where=f"usage {s}..{e}"
+    )

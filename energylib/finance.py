@@ -25,7 +25,10 @@ Conventions
   linear in each effect: a degraded system is not re-dispatched.
 * A replacement falls in year ``k * life`` for every ``k >= 1`` with
   ``k * life < horizon``: equipment whose life ends exactly at the end of the
-  horizon is not replaced.  No residual (salvage) value is credited at the end.
+  horizon is not replaced.  Equipment bought *as a replacement* inside the horizon
+  is credited at the end of the horizon with its unused life, straight line
+  (``replacement_residual``), so a battery replaced two years before the end is not
+  counted as a sunk loss; the original system gets no salvage value.
 * Payback interpolates linearly inside a year (savings accrue evenly).  It is the
   first time the cumulative cash flow reaches zero; ``None`` means "not within
   the horizon".  With nothing invested (year-0 flow >= 0) payback is 0.
@@ -311,6 +314,9 @@ class Assumptions:
     replacement_cost_change : float
         Change per year in the price of replacement equipment [fraction]; negative
         when batteries and inverters keep getting cheaper.
+    replacement_residual : bool
+        Credit replacement equipment's unused life at the end of the horizon
+        (straight line over its life, at the price paid).
     """
 
     horizon_years: int = 15
@@ -321,6 +327,7 @@ class Assumptions:
     battery_fade: float = 0.02
     om_escalation: float = 0.025
     replacement_cost_change: float = 0.0
+    replacement_residual: bool = True
 
     def __post_init__(self) -> None:
         _check(
@@ -400,13 +407,40 @@ def internal_rate_of_return(values: Sequence[float] | np.ndarray) -> IrrResult:
         ``rate`` [fraction per year] or ``None`` with ``note``.
     """
     v = np.asarray(values, dtype=float)
+    scale = float(np.abs(v).max()) if v.size else 0.0
+    # Amounts a billionth of the largest flow cannot move the IRR, but they do wreck the
+    # polynomial root finder (a trailing 1e-300 puts a root near 1e300).
+    v = np.where(np.abs(v) < 1e-9 * scale, 0.0, v)
     nonzero = v[v != 0]
     if nonzero.size == 0 or np.all(nonzero > 0) or np.all(nonzero < 0):
         return IrrResult(None, "no IRR: cash flows never change sign")
-    rate = float(npf.irr(v))
-    if not math.isfinite(rate):
+    try:
+        rate = float(npf.irr(v))
+    except np.linalg.LinAlgError:
+        rate = math.nan
+    if not (math.isfinite(rate) and abs(float(npf.npv(rate, v))) <= 1e-7 * np.abs(v).sum()):
+        rate = _irr_by_bracketing(v)
+    if rate is None:
         return IrrResult(None, "no IRR: no real rate makes the NPV zero")
     return IrrResult(rate)
+
+
+def _irr_by_bracketing(v: np.ndarray) -> float | None:
+    """The root of NPV(rate) closest to zero on a grid of rates in (-99 %, 1000 %], or None."""
+    from scipy.optimize import brentq
+
+    grid = np.concatenate((np.linspace(-0.99, 1.0, 400), np.linspace(1.0, 10.0, 200)[1:]))
+    npv = np.array([npf.npv(r, v) for r in grid])
+    roots = []
+    for i in np.flatnonzero(np.sign(npv[:-1]) * np.sign(npv[1:]) <= 0):
+        lo, hi = grid[i], grid[i + 1]
+        if npv[i] == 0:
+            roots.append(lo)
+        elif npv[i + 1] != 0:
+            roots.append(brentq(lambda r: npf.npv(r, v), lo, hi, xtol=1e-12))
+    if not roots:
+        return None
+    return float(min(roots, key=abs))
 
 
 def _first_crossing(values: np.ndarray, flows: np.ndarray) -> float | None:
@@ -521,11 +555,12 @@ class _Flows:
     pv_om: np.ndarray
     inverter: np.ndarray
     battery: np.ndarray
+    residual: np.ndarray
     pv_kwh: np.ndarray
 
     @property
     def net(self) -> np.ndarray:
-        return self.capex + self.savings - self.om - self.inverter - self.battery
+        return self.capex + self.savings - self.om - self.inverter - self.battery + self.residual
 
 
 def _flows(capex: Capex, ongoing: Ongoing, savings: Savings, a: Assumptions) -> _Flows:
@@ -560,19 +595,34 @@ def _flows(capex: Capex, ongoing: Ongoing, savings: Savings, a: Assumptions) -> 
     om[1:] = ongoing.om_per_year * om_escalated + pv_om[1:]
 
     price_change = (1.0 + a.replacement_cost_change) ** year
+    residual = zeros.copy()
+
+    def replace_at(years: np.ndarray, cost: float, life: int | None) -> np.ndarray:
+        paid = zeros.copy()
+        if len(years) == 0:
+            return paid
+        paid[years] = cost * price_change[years]
+        unused_years = life - (n - years[-1])
+        if a.replacement_residual and unused_years > 0:
+            residual[n] += paid[years[-1]] * unused_years / life
+        return paid
+
     inverter = zeros.copy()
     if capex.pv_kw > 0:
-        yrs = _replacement_years(ongoing.inverter_life_years, n)
-        inverter[yrs] = ongoing.inverter_replacement_cost * price_change[yrs]
+        inverter = replace_at(
+            _replacement_years(ongoing.inverter_life_years, n),
+            ongoing.inverter_replacement_cost,
+            ongoing.inverter_life_years,
+        )
     battery = zeros.copy()
     if len(battery_years):
         cost = ongoing.battery_replacement_cost
         if cost is None:
             cost = capex.battery_hardware + capex.battery_installation
-        battery[battery_years] = cost * price_change[battery_years]
+        battery = replace_at(battery_years, cost, ongoing.battery_life_years)
     pv_kwh = zeros.copy()
     pv_kwh[1:] = savings.pv_generation_kwh * pv_factor
-    return _Flows(year, capex_flow, savings_flow, om, pv_om, inverter, battery, pv_kwh)
+    return _Flows(year, capex_flow, savings_flow, om, pv_om, inverter, battery, residual, pv_kwh)
 
 
 def cash_flows(
@@ -588,7 +638,8 @@ def cash_flow_table(
     """Yearly cash flows as a tidy frame, one row per year 0..N.
 
     Columns: ``year``, ``capex_amount`` (negative), ``savings_amount``,
-    ``om_amount``, ``replacement_amount`` (costs positive), ``net_amount``,
+    ``om_amount``, ``replacement_amount`` (costs positive), ``residual_amount``
+    (credit for replacements' unused life, year N), ``net_amount``,
     ``cumulative_amount``, ``discount_factor``, ``discounted_amount``,
     ``cumulative_discounted_amount`` [currency] and ``pv_kwh`` [kWh].
     """
@@ -602,6 +653,7 @@ def cash_flow_table(
             "savings_amount": f.savings,
             "om_amount": f.om,
             "replacement_amount": f.inverter + f.battery,
+            "residual_amount": f.residual,
             "net_amount": net,
             "cumulative_amount": np.cumsum(net),
             "discount_factor": factor,

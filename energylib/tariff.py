@@ -1,0 +1,540 @@
+"""Retail electricity tariffs: per-interval prices and itemised monthly bills.
+
+Every tariff turns a :class:`Calendar` (the intervals in UTC and in the site's local time)
+and, where it passes market prices through, :class:`MarketPrices` into two arrays:
+
+* ``import_per_kwh[t]``: what one imported kWh costs in interval t [currency/kWh];
+* ``export_credit_per_kwh[t]``: what one exported kWh *earns* [currency/kWh]; negative when
+  exporting costs money (Amber's feed-in channel carries the opposite sign, see below).
+
+and bills a series of imports and exports with :meth:`Tariff.bill`, one row per local
+calendar month: ``energy_cost`` (imports x import price), ``supply_cost`` (daily supply
+charge x days), ``fees_cost`` (monthly fee, pro rata for partial months),
+``tax_credit`` (a fixed annual tax credit, pro rata), ``feed_in_credit`` (exports x
+credit), and ``total_cost = energy_cost + supply_cost + fees_cost - tax_credit -
+feed_in_credit``.  Months are local calendar months; "days" are local dates with at least
+one interval in the series.
+
+Tariffs
+-------
+:class:`AmberTariff`
+    Amber-style pass-through: the all-in ``general`` channel price per interval as billed
+    (network, market, GST included), feed-in at the ``feed_in`` channel price with Amber's
+    sign flipped (Amber's feed-in ``price_per_kwh`` is negative when exporting earns money),
+    a daily supply charge and a monthly subscription fee.
+:class:`TimeOfUseTariff`
+    Periods by local time of day, weekday/weekend and season (months); first matching
+    period wins; a flat (or TOU) feed-in credit.
+:class:`FlatTariff`
+    One import price, one feed-in credit.
+:class:`DynamicEUTariff`
+    European dynamic contract: ``(spot + supplier margin + energy tax) x (1 + VAT)`` per
+    interval, feed-in at spot minus a fee (or at the import price under netting), a
+    monthly fee, a daily network charge and an annual energy-tax credit
+    (Dutch *vermindering energiebelasting*).
+
+Use
+---
+>>> cal = Calendar.from_utc(interval_start, "Australia/Sydney", 5)
+>>> imp, exp = tariff.interval_prices(cal, MarketPrices(general, feed_in, spot))
+>>> monthly = tariff.bill(import_kwh, export_kwh, cal, MarketPrices(...))
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+from dataclasses import dataclass
+from datetime import time
+
+import numpy as np
+import polars as pl
+
+BILL_COLUMNS = (
+    "month",
+    "days",
+    "import_kwh",
+    "export_kwh",
+    "energy_cost",
+    "supply_cost",
+    "fees_cost",
+    "tax_credit",
+    "feed_in_credit",
+    "total_cost",
+)
+
+
+# --------------------------------------------------------------------------- calendar
+@dataclass(frozen=True, eq=False)
+class Calendar:
+    """The intervals of a series in UTC and in the site's local time.
+
+    Attributes
+    ----------
+    interval_start : numpy.ndarray of datetime64[us]
+        UTC interval starts.
+    local : numpy.ndarray of datetime64[m]
+        Naive local interval starts (wall clock at the site).
+    interval_minutes : int
+        Interval length [min].
+    timezone : str
+        IANA time zone of the site.
+    """
+
+    interval_start: np.ndarray
+    local: np.ndarray
+    interval_minutes: int
+    timezone: str
+
+    @classmethod
+    def from_utc(
+        cls, interval_start: np.ndarray | pl.Series, timezone: str, interval_minutes: int
+    ) -> Calendar:
+        """Build from UTC interval starts (tz-aware polars Series or naive-UTC datetime64)."""
+        s = (
+            interval_start
+            if isinstance(interval_start, pl.Series)
+            else pl.Series("t", np.asarray(interval_start))
+        )
+        if s.dtype.time_zone is None:  # type: ignore[union-attr]
+            s = s.dt.replace_time_zone("UTC")
+        s = s.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+        local = s.dt.convert_time_zone(timezone).dt.replace_time_zone(None)
+        return cls(
+            interval_start=s.dt.replace_time_zone(None).to_numpy(),
+            local=local.to_numpy().astype("datetime64[m]"),
+            interval_minutes=int(interval_minutes),
+            timezone=timezone,
+        )
+
+    def __len__(self) -> int:
+        return int(self.local.size)
+
+    @property
+    def local_date(self) -> np.ndarray:
+        """Local calendar date per interval (datetime64[D])."""
+        return self.local.astype("datetime64[D]")
+
+    @property
+    def local_month(self) -> np.ndarray:
+        """Local calendar month per interval (datetime64[M])."""
+        return self.local.astype("datetime64[M]")
+
+    @property
+    def month_of_year(self) -> np.ndarray:
+        """1-12 per interval (local)."""
+        return (self.local_month.astype(np.int64) % 12 + 1).astype(np.int64)
+
+    @property
+    def weekday(self) -> np.ndarray:
+        """Local weekday per interval, Monday = 0 ... Sunday = 6."""
+        return (self.local_date.astype(np.int64) + 3) % 7
+
+    @property
+    def minute_of_day(self) -> np.ndarray:
+        """Local minutes since midnight per interval [min]."""
+        return (self.local - self.local_date).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class MarketPrices:
+    """Market price channels per interval, as stored (see energylib.schema, kind ``prices``).
+
+    Parameters
+    ----------
+    general_per_kwh : numpy.ndarray or None
+        All-in retail import price of the ``general`` channel [currency/kWh].
+    feed_in_per_kwh : numpy.ndarray or None
+        Amber's ``feed_in`` channel price [currency/kWh]: *negative* when exporting earns.
+    spot_per_kwh : numpy.ndarray or None
+        Wholesale / day-ahead price, taxes excluded [currency/kWh].
+    """
+
+    general_per_kwh: np.ndarray | None = None
+    feed_in_per_kwh: np.ndarray | None = None
+    spot_per_kwh: np.ndarray | None = None
+
+    def need(self, name: str, tariff: str, n: int) -> np.ndarray:
+        arr = getattr(self, name)
+        if arr is None:
+            raise ValueError(
+                f"{tariff} needs market prices {name!r} per interval; read the prices kind from the store "
+                "(channel 'general' for general/spot, 'feed_in' for feed-in) and pass them in MarketPrices"
+            )
+        arr = np.asarray(arr, dtype=float)
+        if arr.shape != (n,):
+            raise ValueError(
+                f"{tariff}: {name} has {arr.shape} values; the calendar has {n} intervals"
+            )
+        if not np.isfinite(arr).all():
+            bad = np.flatnonzero(~np.isfinite(arr))
+            raise ValueError(
+                f"{tariff}: {name} holds NaN/inf at {bad.size} intervals (first {bad[:3].tolist()}); fill the gaps first"
+            )
+        return arr
+
+
+# --------------------------------------------------------------------------- bills
+class Tariff:
+    """Base of every tariff: fixed charges and the monthly bill.
+
+    Subclasses set ``daily_supply_per_day`` [currency/day], ``monthly_fee`` [currency/month],
+    ``annual_tax_credit`` [currency/year] and implement :meth:`interval_prices`.
+    """
+
+    daily_supply_per_day: float = 0.0
+    monthly_fee: float = 0.0
+    annual_tax_credit: float = 0.0
+    name: str = "tariff"
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(import_per_kwh, export_credit_per_kwh)`` per interval [currency/kWh]."""
+        raise TypeError(f"{type(self).__name__} does not define interval_prices")
+
+    def bill(
+        self,
+        import_kwh: np.ndarray,
+        export_kwh: np.ndarray,
+        cal: Calendar,
+        market: MarketPrices | None = None,
+        *,
+        prices: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> pl.DataFrame:
+        """Itemised bill per local calendar month.
+
+        Parameters
+        ----------
+        import_kwh, export_kwh : numpy.ndarray
+            Grid import and export per interval [kWh].
+        cal : Calendar
+            The intervals.
+        market : MarketPrices, optional
+            Market prices, for pass-through tariffs.
+        prices : tuple of arrays, optional
+            Precomputed :meth:`interval_prices` (saves recomputing them in sweeps).
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns :data:`BILL_COLUMNS`; money in the tariff's currency.
+        """
+        imp_p, exp_c = self.interval_prices(cal, market) if prices is None else prices
+        return bill_from_prices(
+            import_kwh,
+            export_kwh,
+            imp_p,
+            exp_c,
+            cal,
+            daily_supply_per_day=self.daily_supply_per_day,
+            monthly_fee=self.monthly_fee,
+            annual_tax_credit=self.annual_tax_credit,
+        )
+
+
+def bill_from_prices(
+    import_kwh: np.ndarray,
+    export_kwh: np.ndarray,
+    import_per_kwh: np.ndarray,
+    export_credit_per_kwh: np.ndarray,
+    cal: Calendar,
+    *,
+    daily_supply_per_day: float = 0.0,
+    monthly_fee: float = 0.0,
+    annual_tax_credit: float = 0.0,
+) -> pl.DataFrame:
+    """The monthly bill for given per-interval prices (see :meth:`Tariff.bill`)."""
+    n = len(cal)
+    imp = np.asarray(import_kwh, dtype=float)
+    exp = np.asarray(export_kwh, dtype=float)
+    if imp.shape != (n,) or exp.shape != (n,):
+        raise ValueError(
+            f"import_kwh {imp.shape} and export_kwh {exp.shape} must have one value per interval ({n})"
+        )
+    months, m_idx = np.unique(cal.local_month, return_inverse=True)
+    k = months.size
+    dates, d_idx = np.unique(cal.local_date, return_index=True)
+    days = np.bincount(m_idx[d_idx], minlength=k).astype(float)
+    days_in_month = np.array(
+        [_calendar.monthrange(int(str(m)[:4]), int(str(m)[5:7]))[1] for m in months], dtype=float
+    )
+    share = days / days_in_month
+    energy = np.bincount(m_idx, weights=imp * import_per_kwh, minlength=k)
+    credit = np.bincount(m_idx, weights=exp * export_credit_per_kwh, minlength=k)
+    supply = days * daily_supply_per_day
+    fees = share * monthly_fee
+    tax = share * annual_tax_credit / 12.0
+    total = energy + supply + fees - tax - credit
+    return pl.DataFrame(
+        {
+            "month": [str(m) for m in months],
+            "days": days.astype(np.int64),
+            "import_kwh": np.bincount(m_idx, weights=imp, minlength=k),
+            "export_kwh": np.bincount(m_idx, weights=exp, minlength=k),
+            "energy_cost": energy,
+            "supply_cost": supply,
+            "fees_cost": fees,
+            "tax_credit": tax,
+            "feed_in_credit": credit,
+            "total_cost": total,
+        }
+    )
+
+
+def annual_total(bill: pl.DataFrame) -> float:
+    """Sum of a bill's ``total_cost`` [currency]."""
+    return float(bill["total_cost"].sum())
+
+
+# --------------------------------------------------------------------------- tariffs
+@dataclass(frozen=True)
+class AmberTariff(Tariff):
+    """Amber Electric pass-through.
+
+    Parameters
+    ----------
+    daily_supply_per_day : float
+        Network daily supply charge [currency/day] (Ausgrid residential ~1.10 AUD incl. GST).
+    monthly_fee : float
+        Amber subscription [currency/month] (~25 AUD incl. GST).
+    """
+
+    daily_supply_per_day: float = 1.10
+    monthly_fee: float = 25.0
+    name: str = "amber"
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        market = market or MarketPrices()
+        n = len(cal)
+        imp = market.need("general_per_kwh", "AmberTariff", n)
+        # Amber's feed-in price is what the customer is *charged* per exported kWh.
+        exp = -market.need("feed_in_per_kwh", "AmberTariff", n)
+        return imp, exp
+
+
+@dataclass(frozen=True)
+class FlatTariff(Tariff):
+    """One import price, one feed-in credit.
+
+    Parameters
+    ----------
+    import_per_kwh : float
+        [currency/kWh].
+    feed_in_credit_per_kwh : float
+        Earned per exported kWh [currency/kWh].
+    daily_supply_per_day : float
+        [currency/day].
+    monthly_fee : float
+        [currency/month].
+    """
+
+    import_per_kwh: float = 0.30
+    feed_in_credit_per_kwh: float = 0.05
+    daily_supply_per_day: float = 1.10
+    monthly_fee: float = 0.0
+    name: str = "flat"
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n = len(cal)
+        return np.full(n, float(self.import_per_kwh)), np.full(
+            n, float(self.feed_in_credit_per_kwh)
+        )
+
+
+DAY_SETS = {
+    "all": frozenset(range(7)),
+    "weekdays": frozenset(range(5)),
+    "weekends": frozenset({5, 6}),
+}
+ALL_MONTHS = tuple(range(1, 13))
+
+
+@dataclass(frozen=True)
+class TouPeriod:
+    """One period of a time-of-use tariff.
+
+    Parameters
+    ----------
+    name : str
+        ``peak``, ``shoulder``, ``offpeak`` ...
+    price_per_kwh : float
+        Import price in this period [currency/kWh].
+    start, end : datetime.time
+        Local start (inclusive) and end (exclusive) of the period; ``end <= start`` wraps
+        past midnight (22:00-07:00); ``start == end`` is the whole day.
+    days : {'all', 'weekdays', 'weekends'}
+        Which local weekdays.
+    months : tuple of int
+        Months 1-12 in which it applies (a season).
+    """
+
+    name: str
+    price_per_kwh: float
+    start: time = time(0, 0)
+    end: time = time(0, 0)
+    days: str = "all"
+    months: tuple[int, ...] = ALL_MONTHS
+
+    def __post_init__(self) -> None:
+        if self.days not in DAY_SETS:
+            raise ValueError(
+                f"TouPeriod {self.name!r}: days={self.days!r}; use one of {sorted(DAY_SETS)}"
+            )
+        if not self.months or any(m not in ALL_MONTHS for m in self.months):
+            raise ValueError(f"TouPeriod {self.name!r}: months {self.months} must be within 1-12")
+
+    def mask(self, cal: Calendar) -> np.ndarray:
+        """True where an interval *starts* inside this period."""
+        mod = cal.minute_of_day
+        a = self.start.hour * 60 + self.start.minute
+        b = self.end.hour * 60 + self.end.minute
+        if a == b:
+            in_time = np.ones(mod.size, dtype=bool)
+        elif a < b:
+            in_time = (mod >= a) & (mod < b)
+        else:
+            in_time = (mod >= a) | (mod < b)
+        in_days = np.isin(cal.weekday, list(DAY_SETS[self.days]))
+        in_months = np.isin(cal.month_of_year, list(self.months))
+        return in_time & in_days & in_months
+
+
+@dataclass(frozen=True)
+class TimeOfUseTariff(Tariff):
+    """Time-of-use tariff.
+
+    Parameters
+    ----------
+    periods : tuple of TouPeriod
+        The first period that matches an interval sets its price; every interval must match
+        one (end with an all-day catch-all period to be safe).
+    feed_in_credit_per_kwh : float
+        Flat feed-in credit [currency/kWh]; ignored where ``feed_in_periods`` is given.
+    feed_in_periods : tuple of TouPeriod
+        Optional time-varying feed-in credit (price_per_kwh = credit).
+    daily_supply_per_day : float
+        [currency/day].
+    monthly_fee : float
+        [currency/month].
+    """
+
+    periods: tuple[TouPeriod, ...] = ()
+    feed_in_credit_per_kwh: float = 0.05
+    feed_in_periods: tuple[TouPeriod, ...] = ()
+    daily_supply_per_day: float = 1.10
+    monthly_fee: float = 0.0
+    name: str = "tou"
+
+    def __post_init__(self) -> None:
+        if not self.periods:
+            raise ValueError("TimeOfUseTariff needs at least one TouPeriod")
+
+    @staticmethod
+    def _price(periods: tuple[TouPeriod, ...], cal: Calendar, what: str) -> np.ndarray:
+        n = len(cal)
+        out = np.full(n, np.nan)
+        for p in periods:
+            m = p.mask(cal) & np.isnan(out)
+            out[m] = p.price_per_kwh
+        gap = np.isnan(out)
+        if gap.any():
+            first = cal.local[np.flatnonzero(gap)[:3]]
+            raise ValueError(
+                f"TimeOfUseTariff: {int(gap.sum())} intervals match no {what} period (first at local "
+                f"{[str(x) for x in first]}); add a period covering them, e.g. an all-day catch-all"
+            )
+        return out
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        imp = self._price(self.periods, cal, "import")
+        if self.feed_in_periods:
+            exp = self._price(self.feed_in_periods, cal, "feed-in")
+        else:
+            exp = np.full(len(cal), float(self.feed_in_credit_per_kwh))
+        return imp, exp
+
+
+def sydney_tou(
+    peak_per_kwh: float = 0.55,
+    shoulder_per_kwh: float = 0.30,
+    offpeak_per_kwh: float = 0.22,
+    feed_in_credit_per_kwh: float = 0.05,
+    daily_supply_per_day: float = 1.10,
+) -> TimeOfUseTariff:
+    """An Ausgrid-shaped TOU tariff: peak 15:00-21:00 on weekdays in summer (Nov-Mar) and
+    winter (Jun-Aug), shoulder 07:00-22:00 otherwise, off-peak 22:00-07:00 [currency/kWh]."""
+    peak_months = (11, 12, 1, 2, 3, 6, 7, 8)
+    return TimeOfUseTariff(
+        periods=(
+            TouPeriod("peak", peak_per_kwh, time(15), time(21), "weekdays", peak_months),
+            TouPeriod("shoulder", shoulder_per_kwh, time(7), time(22)),
+            TouPeriod("offpeak", offpeak_per_kwh, time(22), time(7)),
+        ),
+        feed_in_credit_per_kwh=feed_in_credit_per_kwh,
+        daily_supply_per_day=daily_supply_per_day,
+        name="tou",
+    )
+
+
+@dataclass(frozen=True)
+class DynamicEUTariff(Tariff):
+    """European dynamic (day-ahead pass-through) contract, Dutch defaults for 2025.
+
+    Parameters
+    ----------
+    energy_tax_per_kwh : float
+        Energy tax on imports, excl. VAT [currency/kWh] (NL 2025: 0.10154 EUR).
+    supplier_margin_per_kwh : float
+        Supplier's purchase fee on imports, excl. VAT [currency/kWh].
+    vat_fraction : float
+        VAT [0-1] (NL: 0.21), on spot, margin and tax of imports.
+    feed_in : {'spot', 'import_price'}
+        ``spot``: exports earn spot minus ``feed_in_fee_per_kwh``; ``import_price``: netting
+        (saldering), exports earn the interval's import price (the annual netting cap is not
+        modelled).
+    feed_in_fee_per_kwh : float
+        Supplier's fee per exported kWh [currency/kWh].
+    monthly_fee : float
+        Supplier's fixed fee [currency/month].
+    daily_supply_per_day : float
+        Network operator's fixed charge [currency/day] (~1.10 EUR incl. VAT).
+    annual_tax_credit : float
+        Energy-tax credit per connection per year [currency/year] (NL 2025: 635.19 EUR incl. VAT).
+    """
+
+    energy_tax_per_kwh: float = 0.10154
+    supplier_margin_per_kwh: float = 0.02
+    vat_fraction: float = 0.21
+    feed_in: str = "spot"
+    feed_in_fee_per_kwh: float = 0.01
+    monthly_fee: float = 6.0
+    daily_supply_per_day: float = 1.10
+    annual_tax_credit: float = 635.19
+    name: str = "eu_dynamic"
+
+    def __post_init__(self) -> None:
+        if self.feed_in not in ("spot", "import_price"):
+            raise ValueError(
+                f"DynamicEUTariff.feed_in={self.feed_in!r}; use 'spot' or 'import_price'"
+            )
+        if not 0 <= self.vat_fraction < 1:
+            raise ValueError(
+                f"DynamicEUTariff.vat_fraction must be in [0, 1), got {self.vat_fraction}"
+            )
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        market = market or MarketPrices()
+        spot = market.need("spot_per_kwh", "DynamicEUTariff", len(cal))
+        imp = (spot + self.supplier_margin_per_kwh + self.energy_tax_per_kwh) * (
+            1.0 + self.vat_fraction
+        )
+        exp = imp.copy() if self.feed_in == "import_price" else spot - self.feed_in_fee_per_kwh
+        return imp, exp

@@ -1,0 +1,274 @@
+"""Export a checkpoint for the Pi (TorchScript, ONNX), load it back, forecast in one call.
+
+An exported file carries the metadata (feature spec, scalers, time zone,
+output names) beside the graph: TorchScript in an extra file
+``energylib.json``, ONNX in the model's ``metadata_props``.  Loading needs
+torch *or* onnxruntime and this module, never the training code.
+
+* :func:`export_torchscript`, :func:`export_onnx`: checkpoint -> file;
+* :func:`load_model`: file (``.pt`` TorchScript, ``.onnx``) -> forecaster with
+  ``predict(history)``;
+* :func:`predict`: one call, latest 48 steps in, day / week / month forecasts out;
+* :func:`validate_model_file`: check a new model file before swapping it in;
+* :func:`export_parity`: largest difference between eager and exported outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from energylib.forecast.inference import ForecastRunner
+
+METADATA_KEY = "energylib.json"
+EXPORT_FORMAT = "energylib.forecast.export/1"
+
+
+class ModelFileError(ValueError):
+    """A model file cannot be used: says which file, what is wrong and what to do."""
+
+
+def _meta_json(meta: Mapping) -> str:
+    return json.dumps(dict(meta) | {"export_format": EXPORT_FORMAT})
+
+
+def _traced(checkpoint: str | Path):
+    """Eager model (CPU, eval) and a TorchScript trace of it."""
+    import torch
+
+    from energylib.forecast.train import load_checkpoint
+
+    fc = load_checkpoint(checkpoint, device="cpu")
+    cfg = fc.model.config
+    example = torch.zeros(1, cfg.sequence_length, cfg.n_features)
+    # Tracing with autograd on keeps the encoder on its standard (exportable) path instead of
+    # the fused inference kernel; the traced graph computes the same function.
+    with torch.enable_grad():
+        traced = torch.jit.trace(fc.model, (example,), check_trace=False)
+    return fc, traced, example
+
+
+def export_torchscript(checkpoint: str | Path, path: str | Path) -> Path:
+    """Write a TorchScript model (with its metadata) from a checkpoint.
+
+    Parameters
+    ----------
+    checkpoint : str or Path
+        ``best.pt`` from :func:`energylib.forecast.train.train`.
+    path : str or Path
+        Output file, conventionally ``*.pt`` / ``*.ts``.
+    """
+    import torch
+
+    fc, traced, _ = _traced(checkpoint)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.jit.save(traced, str(tmp), _extra_files={METADATA_KEY: _meta_json(fc.meta)})
+    os.replace(tmp, path)
+    return path
+
+
+def export_onnx(checkpoint: str | Path, path: str | Path, opset: int = 17) -> Path:
+    """Write an ONNX model (metadata in ``metadata_props``) from a checkpoint.
+
+    Uses the TorchScript-based exporter (``dynamo=False``); every operator of the
+    EnergyTransformer (linear, layer norm, softmax attention, GELU) exports at opset 17.
+    The batch dimension is dynamic.
+    """
+    import onnx
+    import torch
+
+    fc, _, example = _traced(checkpoint)
+    names = fc.output_names
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with torch.enable_grad():  # standard encoder path, as in _traced
+        torch.onnx.export(
+            fc.model,
+            (example,),
+            str(tmp),
+            input_names=["inputs"],
+            output_names=names,
+            dynamic_axes={"inputs": {0: "batch"}} | {n: {0: "batch"} for n in names},
+            opset_version=opset,
+            dynamo=False,
+        )
+    model = onnx.load(str(tmp))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, _meta_json(fc.meta)
+    onnx.save(model, str(tmp))
+    os.replace(tmp, path)
+    return path
+
+
+class TorchScriptForecaster(ForecastRunner):
+    """A TorchScript model file with its metadata."""
+
+    def __init__(self, path: str | Path):
+        import torch
+
+        extra = {METADATA_KEY: ""}
+        self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        self.module.eval()
+        if not extra[METADATA_KEY]:
+            raise ModelFileError(
+                f"{path}: TorchScript file without energylib metadata; export it with export_torchscript"
+            )
+        super().__init__(json.loads(extra[METADATA_KEY]))
+        self.path = Path(path)
+
+    def run_scaled(self, x: np.ndarray) -> list[np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            out = self.module(torch.from_numpy(x))
+        return [o.numpy() for o in out]
+
+
+class OnnxForecaster(ForecastRunner):
+    """An ONNX model file with its metadata, run by onnxruntime on the CPU."""
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if not meta:
+            raise ModelFileError(
+                f"{path}: ONNX file without energylib metadata; export it with export_onnx"
+            )
+        super().__init__(json.loads(meta))
+        self.path = Path(path)
+
+    def run_scaled(self, x: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(self.output_names, {"inputs": x})
+
+
+def load_model(path: str | Path) -> ForecastRunner:
+    """Load an exported model (``.onnx`` by onnxruntime, anything else as TorchScript)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    try:
+        return OnnxForecaster(path) if path.suffix == ".onnx" else TorchScriptForecaster(path)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any loader failure means the file is unusable
+        raise ModelFileError(
+            f"{path}: cannot load as {'ONNX' if path.suffix == '.onnx' else 'TorchScript'}: {exc}"
+        ) from exc
+
+
+_CACHE: dict[tuple[str, float], ForecastRunner] = {}
+
+
+def predict(history: pl.DataFrame, model: str | Path | ForecastRunner) -> dict[str, pl.DataFrame]:
+    """Day, week and month forecasts from the latest intervals of ``history``: one call.
+
+    Parameters
+    ----------
+    history : polars.DataFrame
+        Half-hourly canonical frame with the model's feature columns; its latest
+        ``spec.history_rows`` intervals (48 + 4 lags for ``TRADING_24``) must be present.
+    model : str, Path or ForecastRunner
+        An exported model file (loaded once and cached until the file changes) or a
+        loaded forecaster.
+
+    Returns
+    -------
+    dict of str to polars.DataFrame
+        ``{"day", "week", "month"}``: ``interval_start`` (UTC), ``total_kwh`` [kWh per
+        interval], ``price_per_kwh`` [currency/kWh].
+    """
+    if not isinstance(model, ForecastRunner):
+        p = Path(model)
+        key = (str(p.resolve()), p.stat().st_mtime)
+        if key not in _CACHE:
+            _CACHE.clear()
+            _CACHE[key] = load_model(p)
+        model = _CACHE[key]
+    return model.predict(history)
+
+
+def validate_model_file(path: str | Path, history: pl.DataFrame | None = None) -> dict:
+    """Check that a model file is safe to swap in; raise :class:`ModelFileError` if not.
+
+    Loads it, checks the metadata, runs a batch of two windows (zero inputs, i.e.
+    training means) and checks every output's shape and finiteness; with
+    ``history``, also runs :meth:`predict` on it.  Returns a summary (spec name,
+    feature count, outputs, horizons).
+    """
+    runner = load_model(path)
+    spec = runner.spec
+    expected = [f"{t}_{h}" for t in spec.tasks for h in spec.horizon_names]
+    if runner.output_names != expected:
+        raise ModelFileError(
+            f"{path}: outputs {runner.output_names} do not match its spec's {expected}; re-export it"
+        )
+    if len(runner.scalers.inputs.mean) != spec.n_features:
+        raise ModelFileError(
+            f"{path}: input scaler has {len(runner.scalers.inputs.mean)} columns for {spec.n_features} features; re-export it"
+        )
+    windows = np.tile(runner.scalers.inputs.mean, (2, spec.sequence_length, 1))
+    try:
+        out = runner.predict_array(windows)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot run must not be swapped in
+        raise ModelFileError(
+            f"{path}: the model does not run on a (2, {spec.sequence_length}, {spec.n_features}) input: {exc}"
+        ) from exc
+    steps = dict(spec.horizons)
+    for name, y in out.items():
+        want = (2, steps[name.rsplit("_", 1)[1]])
+        if y.shape != want:
+            raise ModelFileError(f"{path}: output {name} has shape {y.shape}, expected {want}")
+        if not np.isfinite(y).all():
+            raise ModelFileError(
+                f"{path}: output {name} has non-finite values; do not deploy this model"
+            )
+    if history is not None:
+        frames = runner.predict(history)
+        for hname, h in spec.horizons:
+            if frames[hname].height != h:
+                raise ModelFileError(
+                    f"{path}: {hname} forecast has {frames[hname].height} rows, expected {h}"
+                )
+    return {
+        "path": str(path),
+        "feature_spec": spec.name,
+        "n_features": spec.n_features,
+        "outputs": runner.output_names,
+        "horizons": dict(spec.horizons),
+        "timezone": runner.timezone,
+    }
+
+
+def export_parity(
+    checkpoint: str | Path, exported: str | Path | ForecastRunner, n: int = 16, seed: int = 0
+) -> float:
+    """Largest absolute difference between the eager checkpoint's and the exported model's
+    standardised outputs on ``n`` random standardised windows."""
+    from energylib.forecast.train import load_checkpoint
+
+    eager = load_checkpoint(checkpoint)
+    other = exported if isinstance(exported, ForecastRunner) else load_model(exported)
+    cfg = eager.model.config
+    x = (
+        np.random.default_rng(seed)
+        .standard_normal((n, cfg.sequence_length, cfg.n_features))
+        .astype(np.float32)
+    )
+    a, b = eager.run_scaled(x), other.run_scaled(x)
+    return float(
+        max(np.max(np.abs(np.asarray(u) - np.asarray(v))) for u, v in zip(a, b, strict=True))
+    )

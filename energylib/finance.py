@@ -418,11 +418,17 @@ def internal_rate_of_return(values: Sequence[float] | np.ndarray) -> IrrResult:
         rate = float(npf.irr(v))
     except np.linalg.LinAlgError:
         rate = math.nan
-    if not (math.isfinite(rate) and abs(float(npf.npv(rate, v))) <= 1e-7 * np.abs(v).sum()):
+    if not (math.isfinite(rate) and _is_root(v, rate)):
         rate = _irr_by_bracketing(v)
     if rate is None:
         return IrrResult(None, "no IRR: no real rate makes the NPV zero")
     return IrrResult(rate)
+
+
+def _is_root(v: np.ndarray, rate: float, rtol: float = 1e-7) -> bool:
+    """NPV(rate) is zero relative to the size of the discounted terms."""
+    terms = v / (1.0 + rate) ** np.arange(v.size)
+    return bool(abs(terms.sum()) <= rtol * np.abs(terms).sum())
 
 
 def _irr_by_bracketing(v: np.ndarray) -> float | None:

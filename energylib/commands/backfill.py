@@ -1,0 +1,167 @@
+"""``energy backfill amber|entsoe|aemo``: fetch history into the Parquet store, window by window.
+
+``--start`` and ``--end`` are days, both included (NEM days for Amber and AEMO,
+the zone's local days for ENTSO-E).  ``--resume`` continues after the latest
+stored interval.  A failure keeps everything fetched before it and prints the
+command that resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day; use YYYY-MM-DD") from exc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "backfill",
+        help="fetch price (and usage) history into the store",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", choices=("amber", "entsoe", "aemo"), help="where to fetch from")
+    p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
+    p.add_argument("--end", type=_day, required=True, help="last day (included), YYYY-MM-DD")
+    p.add_argument(
+        "--resume", action="store_true", help="continue after the latest stored interval"
+    )
+    p.add_argument(
+        "--site", help="Amber site id (default AMBER_SITE_ID or the account's only active site)"
+    )
+    p.add_argument("--zone", default=None, help="ENTSO-E bidding zone (default ENTSOE_ZONE or NL)")
+    p.add_argument(
+        "--region",
+        default="NSW1",
+        help="AEMO region: NSW1, QLD1, VIC1, SA1, TAS1 (default %(default)s)",
+    )
+    p.add_argument(
+        "--kind",
+        choices=("prices", "usage"),
+        default="prices",
+        help="Amber: prices or usage (default %(default)s)",
+    )
+    p.add_argument(
+        "--resolution", type=int, choices=(5, 30), default=None, help="Amber price resolution [min]"
+    )
+    p.add_argument(
+        "--window-days", type=int, default=None, help="days per request (Amber default 7)"
+    )
+    p.add_argument(
+        "--min-window-days",
+        type=int,
+        default=1,
+        help="smallest Amber window on repeated HTTP 429 (default %(default)s)",
+    )
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="API root to use instead of the public one (a mirror, a test server)",
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="data folder (default ENERGYLIB_DATA_DIR or ./data)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from energylib.config import load_settings
+    from energylib.store import ParquetStore
+
+    settings = load_settings()
+    root = Path(args.data_dir) / "processed" if args.data_dir else settings.processed_dir
+    store = ParquetStore(root)
+    if args.end < args.start:
+        print(f"--end {args.end} is before --start {args.start}", file=sys.stderr)
+        return 2
+    progress = not args.no_progress
+    if args.source == "amber":
+        return _amber(args, store, progress)
+    if args.source == "aemo":
+        return _aemo(args, store, progress)
+    return _entsoe(args, store, settings, progress)
+
+
+def _amber(args: argparse.Namespace, store, progress: bool) -> int:
+    from energylib.ingest.amber import AmberClient, AmberConfigError
+    from energylib.ingest.backfill import BackfillError, backfill_amber
+    from energylib.ingest.http import HttpError
+
+    try:
+        client = AmberClient(site_id=args.site, base_url=args.base_url)
+        report = backfill_amber(
+            store,
+            args.start,
+            args.end,
+            kind=args.kind,
+            resume=args.resume,
+            resolution=args.resolution,
+            window_days=args.window_days,
+            min_window_days=args.min_window_days,
+            client=client,
+            progress=progress,
+        )
+    except AmberConfigError as exc:
+        print(f"amber backfill: {exc}", file=sys.stderr)
+        return 2
+    except BackfillError as exc:
+        print(str(exc.report), file=sys.stderr)
+        return 1
+    except HttpError as exc:  # resolving the site failed before any window
+        print(f"amber backfill: {exc}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0
+
+
+def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
+    from energylib.ingest.backfill import BackfillError, backfill_aemo
+
+    try:
+        report = backfill_aemo(
+            store,
+            args.region,
+            args.start,
+            args.end,
+            resume=args.resume,
+            base_url=args.base_url,
+            progress=progress,
+        )
+    except ValueError as exc:
+        print(f"aemo backfill: {exc}", file=sys.stderr)
+        return 2
+    except BackfillError as exc:
+        print(str(exc.report), file=sys.stderr)
+        return 1
+    print(report)
+    return 0
+
+
+def _entsoe(args: argparse.Namespace, store, settings, progress: bool) -> int:
+    from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_timezone
+
+    zone = args.zone or settings.entsoe_zone
+    tz = ZoneInfo(zone_timezone(zone))
+    start = datetime.combine(args.start, time(0), tz)
+    end = datetime.combine(args.end + timedelta(days=1), time(0), tz)
+    kwargs = {"base_url": args.base_url} if args.base_url else {}
+    try:
+        report = backfill_entsoe(
+            store, zone, start, end, resume=args.resume, progress=progress, **kwargs
+        )
+    except EntsoeError as exc:
+        print(f"entsoe backfill: {exc}", file=sys.stderr)
+        return 1
+    print(report)
+    return 0

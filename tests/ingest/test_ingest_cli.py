@@ -1,0 +1,183 @@
+"""``energy backfill ...`` and ``energy import powerpal ...`` end to end, against loopback servers."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from ingest.amber_fake import prices_for_days
+from werkzeug import Request, Response
+
+from energylib.cli import main
+from energylib.store import ParquetStore
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+TOKEN = "psk_cli_secret_42"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    for k in (
+        "AMBER_TOKEN",
+        "AMBER_SITE_ID",
+        "AMBER_BASE_URL",
+        "ENTSOE_API_KEY",
+        "ENERGYLIB_DATA_DIR",
+    ):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("ENERGYLIB_DATA_DIR", str(tmp_path / "data"))
+    return monkeypatch
+
+
+def store_of(tmp_path) -> ParquetStore:
+    return ParquetStore(tmp_path / "data" / "processed")
+
+
+def test_import_powerpal_merges_overlapping_files(env, tmp_path, capsys):
+    files = [
+        str(FIX / "powerpal" / "powerpal_30min_a.csv"),
+        str(FIX / "powerpal" / "powerpal_30min_b.csv"),
+    ]
+    assert main(["import", "powerpal", *files]) == 0
+    out = capsys.readouterr().out
+    assert "58 intervals" in out and "58 inserted" in out and "1 gap(s)" in out
+    assert main(["import", "powerpal", *files]) == 0
+    assert "0 inserted, 0 updated, 58 unchanged" in capsys.readouterr().out
+    data, meta = store_of(tmp_path).read("powerpal", "usage", site="home")
+    assert data.height == 58 and meta.interval_minutes == 30
+
+
+def test_import_powerpal_bad_file_stores_nothing(env, tmp_path, capsys):
+    files = [
+        str(FIX / "powerpal" / "powerpal_60min.csv"),
+        str(FIX / "powerpal" / "bad_negative.csv"),
+    ]
+    assert main(["import", "powerpal", *files]) == 1
+    err = capsys.readouterr().err
+    assert "bad_negative.csv, line 7" in err and "nothing stored" in err
+    assert store_of(tmp_path).datasets() == []
+
+
+def test_backfill_amber_from_environment(env, httpserver, tmp_path, capsys):
+    def handler(request: Request) -> Response:
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        body = prices_for_days(
+            date.fromisoformat(request.args["startDate"]),
+            date.fromisoformat(request.args["endDate"]),
+        )
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/v1/sites/S1/prices").respond_with_handler(handler)
+    env.setenv("AMBER_TOKEN", TOKEN)
+    env.setenv("AMBER_SITE_ID", "S1")
+    env.setenv("AMBER_BASE_URL", httpserver.url_for("/v1"))
+    assert (
+        main(["backfill", "amber", "--start", "2025-02-01", "--end", "2025-02-10", "--no-progress"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "2 window(s)" in out and "960 inserted" in out
+    assert TOKEN not in out
+    data, _ = store_of(tmp_path).read("amber", "prices", site="S1", channel="feed_in")
+    assert data.height == 480
+
+
+def test_backfill_amber_without_token_says_what_to_set(env, capsys):
+    assert main(["backfill", "amber", "--start", "2025-02-01", "--end", "2025-02-02"]) == 2
+    assert "AMBER_TOKEN" in capsys.readouterr().err
+
+
+def test_backfill_amber_failure_prints_resume_command(env, httpserver, tmp_path, capsys):
+    def handler(request: Request) -> Response:
+        first = date.fromisoformat(request.args["startDate"])
+        if first >= date(2025, 2, 8):
+            return Response("Unauthorized", status=401)
+        body = prices_for_days(first, date.fromisoformat(request.args["endDate"]))
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/v1/sites/S1/prices").respond_with_handler(handler)
+    env.setenv("AMBER_TOKEN", TOKEN)
+    rc = main(
+        [
+            "backfill",
+            "amber",
+            "--start",
+            "2025-02-01",
+            "--end",
+            "2025-02-20",
+            "--site",
+            "S1",
+            "--base-url",
+            httpserver.url_for("/v1"),
+            "--no-progress",
+        ]
+    )
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "token rejected" in err and "stored through 2025-02-07" in err
+    assert (
+        "energy backfill amber --kind prices --start 2025-02-01 --end 2025-02-20 --site S1 --resume"
+        in err
+    )
+    assert (
+        store_of(tmp_path).read("amber", "prices", site="S1", channel="general")[0].height == 7 * 48
+    )
+
+
+def test_backfill_aemo(env, httpserver, tmp_path, capsys):
+    csv = (FIX / "aemo" / "PRICE_AND_DEMAND_202401_NSW1.csv").read_bytes()
+    httpserver.expect_request("/pd/PRICE_AND_DEMAND_202401_NSW1.csv").respond_with_data(
+        csv, content_type="text/csv"
+    )
+    rc = main(
+        [
+            "backfill",
+            "aemo",
+            "--region",
+            "NSW1",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--base-url",
+            httpserver.url_for("/pd"),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    assert "12 inserted" in capsys.readouterr().out
+    data, meta = store_of(tmp_path).read("aemo", "prices", site="NSW1")
+    assert data.height == 12 and meta.interval_minutes == 5
+
+
+def test_backfill_entsoe_uses_part_b_backfill(env, httpserver, tmp_path, capsys):
+    doc = (FIX / "entsoe" / "A44_NL_2025-03-10_PT60M_A03.xml").read_bytes()
+    httpserver.expect_request("/api").respond_with_data(doc, content_type="text/xml")
+    env.setenv("ENTSOE_API_KEY", "entsoe-test-token")
+    rc = main(
+        [
+            "backfill",
+            "entsoe",
+            "--zone",
+            "NL",
+            "--start",
+            "2025-03-10",
+            "--end",
+            "2025-03-10",
+            "--base-url",
+            httpserver.url_for("/api"),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    assert "entsoe NL" in capsys.readouterr().out
+    data, meta = store_of(tmp_path).read("entsoe", "prices", site="NL")
+    assert data.height == 24 and meta.interval_minutes == 60
+
+
+def test_backfill_end_before_start_is_rejected(env, capsys):
+    assert main(["backfill", "aemo", "--start", "2024-02-01", "--end", "2024-01-01"]) == 2
+    assert "before --start" in capsys.readouterr().err

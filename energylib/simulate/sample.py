@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import numpy as np
+import pandas as pd
 import polars as pl
 
-from energylib.schema import FrameMeta, interval_index
+from energylib.schema import FrameMeta
 
 
 def sample(days: int = 7, seed: int = 0) -> tuple[pl.DataFrame, FrameMeta]:
-    """A week (by default) of 5-min household load and retail price, Sydney time.
+    """``days`` of 5-min household load, PV and retail price for the default Sydney site.
 
-    Columns: ``total_kwh`` [kWh per interval] and ``price_per_kwh`` [AUD/kWh].
+    A slice from the same generator as the default year, starting Monday 2025-01-06 local.
+
+    Parameters
+    ----------
+    days : int
+        Length [days].
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    (polars.DataFrame, FrameMeta)
+        Columns ``total_kwh`` [kWh per interval], ``pv_kwh`` [kWh per interval, the
+        reference 6.6 kWdc system] and ``price_per_kwh`` [AUD/kWh, all-in].
     """
-    rng = np.random.default_rng(seed)
-    start = datetime(2025, 1, 6, 13, tzinfo=UTC)  # local midnight, Sydney (UTC+11)
-    t = interval_index(start, start + timedelta(days=days), 5)
-    hour = ((np.arange(len(t)) * 5 / 60.0) + 0.0) % 24
-    load_kw = 0.35 + 0.9 * np.exp(-((hour - 19) ** 2) / 6) + 0.5 * np.exp(-((hour - 7.5) ** 2) / 2)
-    load_kwh = load_kw * rng.lognormal(0.0, 0.25, len(t)) * 5 / 60
-    price = 0.30 - 0.22 * np.exp(-((hour - 12.5) ** 2) / 8) + 0.25 * np.exp(-((hour - 18.5) ** 2) / 3)
-    price = price + rng.normal(0.0, 0.02, len(t))
-    data = pl.DataFrame({"interval_start": t, "total_kwh": load_kwh, "price_per_kwh": price})
-    meta = FrameMeta("sample", "load", 5, "default", "general", "AUD", "Australia/Sydney")
+    from energylib.simulate.default_year import frames_from_range, generate_range
+    from energylib.site import SYDNEY
+
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    start = pd.Timestamp("2025-01-06", tz=SYDNEY.timezone)
+    rd = generate_range(SYDNEY, start, start + pd.Timedelta(days=days), 5, seed)
+    frames = frames_from_range(rd, seed)
+    data = (
+        frames["load"][0]
+        .select("interval_start", "total_kwh")
+        .join(frames["pv"][0], on="interval_start")
+        .join(
+            frames["prices/general"][0].select("interval_start", "price_per_kwh"),
+            on="interval_start",
+        )
+    )
+    meta = FrameMeta("simulated", "load", 5, "default", "general", "AUD", SYDNEY.timezone)
     return data, meta

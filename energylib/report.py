@@ -214,11 +214,7 @@ def run_report(
 def prepare_default_data() -> bool:
     """Generate the default year into the store where it has none; True if it wrote anything."""
     from energylib.config import load_settings
+    from energylib.simulate.default_year import ensure_default_year
     from energylib.store import ParquetStore
 
-    store = ParquetStore(load_settings().processed_dir)
-    try:
-        from energylib.simulate.default_year import ensure_default_year
-    except ImportError:  # the simulator has not landed in this checkout
-        return False
-    return bool(ensure_default_year(store))
+    return bool(ensure_default_year(ParquetStore(load_settings().processed_dir)))

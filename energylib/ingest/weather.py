@@ -1,0 +1,470 @@
+"""Weather for the solar model and the forecaster: TMY files, PVGIS TMY, Open-Meteo history.
+
+Every reader returns a canonical hourly frame (kind ``weather``) with
+``ghi_w_m2``, ``dni_w_m2``, ``dhi_w_m2`` [W/m2], ``temp_air_c`` [C] and
+``wind_speed_m_s`` [m/s], plus a :class:`FrameMeta`.  Parsing is pvlib.iotools'
+(``read_tmy3``, ``read_pvgis_tmy``, ``get_pvgis_tmy``); this module adds the
+interval convention, the calendar-year mapping and the canonical names.
+
+Interval convention (``interval_start`` is the start of the hour the values describe):
+
+* TMY3 rows are stamped at the END of their hour in local standard time
+  (``01:00`` is 00:00-01:00; ``24:00`` closes the year), so one hour is subtracted.
+* PVGIS TMY rows (``time(UTC)`` ``YYYYMMDD:HH00``) are taken as the start of
+  their UTC hour.
+* Open-Meteo's radiation is the mean over the PRECEDING hour, so its time stamp
+  minus one hour is the interval start.  Temperature and wind are instantaneous
+  at the stamp, the end of that interval: a half-hour shift we accept and state.
+
+Calendar year of a TMY (``year=``): a typical meteorological year stitches months
+from different years (pvlib's TMY3 Greensboro file has January 1988 next to
+February 1981, PVGIS records its ``months_selected``).  With ``year=Y`` (default
+1990, pvlib's ``coerce_year`` convention, a non-leap year) every row keeps its
+month, day and hour and takes year Y, in the file's own clock (local standard
+time for TMY3, UTC for PVGIS), before conversion to UTC.  The result is one
+continuous year without duplicates; in a leap year Feb 29 has no rows (a gap, as
+TMY files have no Feb 29).  ``year=None`` keeps the source years (a frame with
+gaps between months).  The source years per month go to ``meta.extra``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pvlib
+import requests
+from pvlib.iotools import pvgis as _pvgis
+
+from energylib.schema import TIME, FrameMeta, validate
+
+KIND = "weather"
+WEATHER_COLUMNS = ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s")
+_FROM_PVLIB = {
+    "ghi": "ghi_w_m2",
+    "dni": "dni_w_m2",
+    "dhi": "dhi_w_m2",
+    "temp_air": "temp_air_c",
+    "wind_speed": "wind_speed_m_s",
+}
+DEFAULT_YEAR = 1990
+PVGIS_URL = _pvgis.URL
+OPEN_METEO_ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
+_OPEN_METEO_VARIABLES = {
+    "shortwave_radiation": "ghi_w_m2",
+    "direct_normal_irradiance": "dni_w_m2",
+    "diffuse_radiation": "dhi_w_m2",
+    "temperature_2m": "temp_air_c",
+    "wind_speed_10m": "wind_speed_m_s",
+}
+
+
+class WeatherDataError(ValueError):
+    """A weather file or response cannot be turned into the canonical frame."""
+
+
+def bundled_tmy_files() -> list[Path]:
+    """pvlib's bundled TMY3 files (``pvlib/data/*TY*.csv``): Greensboro NC and Sand Point AK."""
+    folder = Path(pvlib.__file__).parent / "data"
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() == ".csv" and "TY" in p.stem.upper()
+    )
+
+
+def _fixed_offset_zone(hours: float) -> str:
+    if float(hours).is_integer():
+        h = int(hours)
+        return "UTC" if h == 0 else f"Etc/GMT{-h:+d}"  # POSIX sign: Etc/GMT+5 is UTC-5
+    raise WeatherDataError(
+        f"time zone offset {hours} h is not a whole hour; pass timezone= explicitly"
+    )
+
+
+def _with_year(index: pd.DatetimeIndex, year: int | None) -> pd.DatetimeIndex:
+    if year is None:
+        return index
+    try:
+        return pd.DatetimeIndex([t.replace(year=year) for t in index])
+    except ValueError as exc:  # Feb 29 of the source into a non-leap year
+        raise WeatherDataError(
+            f"cannot map the TMY onto {year}: {exc}; pick a leap year or year=None"
+        ) from exc
+
+
+def _to_frame(df: pd.DataFrame, starts: pd.DatetimeIndex, where: str) -> pl.DataFrame:
+    missing = [c for c in _FROM_PVLIB if c not in df.columns]
+    if missing:
+        raise WeatherDataError(
+            f"{where}: no {missing} column(s) after pvlib's variable mapping; columns: {list(df.columns)}"
+        )
+    micros = pd.DatetimeIndex(starts).tz_convert("UTC").as_unit("us").asi8
+    frame = pl.DataFrame(
+        {TIME: pl.from_epoch(pl.Series(TIME, micros), time_unit="us").dt.replace_time_zone("UTC")}
+        | {
+            new: pl.Series(new, pd.to_numeric(df[old]).to_numpy(dtype="float64"))
+            for old, new in _FROM_PVLIB.items()
+        }
+    )
+    return frame.sort(TIME)
+
+
+def _source_years(index: pd.DatetimeIndex) -> dict[int, list[int]]:
+    years: dict[int, set[int]] = {}
+    for t in index:
+        years.setdefault(t.month, set()).add(t.year)
+    return {m: sorted(y) for m, y in sorted(years.items())}
+
+
+def _sniff(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".epw"):
+        return f"pvgis_{suffix[1:]}"
+    head = path.read_bytes()[:200]
+    if head.startswith(b"Latitude (decimal degrees)"):
+        return "pvgis_csv"
+    if suffix == ".csv":
+        return "tmy3"
+    raise WeatherDataError(
+        f"{path}: unknown weather file type; expected a TMY3 .csv or a PVGIS TMY .csv/.json/.epw"
+    )
+
+
+def read_tmy(
+    path: str | Path,
+    *,
+    year: int | None = DEFAULT_YEAR,
+    site: str | None = None,
+    timezone: str | None = None,
+) -> tuple[pl.DataFrame, FrameMeta]:
+    """Read a TMY3 file (pvlib's bundled ones) or a PVGIS TMY file (csv, json or epw).
+
+    Parameters
+    ----------
+    path : path
+        The file; its type is taken from the extension and first line.
+    year : int or None
+        Calendar year to map the typical year onto (see the module docstring);
+        ``None`` keeps the source years.
+    site : str, optional
+        Site name; defaults to the station (TMY3) or ``"lat,lon"`` (PVGIS).
+    timezone : str, optional
+        IANA zone for local-time features; defaults to the file's fixed offset
+        (TMY3, e.g. ``Etc/GMT+5``) or ``UTC`` (PVGIS).
+
+    Returns
+    -------
+    data : polars.DataFrame
+        Hourly ``interval_start`` (UTC) and the five weather columns.
+    meta : FrameMeta
+        ``source`` ``tmy3`` or ``pvgis``, ``kind`` ``weather``, ``channel`` ``tmy``;
+        ``extra`` holds latitude, longitude, elevation and the source years per month.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no weather file at {path}; pvlib's bundled TMY3 files: {bundled_tmy_files()}"
+        )
+    kind = _sniff(path)
+    if kind == "tmy3":
+        return _read_tmy3(path, year, site, timezone)
+    df, meta = pvlib.iotools.read_pvgis_tmy(
+        path, pvgis_format=kind.split("_")[1], map_variables=True
+    )
+    return _pvgis_frame(df, meta, year, site, timezone, where=str(path))
+
+
+def _read_tmy3(
+    path: Path, year: int | None, site: str | None, timezone: str | None
+) -> tuple[pl.DataFrame, FrameMeta]:
+    try:
+        df, meta = pvlib.iotools.read_tmy3(path, map_variables=True)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise WeatherDataError(f"{path}: not a readable TMY3 file ({exc})") from exc
+    # TMY3 stamps the END of the hour (01:00 .. 24:00).  The start is built from the file's own
+    # date and hour columns: pvlib's index moves "Feb 28 24:00" of a leap year to Mar 1, so
+    # "index - 1 h" would land on Feb 29.
+    day = pd.to_datetime(df["Date (MM/DD/YYYY)"], format="%m/%d/%Y")
+    hour = df["Time (HH:MM)"].str[:2].astype(int)
+    starts = pd.DatetimeIndex(day + pd.to_timedelta(hour - 1, unit="h"))
+    source_years = _source_years(starts)
+    starts = _with_year(starts, year).tz_localize(pd.DatetimeIndex(df.index).tz)
+    data = _to_frame(df, starts, str(path))
+    tz = timezone or _fixed_offset_zone(meta["TZ"])
+    name = str(meta.get("Name", "")).strip('"')
+    fmeta = FrameMeta(
+        source="tmy3",
+        kind=KIND,
+        interval_minutes=60,
+        site=site or f"{meta['USAF']} {name}".strip(),
+        channel="tmy",
+        timezone=tz,
+        extra={
+            "latitude": meta["latitude"],
+            "longitude": meta["longitude"],
+            "elevation_m": meta["altitude"],
+            "utc_offset_h": meta["TZ"],
+            "year": year,
+            "source_years": source_years,
+            "file": str(path),
+        },
+    )
+    return validate(data, fmeta, where=str(path)), fmeta
+
+
+def _pvgis_frame(df, meta, year, site, timezone, where) -> tuple[pl.DataFrame, FrameMeta]:
+    starts = pd.DatetimeIndex(df.index)
+    if starts.tz is None:
+        starts = starts.tz_localize("UTC")
+    source_years = _source_years(starts)
+    starts = _with_year(starts.tz_convert("UTC").tz_localize(None), year).tz_localize("UTC")
+    data = _to_frame(df, starts, where)
+    loc = meta.get("inputs", {})
+    loc = loc.get("location", loc)
+    lat, lon = float(loc.get("latitude", np.nan)), float(loc.get("longitude", np.nan))
+    fmeta = FrameMeta(
+        source="pvgis",
+        kind=KIND,
+        interval_minutes=60,
+        site=site or f"{lat:.3f},{lon:.3f}",
+        channel="tmy",
+        timezone=timezone or "UTC",
+        extra={
+            "latitude": lat,
+            "longitude": lon,
+            "elevation_m": loc.get("elevation"),
+            "year": year,
+            "source_years": source_years,
+            "months_selected": meta.get("months_selected"),
+            "file": where,
+        },
+    )
+    return validate(data, fmeta, where=where), fmeta
+
+
+def get_pvgis_tmy(
+    latitude: float,
+    longitude: float,
+    *,
+    year: int | None = DEFAULT_YEAR,
+    url: str = PVGIS_URL,
+    startyear: int | None = None,
+    endyear: int | None = None,
+    usehorizon: bool = True,
+    timeout_s: float = 30,
+    site: str | None = None,
+    timezone: str | None = None,
+) -> tuple[pl.DataFrame, FrameMeta]:
+    """Fetch a typical meteorological year from PVGIS (network) via pvlib.
+
+    Parameters
+    ----------
+    latitude, longitude : float
+        Location [degrees north, degrees east].
+    year : int or None
+        Calendar year to map onto (see the module docstring).
+    url : str
+        PVGIS API base URL (ending in ``/``; ``tmy`` is appended).
+    startyear, endyear : int, optional
+        Years PVGIS picks months from.
+    usehorizon : bool
+        Include the horizon's shading.
+    timeout_s : float
+        Request timeout [s].
+    """
+    try:
+        df, meta = pvlib.iotools.get_pvgis_tmy(
+            latitude,
+            longitude,
+            outputformat="json",
+            usehorizon=usehorizon,
+            startyear=startyear,
+            endyear=endyear,
+            map_variables=True,
+            url=url,
+            timeout=timeout_s,
+            roll_utc_offset=None,
+            coerce_year=None,
+        )
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise WeatherDataError(
+            f"PVGIS TMY for {latitude},{longitude}: malformed response ({exc})"
+        ) from exc
+    except requests.HTTPError as exc:  # pvlib raises PVGIS's own message for HTTP 400
+        raise WeatherDataError(f"PVGIS TMY for {latitude},{longitude} failed: {exc}") from exc
+    return _pvgis_frame(df, meta, year, site, timezone, where=f"PVGIS TMY {latitude},{longitude}")
+
+
+def get_open_meteo_history(
+    latitude: float,
+    longitude: float,
+    start: date | datetime | str,
+    end: date | datetime | str,
+    *,
+    base_url: str = OPEN_METEO_ARCHIVE_URL,
+    site: str | None = None,
+    timezone: str = "UTC",
+    session=None,
+    policy=None,
+) -> tuple[pl.DataFrame, FrameMeta]:
+    """Hourly weather history from Open-Meteo's archive API for ``[start, end)``.
+
+    Parameters
+    ----------
+    latitude, longitude : float
+        Location [degrees north, degrees east].
+    start, end : date, datetime or ISO string
+        Range; a datetime must be zone-aware, a date is taken as UTC midnight.
+    base_url : str
+        Archive endpoint (``https://archive-api.open-meteo.com/v1/archive``).
+    site : str, optional
+        Site name; defaults to ``"lat,lon"``.
+    timezone : str
+        The site's IANA zone for the metadata (the request is always in UTC).
+    session, policy : optional
+        A ``requests.Session`` and :class:`energylib.ingest.http.RetryPolicy`.
+
+    Returns
+    -------
+    (polars.DataFrame, FrameMeta)
+        Source ``open_meteo``, kind ``weather``, channel ``history``.  Hours the
+        API returns without values are left out (gaps), counted in
+        ``meta.extra['missing_hours']``.
+    """
+    from energylib.ingest.http import HttpError, get_json, make_session
+
+    lo, hi = _as_utc(start), _as_utc(end)
+    if hi <= lo:
+        raise ValueError(f"end {hi} is not after start {lo}")
+    params = {
+        "latitude": latitude,
+        "longitude": longitude,
+        # the first interval [lo, lo+1h) is stamped lo+1h; ask for the day of the last stamp too
+        "start_date": lo.date().isoformat(),
+        "end_date": hi.date().isoformat(),
+        "hourly": ",".join(_OPEN_METEO_VARIABLES),
+        "timezone": "GMT",
+        "wind_speed_unit": "ms",
+    }
+    where = (
+        f"Open-Meteo history {latitude},{longitude} {params['start_date']}..{params['end_date']}"
+    )
+    try:
+        body = get_json(
+            session or make_session(), base_url, params=params, policy=policy, where=where
+        )
+    except HttpError as exc:
+        raise WeatherDataError(f"{where}: {exc}") from exc
+    data, missing = parse_open_meteo(body, where=where)
+    data = data.filter((pl.col(TIME) >= lo) & (pl.col(TIME) < hi))
+    meta = FrameMeta(
+        source="open_meteo",
+        kind=KIND,
+        interval_minutes=60,
+        site=site or f"{latitude:.3f},{longitude:.3f}",
+        channel="history",
+        timezone=timezone,
+        extra={
+            "latitude": body.get("latitude"),
+            "longitude": body.get("longitude"),
+            "elevation_m": body.get("elevation"),
+            "missing_hours": missing,
+        },
+    )
+    return validate(data, meta, where=where), meta
+
+
+def parse_open_meteo(
+    body: dict | str | bytes, *, where: str = "Open-Meteo response"
+) -> tuple[pl.DataFrame, int]:
+    """Turn an Open-Meteo ``hourly`` response into the canonical frame; returns (data, hours without values)."""
+    if isinstance(body, str | bytes):
+        body = json.loads(body)
+    if body.get("error"):
+        raise WeatherDataError(f"{where}: Open-Meteo says {body.get('reason')!r}")
+    try:
+        hourly, units = body["hourly"], body.get("hourly_units", {})
+        stamps = hourly["time"]
+        offset_s = int(body.get("utc_offset_seconds", 0))
+        cols = {new: hourly[old] for old, new in _OPEN_METEO_VARIABLES.items()}
+    except (KeyError, TypeError) as exc:
+        raise WeatherDataError(f"{where}: malformed response, missing {exc}") from exc
+    wind_unit = units.get("wind_speed_10m", "m/s")
+    wind_scale = {"m/s": 1.0, "km/h": 1 / 3.6, "mp/h": 0.44704, "kn": 0.514444}.get(wind_unit)
+    if wind_scale is None:
+        raise WeatherDataError(f"{where}: unknown wind speed unit {wind_unit!r}")
+    end_local = pl.Series("t", stamps).str.to_datetime("%Y-%m-%dT%H:%M", time_unit="us")
+    frame = pl.DataFrame(
+        {
+            TIME: (
+                end_local - timedelta(seconds=offset_s) - timedelta(hours=1)
+            ).dt.replace_time_zone("UTC")
+        }
+        | {c: pl.Series(c, v, dtype=pl.Float64) for c, v in cols.items()}
+    ).with_columns(pl.col("wind_speed_m_s") * wind_scale)
+    complete = frame.drop_nulls()
+    return complete.sort(TIME), frame.height - complete.height
+
+
+def _as_utc(t: date | datetime | str) -> datetime:
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t) if "T" in t or " " in t else date.fromisoformat(t)
+    if isinstance(t, datetime):
+        if t.tzinfo is None:
+            raise ValueError(f"naive time {t!r}: pass a zone-aware datetime or a date")
+        return t.astimezone(UTC)
+    return datetime(t.year, t.month, t.day, tzinfo=UTC)
+
+
+def pvgis_tmy_json(
+    frame: pd.DataFrame, latitude: float, longitude: float, elevation: float = 0.0
+) -> str:
+    """Serialise hourly weather as a PVGIS TMY JSON document (for saved replays and tests).
+
+    ``frame`` has a UTC DatetimeIndex and pvlib names (``ghi``, ``dni``, ``dhi``,
+    ``temp_air``, ``wind_speed``; optional ``relative_humidity``, ``pressure``).
+    """
+    rows = []
+    for t, r in frame.iterrows():
+        rows.append(
+            {
+                "time(UTC)": t.strftime("%Y%m%d:%H%M"),
+                "T2m": float(r["temp_air"]),
+                "RH": float(r.get("relative_humidity", 70.0)),
+                "G(h)": float(r["ghi"]),
+                "Gb(n)": float(r["dni"]),
+                "Gd(h)": float(r["dhi"]),
+                "IR(h)": 300.0,
+                "WS10m": float(r["wind_speed"]),
+                "WD10m": 180.0,
+                "SP": float(r.get("pressure", 101325.0)),
+            }
+        )
+    months = sorted({(t.month, t.year) for t in frame.index})
+    doc = {
+        "inputs": {
+            "location": {"latitude": latitude, "longitude": longitude, "elevation": elevation},
+            "meteo_data": {
+                "radiation_db": "PVGIS-SARAH3",
+                "meteo_db": "ERA5",
+                "year_min": 2005,
+                "year_max": 2023,
+                "use_horizon": True,
+            },
+        },
+        "outputs": {
+            "months_selected": [{"month": m, "year": y} for m, y in months],
+            "tmy_hourly": rows,
+        },
+        "meta": {
+            "inputs": {"location": {"description": "Selected location"}},
+            "outputs": {"tmy_hourly": {"type": "time series"}},
+        },
+    }
+    buf = io.StringIO()
+    json.dump(doc, buf)
+    return buf.getvalue()

@@ -1,0 +1,277 @@
+"""Weather: pvlib's bundled TMY3 files, PVGIS TMY (file and a loopback server), Open-Meteo history."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pvlib
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from energylib.ingest.http import RetryPolicy
+from energylib.ingest.weather import (
+    WEATHER_COLUMNS,
+    WeatherDataError,
+    bundled_tmy_files,
+    get_open_meteo_history,
+    get_pvgis_tmy,
+    parse_open_meteo,
+    pvgis_tmy_json,
+    read_tmy,
+)
+
+GREENSBORO = next(p for p in bundled_tmy_files() if p.name.startswith("723170"))
+
+
+def utc(*a) -> datetime:
+    return datetime(*a, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- TMY3
+def test_pvlib_bundles_two_tmy3_files():
+    names = sorted(p.name for p in bundled_tmy_files())
+    assert names == ["703165TY.csv", "723170TYA.CSV"]
+
+
+def test_tmy3_is_a_continuous_calendar_year_in_utc():
+    data, meta = read_tmy(GREENSBORO, year=2025)
+    assert data.columns == ["interval_start", *WEATHER_COLUMNS]
+    assert (meta.source, meta.kind, meta.interval_minutes, meta.channel) == (
+        "tmy3",
+        "weather",
+        60,
+        "tmy",
+    )
+    assert meta.timezone == "Etc/GMT+5" and "723170" in meta.site
+    assert data.height == 8760
+    # local standard time UTC-5: the year runs from 05:00 UTC on Jan 1 to 05:00 UTC a year later
+    assert data["interval_start"][0] == utc(2025, 1, 1, 5)
+    assert data["interval_start"][-1] == utc(2026, 1, 1, 4)
+    assert data["interval_start"].diff().drop_nulls().unique().to_list() == [timedelta(hours=1)]
+
+
+def test_tmy3_hour_end_stamps_become_interval_starts():
+    raw, _ = pvlib.iotools.read_tmy3(GREENSBORO, map_variables=True)
+    data, _ = read_tmy(GREENSBORO, year=1990)
+    # pvlib's row stamped 13:00 (local, hour ending) is the 12:00-13:00 local hour = 17:00 UTC
+    row = raw.iloc[12]
+    assert raw.index[12].hour == 13
+    got = data.filter(pl.col("interval_start") == utc(1990, 1, 1, 17)).row(0, named=True)
+    assert (
+        got["ghi_w_m2"] == row["ghi"]
+        and got["dni_w_m2"] == row["dni"]
+        and got["dhi_w_m2"] == row["dhi"]
+    )
+    assert got["temp_air_c"] == row["temp_air"] and got["wind_speed_m_s"] == row["wind_speed"]
+
+
+def test_tmy3_irradiance_peaks_around_local_solar_noon():
+    data, _ = read_tmy(GREENSBORO)
+    by_hour = (
+        data.with_columns(local_hour=(pl.col("interval_start").dt.hour().cast(pl.Int32) - 5) % 24)
+        .group_by("local_hour")
+        .agg(pl.col("ghi_w_m2").mean())
+        .sort("ghi_w_m2")
+    )
+    # Greensboro (79.95 W) is 5 degrees west of the UTC-5 meridian: solar noon ~12:20 standard time,
+    # so the brightest hour starts at 11 or 12; the night hours have none
+    assert by_hour["local_hour"][-1] in (11, 12)
+    night = data.filter(
+        ((pl.col("interval_start").dt.hour().cast(pl.Int32) - 5) % 24).is_in([0, 1, 2, 3])
+    )
+    assert night["ghi_w_m2"].max() == 0
+
+
+def test_tmy_year_none_keeps_the_mixed_source_years():
+    data, meta = read_tmy(GREENSBORO, year=None)
+    years = meta.extra["source_years"]
+    assert len({y for ys in years.values() for y in ys}) > 3  # months from many years
+    assert data.height == 8760 and data["interval_start"].is_sorted()
+    assert data["interval_start"].dt.year().min() < 1990
+
+
+def test_tmy_onto_a_leap_year_leaves_feb_29_as_a_gap():
+    data, _ = read_tmy(GREENSBORO, year=2024)
+    local = data["interval_start"] - timedelta(hours=5)
+    assert data.height == 8760
+    assert not ((local.dt.month() == 2) & (local.dt.day() == 29)).any()
+
+
+def test_both_bundled_files_read_with_plausible_values():
+    for path in bundled_tmy_files():
+        data, meta = read_tmy(path)
+        assert data.height == 8760
+        assert data["ghi_w_m2"].min() >= 0 and data["ghi_w_m2"].max() < 1400
+        assert data["temp_air_c"].min() > -60 and data["temp_air_c"].max() < 50
+        assert data["wind_speed_m_s"].min() >= 0
+
+
+def test_missing_file_names_the_bundled_ones(tmp_path):
+    with pytest.raises(FileNotFoundError, match="723170TYA"):
+        read_tmy(tmp_path / "nope.csv")
+
+
+# --------------------------------------------------------------------------- PVGIS
+def pvgis_like() -> pd.DataFrame:
+    """A year of hourly pvlib-named weather stamped in UTC with months from different years."""
+    raw, _ = pvlib.iotools.read_tmy3(GREENSBORO, map_variables=True, coerce_year=2010)
+    df = raw[["ghi", "dni", "dhi", "temp_air", "wind_speed"]].copy()
+    idx = pd.date_range("2010-01-01", periods=8760, freq="h", tz="UTC")
+    years = {m: 2005 + (m * 7) % 13 for m in range(1, 13)}  # e.g. Jan 2012, Feb 2006 ...
+    df.index = pd.DatetimeIndex([t.replace(year=years[t.month]) for t in idx])
+    return df
+
+
+def test_pvgis_tmy_json_file_maps_months_onto_one_year(tmp_path):
+    df = pvgis_like()
+    path = tmp_path / "tmy_45.000_8.000.json"
+    path.write_text(pvgis_tmy_json(df, 45.0, 8.0, 250.0))
+    data, meta = read_tmy(path, year=2025)
+    assert (meta.source, meta.site, meta.timezone) == ("pvgis", "45.000,8.000", "UTC")
+    assert meta.extra["months_selected"][0] == {"month": 1, "year": 2012}
+    assert data.height == 8760
+    assert data["interval_start"][0] == utc(2025, 1, 1) and data["interval_start"][-1] == utc(
+        2025, 12, 31, 23
+    )
+    assert data["ghi_w_m2"].to_list() == df["ghi"].astype(float).tolist()
+
+
+def test_get_pvgis_tmy_from_a_local_server(httpserver):
+    df = pvgis_like()
+    httpserver.expect_request(
+        "/api/tmy", query_string={"lat": "52.1", "lon": "5.18", "outputformat": "json"}
+    ).respond_with_data(pvgis_tmy_json(df, 52.1, 5.18), content_type="application/json")
+    data, meta = get_pvgis_tmy(
+        52.1, 5.18, url=httpserver.url_for("/api/"), year=2025, timezone="Europe/Amsterdam"
+    )
+    assert meta.timezone == "Europe/Amsterdam" and meta.extra["latitude"] == 52.1
+    assert data.height == 8760
+    assert data["temp_air_c"].to_list() == df["temp_air"].astype(float).tolist()
+
+
+def test_pvgis_error_message_is_passed_on(httpserver):
+    httpserver.expect_request("/api/tmy").respond_with_json(
+        {"message": "Location over the sea. Please, check your input.", "status": 400}, status=400
+    )
+    with pytest.raises(WeatherDataError, match="Location over the sea"):
+        get_pvgis_tmy(40.0, -30.0, url=httpserver.url_for("/api/"))
+
+
+# --------------------------------------------------------------------------- Open-Meteo
+def open_meteo_body(
+    start: date, days: int, *, wind_unit: str = "m/s", null_at: tuple[int, ...] = ()
+) -> dict:
+    """The archive API's real response shape (hourly block, GMT)."""
+    n = 24 * days
+    stamps = [
+        (datetime(start.year, start.month, start.day) + timedelta(hours=h)).strftime(
+            "%Y-%m-%dT%H:%M"
+        )
+        for h in range(n)
+    ]
+    hour = np.arange(n) % 24
+    ghi = np.clip(600 * np.sin((hour - 6) / 12 * np.pi), 0, None).round(1)
+    series = {
+        "shortwave_radiation": ghi.tolist(),
+        "direct_normal_irradiance": (ghi * 1.2).round(1).tolist(),
+        "diffuse_radiation": (ghi * 0.3).round(1).tolist(),
+        "temperature_2m": (10 + hour * 0.25).round(1).tolist(),
+        "wind_speed_10m": [3.6 * 2] * n if wind_unit == "km/h" else [2.0] * n,
+    }
+    for i in null_at:
+        for v in series.values():
+            v[i] = None
+    units = {
+        "time": "iso8601",
+        "shortwave_radiation": "W/m²",
+        "direct_normal_irradiance": "W/m²",
+        "diffuse_radiation": "W/m²",
+        "temperature_2m": "°C",
+        "wind_speed_10m": wind_unit,
+    }
+    return {
+        "latitude": 52.1,
+        "longitude": 5.18,
+        "generationtime_ms": 1.2,
+        "utc_offset_seconds": 0,
+        "timezone": "GMT",
+        "timezone_abbreviation": "GMT",
+        "elevation": 3.0,
+        "hourly_units": units,
+        "hourly": {"time": stamps, **series},
+    }
+
+
+def test_open_meteo_history_from_a_local_server(httpserver):
+    httpserver.expect_request("/v1/archive").respond_with_json(
+        open_meteo_body(date(2025, 6, 1), 3, null_at=(30,))
+    )
+    data, meta = get_open_meteo_history(
+        52.1,
+        5.18,
+        utc(2025, 6, 1),
+        date(2025, 6, 3),
+        base_url=httpserver.url_for("/v1/archive"),
+        timezone="Europe/Amsterdam",
+    )
+    (req, _), *_ = httpserver.log
+    assert (
+        req.args["hourly"]
+        == "shortwave_radiation,direct_normal_irradiance,diffuse_radiation,temperature_2m,wind_speed_10m"
+    )
+    assert req.args["wind_speed_unit"] == "ms" and req.args["timezone"] == "GMT"
+    assert (meta.source, meta.kind, meta.channel, meta.timezone) == (
+        "open_meteo",
+        "weather",
+        "history",
+        "Europe/Amsterdam",
+    )
+    # radiation stamped at the end of its hour: the 12:00 stamp is the 11:00-12:00 interval
+    assert data["interval_start"][0] == utc(2025, 6, 1)
+    noon = data.filter(pl.col("interval_start") == utc(2025, 6, 1, 11)).row(0, named=True)
+    assert noon["ghi_w_m2"] == pytest.approx(600.0)
+    # stamp 30 (2025-06-02 06:00) had no values: a gap, counted
+    assert meta.extra["missing_hours"] == 1
+    assert data.height == 47 and data["interval_start"][-1] == utc(2025, 6, 2, 23)
+    assert utc(2025, 6, 2, 5) not in data["interval_start"].to_list()
+
+
+def test_open_meteo_wind_in_km_per_h_is_converted():
+    data, _ = parse_open_meteo(open_meteo_body(date(2025, 1, 1), 1, wind_unit="km/h"))
+    assert data["wind_speed_m_s"].to_list() == pytest.approx([2.0] * 24)
+
+
+def test_open_meteo_error_reason_is_reported(httpserver):
+    httpserver.expect_request("/v1/archive").respond_with_json(
+        {"error": True, "reason": "Parameter 'start_date' is out of allowed range"}, status=400
+    )
+    with pytest.raises(WeatherDataError, match="out of allowed range"):
+        get_open_meteo_history(
+            0,
+            0,
+            "2025-01-01",
+            "2025-01-02",
+            base_url=httpserver.url_for("/v1/archive"),
+            policy=RetryPolicy(max_retries=0),
+        )
+
+
+def test_open_meteo_malformed_body_names_the_request():
+    with pytest.raises(WeatherDataError, match="malformed response, missing 'hourly'"):
+        parse_open_meteo({"latitude": 1}, where="Open-Meteo history 1,2")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=5),
+    st.sets(st.integers(min_value=0, max_value=119), max_size=10),
+)
+def test_open_meteo_rows_plus_missing_hours_account_for_every_stamp(days, nulls):
+    nulls = {i for i in nulls if i < 24 * days}
+    data, missing = parse_open_meteo(open_meteo_body(date(2024, 2, 27), days, null_at=tuple(nulls)))
+    assert data.height + missing == 24 * days and missing == len(nulls)
+    assert data["interval_start"].is_sorted() and data["interval_start"].n_unique() == data.height

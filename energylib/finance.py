@@ -783,9 +783,11 @@ def evaluate(
 
 
 def format_payback(years: float | None, horizon_years: int) -> str:
-    """``"6.3 years"`` or ``"not within 15 years"``."""
+    """``"6.3 years"``, ``"not within 15 years"``, or ``"immediate"`` when nothing was invested."""
     if years is None or not math.isfinite(years):
         return f"not within {horizon_years} years"
+    if years == 0:
+        return "immediate"
     return f"{years:.1f} years"
 
 

@@ -212,6 +212,7 @@ def test_payback_not_within_horizon_is_none_and_says_so():
     assert r.discounted_payback_years is None
     assert format_payback(r.simple_payback_years, r.horizon_years) == "not within 10 years"
     assert format_payback(6.34, 10) == "6.3 years"
+    assert format_payback(0.0, 10) == "immediate"
 
 
 def test_zero_capex_pays_back_at_once_and_has_no_roi_or_irr():

@@ -1,0 +1,1251 @@
+"""The 2025 scenario study: what a year cost, and what solar, a battery, smart EV charging,
+V2H and V2G would have saved and whether each pays off.
+
+:func:`load_params` reads a study's YAML file (``params/scenarios_2025.yaml``) into
+:class:`StudyParams`; :func:`run_study` reads the year from the store (or generates the
+default year), dispatches every scenario with the rule kernels of
+:mod:`energylib.dispatch.rules` (and the perfect-foresight optimum of
+:mod:`energylib.dispatch.optimum` as the bound), bills it with :mod:`energylib.tariff`,
+and turns the savings into cash flows with :mod:`energylib.finance`.  Everything it
+returns is a tidy polars frame in :class:`StudyResult`; :func:`headline_table` and
+:func:`print_headline` show the headline.
+
+Savings and finance
+-------------------
+A scenario's saving is the baseline bill (no PV, no battery, the EV charged on arrival)
+less the scenario's bill, split into the import side and the feed-in credit.  Where the
+data covers less than a year, the bills are for the period covered and the finance
+uses the savings scaled to 365 days (``StudyResult.annualisation``).  The share of the
+saving that degrades with the PV (``pv_fraction``) is what the PV alone adds; the share
+that fades with the battery is what the battery adds on top (both measured by re-running
+the scenario without it).
+
+Timing per stage (``data``, ``sweep``, ``finance``) is in ``StudyResult.seconds``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+import yaml
+
+from energylib import finance
+from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, DrivingProfile
+from energylib.dispatch.flows import Flows
+from energylib.schema import TIME
+from energylib.site import Site, site_for_market
+from energylib.tariff import AmberTariff, Calendar, DynamicEUTariff, FlatTariff, MarketPrices
+
+__all__ = [
+    "BatteryOption",
+    "ScenarioDef",
+    "StudyError",
+    "StudyInputs",
+    "StudyParams",
+    "StudyResult",
+    "headline_table",
+    "load_inputs",
+    "load_params",
+    "print_headline",
+    "run_study",
+]
+
+BASELINE = "Baseline (2025 as it was)"
+
+
+class StudyError(ValueError):
+    """A study's parameters or data are unusable: says which key or series, and how to fix it."""
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class BatteryOption:
+    """A battery on offer: its spec for the dispatch and its installed price.
+
+    Parameters
+    ----------
+    name : str
+        Shown in tables and charts.
+    capacity_kwh : float
+        Usable capacity [kWh].
+    charge_kw, discharge_kw : float
+        AC power limits [kW].
+    round_trip_efficiency : float
+        AC round trip [0-1].
+    units : int
+        Number of units bought [-].
+    cost_per_unit : float
+        Price per unit [currency].
+    cost_per_kwh : float
+        Price per kWh of ``capacity_kwh`` (modular batteries) [currency/kWh].
+    installation : float
+        Installation [currency].
+    """
+
+    name: str
+    capacity_kwh: float
+    charge_kw: float = 5.0
+    discharge_kw: float = 5.0
+    round_trip_efficiency: float = 0.90
+    units: int = 1
+    cost_per_unit: float = 0.0
+    cost_per_kwh: float = 0.0
+    installation: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScenarioDef:
+    """One headline scenario: what is installed and how the EV charges."""
+
+    name: str
+    pv_kw: float = 0.0
+    battery: str | None = None
+    ev_strategy: str | None = (
+        None  # None: the baseline's strategy (so PV and batteries are isolated)
+    )
+    v2h: bool = False
+    v2g: bool = False
+
+
+@dataclass(frozen=True)
+class StudyParams:
+    """A study, as read from its YAML file (see ``params/scenarios_2025.yaml``)."""
+
+    title: str
+    currency: str
+    site: Site
+    year: int
+    data: dict[str, Any]
+    tariff: dict[str, Any]
+    pv: dict[str, Any]
+    batteries: tuple[BatteryOption, ...]
+    battery_rebate: dict[str, Any]
+    battery_life_years: int | None
+    battery_wear_per_kwh: float
+    ev: dict[str, Any]
+    scenarios: tuple[ScenarioDef, ...]
+    policy: str
+    policy_comparison: dict[str, Any]
+    assumptions: finance.Assumptions
+    other_om_per_year: float
+    sensitivity_scenario: str | None
+    source: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def battery(self, name: str | None) -> BatteryOption | None:
+        """The battery option called ``name`` (None for none)."""
+        if name is None:
+            return None
+        for b in self.batteries:
+            if b.name == name:
+                return b
+        raise StudyError(
+            f"{self._where()}: battery {name!r} is not among batteries "
+            f"{[b.name for b in self.batteries]}; add it under 'batteries:' or fix the name"
+        )
+
+    def _where(self) -> str:
+        return str(self.source) if self.source else "study params"
+
+
+_DEFAULT_DATA = {
+    "source": "default_year",
+    "store_dir": "",
+    "store_source": "simulated",
+    "site": None,
+    "interval_minutes": 30,
+    "ev_in_load": True,
+    "load_kind": "load",
+    "prices_kind": "prices",
+    "weather_kind": "weather",
+    "load_channel": "general",
+    "weather_channel": "general",
+    "import_channel": "general",
+    "feed_in_channel": "feed_in",
+    "max_days": None,
+}
+
+
+def _need(d: dict, key: str, where: str) -> Any:
+    if key not in d:
+        raise StudyError(
+            f"{where}: missing key {key!r}; see params/scenarios_2025.yaml for an example"
+        )
+    return d[key]
+
+
+def _battery_option(item: dict, where: str, i: int) -> BatteryOption:
+    known = {f for f in BatteryOption.__dataclass_fields__}
+    unknown = set(item) - known
+    if unknown:
+        raise StudyError(
+            f"{where}: batteries[{i}] has unknown keys {sorted(unknown)}; use {sorted(known)}"
+        )
+    try:
+        option = BatteryOption(**item)
+    except TypeError as err:
+        raise StudyError(f"{where}: batteries[{i}]: {err}") from None
+    if not option.capacity_kwh > 0:
+        raise StudyError(f"{where}: batteries[{i}] ({option.name}) capacity_kwh must be > 0 kWh")
+    return option
+
+
+def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> StudyParams:
+    """Read a study's YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The params file (relative paths from the current directory, then the project root).
+    overrides : dict, optional
+        Top-level keys that replace the file's (nested dicts are merged one level deep).
+
+    Returns
+    -------
+    StudyParams
+
+    Raises
+    ------
+    StudyError
+        Naming the file and the key that is missing or wrong.
+    """
+    from energylib.config import PROJECT_ROOT
+
+    p = Path(path)
+    if not p.is_file() and not p.is_absolute() and (PROJECT_ROOT / p).is_file():
+        p = PROJECT_ROOT / p
+    if not p.is_file():
+        raise StudyError(
+            f"params file {path} not found (looked in {Path.cwd()} and {PROJECT_ROOT})"
+        )
+    raw = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise StudyError(f"{p}: expected a mapping of keys to values at the top level")
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    return params_from_dict(raw, source=p)
+
+
+def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyParams:
+    """Build :class:`StudyParams` from the parsed YAML mapping (see :func:`load_params`)."""
+    where = str(source) if source else "study params"
+    market = raw.get("market", "nem")
+    try:
+        site = site_for_market(market)
+    except ValueError as err:
+        raise StudyError(f"{where}: market: {err}") from None
+    data = {**_DEFAULT_DATA, **(raw.get("data") or {})}
+    if data["site"] is None:
+        data["site"] = site.name
+    if data["source"] not in ("default_year", "store"):
+        raise StudyError(
+            f"{where}: data.source is {data['source']!r}; use 'default_year' or 'store'"
+        )
+    if int(data["interval_minutes"]) not in (5, 15, 30, 60):
+        raise StudyError(
+            f"{where}: data.interval_minutes must be 5, 15, 30 or 60, got {data['interval_minutes']}"
+        )
+    batteries = tuple(
+        _battery_option(b, where, i) for i, b in enumerate(raw.get("batteries") or [])
+    )
+    names = [b.name for b in batteries]
+    if len(set(names)) != len(names):
+        raise StudyError(f"{where}: battery names must be unique, got {names}")
+    ev = dict(raw.get("ev") or {})
+    strategies = ev.get("strategies", list(EV_STRATEGIES))
+    for key in ("baseline_strategy", "study_strategy"):
+        ev.setdefault(key, "immediate" if key == "baseline_strategy" else "solar_cheapest")
+    for s in [*strategies, ev["baseline_strategy"], ev["study_strategy"]]:
+        if s not in EV_STRATEGIES:
+            raise StudyError(f"{where}: EV strategy {s!r} is not one of {EV_STRATEGIES}")
+    ev["strategies"] = list(strategies)
+    scenarios = []
+    for i, item in enumerate(raw.get("scenarios") or []):
+        try:
+            sc = ScenarioDef(**item)
+        except TypeError as err:
+            raise StudyError(
+                f"{where}: scenarios[{i}]: {err}; keys are {list(ScenarioDef.__dataclass_fields__)}"
+            ) from None
+        if sc.battery is not None and sc.battery not in names:
+            raise StudyError(
+                f"{where}: scenarios[{i}] ({sc.name}) uses battery {sc.battery!r}, not among {names}"
+            )
+        if sc.ev_strategy is not None and sc.ev_strategy not in EV_STRATEGIES:
+            raise StudyError(
+                f"{where}: scenarios[{i}] ({sc.name}) ev_strategy {sc.ev_strategy!r} not in {EV_STRATEGIES}"
+            )
+        if (sc.v2h or sc.v2g) and not ev:
+            raise StudyError(
+                f"{where}: scenarios[{i}] ({sc.name}) needs an 'ev:' section for V2H/V2G"
+            )
+        scenarios.append(sc)
+    if not scenarios:
+        raise StudyError(
+            f"{where}: 'scenarios:' lists none; add at least one (name, pv_kw, battery ...)"
+        )
+    if len({s.name for s in scenarios}) != len(scenarios):
+        raise StudyError(f"{where}: scenario names must be unique")
+    fin = dict(raw.get("finance") or {})
+    other_om = float(fin.pop("other_om_per_year", 0.0))
+    try:
+        assumptions = finance.Assumptions(**fin)
+    except (TypeError, ValueError) as err:
+        raise StudyError(f"{where}: finance: {err}") from None
+    policy = raw.get("policy", "self_consumption")
+    if policy not in ("self_consumption", "price_threshold", "forecast"):
+        raise StudyError(
+            f"{where}: policy {policy!r}; use self_consumption, price_threshold or forecast"
+        )
+    pv = {
+        "sizes_kw": [0.0],
+        "tilt_deg": 20.0,
+        "export_limit_kw": None,
+        "cost_per_kw": 0.0,
+        **(raw.get("pv") or {}),
+    }
+    sens = raw.get("sensitivity_scenario")
+    if sens is not None and sens not in {s.name for s in scenarios}:
+        raise StudyError(f"{where}: sensitivity_scenario {sens!r} is not a scenario name")
+    tariff = dict(raw.get("tariff") or {"kind": "amber"})
+    if tariff.get("kind") not in ("amber", "eu_dynamic", "flat"):
+        raise StudyError(
+            f"{where}: tariff.kind {tariff.get('kind')!r}; use amber, eu_dynamic or flat"
+        )
+    return StudyParams(
+        title=str(raw.get("title", "Scenario study")),
+        currency=str(raw.get("currency", "AUD")),
+        site=site,
+        year=int(raw.get("year", 2025)),
+        data=data,
+        tariff=tariff,
+        pv=pv,
+        batteries=batteries,
+        battery_rebate=dict(raw.get("battery_rebate") or {}),
+        battery_life_years=raw.get("battery_life_years"),
+        battery_wear_per_kwh=float(raw.get("battery_wear_per_kwh", 0.0)),
+        ev=ev,
+        scenarios=tuple(scenarios),
+        policy=policy,
+        policy_comparison=dict(raw.get("policy_comparison") or {}),
+        assumptions=assumptions,
+        other_om_per_year=other_om,
+        sensitivity_scenario=sens,
+        source=source,
+        raw=raw,
+    )
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(eq=False)
+class StudyInputs:
+    """The year the study runs on: aligned arrays over the same intervals.
+
+    Attributes
+    ----------
+    interval_start : polars.Series
+        UTC interval starts.
+    cal : Calendar
+        The intervals in UTC and local time.
+    load_kwh : numpy.ndarray
+        Household load without the modelled EV [kWh per interval].
+    weather : pandas.DataFrame
+        pvlib weather (``ghi``, ``dni``, ``dhi``, ``temp_air``, ``wind_speed``).
+    market : MarketPrices
+        Price channels.
+    import_per_kwh, export_credit_per_kwh : numpy.ndarray
+        The tariff's prices per interval [currency/kWh].
+    interval_minutes : int
+        Interval length [min].
+    """
+
+    interval_start: pl.Series
+    cal: Calendar
+    load_kwh: np.ndarray
+    weather: Any
+    market: MarketPrices
+    import_per_kwh: np.ndarray
+    export_credit_per_kwh: np.ndarray
+    interval_minutes: int
+    description: str
+
+    @property
+    def days(self) -> float:
+        """Days covered [d]."""
+        return len(self.cal) * self.interval_minutes / 1440.0
+
+
+def make_tariff(params: StudyParams):
+    """The tariff of a study's ``tariff:`` section."""
+    t = dict(params.tariff)
+    kind = t.pop("kind")
+    cls = {"amber": AmberTariff, "eu_dynamic": DynamicEUTariff, "flat": FlatTariff}[kind]
+    try:
+        return cls(**t)
+    except TypeError as err:
+        raise StudyError(f"{params._where()}: tariff ({kind}): {err}") from None
+
+
+def _year_bounds(params: StudyParams) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(params.site.timezone)
+    start = datetime(params.year, 1, 1, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    end = datetime(params.year + 1, 1, 1, tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    return start, end
+
+
+def _store_for(params: StudyParams, store):
+    if store is not None:
+        return store
+    from energylib.config import load_settings
+    from energylib.store import ParquetStore
+
+    root = params.data.get("store_dir") or load_settings().processed_dir
+    return ParquetStore(root)
+
+
+def load_inputs(params: StudyParams, store=None) -> StudyInputs:
+    """Read load, prices and weather for the study year, aligned on one interval grid.
+
+    With ``data.source: default_year`` the default year is generated into the store
+    first where it is missing (``energylib.simulate.default_year``).
+    """
+    from energylib.solar import to_pvlib_weather
+
+    d = params.data
+    store = _store_for(params, store)
+    if d["source"] == "default_year":
+        try:
+            from energylib.simulate.default_year import ensure_default_year
+        except ImportError as err:
+            raise StudyError(
+                f"{params._where()}: data.source is default_year but the generator is unavailable ({err}); "
+                "set data.source: store and point it at stored data"
+            ) from None
+        ensure_default_year(store, markets=(params.site.market,))
+    start, end = _year_bounds(params)
+    if d.get("max_days"):
+        end = min(end, start + timedelta(days=float(d["max_days"])))
+    minutes = int(d["interval_minutes"])
+    src, site = d["store_source"], d["site"]
+
+    def read(kind: str, channel: str | None) -> pl.DataFrame:
+        try:
+            frame, _ = store.read(
+                src, kind, start, end, site=site, channel=channel, resample_to=minutes
+            )
+        except LookupError as err:
+            raise StudyError(f"{params._where()}: data: {err}") from None
+        return frame
+
+    load = read(d["load_kind"], d["load_channel"])
+    if "total_kwh" not in load.columns:
+        raise StudyError(
+            f"{params._where()}: {src}/{d['load_kind']} has no total_kwh column ({load.columns})"
+        )
+    load_cols = [pl.col("total_kwh")]
+    if d.get("ev_in_load") and params.ev and "ev_charging_kwh" in load.columns:
+        load_cols = [
+            (pl.col("total_kwh") - pl.col("ev_charging_kwh"))
+            .clip(lower_bound=0.0)
+            .alias("total_kwh")
+        ]
+    frame = load.select(TIME, *load_cols)
+    general = read(d["prices_kind"], d["import_channel"])
+    price_cols = [c for c in ("price_per_kwh", "spot_per_kwh") if c in general.columns]
+    frame = frame.join(general.select(TIME, *price_cols), on=TIME, how="inner")
+    if d.get("feed_in_channel"):
+        feed = read(d["prices_kind"], d["feed_in_channel"]).select(
+            TIME, pl.col("price_per_kwh").alias("feed_in_per_kwh")
+        )
+        frame = frame.join(feed, on=TIME, how="inner")
+    weather = read(d["weather_kind"], d["weather_channel"])
+    wcols = [
+        c
+        for c in ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s")
+        if c in weather.columns
+    ]
+    frame = frame.join(weather.select(TIME, *wcols), on=TIME, how="inner").sort(TIME)
+    if frame.height == 0:
+        raise StudyError(
+            f"{params._where()}: load, prices and weather of {src}/{site} share no intervals in {params.year}; "
+            "check data.store_source / data.site and that all three were stored"
+        )
+    nulls = {c: n for c, n in zip(frame.columns, frame.null_count().row(0), strict=True) if n}
+    if nulls:
+        raise StudyError(
+            f"{params._where()}: gaps in the study data {nulls}; fill them (energylib.align.fill_gaps) first"
+        )
+    cal = Calendar.from_utc(frame[TIME], params.site.timezone, minutes)
+    market = MarketPrices(
+        general_per_kwh=frame["price_per_kwh"].to_numpy()
+        if "price_per_kwh" in frame.columns
+        else None,
+        feed_in_per_kwh=frame["feed_in_per_kwh"].to_numpy()
+        if "feed_in_per_kwh" in frame.columns
+        else None,
+        spot_per_kwh=frame["spot_per_kwh"].to_numpy() if "spot_per_kwh" in frame.columns else None,
+    )
+    tariff = make_tariff(params)
+    try:
+        imp, exp = tariff.interval_prices(cal, market)
+    except ValueError as err:
+        raise StudyError(f"{params._where()}: tariff {params.tariff['kind']}: {err}") from None
+    return StudyInputs(
+        interval_start=frame[TIME],
+        cal=cal,
+        load_kwh=frame["total_kwh"].to_numpy().astype(float),
+        weather=to_pvlib_weather(frame.select(TIME, *wcols)),
+        market=market,
+        import_per_kwh=np.ascontiguousarray(imp, dtype=float),
+        export_credit_per_kwh=np.ascontiguousarray(exp, dtype=float),
+        interval_minutes=minutes,
+        description=f"{src}/{site}, {frame.height} intervals of {minutes} min",
+    )
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+@dataclass(frozen=True)
+class Case:
+    """One dispatch: what is installed, how the EV charges, which battery policy."""
+
+    pv_kw: float = 0.0
+    battery: str | None = None
+    ev_strategy: str = "immediate"
+    v2h: bool = False
+    v2g: bool = False
+    policy: str = "self_consumption"
+
+
+@dataclass(eq=False)
+class CaseRun:
+    """A dispatched case, its bill per month and annual totals [currency]."""
+
+    case: Case
+    flows: Flows
+    bill: pl.DataFrame
+
+    @cached_property
+    def total(self) -> float:
+        return float(self.bill["total_cost"].sum())
+
+    @cached_property
+    def feed_in_credit(self) -> float:
+        return float(self.bill["feed_in_credit"].sum())
+
+
+class Engine:
+    """Runs and memoises cases on one study year (PV per size is computed once)."""
+
+    def __init__(self, params: StudyParams, inputs: StudyInputs):
+        self.params = params
+        self.inputs = inputs
+        self.tariff = make_tariff(params)
+        self._pv: dict[float, np.ndarray] = {}
+        self._runs: dict[Case, CaseRun] = {}
+        self.ev = self._ev()
+        self.ev_arrays = (
+            self.ev.arrays(inputs.cal.local, inputs.interval_minutes) if self.ev else None
+        )
+
+    def _ev(self) -> EV | None:
+        e = self.params.ev
+        if not e:
+            return None
+        driving_keys = set(DrivingProfile.__dataclass_fields__)
+        ev_keys = set(EV.__dataclass_fields__) - {"driving"}
+        driving = DrivingProfile(**{k: v for k, v in e.items() if k in driving_keys})
+        kwargs = {k: v for k, v in e.items() if k in ev_keys}
+        if "wear_per_kwh" in e:
+            kwargs["wear_cost_per_kwh"] = e["wear_per_kwh"]
+        try:
+            return EV(driving=driving, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise StudyError(f"{self.params._where()}: ev: {err}") from None
+
+    def pv(self, kw: float) -> np.ndarray:
+        """PV AC energy of a ``kw`` kWdc system [kWh per interval]."""
+        kw = float(kw)
+        if kw not in self._pv:
+            if kw <= 0:
+                self._pv[kw] = np.zeros(len(self.inputs.cal))
+            else:
+                from energylib.solar import PVSystem, pv_ac_kwh
+
+                system = PVSystem(kwdc=kw, tilt_deg=float(self.params.pv.get("tilt_deg", 20.0)))
+                self._pv[kw] = np.ascontiguousarray(
+                    pv_ac_kwh(
+                        self.inputs.weather, self.params.site, system, self.inputs.interval_minutes
+                    ),
+                    dtype=float,
+                )
+        return self._pv[kw]
+
+    def battery(self, name: str | None) -> Battery | None:
+        option = self.params.battery(name)
+        if option is None:
+            return None
+        return Battery(
+            capacity_kwh=option.capacity_kwh * option.units,
+            charge_kw=option.charge_kw * option.units,
+            discharge_kw=option.discharge_kw * option.units,
+            round_trip_efficiency=option.round_trip_efficiency,
+            wear_cost_per_kwh=self.params.battery_wear_per_kwh,
+        )
+
+    def _policy(self, name: str):
+        from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption
+
+        if name == "self_consumption":
+            return SelfConsumption()
+        if name == "price_threshold":
+            return PriceThreshold(**(self.params.policy_comparison.get("price_threshold") or {}))
+        if name == "forecast":
+            return ForecastPolicy(forecast="perfect")
+        if name == "forecast_persistence":
+            return ForecastPolicy(forecast="persistence")
+        raise StudyError(f"unknown dispatch policy {name!r}")
+
+    def run(self, case: Case) -> CaseRun:
+        """Dispatch and bill one case (memoised)."""
+        if case in self._runs:
+            return self._runs[case]
+        from energylib.dispatch.optimum import optimise
+        from energylib.dispatch.rules import dispatch_rules
+
+        i = self.inputs
+        export_limit = self.params.pv.get("export_limit_kw")
+        common = dict(
+            battery=self.battery(case.battery),
+            ev=self.ev,
+            ev_arrays=self.ev_arrays,
+            v2h=case.v2h and self.ev is not None,
+            v2g=case.v2g and self.ev is not None,
+            export_limit_kw=export_limit if case.pv_kw > 0 else None,
+        )
+        if case.policy == "optimum":
+            flows = optimise(
+                i.load_kwh,
+                self.pv(case.pv_kw),
+                i.import_per_kwh,
+                i.export_credit_per_kwh,
+                i.interval_minutes,
+                **common,
+            )
+        else:
+            flows = dispatch_rules(
+                i.load_kwh,
+                self.pv(case.pv_kw),
+                i.import_per_kwh,
+                i.export_credit_per_kwh,
+                i.interval_minutes,
+                policy=self._policy(case.policy),
+                ev_strategy=case.ev_strategy,
+                **common,
+            )
+        bill = self.tariff.bill(
+            flows.import_kwh,
+            flows.export_kwh,
+            i.cal,
+            prices=(i.import_per_kwh, i.export_credit_per_kwh),
+        )
+        run = CaseRun(case, flows, bill)
+        self._runs[case] = run
+        return run
+
+
+# --------------------------------------------------------------------------- money
+
+
+def _capex(
+    params: StudyParams, pv_kw: float, battery: str | None, bidirectional: bool
+) -> finance.Capex:
+    pv = params.pv
+    option = params.battery(battery)
+    rebate = 0.0
+    if option is not None and params.battery_rebate:
+        usable = option.capacity_kwh * option.units
+        cap = params.battery_rebate.get("max_kwh")
+        rebate = float(params.battery_rebate.get("per_kwh", 0.0)) * (
+            min(usable, cap) if cap else usable
+        )
+    has_pv = pv_kw > 0
+    return finance.Capex(
+        pv_kw=pv_kw,
+        pv_cost_per_kw=float(pv.get("cost_per_kw", 0.0)),
+        pv_installation=float(pv.get("installation", 0.0)) if has_pv else 0.0,
+        pv_rebate=float(pv.get("rebate", 0.0)) if has_pv else 0.0,
+        battery_units=option.units if option else 0,
+        battery_cost_per_unit=option.cost_per_unit if option else 0.0,
+        battery_kwh=option.capacity_kwh * option.units if option else 0.0,
+        battery_cost_per_kwh=option.cost_per_kwh if option else 0.0,
+        battery_installation=option.installation if option else 0.0,
+        battery_rebate=rebate,
+        charger_cost=float(params.ev.get("bidirectional_charger_cost", 0.0))
+        if bidirectional
+        else 0.0,
+    )
+
+
+def _ongoing(params: StudyParams) -> finance.Ongoing:
+    pv = params.pv
+    return finance.Ongoing(
+        om_per_year=params.other_om_per_year,
+        pv_om_per_kw_year=float(pv.get("om_per_kw_year", 0.0)),
+        inverter_life_years=pv.get("inverter_life_years"),
+        inverter_replacement_cost=float(pv.get("inverter_replacement_cost", 0.0)),
+        battery_life_years=params.battery_life_years,
+    )
+
+
+def _saving(base: CaseRun, run: CaseRun) -> float:
+    return base.total - run.total
+
+
+@dataclass(frozen=True)
+class _Money:
+    capex: finance.Capex
+    savings: finance.Savings
+    result: finance.FinanceResult
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(eq=False)
+class StudyResult:
+    """Everything the report shows, as tidy polars frames (money in ``currency``).
+
+    Attributes
+    ----------
+    headline : polars.DataFrame
+        One row per scenario, the baseline first: ``scenario``, ``bill_amount``,
+        ``saving_amount`` (over the data period), then the finance metrics of
+        :meth:`energylib.finance.FinanceResult.as_row`, ``payback_text``, ``irr_text``.
+    monthly_bills : polars.DataFrame
+        ``scenario``, ``month`` (1-12), ``bill_amount`` and the bill's items.
+    typical_days : polars.DataFrame
+        ``scenario``, ``season``, ``hour``, ``flow``, ``kw`` (mean power).
+    soc_week : polars.DataFrame
+        ``scenario``, ``local_time``, ``series``, ``soc_pct``.
+    cash_flows : polars.DataFrame
+        ``scenario`` plus :func:`energylib.finance.cash_flow_table` columns.
+    npv_grid : polars.DataFrame
+        ``pv_kw``, ``battery``, ``npv_amount``, ``simple_payback_years``, ``saving_amount``.
+    ev_strategies : polars.DataFrame
+        ``strategy``, ``ev_grid_kwh``, ``ev_pv_kwh``, ``bill_amount``, ``saving_amount``,
+        ``departures``, ``departures_missed``.
+    policies : polars.DataFrame
+        ``policy``, ``bill_amount``, ``saving_amount``, ``share_of_optimum_pct``.
+    sensitivity : polars.DataFrame
+        ``scenario`` plus :func:`energylib.finance.sensitivity` columns.
+    seconds : dict
+        Wall time per stage [s]: ``data``, ``sweep``, ``finance``.
+    """
+
+    params: StudyParams
+    headline: pl.DataFrame
+    monthly_bills: pl.DataFrame
+    typical_days: pl.DataFrame
+    soc_week: pl.DataFrame
+    cash_flows: pl.DataFrame
+    npv_grid: pl.DataFrame
+    ev_strategies: pl.DataFrame
+    policies: pl.DataFrame
+    sensitivity: pl.DataFrame
+    seconds: dict[str, float]
+    days: float
+    annualisation: float
+    featured: str
+    data_description: str
+
+    @property
+    def currency(self) -> str:
+        return self.params.currency
+
+    def scenario(self, name: str) -> dict[str, Any]:
+        """The headline row of one scenario as a dict."""
+        rows = self.headline.filter(pl.col("scenario") == name)
+        if rows.height == 0:
+            raise KeyError(f"no scenario {name!r}; have {self.headline['scenario'].to_list()}")
+        return rows.row(0, named=True)
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The scenario with the highest NPV (None when no scenario has one)."""
+        rows = self.headline.filter(pl.col("npv_amount").is_not_null()).sort(
+            "npv_amount", descending=True
+        )
+        return rows.row(0, named=True) if rows.height else None
+
+
+def _seasons(months: np.ndarray, southern: bool) -> np.ndarray:
+    north = np.array(["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer",
+                      "autumn", "autumn", "autumn", "winter"])  # fmt: skip
+    flip = {"winter": "summer", "summer": "winter", "spring": "autumn", "autumn": "spring"}
+    names = np.array([flip[s] for s in north]) if southern else north
+    return names[months - 1]
+
+
+def _typical_days(name: str, run: CaseRun, inputs: StudyInputs, southern: bool) -> pl.DataFrame:
+    f = run.flows
+    h = inputs.interval_minutes / 60.0
+    local = inputs.cal.local
+    hour = (local - local.astype("datetime64[D]")).astype("timedelta64[m]").astype(np.int64) / 60.0
+    months = inputs.cal.local_month.astype(np.int64) % 12 + 1
+    flows = {
+        "load": f.load_kwh,
+        "PV": f.pv_kwh - f.curtailed_kwh,
+        "grid import": f.import_kwh,
+        "grid export": f.export_kwh,
+        "battery charge": f.battery_charge_kwh,
+        "battery discharge": f.battery_discharge_kwh,
+        "EV charge": f.ev_charge_kwh,
+        "EV discharge": f.ev_discharge_kwh,
+    }
+    frame = pl.DataFrame(
+        {
+            "season": _seasons(months, southern),
+            "hour": np.floor(hour * 2) / 2,
+            **{k: v / h for k, v in flows.items()},
+        }
+    )
+    keep = [k for k, v in flows.items() if np.abs(v).sum() > 0]
+    return (
+        frame.group_by("season", "hour")
+        .agg([pl.col(k).mean() for k in keep])
+        .unpivot(index=["season", "hour"], variable_name="flow", value_name="kw")
+        .with_columns(pl.lit(name).alias("scenario"))
+        .select("scenario", "season", "hour", "flow", "kw")
+        .sort("season", "flow", "hour")
+    )
+
+
+def _soc_week(
+    name: str, run: CaseRun, inputs: StudyInputs, ev_capacity_kwh: float | None, start: str | None
+) -> pl.DataFrame:
+    f = run.flows
+    local = inputs.cal.local
+    steps = int(7 * 1440 / inputs.interval_minutes)
+    i0 = 0
+    if start:
+        i0 = int(np.searchsorted(local, np.datetime64(start, "m")))
+    elif local.size > 3 * steps:
+        # A winter week: the least sun and the hardest work for the battery.
+        winter = "07-07" if inputs.cal.timezone.startswith("Australia") else "01-13"
+        i0 = int(
+            np.searchsorted(
+                local, np.datetime64(f"{local[0].astype('datetime64[Y]')}-{winter}", "m")
+            )
+        )
+    i0 = max(0, min(i0, max(local.size - steps, 0)))
+    sl = slice(i0, i0 + steps)
+    series = {}
+    cap = f.battery_capacity_kwh[sl]
+    if np.any(cap > 0):
+        series["home battery"] = 100.0 * f.battery_soc_kwh[sl] / np.where(cap > 0, cap, 1.0)
+    if ev_capacity_kwh:
+        series["EV"] = 100.0 * f.ev_soc_kwh[sl] / ev_capacity_kwh
+    frames = [
+        pl.DataFrame({"local_time": local[sl].astype("datetime64[us]"), "series": k, "soc_pct": v})
+        for k, v in series.items()
+    ]
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "scenario": pl.String,
+                "local_time": pl.Datetime("us"),
+                "series": pl.String,
+                "soc_pct": pl.Float64,
+            }
+        )
+    return (
+        pl.concat(frames)
+        .with_columns(pl.lit(name).alias("scenario"))
+        .select("scenario", "local_time", "series", "soc_pct")
+    )
+
+
+def _ev_energy(run: CaseRun) -> tuple[float, float]:
+    """EV charging split into PV and grid [kWh]: PV surplus over the house load goes to the EV first."""
+    f = run.flows
+    surplus = np.clip(f.pv_kwh - f.curtailed_kwh - f.load_kwh, 0.0, None)
+    from_pv = np.minimum(f.ev_charge_kwh, surplus)
+    return float(f.ev_charge_kwh.sum() - from_pv.sum()), float(from_pv.sum())
+
+
+def _month_number(month: pl.Expr) -> pl.Expr:
+    return month.str.slice(5, 2).cast(pl.Int64)
+
+
+POLICY_LABELS = {
+    "self_consumption": "self-consumption",
+    "price_threshold": "price threshold",
+    "forecast": "forecast (perfect)",
+    "forecast_persistence": "forecast (yesterday)",
+    "optimum": "optimum",
+}
+
+
+def run_study(params: StudyParams, store=None, *, progress: bool = False) -> StudyResult:
+    """Run the whole study.
+
+    Parameters
+    ----------
+    params : StudyParams
+        From :func:`load_params`.
+    store : ParquetStore, optional
+        Where the year is read from (default: the configured data folder, or
+        ``data.store_dir``).
+    progress : bool
+        Show a progress bar over the dispatch runs.
+
+    Returns
+    -------
+    StudyResult
+    """
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    inputs = load_inputs(params, store)
+    engine = Engine(params, inputs)
+    seconds["data"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ev = params.ev
+    base_strategy = ev.get("baseline_strategy", "immediate") if ev else "immediate"
+    study_strategy = ev.get("study_strategy", "solar_cheapest") if ev else "immediate"
+    policy = params.policy
+    cases: list[Case] = []
+    baseline_case = Case(0.0, None, base_strategy)
+    cases.append(baseline_case)
+    scenario_cases: dict[str, tuple[Case, Case, Case]] = {}
+    for sc in params.scenarios:
+        strategy = sc.ev_strategy or base_strategy
+        full = Case(float(sc.pv_kw), sc.battery, strategy, sc.v2h, sc.v2g, policy)
+        no_battery = Case(float(sc.pv_kw), None, strategy, sc.v2h, sc.v2g, policy)
+        no_pv = Case(0.0, None, strategy, sc.v2h, sc.v2g, policy)
+        scenario_cases[sc.name] = (full, no_battery, no_pv)
+        cases += [full, no_battery, no_pv]
+    sizes = [float(s) for s in params.pv.get("sizes_kw", [0.0])]
+    grid_batteries: list[str | None] = [None, *[b.name for b in params.batteries]]
+    grid_cases = {
+        (pv, b): Case(pv, b, base_strategy, False, False, policy)
+        for pv in sizes
+        for b in grid_batteries
+    }
+    cases += list(grid_cases.values())
+    pc = params.policy_comparison
+    compare_pv = float(pc.get("pv_kw", sizes[-1] if sizes else 0.0))
+    ev_cases: dict[str, Case] = {}
+    if ev:
+        for s in ev["strategies"]:
+            ev_cases[s] = Case(compare_pv, None, s, False, False, policy)
+        if ev.get("v2h"):
+            ev_cases[f"{study_strategy} + V2H"] = Case(
+                compare_pv, None, study_strategy, True, False, policy
+            )
+        if ev.get("v2g"):
+            ev_cases[f"{study_strategy} + V2H + V2G"] = Case(
+                compare_pv, None, study_strategy, True, True, policy
+            )
+    cases += list(ev_cases.values())
+    policy_cases: dict[str, Case] = {}
+    if pc:
+        names = pc.get(
+            "policies", ["self_consumption", "price_threshold", "forecast", "forecast_persistence"]
+        )
+        if pc.get("optimum", True):
+            names = [*names, "optimum"]
+        for p in names:
+            policy_cases[POLICY_LABELS.get(p, p)] = Case(
+                compare_pv, pc.get("battery"), study_strategy, False, False, p
+            )
+        params.battery(pc.get("battery"))  # a clear error for an unknown name
+    cases += list(policy_cases.values())
+    unique = list(dict.fromkeys(cases))
+    iterator = unique
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(unique, desc="scenarios", unit="run")
+    for case in iterator:
+        engine.run(case)
+    seconds["sweep"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    days = inputs.days
+    annual = 365.0 / days
+    base = engine.run(baseline_case)
+    assumptions = params.assumptions
+    ongoing = _ongoing(params)
+
+    def money(full: Case, no_battery: Case | None, no_pv: Case | None) -> _Money:
+        run = engine.run(full)
+        saving = _saving(base, run)
+        import_saving = (base.total + base.feed_in_credit) - (run.total + run.feed_in_credit)
+        export_credit = run.feed_in_credit - base.feed_in_credit
+        pv_fraction = battery_fraction = 0.0
+        if saving > 0:
+            if full.battery is not None and no_battery is not None:
+                battery_fraction = (saving - _saving(base, engine.run(no_battery))) / saving
+            if full.pv_kw > 0 and no_battery is not None and no_pv is not None:
+                pv_fraction = (
+                    _saving(base, engine.run(no_battery)) - _saving(base, engine.run(no_pv))
+                ) / saving
+        pv_fraction = min(max(pv_fraction, 0.0), 1.0)
+        battery_fraction = min(max(battery_fraction, 0.0), 1.0 - pv_fraction)
+        f = run.flows
+        savings = finance.Savings(
+            import_saving=import_saving * annual,
+            export_credit=export_credit * annual,
+            pv_fraction=pv_fraction,
+            battery_fraction=battery_fraction,
+            pv_generation_kwh=float((f.pv_kwh - f.curtailed_kwh).sum()) * annual,
+        )
+        capex = _capex(params, full.pv_kw, full.battery, full.v2h or full.v2g)
+        return _Money(capex, savings, finance.evaluate(capex, savings, assumptions, ongoing))
+
+    rows = [{"scenario": BASELINE, "bill_amount": base.total, "saving_amount": 0.0}]
+    cash, sens = [], []
+    monies: dict[str, _Money] = {}
+    for sc in params.scenarios:
+        full, no_battery, no_pv = scenario_cases[sc.name]
+        m = money(full, no_battery, no_pv)
+        monies[sc.name] = m
+        run = engine.run(full)
+        rows.append(
+            {"scenario": sc.name, "bill_amount": run.total, "saving_amount": _saving(base, run)}
+            | m.result.as_row()
+        )
+        cash.append(
+            finance.cash_flow_table(m.capex, ongoing, m.savings, assumptions).with_columns(
+                pl.lit(sc.name).alias("scenario")
+            )
+        )
+        sens.append(
+            finance.sensitivity(m.capex, m.savings, assumptions, ongoing).with_columns(
+                pl.lit(sc.name).alias("scenario")
+            )
+        )
+    headline = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.struct("simple_payback_years", "horizon_years")
+        .map_elements(
+            lambda r: (
+                None
+                if r["horizon_years"] is None
+                else finance.format_payback(r["simple_payback_years"], r["horizon_years"])
+            ),
+            return_dtype=pl.String,
+        )
+        .alias("payback_text"),
+        pl.struct("irr_fraction", "irr_note")
+        .map_elements(
+            lambda r: (
+                None
+                if r["irr_note"] is None
+                else finance.format_irr(r["irr_fraction"], r["irr_note"])
+            ),
+            return_dtype=pl.String,
+        )
+        .alias("irr_text"),
+    )
+
+    grid_rows = []
+    for (pv, b), case in grid_cases.items():
+        m = money(
+            case,
+            Case(pv, None, case.ev_strategy, False, False, policy),
+            Case(0.0, None, case.ev_strategy, False, False, policy),
+        )
+        grid_rows.append(
+            {
+                "pv_kw": pv,
+                "battery": b or "none",
+                "npv_amount": m.result.npv,
+                "simple_payback_years": m.result.simple_payback_years,
+                "saving_amount": _saving(base, engine.run(case)),
+                "net_capex_amount": m.capex.net,
+            }
+        )
+    npv_grid = pl.DataFrame(grid_rows, schema_overrides={"simple_payback_years": pl.Float64})
+
+    ev_rows = []
+    for label, case in ev_cases.items():
+        run = engine.run(case)
+        grid_kwh, pv_kwh = _ev_energy(run)
+        ev_rows.append(
+            {
+                "strategy": label,
+                "ev_grid_kwh": grid_kwh,
+                "ev_pv_kwh": pv_kwh,
+                "ev_discharge_kwh": float(run.flows.ev_discharge_kwh.sum()),
+                "bill_amount": run.total,
+                "saving_amount": _saving(base, run),
+                "departures": int(run.flows.departures.size),
+                "departures_missed": int(run.flows.departures_missed.size),
+            }
+        )
+    ev_frame = pl.DataFrame(
+        ev_rows,
+        schema={
+            "strategy": pl.String,
+            "ev_grid_kwh": pl.Float64,
+            "ev_pv_kwh": pl.Float64,
+            "ev_discharge_kwh": pl.Float64,
+            "bill_amount": pl.Float64,
+            "saving_amount": pl.Float64,
+            "departures": pl.Int64,
+            "departures_missed": pl.Int64,
+        },
+    )
+
+    policy_rows = [
+        {
+            "policy": label,
+            "bill_amount": engine.run(case).total,
+            "saving_amount": _saving(base, engine.run(case)),
+        }
+        for label, case in policy_cases.items()
+    ]
+    policies = pl.DataFrame(
+        policy_rows,
+        schema={"policy": pl.String, "bill_amount": pl.Float64, "saving_amount": pl.Float64},
+    )
+    optimum = policies.filter(pl.col("policy") == "optimum")["saving_amount"]
+    opt = float(optimum[0]) if optimum.len() else math.nan
+    policies = policies.with_columns(
+        (pl.col("saving_amount") / opt * 100.0 if opt > 0 else pl.lit(None, pl.Float64)).alias(
+            "share_of_optimum_pct"
+        )
+    )
+
+    monthly = [base.bill.with_columns(pl.lit(BASELINE).alias("scenario"))]
+    for sc in params.scenarios:
+        monthly.append(
+            engine.run(scenario_cases[sc.name][0]).bill.with_columns(
+                pl.lit(sc.name).alias("scenario")
+            )
+        )
+    monthly_bills = (
+        pl.concat(monthly)
+        .with_columns(
+            _month_number(pl.col("month")).alias("month"), pl.col("total_cost").alias("bill_amount")
+        )
+        .select(
+            "scenario",
+            "month",
+            "bill_amount",
+            "energy_cost",
+            "supply_cost",
+            "fees_cost",
+            "tax_credit",
+            "feed_in_credit",
+            "import_kwh",
+            "export_kwh",
+        )
+    )
+
+    featured = params.sensitivity_scenario or next(
+        (s.name for s in params.scenarios if s.battery), params.scenarios[0].name
+    )
+    featured_run = engine.run(scenario_cases[featured][0])
+    southern = params.site.southern
+    typical = pl.concat(
+        [
+            _typical_days(BASELINE, base, inputs, southern),
+            _typical_days(featured, featured_run, inputs, southern),
+        ]
+    )
+    soc_week = _soc_week(
+        featured,
+        featured_run,
+        inputs,
+        engine.ev.capacity_kwh if engine.ev else None,
+        params.raw.get("soc_week_start"),
+    )
+    seconds["finance"] = time.perf_counter() - t0
+    return StudyResult(
+        params=params,
+        headline=headline,
+        monthly_bills=monthly_bills,
+        typical_days=typical,
+        soc_week=soc_week,
+        cash_flows=pl.concat(cash).select(
+            "scenario", *[c for c in cash[0].columns if c != "scenario"]
+        ),
+        npv_grid=npv_grid,
+        ev_strategies=ev_frame,
+        policies=policies,
+        sensitivity=pl.concat(sens).select(
+            "scenario", *[c for c in sens[0].columns if c != "scenario"]
+        ),
+        seconds=seconds,
+        days=days,
+        annualisation=annual,
+        featured=featured,
+        data_description=inputs.description,
+    )
+
+
+# --------------------------------------------------------------------------- display
+
+
+def _money_text(value: float | None, currency: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{currency} {value:,.0f}"
+
+
+def headline_table(result: StudyResult) -> pl.DataFrame:
+    """The headline as text columns for display (one row per scenario, baseline first)."""
+    cur = result.currency
+    h = result.headline
+    return pl.DataFrame(
+        {
+            "scenario": h["scenario"],
+            "2025 bill": [_money_text(v, cur) for v in h["bill_amount"]],
+            "saving": [_money_text(v, cur) for v in h["saving_amount"]],
+            "net capex": [_money_text(v, cur) for v in h["net_capex_amount"]],
+            "payback": [v or "-" for v in h["payback_text"]],
+            "NPV": [_money_text(v, cur) for v in h["npv_amount"]],
+            "IRR": [
+                "no IRR (no sign change)" if v and "never change sign" in v else (v or "-")
+                for v in h["irr_text"]
+            ],
+        }
+    )
+
+
+def print_headline(result: StudyResult, console=None) -> None:
+    """Print the headline table in the terminal (rich)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table_frame = headline_table(result)
+    p = result.params
+    table = Table(
+        title=f"{p.title}: {p.assumptions.horizon_years}-year finance at {p.assumptions.discount_rate:.0%} discount",
+        caption=f"data: {result.data_description} ({result.days:.0f} days)",
+    )
+    for i, col in enumerate(table_frame.columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in table_frame.iter_rows():
+        table.add_row(*[str(v) for v in row])
+    (console or Console()).print(table)

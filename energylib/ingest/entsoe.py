@@ -179,11 +179,10 @@ def read_entsoe_xml(
         its first position.
     """
     raw = _xml_bytes(source)
-    where = (
-        str(source)
-        if isinstance(source, Path | str) and len(str(source)) < 300
-        else "ENTSO-E document"
+    is_path = isinstance(source, Path) or (
+        isinstance(source, str) and not source.lstrip().startswith("<")
     )
+    where = str(source) if is_path else "ENTSO-E document"
     for alias, canonical in _RESOLUTION_ALIASES.items():
         raw = raw.replace(alias, canonical)
     text = raw.decode("utf-8")

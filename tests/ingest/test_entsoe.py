@@ -5,6 +5,7 @@ entsoe-py client replayed against a loopback HTTP server."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,8 +212,13 @@ class EntsoeServer:
         self.requests.append(params)
         n = len(self.requests)
         if n in self.fail:
-            status, body = self.fail[n]
-            return Response(body, status=status, content_type="text/html")
+            status, body, *headers = self.fail[n]
+            return Response(
+                body,
+                status=status,
+                content_type="text/html",
+                headers=headers[0] if headers else None,
+            )
         if params.get("securityToken") != "test-token":
             return Response(
                 "<html><body>Unauthorized</body></html>", status=401, content_type="text/html"
@@ -268,6 +274,19 @@ def test_server_error_is_retried(httpserver):
     )
     assert data.height == 24
     assert len(server.requests) >= 3
+
+
+def test_rate_limit_honours_retry_after(httpserver):
+    server = EntsoeServer(
+        httpserver, HOURLY.read_bytes(), fail={1: (429, "slow down", {"Retry-After": "1"})}
+    )
+    client = make_client("test-token", server.url, retries=2, backoff_s=0.01)
+    t0 = time.perf_counter()
+    [(data, _)] = get_entsoe_day_ahead(
+        "NL", utc(2025, 3, 9, 23), utc(2025, 3, 10, 23), client=client
+    )
+    assert time.perf_counter() - t0 >= 0.9  # waited as asked, not the 0.01 s back-off
+    assert data.height == 24
 
 
 def test_rejected_token_names_the_variable(httpserver):

@@ -300,6 +300,9 @@ def _dispatch_kernel(
                     if strategy >= 2 and plan[t]:
                         target = R if j < n else ev_smax
                         want = max(want, target - es)
+                # with V2H/V2G the reserve is topped up first (the optimum does the same)
+                if (v2h or v2g) and es < ev_reserve:
+                    want = max(want, ev_reserve - es)
                 # departure guard: charge now what the remaining intervals could not add
                 if j < n:
                     must = R - es - (j - t) * g

@@ -1,0 +1,340 @@
+"""The perfect-foresight optimum: the cheapest dispatch of battery, EV and V2H/V2G.
+
+A linear programme over the year (or over rolling windows with perfect foresight),
+solved with HiGHS.  It is the bound every rule policy is measured against.  With
+``t`` the interval, all energies kWh per interval (AC side unless stated):
+
+Variables (all >= 0)
+    ``imp, exp`` grid import and export; ``curt`` curtailed PV; ``bc, bd`` battery charge
+    and discharge; ``soc`` battery stored energy (end of interval); ``evc, evd`` EV charge and
+    discharge; ``ev_soc`` EV stored energy; slacks ``ev_short`` (departure SoC not reached),
+    ``ev_topup`` (trip energy bought away from home), ``ev_below_reserve``.
+
+Energy balance
+    ``pv - curt + imp + bd + evd == load + bc + evc + exp``
+Battery
+    ``soc[t] == soc[t-1] + eta_c bc[t] - bd[t] / eta_d``,
+    ``soc_min cap_t <= soc[t] <= soc_max cap_t`` (calendar fade in ``cap_t``),
+    ``bc <= charge limit``, ``bd <= discharge limit``
+EV
+    ``ev_soc[t] == ev_soc[t-1] + eta_c evc[t] - evd[t] / eta_d - trip[t] + ev_topup[t]``,
+    ``evc, evd <= limits x parked[t]`` (``evd`` only with V2H or V2G),
+    ``ev_soc[t] + ev_short[t] >= required[t]`` before each departure,
+    ``ev_soc[t] + ev_below_reserve[t] >= reserve`` while parked (with V2H/V2G)
+V2H without V2G
+    ``exp <= pv - curt + bd`` (the EV's energy is not exported)
+Grid
+    ``imp <= max(import limit, load - pv)``, ``exp <= export limit``, ``curt <= pv``
+Objective
+    ``sum(import_price imp - export_credit exp + wear_b bd + wear_ev evd)
+    + penalty (ev_short + ev_topup + ev_below_reserve)``
+
+A battery cannot charge and discharge in the same interval, nor the house import and
+export at once: an LP may do both when prices are negative (burning energy in losses).
+Where the first solution does, the direction of each such interval is fixed to its net
+flow and the LP is solved again, so the flows returned never do.
+
+Cycle fade (capacity lost per cycle) is not in the LP (it would couple every interval to
+all earlier ones); calendar fade is.  The rule kernels model both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from energylib.dispatch.assets import EV, Battery, EVArrays, GridLimits
+from energylib.dispatch.flows import Flows
+from energylib.dispatch.lp import Model, Solution
+
+SIMULTANEOUS_TOL_KWH = 1e-7
+
+
+@dataclass(frozen=True)
+class OptimumOptions:
+    """How the optimum is solved.
+
+    Parameters
+    ----------
+    window_days : float or None
+        ``None``: one LP over the whole series.  Otherwise rolling windows of this many days
+        with perfect foresight, committing ``step_days`` of each before moving on.
+    step_days : float
+        Days committed per rolling window.
+    penalty_per_kwh : float or None
+        Price of an EV shortfall, top-up or reserve breach [currency/kWh]; default 10 x the
+        largest absolute import price + 10.
+    time_limit_s : float or None
+        HiGHS time limit per LP [s].
+    """
+
+    window_days: float | None = None
+    step_days: float = 1.0
+    penalty_per_kwh: float | None = None
+    time_limit_s: float | None = None
+
+
+def _build_window(
+    load,
+    pv,
+    ip,
+    ec,
+    interval_minutes,
+    battery,
+    ev,
+    eva,
+    v2h,
+    v2g,
+    imp_max,
+    exp_max,
+    soc0,
+    ev_soc0,
+    t0,
+    penalty,
+) -> Model:
+    """The LP of one window (see the module docstring), ready to solve."""
+    n = load.size
+    h = interval_minutes / 60.0
+    m = Model(n)
+    # Nothing can draw more than load + battery + EV, nor send out more than PV + battery + EV:
+    # these bounds keep the LP bounded where the import price dips below the export credit.
+    most_in = load.copy()
+    most_out = pv.copy()
+    if battery is not None:
+        bc_max, bd_max = battery.per_interval(interval_minutes)
+        most_in += bc_max
+        most_out += bd_max
+    if ev is not None:
+        most_in += eva.home * ev.charger_kw * h
+        most_out += eva.home * ev.bidirectional_kw * h
+    imp_cap = np.minimum(np.maximum(imp_max, load - pv), most_in)
+    exp_max = np.minimum(exp_max, most_out)
+
+    imp = m.variable("imp", upper=imp_cap)
+    exp = m.variable("exp", upper=exp_max)
+    curt = m.variable("curt", upper=pv)
+    balance_in = pv - curt + imp
+    balance_out = load + exp
+    objective = ip * imp - ec * exp + 1e-7 * curt
+
+    if battery is not None:
+        years = (t0 + np.arange(n)) * interval_minutes / 525_600.0
+        cap = battery.capacity_kwh * np.maximum(1.0 - battery.fade_per_year_fraction * years, 0.0)
+        eta = battery.eta_one_way
+        bc = m.variable("bc", upper=bc_max)
+        bd = m.variable("bd", upper=bd_max)
+        soc = m.variable(
+            "soc", lower=battery.soc_min_fraction * cap, upper=battery.soc_max_fraction * cap
+        )
+        first = np.zeros(n)
+        first[0] = soc0
+        m.constrain("battery soc dynamics", soc - soc.shift(1) - eta * bc + bd / eta == first)
+        balance_in = balance_in + bd
+        balance_out = balance_out + bc
+        objective = objective + battery.wear_cost_per_kwh * bd + 1e-7 * (bc + bd)
+
+    if ev is not None:
+        home = eva.home.astype(float)
+        evc = m.variable("evc", upper=home * ev.charger_kw * h)
+        d_lim = ev.bidirectional_kw * h if (v2h or v2g) else 0.0
+        evd = m.variable("evd", upper=home * d_lim)
+        ev_soc = m.variable("ev_soc", upper=ev.max_soc_fraction * ev.capacity_kwh)
+        topup = m.variable("ev_topup", upper=np.where(eva.trip_kwh > 0, np.inf, 0.0))
+        req = eva.required_kwh
+        short = m.variable("ev_short", upper=np.where(req > 0, req, 0.0))
+        first = np.zeros(n)
+        first[0] = ev_soc0
+        m.constrain(
+            "ev soc dynamics",
+            ev_soc
+            - ev_soc.shift(1)
+            - ev.charge_efficiency * evc
+            + evd / ev.discharge_efficiency
+            - topup
+            == first - eva.trip_kwh,
+        )
+        m.constrain("ev departure soc", ev_soc + short >= req, where=req > 0)
+        objective = (
+            objective + ev.wear_cost_per_kwh * evd + penalty * (short + topup) + 1e-7 * (evc + evd)
+        )
+        if v2h or v2g:
+            below = m.variable("ev_below_reserve", upper=np.where(eva.home, np.inf, 0.0))
+            m.constrain(
+                "ev reserve while parked",
+                ev_soc + below >= ev.reserve_soc_fraction * ev.capacity_kwh,
+                where=eva.home,
+            )
+            objective = objective + penalty * below
+        if v2h and not v2g and battery is not None:
+            m.constrain("no V2G: exports come from pv and the battery", exp + curt - bd <= pv)
+        elif v2h and not v2g:
+            m.constrain("no V2G: exports come from pv", exp + curt <= pv)
+        balance_in = balance_in + evd
+        balance_out = balance_out + evc
+
+    m.constrain("energy balance", balance_in == balance_out)
+    m.minimise(objective)
+    return m
+
+
+def _simultaneous(sol: Solution) -> dict[str, np.ndarray]:
+    """Intervals where a pair of opposite flows is both on, and the flow to switch off."""
+    fixed: dict[str, np.ndarray] = {}
+    for a, b in (("bc", "bd"), ("evc", "evd"), ("imp", "exp")):
+        if a in sol.values and b in sol.values:
+            x, y = sol[a], sol[b]
+            both = (x > SIMULTANEOUS_TOL_KWH) & (y > SIMULTANEOUS_TOL_KWH)
+            if both.any():
+                fixed[b] = both & (x >= y)
+                fixed[a] = both & (x < y)
+    return fixed
+
+
+def optimise(
+    load_kwh: np.ndarray,
+    pv_kwh: np.ndarray,
+    import_per_kwh: np.ndarray,
+    export_credit_per_kwh: np.ndarray,
+    interval_minutes: int,
+    *,
+    battery: Battery | None = None,
+    ev: EV | None = None,
+    ev_arrays: EVArrays | None = None,
+    v2h: bool = False,
+    v2g: bool = False,
+    grid: GridLimits | None = None,
+    export_limit_kw: float | None = None,
+    options: OptimumOptions | None = None,
+) -> Flows:
+    """Perfect-foresight cheapest dispatch (see the module docstring for the model).
+
+    Parameters
+    ----------
+    load_kwh, pv_kwh : numpy.ndarray
+        Household load without the modelled EV, and PV AC generation [kWh per interval].
+    import_per_kwh, export_credit_per_kwh : numpy.ndarray
+        Import price and export credit per interval [currency/kWh].
+    interval_minutes : int
+        Interval length [min].
+    battery, ev, ev_arrays, v2h, v2g, grid, export_limit_kw
+        As for :func:`energylib.dispatch.rules.dispatch_rules`.
+    options : OptimumOptions
+        Whole series or rolling windows, penalties, time limit.
+
+    Returns
+    -------
+    Flows
+        ``policy='optimum'``.
+    """
+    options = options or OptimumOptions()
+    load = np.asarray(load_kwh, dtype=float)
+    n = load.size
+    pv = np.asarray(pv_kwh, dtype=float)
+    ip = np.asarray(import_per_kwh, dtype=float)
+    ec = np.asarray(export_credit_per_kwh, dtype=float)
+    for name, arr in (("pv_kwh", pv), ("import_per_kwh", ip), ("export_credit_per_kwh", ec)):
+        if arr.shape != (n,):
+            raise ValueError(f"{name} has shape {arr.shape}; it must match load_kwh ({n},)")
+    if ev is not None and ev_arrays is None:
+        raise ValueError("an EV needs its ev_arrays (EV.arrays(local_times, interval_minutes))")
+    grid = grid or GridLimits()
+    imp_max, exp_max = grid.per_interval(interval_minutes, export_limit_kw)
+    penalty = options.penalty_per_kwh
+    if penalty is None:
+        penalty = 10.0 * float(np.abs(ip).max(initial=0.0)) + 10.0
+    soc0 = 0.0
+    if battery is not None:
+        f0 = min(
+            max(battery.initial_soc_fraction, battery.soc_min_fraction), battery.soc_max_fraction
+        )
+        soc0 = f0 * battery.capacity_kwh
+    ev_soc0 = ev.initial_soc_fraction * ev.capacity_kwh if ev is not None else 0.0
+
+    steps_per_day = 1440 / interval_minutes
+    if options.window_days is None:
+        windows = [(0, n, n)]
+    else:
+        step = max(1, int(round(options.step_days * steps_per_day)))
+        span = max(step, int(round(options.window_days * steps_per_day)))
+        windows = [(s, min(s + span, n), min(s + step, n)) for s in range(0, n, step)]
+
+    keys = ("imp", "exp", "curt", "bc", "bd", "soc", "evc", "evd", "ev_soc", "ev_topup")
+    out = {k: np.zeros(n) for k in keys}
+    for s, e, keep in windows:
+        sl = slice(s, e)
+        eva = None
+        if ev is not None:
+            eva = EVArrays(
+                home=ev_arrays.home[sl],
+                trip_kwh=ev_arrays.trip_kwh[sl],
+                required_kwh=ev_arrays.required_kwh[sl],
+                next_departure=np.minimum(ev_arrays.next_departure[sl] - s, e - s),
+            )
+        model = _build_window(
+            load[sl],
+            pv[sl],
+            ip[sl],
+            ec[sl],
+            interval_minutes,
+            battery,
+            ev,
+            eva,
+            v2h,
+            v2g,
+            imp_max,
+            exp_max,
+            soc0,
+            ev_soc0,
+            s,
+            penalty,
+        )
+        sol = model.solve(time_limit_s=options.time_limit_s)
+        for _ in range(4):
+            switch_off = _simultaneous(sol)
+            if not switch_off:
+                break
+            for name, where in switch_off.items():
+                model.fix_upper(name, where, 0.0)
+            sol = model.solve(time_limit_s=options.time_limit_s)
+        k = keep - s
+        for key in keys:
+            if key in sol.values:
+                out[key][s:keep] = sol[key][:k]
+        if battery is not None:
+            soc0 = float(sol["soc"][k - 1])
+        if ev is not None:
+            ev_soc0 = float(sol["ev_soc"][k - 1])
+
+    # Clean solver round-off so that flows are >= 0 and exact zeros stay zeros.
+    for key in keys:
+        if key not in ("soc", "ev_soc"):
+            out[key][np.abs(out[key]) < 1e-9] = 0.0
+            np.clip(out[key], 0.0, None, out=out[key])
+    if battery is not None:
+        years = np.arange(n) * interval_minutes / 525_600.0
+        cap = battery.capacity_kwh * np.maximum(1.0 - battery.fade_per_year_fraction * years, 0.0)
+    else:
+        cap = np.zeros(n)
+    req = ev_arrays.required_kwh if ev is not None else np.zeros(n)
+    short = np.where(req > 0, np.maximum(req - out["ev_soc"], 0.0), 0.0)
+    short[short < 1e-6] = 0.0
+    return Flows(
+        interval_minutes=interval_minutes,
+        load_kwh=load,
+        pv_kwh=pv,
+        import_kwh=out["imp"],
+        export_kwh=out["exp"],
+        curtailed_kwh=out["curt"],
+        battery_charge_kwh=out["bc"],
+        battery_discharge_kwh=out["bd"],
+        battery_soc_kwh=out["soc"],
+        battery_capacity_kwh=cap,
+        ev_charge_kwh=out["evc"],
+        ev_discharge_kwh=out["evd"],
+        ev_soc_kwh=out["ev_soc"],
+        ev_topup_kwh=out["ev_topup"],
+        ev_shortfall_kwh=short,
+        ev_required_kwh=req,
+        policy="optimum",
+    )

@@ -129,7 +129,9 @@ def test_zone_maps_to_its_time_zone():
         zone_timezone("ATLANTIS")
 
 
-def _a03_document(prices: list[float], resolution: str = "PT60M") -> str:
+def _a03_document(
+    prices: list[float], resolution: str = "PT60M", start: datetime | None = None
+) -> str:
     points = []
     prev = None
     for i, p in enumerate(prices, 1):
@@ -139,7 +141,7 @@ def _a03_document(prices: list[float], resolution: str = "PT60M") -> str:
             )
         prev = p
     step = 60 if resolution == "PT60M" else 15
-    start = utc(2025, 6, 1, 22)
+    start = start or utc(2025, 6, 1, 22)
     end = start + timedelta(minutes=step * len(prices))
     fmt = "%Y-%m-%dT%H:%MZ"
     return (
@@ -162,6 +164,15 @@ def test_a03_roundtrip_restores_every_position(prices, resolution):
     assert data.height == len(prices)
     assert meta.interval_minutes == (60 if resolution == "PT60M" else 15)
     assert data["spot_per_kwh"].to_list() == pytest.approx([p / 1000 for p in prices])
+
+
+def test_dst_spring_forward_day_has_23_hourly_intervals():
+    # delivery day 2025-03-30 in Amsterdam: 23:00Z on the 29th to 22:00Z on the 30th
+    prices = [float(50 + i) for i in range(23)]
+    [(data, meta)] = read_entsoe_xml(_a03_document(prices, start=utc(2025, 3, 29, 23)))
+    assert data.height == 23 and meta.timezone == "Europe/Amsterdam"
+    local = data["interval_start"].dt.convert_time_zone("Europe/Amsterdam").dt.hour().to_list()
+    assert local == [0, 1, *range(3, 24)]  # 02:00 local does not exist that day
 
 
 @pytest.mark.skipif(
@@ -356,6 +367,23 @@ def test_backfill_windows_resume_and_idempotence(httpserver, store):
     hourly, _ = store.read("entsoe", "prices", site="NL", channel="day_ahead", interval_minutes=60)
     quarter, _ = store.read("entsoe", "prices", site="NL", channel="day_ahead", interval_minutes=15)
     assert hourly.height == 24 and quarter.height == 96
+
+
+def test_backfill_with_imbalance_stores_both_channels(httpserver, store):
+    server = EntsoeServer(httpserver, HOURLY.read_bytes())
+    report = backfill_entsoe(
+        store,
+        "NL",
+        utc(2025, 3, 9, 23),
+        utc(2025, 3, 10, 23),
+        api_key="test-token",
+        base_url=server.url,
+        imbalance=True,
+        progress=False,
+    )
+    assert report.inserted == 24 + 8
+    imb, meta = store.read("entsoe", "prices", site="NL", channel="imbalance")
+    assert meta.interval_minutes == 15 and imb["short_per_kwh"][6] == pytest.approx(0.135)
 
 
 def test_backfill_failure_keeps_what_was_stored_and_says_how_to_resume(httpserver, store):

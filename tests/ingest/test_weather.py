@@ -140,6 +140,51 @@ def test_pvgis_tmy_json_file_maps_months_onto_one_year(tmp_path):
     assert data["ghi_w_m2"].to_list() == df["ghi"].astype(float).tolist()
 
 
+def pvgis_csv(df: pd.DataFrame, lat: float, lon: float, elevation: float) -> bytes:
+    """PVGIS's TMY csv layout: location lines, months selected, the hourly table, a legend."""
+    lines = [
+        f"Latitude (decimal degrees): {lat:.3f}",
+        f"Longitude (decimal degrees): {lon:.3f}",
+        f"Elevation (m): {elevation:.1f}",
+        "Irradiance Time Offset (h): 0.1761",
+        "month,year",
+    ]
+    years = {t.month: t.year for t in df.index}
+    lines += [f"{m},{years[m]}" for m in range(1, 13)]
+    lines.append("time(UTC),T2m,RH,G(h),Gb(n),Gd(h),IR(h),WS10m,WD10m,SP")
+    for t, r in df.iterrows():
+        lines.append(
+            f"{t:%Y%m%d:%H%M},{r.temp_air},70.0,{r.ghi},{r.dni},{r.dhi},300.0,{r.wind_speed},180.0,101325.0"
+        )
+    lines += [
+        "T2m: 2-m air temperature (degree Celsius)",
+        "G(h): Global irradiance on the horizontal plane (W/m2)",
+    ]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_pvgis_tmy_csv_file_reads_like_the_json(tmp_path):
+    df = pvgis_like()
+    path = tmp_path / "tmy_45.000_8.000_2005_2023.csv"
+    path.write_bytes(pvgis_csv(df, 45.0, 8.0, 250.0))
+    data, meta = read_tmy(path, year=2025)
+    assert meta.source == "pvgis" and meta.extra["latitude"] == 45.0
+    assert meta.extra["months_selected"][1] == {"month": 2, "year": 2006}
+    assert data.height == 8760 and data["interval_start"][0] == utc(2025, 1, 1)
+    assert data["dni_w_m2"].to_list() == df["dni"].astype(float).tolist()
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(min_value=1950, max_value=2100))
+def test_tmy_onto_any_year_is_one_sorted_year_without_duplicates(year):
+    data, _ = read_tmy(GREENSBORO, year=year)
+    t = data["interval_start"]
+    assert t.is_sorted() and t.n_unique() == data.height == 8760
+    assert t[0] == utc(year, 1, 1, 5)
+    local = t - timedelta(hours=5)
+    assert (local.dt.year() == year).all()
+
+
 def test_get_pvgis_tmy_from_a_local_server(httpserver):
     df = pvgis_like()
     httpserver.expect_request(

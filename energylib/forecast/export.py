@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def _traced(checkpoint: str | Path):
     example = torch.zeros(1, cfg.sequence_length, cfg.n_features)
     # Tracing with autograd on keeps the encoder on its standard (exportable) path instead of
     # the fused inference kernel; the traced graph computes the same function.
-    with torch.enable_grad():
+    with torch.enable_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript deprecation notices and tracer hints
         traced = torch.jit.trace(fc.model, (example,), check_trace=False)
     return fc, traced, example
 
@@ -69,7 +71,9 @@ def export_torchscript(checkpoint: str | Path, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.jit.save(traced, str(tmp), _extra_files={METADATA_KEY: _meta_json(fc.meta)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript still runs on torch 2.x
+        torch.jit.save(traced, str(tmp), _extra_files={METADATA_KEY: _meta_json(fc.meta)})
     os.replace(tmp, path)
     return path
 
@@ -89,7 +93,10 @@ def export_onnx(checkpoint: str | Path, path: str | Path, opset: int = 17) -> Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with torch.enable_grad():  # standard encoder path, as in _traced
+    with torch.enable_grad(), warnings.catch_warnings():  # standard encoder path, as in _traced
+        # The legacy exporter is chosen on purpose (the dynamo one needs onnxscript); its
+        # deprecation notice and tracer hints (shape checks traced as constants) are expected.
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             fc.model,
             (example,),
@@ -115,7 +122,9 @@ class TorchScriptForecaster(ForecastRunner):
         import torch
 
         extra = {METADATA_KEY: ""}
-        self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         self.module.eval()
         if not extra[METADATA_KEY]:
             raise ModelFileError(

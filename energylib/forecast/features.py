@@ -387,6 +387,21 @@ def _resolve_column(data: pl.DataFrame, feat: Feature) -> np.ndarray:
     )
 
 
+def missing_columns(spec: FeatureSpec, columns: Sequence[str]) -> list[str]:
+    """What ``spec`` needs that ``columns`` lacks, one entry per feature or target."""
+    have = set(columns)
+    out = []
+    for f in spec.features:
+        if f.kind == "column" and not any(
+            (c[5:] if c.startswith("diff:") else c) in have for c in f.columns
+        ):
+            out.append(f"{f.name} (one of {list(f.columns)})")
+        elif f.kind in ("sum", "lag") and not set(f.columns) <= have:
+            out.append(f"{f.name} ({sorted(set(f.columns) - have)})")
+    out += [f"target {t}" for t in spec.targets if t not in have]
+    return out
+
+
 def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -> FeatureMatrix:
     """Build the feature and target matrices of ``data`` for ``spec``.
 
@@ -415,6 +430,12 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
         raise ValueError(
             f"{off.height} interval start(s) off the {spec.interval_minutes}-min grid (first {off[TIME][0]}); "
             f"resample to {spec.interval_minutes} min with energylib.align.resample first"
+        )
+    missing = missing_columns(spec, data.columns)
+    if missing:
+        raise KeyError(
+            f"spec {spec.name} needs columns the data lacks: {'; '.join(missing)} (the data has {data.columns}); "
+            "join the missing series (energylib.forecast.features.assemble_frame) or choose another spec"
         )
     full = pl.DataFrame({TIME: grid}).join(data, on=TIME, how="left")
     enc = time_encodings(full[TIME], timezone)
@@ -596,3 +617,42 @@ def forecast_frames(
             cols[target] = np.asarray(outputs[f"{task}_{hname}"], dtype=np.float64).reshape(-1)
         out[hname] = pl.DataFrame(cols)
     return out
+
+
+def history_from_store(
+    store,
+    source: str = "simulated",
+    site: str = "default",
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    kinds: Sequence[str] = ("load", "prices", "weather", "battery"),
+    interval_minutes: int = 30,
+) -> tuple[pl.DataFrame, str]:
+    """Read a site's series from a store and assemble them half-hourly.
+
+    Parameters
+    ----------
+    store : energylib.store.ParquetStore or SqliteStore
+    source, site : str
+        Which series (``simulated`` / ``default`` is the default year).
+    start, end : datetime or str, optional
+        UTC range.
+    kinds : sequence of str
+        Kinds to join; prices are read from the ``general`` channel.  A kind the store
+        does not hold is left out (real data has no battery frame); the feature spec
+        then says which columns are missing.
+    interval_minutes : int
+        Target interval length [min].
+    """
+    frames = {}
+    for kind in kinds:
+        channel = "general" if kind == "prices" else None
+        try:
+            frames[kind] = store.read(source, kind, start, end, site=site, channel=channel)
+        except LookupError:
+            continue
+    if not frames:
+        raise LookupError(
+            f"the store holds none of {list(kinds)} for source={source!r} site={site!r}; ingest or simulate first"
+        )
+    return assemble_frame(frames, interval_minutes)

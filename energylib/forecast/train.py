@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,9 @@ class TrainConfig:
         epoch): for quick runs.  None: every window every epoch.
     max_eval_batches : int or None
         Cap on validation batches (the first ones, in time order).
+    cpu_threads : int or None
+        Intra-op threads for CPU training (``torch.set_num_threads``); None leaves
+        torch's default.
     """
 
     preset: str = "pi"
@@ -97,6 +101,7 @@ class TrainConfig:
     device: str = "auto"
     max_train_batches: int | None = None
     max_eval_batches: int | None = None
+    cpu_threads: int | None = None
 
     def to_dict(self) -> dict:
         spec = self.feature_spec
@@ -302,6 +307,8 @@ def train(
         )
     )
     device = select_device(config.device)
+    if config.cpu_threads:
+        torch.set_num_threads(int(config.cpu_threads))
     seed_everything(config.seed)
     model = EnergyTransformer(mcfg).to(device)
     optimizer = torch.optim.AdamW(
@@ -450,3 +457,85 @@ def checkpoint_history(path: str | Path) -> pl.DataFrame:
     """The per-epoch learning curve stored in a checkpoint."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     return pl.DataFrame(state["training"]["history"])
+
+
+# --------------------------------------------------------------------------- params files
+# Params-file keys that are not TrainConfig fields (data selection, export, notebook options).
+DATA_KEYS = (
+    "data",
+    "market",
+    "data_seed",
+    "days",
+    "store_dir",
+    "source",
+    "site",
+    "export",
+    "eval_windows",
+)
+
+
+def load_training_data(params: Mapping) -> tuple[pl.DataFrame, str]:
+    """The half-hourly frame a params file asks for.
+
+    ``data``: ``store`` (read ``source``/``site`` from the store at ``store_dir``, empty
+    for the configured one), ``default_year`` (generate it with ``market`` and
+    ``data_seed``) or ``auto`` (the store, else generate).  ``days`` keeps only the
+    first so many days.
+    """
+    from energylib.forecast.features import default_year_frame, history_from_store
+
+    how = params.get("data", "auto")
+    if how not in ("auto", "store", "default_year"):
+        raise ValueError(f"data: {how!r} unknown; use auto, store or default_year")
+    days = params.get("days")
+    if how in ("auto", "store"):
+        from energylib.config import load_settings
+        from energylib.store import ParquetStore
+
+        root = params.get("store_dir") or load_settings().processed_dir
+        try:
+            data, tz = history_from_store(
+                ParquetStore(root), params.get("source", "simulated"), params.get("site", "default")
+            )
+        except LookupError:
+            if how == "store":
+                raise
+        else:
+            if days:
+                data = data.filter(
+                    pl.col("interval_start") < data["interval_start"].min() + timedelta(days=days)
+                )
+            return data, tz
+    return default_year_frame(params.get("market", "nem"), int(params.get("data_seed", 2025)), days)
+
+
+def train_from_params(
+    params: Mapping, *, resume: str | Path | None = None, progress: bool = True
+) -> tuple[TrainResult, dict[str, Path]]:
+    """Train as a params file says (data keys, :class:`TrainConfig` fields,
+    ``checkpoint_dir`` and ``export``: a list of ``torchscript`` / ``onnx``).
+
+    Returns the training result and the exported files by format.
+    """
+    params = dict(params)
+    checkpoint_dir = params.pop("checkpoint_dir", "data/models/forecast")
+    config = TrainConfig.from_dict({k: v for k, v in params.items() if k not in DATA_KEYS})
+    data, tz = load_training_data(params)
+    result = train(data, tz, config, checkpoint_dir, resume=resume, progress=progress)
+    exported: dict[str, Path] = {}
+    formats = params.get("export") or []
+    if formats:
+        from energylib.forecast.export import export_onnx, export_torchscript
+
+        for fmt in formats:
+            if fmt == "torchscript":
+                exported[fmt] = export_torchscript(
+                    result.best_checkpoint, Path(checkpoint_dir) / "model.pt"
+                )
+            elif fmt == "onnx":
+                exported[fmt] = export_onnx(
+                    result.best_checkpoint, Path(checkpoint_dir) / "model.onnx"
+                )
+            else:
+                raise ValueError(f"export format {fmt!r} unknown; use torchscript or onnx")
+    return result, exported

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
-import pytest
 
 from energylib.forecast.features import TRADING_24
 from energylib.schema import interval_index
@@ -55,7 +54,18 @@ SMALL_SPEC = dataclasses.replace(
     horizons=(("day", 4), ("week", 8), ("month", 12)),
 )
 
+TINY_MODEL = {"d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32}
 
-@pytest.fixture(scope="session")
-def frame() -> pl.DataFrame:
-    return synthetic_frame()
+
+def tiny_config(**changes):
+    """A seconds-long training run of a tiny model on SMALL_SPEC."""
+    from energylib.forecast.train import TrainConfig
+
+    base = {
+        "feature_spec": SMALL_SPEC,
+        "model": dict(TINY_MODEL),
+        "max_epochs": 2,
+        "max_train_batches": 8,
+        "learning_rate": 1e-3,
+    }
+    return TrainConfig(**(base | changes))

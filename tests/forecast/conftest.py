@@ -1,0 +1,27 @@
+"""Fixtures for the forecast tests: a synthetic half-hourly site (see synthetic.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+import torch
+from forecast.synthetic import synthetic_frame
+
+# Tiny models on a shared 2-core machine: one intra-op thread is several times faster than
+# two threads spinning against other processes.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def frame() -> pl.DataFrame:
+    return synthetic_frame()
+
+
+@pytest.fixture(scope="session")
+def trained(frame, tmp_path_factory):
+    """A tiny model trained for two short epochs: its TrainResult."""
+    from forecast.synthetic import TZ, tiny_config
+
+    from energylib.forecast.train import train
+
+    return train(frame, TZ, tiny_config(), tmp_path_factory.mktemp("ckpt"), progress=False)

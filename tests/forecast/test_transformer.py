@@ -1,0 +1,78 @@
+"""EnergyTransformer shapes, preset sizes and the multi-task loss."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from energylib.forecast.transformer import (
+    EnergyTransformer,
+    ModelConfig,
+    SinusoidalPositionalEncoding,
+    model_config,
+    multitask_loss,
+    parameter_count,
+)
+
+
+def test_seed_preset_has_the_trading_systems_25_8_million_parameters():
+    model = EnergyTransformer(model_config("seed", 24))  # built once, never trained here
+    n = parameter_count(model)
+    print(f"seed preset: {n:,} parameters")
+    assert 25.5e6 < n < 26.1e6
+    cfg = model.config
+    assert (cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff) == (512, 6, 8, 2048)
+
+
+def test_pi_preset_is_well_under_one_million_parameters():
+    n = parameter_count(EnergyTransformer(model_config("pi", 24)))
+    print(f"pi preset: {n:,} parameters")
+    assert n < 500_000
+
+
+def test_forward_gives_one_output_per_task_and_horizon():
+    cfg = ModelConfig(n_features=24, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    model = EnergyTransformer(cfg).eval()
+    out = model(torch.randn(5, 48, 24))
+    assert cfg.output_names == [
+        f"{t}_{h}" for t in ("consumption", "price") for h in ("day", "week", "month")
+    ]
+    assert [tuple(o.shape) for o in out] == [(5, 48), (5, 336), (5, 1440)] * 2
+    assert set(model.as_dict(out)) == set(cfg.output_names)
+
+
+def test_positional_encoding_is_the_fixed_sinusoid():
+    pe = SinusoidalPositionalEncoding(8, 48)
+    out = pe(torch.zeros(1, 48, 8))[0]
+    pos = 5
+    assert out[pos, 0].item() == pytest.approx(math.sin(pos))
+    assert out[pos, 1].item() == pytest.approx(math.cos(pos))
+    assert out[pos, 2].item() == pytest.approx(math.sin(pos / 10000 ** (2 / 8)), rel=1e-5)
+    assert not any(p.requires_grad for p in pe.parameters())
+
+
+def test_loss_is_consumption_mse_and_price_mae_weighted_by_task_and_horizon():
+    cfg = ModelConfig(n_features=3, d_model=8, n_layers=1, n_heads=2, d_ff=16, horizons=(2, 3, 4))
+    outputs = [torch.zeros(1, h) for h in (2, 3, 4)] * 2
+    # errors of 2 everywhere: MSE 4 for consumption, MAE 2 for price
+    targets = [torch.full((1, h), 2.0) for h in (2, 3, 4)] * 2
+    total, parts = multitask_loss(outputs, targets, cfg)
+    expected = 0.6 * 4 * (1.0 + 0.5 + 0.25) + 0.4 * 2 * (1.0 + 0.5 + 0.25)
+    assert total.item() == pytest.approx(expected)
+    assert parts["consumption_week"] == pytest.approx(4.0) and parts[
+        "price_month"
+    ] == pytest.approx(2.0)
+    # only the month price output wrong: its weight is 0.4 * 0.25
+    targets = [torch.zeros(1, h) for h in (2, 3, 4)] * 2
+    targets[5] = torch.full((1, 4), 1.0)
+    total, _ = multitask_loss(outputs, targets, cfg)
+    assert total.item() == pytest.approx(0.4 * 0.25)
+
+
+def test_heads_must_divide_the_model_width():
+    with pytest.raises(ValueError, match="multiple of n_heads"):
+        ModelConfig(n_features=4, d_model=10, n_heads=3)
+    with pytest.raises(KeyError, match="preset"):
+        model_config("huge", 24)

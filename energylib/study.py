@@ -57,6 +57,7 @@ __all__ = [
     "load_params",
     "print_headline",
     "run_study",
+    "save_headline",
 ]
 
 BASELINE = "Baseline (2025 as it was)"
@@ -787,12 +788,28 @@ class StudyResult:
             raise KeyError(f"no scenario {name!r}; have {self.headline['scenario'].to_list()}")
         return rows.row(0, named=True)
 
+    def sensitivity_swings(self, name: str) -> pl.DataFrame:
+        """Per input, the NPV swing between the ends of its range for one scenario, widest first.
+
+        Columns ``parameter``, ``swing_amount`` [currency].
+        """
+        rows = self.sensitivity.filter(pl.col("scenario") == name)
+        return (
+            rows.group_by("parameter")
+            .agg(
+                (pl.col("delta_npv_amount").max() - pl.col("delta_npv_amount").min()).alias(
+                    "swing_amount"
+                )
+            )
+            .sort("swing_amount", descending=True)
+        )
+
     @property
     def best(self) -> dict[str, Any] | None:
-        """The scenario with the highest NPV (None when no scenario has one)."""
-        rows = self.headline.filter(pl.col("npv_amount").is_not_null()).sort(
-            "npv_amount", descending=True
-        )
+        """The investment (net capex > 0) with the highest NPV; any scenario when none costs anything."""
+        rows = self.headline.filter(pl.col("npv_amount").is_not_null())
+        invested = rows.filter(pl.col("net_capex_amount") > 0)
+        rows = (invested if invested.height else rows).sort("npv_amount", descending=True)
         return rows.row(0, named=True) if rows.height else None
 
 
@@ -1045,6 +1062,7 @@ def run_study(params: StudyParams, store=None, *, progress: bool = False) -> Stu
             )
         )
     headline = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.lit(params.currency).alias("currency"),
         pl.struct("simple_payback_years", "horizon_years")
         .map_elements(
             lambda r: (
@@ -1213,10 +1231,13 @@ def _money_text(value: float | None, currency: str) -> str:
     return f"{currency} {value:,.0f}"
 
 
-def headline_table(result: StudyResult) -> pl.DataFrame:
-    """The headline as text columns for display (one row per scenario, baseline first)."""
-    cur = result.currency
-    h = result.headline
+def headline_table(result: StudyResult | pl.DataFrame) -> pl.DataFrame:
+    """The headline as text columns for display (one row per scenario, baseline first).
+
+    Takes a :class:`StudyResult` or its ``headline`` frame (as saved by :func:`save_headline`).
+    """
+    h = result.headline if isinstance(result, StudyResult) else result
+    cur = h["currency"][0] if "currency" in h.columns and h.height else ""
     return pl.DataFrame(
         {
             "scenario": h["scenario"],
@@ -1229,21 +1250,41 @@ def headline_table(result: StudyResult) -> pl.DataFrame:
                 "no IRR (no sign change)" if v and "never change sign" in v else (v or "-")
                 for v in h["irr_text"]
             ],
-        }
+        },
+        schema={
+            c: pl.String
+            for c in ("scenario", "2025 bill", "saving", "net capex", "payback", "NPV", "IRR")
+        },
     )
 
 
-def print_headline(result: StudyResult, console=None) -> None:
-    """Print the headline table in the terminal (rich)."""
+def save_headline(result: StudyResult, path: str | Path) -> Path:
+    """Write the headline frame (with its title) to Parquet, for a terminal summary later."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.headline.with_columns(pl.lit(result.params.title).alias("title")).write_parquet(path)
+    return path
+
+
+def print_headline(result: StudyResult | pl.DataFrame, console=None) -> None:
+    """Print the headline table in the terminal (rich).
+
+    Takes a :class:`StudyResult` or a headline frame read back from :func:`save_headline`.
+    """
     from rich.console import Console
     from rich.table import Table
 
     table_frame = headline_table(result)
-    p = result.params
-    table = Table(
-        title=f"{p.title}: {p.assumptions.horizon_years}-year finance at {p.assumptions.discount_rate:.0%} discount",
-        caption=f"data: {result.data_description} ({result.days:.0f} days)",
-    )
+    if isinstance(result, StudyResult):
+        p = result.params
+        title = f"{p.title}: {p.assumptions.horizon_years}-year finance at {p.assumptions.discount_rate:.0%} discount"
+        caption = f"data: {result.data_description} ({result.days:.0f} days)"
+    else:
+        title = (
+            result["title"][0] if "title" in result.columns and result.height else "Scenario study"
+        )
+        caption = None
+    table = Table(title=title, caption=caption)
     for i, col in enumerate(table_frame.columns):
         table.add_column(col, justify="left" if i == 0 else "right")
     for row in table_frame.iter_rows():

@@ -26,6 +26,7 @@ printed or logged with its password (:func:`redact_url`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -306,12 +307,8 @@ class SyncReport:
         )
 
 
-def _fingerprint(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _fingerprint(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def _partitions(store: ParquetStore) -> Iterator[tuple[str, str, Path]]:
@@ -386,13 +383,16 @@ def sync_to_postgres(
             ).fetchall()
         }
         for source, kind, path in parts:
-            fp = _fingerprint(path)
+            raw = (
+                path.read_bytes()
+            )  # hash and parse the same bytes, even if the store rewrites the file meanwhile
+            fp = _fingerprint(raw)
             key = (source, kind, path.stem)
             if not force and state.get(key) == fp:
                 report.skipped += 1
                 bar.advance()
                 continue
-            frame = pl.read_parquet(path)
+            frame = pl.read_parquet(io.BytesIO(raw))
             # a column with no values in this partition has no type to store; it carries nothing
             frame = frame.select([c for c in frame.columns if frame.schema[c] != pl.Null])
             attempt = 0
@@ -402,7 +402,7 @@ def sync_to_postgres(
                     break
                 except _RETRYABLE as exc:
                     attempt += 1
-                    with _suppress_all():
+                    with contextlib.suppress(Exception):
                         con.close()
                     if attempt > retries:
                         raise PostgresSyncError(
@@ -422,7 +422,7 @@ def sync_to_postgres(
             bar.advance()
     finally:
         bar.close()
-        with _suppress_all():
+        with contextlib.suppress(Exception):
             con.close()
     report.seconds = time.perf_counter() - started
     return report
@@ -449,14 +449,6 @@ def _sync_partition(con, schema, key, fingerprint, frame, batch_rows, on_batch) 
             (source, kind, partition, fingerprint, frame.height),
         )
     return inserted, updated
-
-
-class _suppress_all:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], Exception)
 
 
 class _Progress:

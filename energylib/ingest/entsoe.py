@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import requests
@@ -108,7 +109,9 @@ def _series_to_frame(series: pd.Series, column: str) -> pl.DataFrame:
     return pl.DataFrame(
         {
             TIME: _utc_series(index),
-            column: pl.Series(column, series.to_numpy(dtype="float64") / 1000.0, dtype=pl.Float64),
+            column: pl.Series(
+                column, eur_per_mwh_to_per_kwh(series.to_numpy(dtype="float64")), dtype=pl.Float64
+            ),
         }
     )
 
@@ -118,7 +121,7 @@ def _utc_series(index: pd.DatetimeIndex) -> pl.Series:
     return pl.from_epoch(pl.Series(TIME, micros), time_unit="us").dt.replace_time_zone("UTC")
 
 
-def eur_per_mwh_to_per_kwh(values):
+def eur_per_mwh_to_per_kwh(values: np.ndarray) -> np.ndarray:
     """Convert a price in currency/MWh to currency/kWh (divide by 1000)."""
     return values / 1000.0
 
@@ -445,7 +448,10 @@ def get_entsoe_imbalance(
     index = pd.DatetimeIndex(df.index).tz_convert("UTC")
     frame = pl.DataFrame(
         {TIME: _utc_series(index)}
-        | {names[c]: pl.Series(names[c], df[c].to_numpy(dtype="float64") / 1000.0) for c in cols}
+        | {
+            names[c]: pl.Series(names[c], eur_per_mwh_to_per_kwh(df[c].to_numpy(dtype="float64")))
+            for c in cols
+        }
     )
     frame = frame.filter(pl.all_horizontal(pl.col(names[c]).is_not_nan() for c in cols))
     if frame.height == 0:

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from energylib.ingest.entsoe import (
     EntsoeDocumentError,
     EntsoeError,
     backfill_entsoe,
+    eur_per_mwh_to_per_kwh,
     get_entsoe_day_ahead,
     get_entsoe_imbalance,
     imbalance_zip,
@@ -404,3 +406,13 @@ def test_backfill_failure_keeps_what_was_stored_and_says_how_to_resume(httpserve
     assert info.value.report.inserted == 24
     kept, _ = store.read("entsoe", "prices", site="NL", channel="day_ahead", interval_minutes=60)
     assert kept.height == 24
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-500, max_value=4000, allow_nan=False), min_size=1, max_size=20)
+)
+def test_eur_per_mwh_to_per_kwh_divides_by_1000(prices):
+    got = eur_per_mwh_to_per_kwh(np.array(prices))
+    assert got == pytest.approx([p / 1000 for p in prices])
+    assert (np.sign(got) == np.sign(prices)).all()

@@ -23,6 +23,7 @@ Conversions (the API's units -> the canonical frame):
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -105,15 +106,6 @@ def _load_json(source: str | Path | bytes | Sequence[dict], where: str) -> Any:
         raise MalformedResponse(f"malformed Amber response in {label}: not JSON ({exc})") from exc
 
 
-def _records(source, where: str) -> list[dict]:
-    body = _load_json(source, where)
-    if not isinstance(body, list):
-        raise MalformedResponse(
-            f"malformed Amber response{_at(where)}: expected a JSON array of intervals, got {type(body).__name__}"
-        )
-    return body
-
-
 def _at(where: str) -> str:
     return f" for {where}" if where else ""
 
@@ -142,6 +134,108 @@ def _parse_times(col: pl.Series, name: str, where: str) -> pl.Series:
             f"malformed Amber response{_at(where)}: item {i} has unreadable {name} {col[i]!r}"
         )
     return out
+
+
+def _interval_frame(
+    source: str | Path | bytes | Sequence[dict],
+    required: dict[str, pl.DataType],
+    optional: dict[str, pl.DataType],
+    where: str,
+) -> pl.DataFrame:
+    """The response's intervals as a frame with the API's field names.
+
+    Saved bodies (bytes, JSON text, a file) are read by polars' JSON reader,
+    which is several times faster than ``json.loads`` plus dict look-ups over a
+    year of 5-min intervals.  Every ``required`` field must be present and
+    readable as its type in every item; the error names the item and ``where``.
+    Nested objects ``tariffInformation`` and ``advancedPrice`` come back as
+    ``tariff_period`` and ``adv_low`` / ``adv_predicted`` / ``adv_high``.
+    """
+    if isinstance(source, (list, tuple)):
+        if not source:
+            return pl.DataFrame()
+        if not all(isinstance(r, dict) for r in source):
+            raise _missing_field(list(source), required, where)
+        try:
+            df = pl.from_dicts(source, infer_schema_length=None)
+        except (pl.exceptions.PolarsError, TypeError, ValueError):
+            return _interval_frame(json.dumps(list(source)).encode(), required, optional, where)
+    else:
+        if isinstance(source, str) and source.lstrip()[:1] in ("[", "{"):
+            raw, label = source.encode("utf-8"), where or "JSON text"
+        elif isinstance(source, (str, Path)):
+            raw, label = Path(source).read_bytes(), where or str(source)
+        else:
+            raw, label = bytes(source), where or "response"
+        head = raw.lstrip()[:1]
+        if head != b"[":
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise MalformedResponse(
+                    f"malformed Amber response for {label}: not JSON ({exc})"
+                ) from exc
+            raise MalformedResponse(
+                f"malformed Amber response for {label}: expected a JSON array of intervals, got {type(body).__name__}"
+            )
+        if raw.strip() == b"[]":
+            return pl.DataFrame()
+        try:
+            df = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
+        except pl.exceptions.PolarsError:
+            try:  # not JSON at all, or items of mixed shapes polars will not infer: parse it the slow way
+                body = json.loads(raw)
+            except ValueError as exc:
+                raise MalformedResponse(
+                    f"malformed Amber response for {label}: not JSON ({exc})"
+                ) from exc
+            if not isinstance(body, list):
+                raise MalformedResponse(
+                    f"malformed Amber response for {label}: expected a JSON array"
+                ) from None
+            return _interval_frame(body, required, optional, where or label)
+    if df.height == 0:
+        return df
+    out = {}
+    for name, dtype in {**required, **optional}.items():
+        if name not in df.columns:
+            if name in required:
+                raise MalformedResponse(
+                    f"malformed Amber response{_at(where)}: item 0 has no {name!r}"
+                )
+            out[name] = pl.lit(None, dtype=dtype)
+            continue
+        col = df[name]
+        try:
+            cast = col.cast(dtype, strict=False)
+        except pl.exceptions.PolarsError:
+            cast = pl.Series(name, [None] * df.height, dtype=dtype)
+        bad = cast.is_null()
+        if name in required and bad.any():
+            i = int(bad.arg_true()[0])
+            what = "has no" if col[i] is None else f"has unreadable ({col[i]!r})"
+            kind = df["type"][i] if "type" in df.columns else None
+            start = df["startTime"][i] if "startTime" in df.columns else None
+            raise MalformedResponse(
+                f"malformed Amber response{_at(where)}: item {i} (type {kind!r}, startTime {start!r}) {what} {name!r}"
+            )
+        out[name] = cast
+    for nested, fields in (
+        ("tariffInformation", {"period": "tariff_period"}),
+        ("advancedPrice", {"low": "adv_low", "predicted": "adv_predicted", "high": "adv_high"}),
+    ):
+        col = df[nested] if nested in df.columns else None
+        for field, alias in fields.items():
+            dtype = pl.String if alias == "tariff_period" else pl.Float64
+            if (
+                col is not None
+                and isinstance(col.dtype, pl.Struct)
+                and field in [f.name for f in col.dtype.fields]
+            ):
+                out[alias] = col.struct.field(field).cast(dtype, strict=False)
+            else:
+                out[alias] = pl.lit(None, dtype=dtype)
+    return df.select(**out)
 
 
 # --------------------------------------------------------------------------- sites
@@ -184,18 +278,19 @@ def read_amber_sites(source: str | Path | bytes | Sequence[dict]) -> list[AmberS
 
 
 # --------------------------------------------------------------------------- prices
-_PRICE_REQUIRED = (
-    "type",
-    "channelType",
-    "duration",
-    "startTime",
-    "endTime",
-    "perKwh",
-    "spotPerKwh",
-    "descriptor",
-    "spikeStatus",
-    "renewables",
-)
+_PRICE_REQUIRED: dict[str, pl.DataType] = {
+    "type": pl.String,
+    "channelType": pl.String,
+    "duration": pl.Int64,
+    "startTime": pl.String,
+    "endTime": pl.String,
+    "perKwh": pl.Float64,
+    "spotPerKwh": pl.Float64,
+    "descriptor": pl.String,
+    "spikeStatus": pl.String,
+    "renewables": pl.Float64,
+}
+_PRICE_OPTIONAL: dict[str, pl.DataType] = {"estimate": pl.Boolean}
 
 
 def read_amber_prices(
@@ -233,41 +328,23 @@ def read_amber_prices(
     MalformedResponse
         A record misses a documented field or has an unreadable time; the message names ``where``.
     """
-    records = _records(source, where)
-    if not records:
+    raw = _interval_frame(source, _PRICE_REQUIRED, _PRICE_OPTIONAL, where)
+    if raw.height == 0:
         return []
-    try:
-        cols = {
-            "interval_type": [r["type"] for r in records],
-            "channel_type": [r["channelType"] for r in records],
-            "duration": [int(r["duration"]) for r in records],
-            "start": [r["startTime"] for r in records],
-            "end": [r["endTime"] for r in records],
-            "per": [float(r["perKwh"]) for r in records],
-            "spot": [float(r["spotPerKwh"]) for r in records],
-            "descriptor": [r["descriptor"] for r in records],
-            "spike_status": [r["spikeStatus"] for r in records],
-            "renewables_pct": [float(r["renewables"]) for r in records],
+    raw = raw.rename(
+        {
+            "type": "interval_type",
+            "channelType": "channel_type",
+            "startTime": "start",
+            "endTime": "end",
+            "perKwh": "per",
+            "spotPerKwh": "spot",
+            "spikeStatus": "spike_status",
+            "renewables": "renewables_pct",
+            "adv_low": "low",
+            "adv_predicted": "predicted",
+            "adv_high": "high",
         }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _missing_field(records, _PRICE_REQUIRED, where) from exc
-    tariff = [(r.get("tariffInformation") or {}).get("period") for r in records]
-    adv = [r.get("advancedPrice") or {} for r in records]
-    cols["tariff_period"] = tariff
-    cols["low"] = [a.get("low") for a in adv]
-    cols["predicted"] = [a.get("predicted") for a in adv]
-    cols["high"] = [a.get("high") for a in adv]
-    cols["estimate"] = [r.get("estimate") for r in records]
-    raw = pl.DataFrame(
-        cols,
-        schema_overrides={
-            "tariff_period": pl.String,
-            "low": pl.Float64,
-            "predicted": pl.Float64,
-            "high": pl.Float64,
-            "estimate": pl.Boolean,
-        },
-        strict=False,
     )
     unknown = raw.filter(~pl.col("interval_type").is_in(PRICE_TYPES))
     if unknown.height:
@@ -360,16 +437,24 @@ def _split_channels(
 
 
 # --------------------------------------------------------------------------- usage
-_USAGE_REQUIRED = (
-    "channelType",
-    "channelIdentifier",
-    "duration",
-    "startTime",
-    "endTime",
-    "kwh",
-    "cost",
-    "quality",
-)
+_USAGE_REQUIRED: dict[str, pl.DataType] = {
+    "channelType": pl.String,
+    "channelIdentifier": pl.String,
+    "duration": pl.Int64,
+    "startTime": pl.String,
+    "endTime": pl.String,
+    "kwh": pl.Float64,
+    "cost": pl.Float64,
+    "quality": pl.String,
+}
+_USAGE_OPTIONAL: dict[str, pl.DataType] = {
+    "type": pl.String,
+    "perKwh": pl.Float64,
+    "spotPerKwh": pl.Float64,
+    "descriptor": pl.String,
+    "spikeStatus": pl.String,
+    "renewables": pl.Float64,
+}
 
 
 def read_amber_usage(
@@ -391,38 +476,21 @@ def read_amber_usage(
         (``estimated`` / ``billable``), ``price_per_kwh`` and ``spot_per_kwh``
         [AUD/kWh], ``descriptor``, ``spike_status``, ``renewables_pct`` [%].
     """
-    records = _records(source, where)
-    if not records:
+    raw = _interval_frame(source, _USAGE_REQUIRED, _USAGE_OPTIONAL, where)
+    if raw.height == 0:
         return []
-    try:
-        cols = {
-            "channel_type": [r["channelType"] for r in records],
-            "identifier": [r["channelIdentifier"] for r in records],
-            "duration": [int(r["duration"]) for r in records],
-            "start": [r["startTime"] for r in records],
-            "end": [r["endTime"] for r in records],
-            "kwh": [float(r["kwh"]) for r in records],
-            "cost": [float(r["cost"]) for r in records],
-            "quality": [r["quality"] for r in records],
+    raw = raw.rename(
+        {
+            "channelType": "channel_type",
+            "channelIdentifier": "identifier",
+            "startTime": "start",
+            "endTime": "end",
+            "perKwh": "per",
+            "spotPerKwh": "spot",
+            "spikeStatus": "spike_status",
+            "renewables": "renewables_pct",
         }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _missing_field(records, _USAGE_REQUIRED, where) from exc
-    cols["per"] = [r.get("perKwh") for r in records]
-    cols["spot"] = [r.get("spotPerKwh") for r in records]
-    cols["descriptor"] = [r.get("descriptor") for r in records]
-    cols["spike_status"] = [r.get("spikeStatus") for r in records]
-    cols["renewables_pct"] = [r.get("renewables") for r in records]
-    cols["tariff_period"] = [(r.get("tariffInformation") or {}).get("period") for r in records]
-    raw = pl.DataFrame(
-        cols,
-        schema_overrides={
-            "per": pl.Float64,
-            "spot": pl.Float64,
-            "renewables_pct": pl.Float64,
-            "tariff_period": pl.String,
-        },
-        strict=False,
-    )
+    ).drop("adv_low", "adv_predicted", "adv_high")
     # Several meters of one type (E1, E2) are separate series.
     per_type = raw.group_by("channel_type").agg(pl.col("identifier").n_unique().alias("_n"))
     raw = raw.join(per_type, on="channel_type").with_columns(

@@ -274,3 +274,33 @@ def test_windows_cover_the_range_exactly_once(start, n, days):
     ms = list(month_windows(start, end))
     assert ms[0][0] == start and ms[-1][1] == end
     assert all(a.month == b.month and a.year == b.year for a, b in ms)
+
+
+def test_saved_responses_merge_actual_over_forecast_and_later_file_wins(tmp_path):
+    from energylib.ingest.backfill import store_amber_responses
+
+    t = nem_day_start(date(2025, 1, 1))
+    older = tmp_path / "a.json"
+    newer = tmp_path / "b.json"
+    older.write_text(
+        json.dumps(
+            [
+                interval(t, 5, "general", "ActualInterval", per_kwh=20.0),
+                interval(t + timedelta(minutes=5), 5, "general", "ActualInterval", per_kwh=21.0),
+            ]
+        )
+    )
+    newer.write_text(
+        json.dumps(
+            [
+                interval(t, 5, "general", "ForecastInterval", per_kwh=90.0),
+                interval(t + timedelta(minutes=5), 5, "general", "ActualInterval", per_kwh=22.0),
+            ]
+        )
+    )
+    store = ParquetStore(tmp_path / "s")
+    result = store_amber_responses(store, [older, newer], site="S")
+    assert result.inserted == 2
+    data, _ = store.read("amber", "prices", site="S", channel="general")
+    assert data["price_per_kwh"].to_list() == pytest.approx([0.20, 0.22])
+    assert data["is_forecast"].to_list() == [False, False]

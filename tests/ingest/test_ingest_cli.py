@@ -181,3 +181,18 @@ def test_backfill_entsoe_uses_part_b_backfill(env, httpserver, tmp_path, capsys)
 def test_backfill_end_before_start_is_rejected(env, capsys):
     assert main(["backfill", "aemo", "--start", "2024-02-01", "--end", "2024-01-01"]) == 2
     assert "before --start" in capsys.readouterr().err
+
+
+def test_import_saved_amber_responses(env, tmp_path, capsys):
+    saved = []
+    for i, (a, b) in enumerate(
+        [(date(2025, 3, 1), date(2025, 3, 7)), (date(2025, 3, 7), date(2025, 3, 10))]
+    ):
+        p = tmp_path / f"prices_{i}.json"
+        p.write_text(json.dumps(prices_for_days(a, b)))
+        saved.append(str(p))
+    assert main(["import", "amber", *saved, "--site", "S9"]) == 0
+    # 2025-03-07 is in both files: stored once
+    assert f"{2 * 10 * 48} inserted" in capsys.readouterr().out
+    data, _ = store_of(tmp_path).read("amber", "prices", site="S9", channel="general")
+    assert data.height == 10 * 48

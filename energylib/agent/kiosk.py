@@ -1,0 +1,632 @@
+"""The kitchen kiosk: one full-screen page and read-only JSON / Prometheus endpoints.
+
+Run with ``energy agent kiosk`` (binds ``127.0.0.1`` unless ``--host 0.0.0.0`` is given
+for the LAN).  The app only *reads*: the live cache and the decision log are opened
+read-only (``mode=ro``), every route is a GET, and any other method is refused with
+HTTP 405 before it reaches a route.
+
+Page (``/``), sized for a 5-7" screen read across a kitchen: the price now (c/kWh for
+AUD, EUR/kWh for EUR), a large CHEAP / NORMAL / EXPENSIVE band in green / amber / red
+(from Amber's descriptor, else from the 25th/75th percentiles of the last 7 days of
+prices), the cost per hour at the latest metered usage, the next hours' prices as an
+inline SVG bar chart (drawn server-side: nothing is fetched from a CDN; the page's
+only script is a few lines inline that refresh the numbers every ``refresh_s``), the
+agent's current decision, and "updated HH:MM", which turns into a red warning once
+the price data is older than the stale limit.
+
+Endpoints: ``/api/price``, ``/api/cost``, ``/api/totals`` (today and this month, kWh and
+cost, in the site's local time), ``/api/agent/status``, ``/api/agent/decision``,
+``/healthz``, ``/metrics`` (Prometheus text), ``/chart.svg``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from energylib.agent.collect import load_collector_state
+from energylib.agent.config import AgentSettings
+from energylib.agent.decision_log import decision_stats, read_decisions
+from energylib.agent.runner import read_status
+
+CHEAP = ("extremelyLow", "veryLow", "low", "negative")
+EXPENSIVE = ("high", "spike")
+STATE_COLOURS = {
+    "cheap": "#1b8a3a",
+    "normal": "#c98a00",
+    "expensive": "#c62828",
+    "unknown": "#555555",
+}
+
+
+def _us(t: datetime) -> int:
+    return int(round(t.timestamp() * 1_000_000))
+
+
+def _dt(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1e6, UTC)
+
+
+class KioskData:
+    """Read-only views of the live cache and the decision log.
+
+    Parameters
+    ----------
+    settings : AgentSettings
+    clock : callable, optional
+        ``clock() -> datetime`` (UTC); tests pass a fixed or simulated time.
+    status_provider : callable, optional
+        ``() -> dict`` of the agent's status; defaults to the agent's ``agent_status.json``.
+    """
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        clock: Callable[[], datetime] | None = None,
+        status_provider: Callable[[], dict | None] | None = None,
+    ):
+        from energylib.agent.decide import Market
+
+        self.settings = settings
+        self.market = Market.from_settings(settings)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.status_provider = status_provider or (lambda: read_status(settings.state_dir))
+        self.tz = ZoneInfo(settings.timezone)
+
+    # ----------------------------------------------------------------- low level
+    def _con(self) -> sqlite3.Connection | None:
+        path = Path(self.settings.live_db)
+        if not path.exists():
+            return None
+        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=2.0)
+        con.execute("PRAGMA busy_timeout=2000")
+        return con
+
+    def _rows(self, sql: str, args: tuple, table: str) -> list[tuple]:
+        con = self._con()
+        if con is None:
+            return []
+        try:
+            if not con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+            ).fetchone():
+                return []
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def _price_rows(
+        self, start: datetime, end: datetime, channel: str | None = None
+    ) -> list[tuple]:
+        m = self.market
+        col = m.price_column
+        has_desc = self._has_column("prices", "descriptor")
+        desc = "descriptor" if has_desc else "NULL"
+        return self._rows(
+            f'SELECT interval_start, interval_minutes, "{col}", {desc} FROM prices WHERE source=? AND site=? '
+            "AND channel=? AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
+            (m.source, m.site, channel or m.channel, _us(start), _us(end)),
+            "prices",
+        )
+
+    def _has_column(self, table: str, column: str) -> bool:
+        con = self._con()
+        if con is None:
+            return False
+        try:
+            return column in {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+        finally:
+            con.close()
+
+    # ----------------------------------------------------------------- views
+    def data_age_s(self, now: datetime) -> float | None:
+        st = load_collector_state(self.settings.live_db, self.market.freshness_collector)
+        if st is None or st.last_success is None:
+            return None
+        return (now - st.last_success).total_seconds()
+
+    def price(self) -> dict[str, Any]:
+        """The price now, its band, freshness, and the next hours' prices."""
+        now = self.clock()
+        rows = self._price_rows(now - timedelta(days=7), now + timedelta(hours=24))
+        current = None
+        for r in rows:
+            if r[0] <= _us(now) < r[0] + r[1] * 60_000_000:
+                current = r
+        age = self.data_age_s(now)
+        stale_limit_s = self.settings.stale_after_min * 60
+        stale = age is None or age > stale_limit_s or current is None
+        st = load_collector_state(self.settings.live_db, self.market.freshness_collector)
+        past = np.array([r[2] for r in rows if r[0] < _us(now) and r[2] is not None], dtype=float)
+        band, band_from = "unknown", "none"
+        if current is not None and current[3]:
+            band = (
+                "cheap"
+                if current[3] in CHEAP
+                else "expensive"
+                if current[3] in EXPENSIVE
+                else "normal"
+            )
+            band_from = f"descriptor {current[3]}"
+        elif current is not None and past.size >= 12:
+            p25, p75 = np.percentile(past, [25, 75])
+            band = "cheap" if current[2] <= p25 else "expensive" if current[2] >= p75 else "normal"
+            band_from = f"percentiles of {past.size} recent prices (p25 {p25:.4f}, p75 {p75:.4f})"
+        upcoming = [
+            {
+                "interval_start": _dt(r[0]).isoformat(),
+                "interval_minutes": r[1],
+                "price_per_kwh": r[2],
+                "descriptor": r[3],
+            }
+            for r in rows
+            if r[0] + r[1] * 60_000_000 > _us(now)
+        ]
+        return {
+            "now": now.isoformat(),
+            "currency": self.market.currency,
+            "price_per_kwh": current[2] if current else None,
+            "display": self.display_price(current[2] if current else None),
+            "unit": self.unit(),
+            "interval_start": _dt(current[0]).isoformat() if current else None,
+            "descriptor": current[3] if current else None,
+            "state": band,
+            "state_from": band_from,
+            "colour": STATE_COLOURS[band],
+            "last_updated": st.last_success.isoformat() if st and st.last_success else None,
+            "data_age_s": age,
+            "stale": stale,
+            "stale_after_min": self.settings.stale_after_min,
+            "next": upcoming,
+        }
+
+    def unit(self) -> str:
+        return "c/kWh" if self.market.currency == "AUD" else f"{self.market.currency}/kWh"
+
+    def display_price(self, p: float | None) -> str:
+        if p is None or not math.isfinite(p):
+            return "--"
+        return f"{p * 100:.1f}" if self.market.currency == "AUD" else f"{p:.3f}"
+
+    def _usage_rows(self, start: datetime, end: datetime) -> list[tuple]:
+        has_cost = self._has_column("usage", "cost_amount")
+        cost = "cost_amount" if has_cost else "NULL"
+        return self._rows(
+            f"SELECT interval_start, interval_minutes, energy_kwh, {cost} FROM usage WHERE site=? AND channel='general' "
+            "AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
+            (self.market.site, _us(start), _us(end)),
+            "usage",
+        )
+
+    def cost(self) -> dict[str, Any]:
+        """Cost per hour at the latest metered usage and the price now."""
+        now = self.clock()
+        price = self.price()
+        rows = self._usage_rows(now - timedelta(days=2), now + timedelta(minutes=1))
+        if not rows:
+            return {
+                "now": now.isoformat(),
+                "usage_kw": None,
+                "usage_at": None,
+                "price_per_kwh": price["price_per_kwh"],
+                "cost_per_hour": None,
+                "currency": self.market.currency,
+                "note": "no usage metered yet",
+            }
+        t, minutes, kwh, _ = rows[-1]
+        kw = kwh / (minutes / 60.0)
+        p = price["price_per_kwh"]
+        return {
+            "now": now.isoformat(),
+            "usage_kw": kw,
+            "usage_at": _dt(t).isoformat(),
+            "usage_age_s": (now - _dt(t)).total_seconds(),
+            "price_per_kwh": p,
+            "cost_per_hour": None if p is None else kw * p,
+            "currency": self.market.currency,
+        }
+
+    def totals(self) -> dict[str, Any]:
+        """kWh and cost for today and this month (site local time)."""
+        now = self.clock()
+        local = now.astimezone(self.tz)
+        day0 = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        month0 = day0.replace(day=1)
+        rows = self._usage_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
+        prices = {
+            r[0]: r[2] for r in self._price_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
+        }
+
+        def total(since: datetime) -> dict[str, float]:
+            kwh = cost = 0.0
+            for t, _, e, c in rows:
+                if t >= _us(since):
+                    kwh += e or 0.0
+                    if c is not None:
+                        cost += c
+                    elif t in prices and prices[t] is not None:
+                        cost += (e or 0.0) * prices[t]
+            return {"kwh": round(kwh, 4), "cost": round(cost, 4)}
+
+        return {
+            "now": now.isoformat(),
+            "currency": self.market.currency,
+            "timezone": self.settings.timezone,
+            "today": total(day0),
+            "month": total(month0),
+        }
+
+    def agent_status(self) -> dict[str, Any]:
+        status = self.status_provider()
+        now = self.clock()
+        if status is None:
+            return {"running": False, "message": "the agent has not written a status yet"}
+        try:
+            age = (now - datetime.fromisoformat(status["updated_at"])).total_seconds()
+        except (KeyError, ValueError, TypeError):
+            age = None
+        out = dict(status)
+        out["status_age_s"] = age
+        out["running"] = age is not None and age < 5 * self.settings.decide_every_s
+        return out
+
+    def decision(self) -> dict[str, Any] | None:
+        rows = read_decisions(self.settings.decisions_db, limit=1)
+        return rows[-1] if rows else None
+
+
+# --------------------------------------------------------------------------- rendering
+def chart_svg(
+    data: KioskData, price: dict[str, Any], hours: float = 12.0, width: int = 760, height: int = 190
+) -> str:
+    """Next hours' prices as an inline SVG bar chart (one bar per interval, coloured by band)."""
+    now = data.clock()
+    items = [
+        x
+        for x in price["next"]
+        if x["price_per_kwh"] is not None
+        and datetime.fromisoformat(x["interval_start"]) < now + timedelta(hours=hours)
+    ]
+    scale = 100.0 if data.market.currency == "AUD" else 1.0
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
+        f'role="img" aria-label="prices for the next {hours:g} hours">'
+    )
+    if not items:
+        return (
+            head
+            + f'<text x="10" y="{height / 2}" font-size="22" fill="#888">no price forecast</text></svg>'
+        )
+    vals = np.array([x["price_per_kwh"] * scale for x in items])
+    lo, hi = min(0.0, float(vals.min())), max(float(vals.max()), 1e-9)
+    pad_b, pad_t = 28, 10
+    h = height - pad_b - pad_t
+    bw = width / len(items)
+    zero_y = pad_t + h * (hi / (hi - lo))
+    parts = [head]
+    finite = np.array([x["price_per_kwh"] for x in items])
+    p25, p75 = np.percentile(finite, [25, 75]) if finite.size >= 4 else (finite.min(), finite.max())
+    for i, (x, v) in enumerate(zip(items, vals, strict=True)):
+        d = x.get("descriptor")
+        band = (
+            ("cheap" if d in CHEAP else "expensive" if d in EXPENSIVE else "normal")
+            if d
+            else (
+                "cheap"
+                if x["price_per_kwh"] <= p25
+                else "expensive"
+                if x["price_per_kwh"] >= p75
+                else "normal"
+            )
+        )
+        y = pad_t + h * ((hi - max(v, 0)) / (hi - lo))
+        bh = abs(v) / (hi - lo) * h
+        parts.append(
+            f'<rect x="{i * bw + 0.5:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" height="{max(bh, 1):.1f}" '
+            f'fill="{STATE_COLOURS[band]}"/>'
+        )
+    parts.append(
+        f'<line x1="0" y1="{zero_y:.1f}" x2="{width}" y2="{zero_y:.1f}" stroke="#999" stroke-width="1"/>'
+    )
+    tz = data.tz
+    for i, x in enumerate(items):
+        t = datetime.fromisoformat(x["interval_start"]).astimezone(tz)
+        if t.minute == 0 and t.hour % 2 == 0:
+            parts.append(
+                f'<text x="{i * bw:.1f}" y="{height - 6}" font-size="18" fill="#ddd">{t:%H}h</text>'
+            )
+    parts.append(
+        f'<text x="{width - 4}" y="{pad_t + 16}" font-size="16" fill="#ddd" text-anchor="end">'
+        f"max {vals.max():.1f}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
+    """The full-screen HTML page (self-contained: inline CSS, inline SVG, a few lines of inline JS)."""
+    price = data.price()
+    cost = data.cost()
+    dec = data.decision()
+    now = data.clock()
+    esc = html.escape
+    updated = price["last_updated"]
+    if updated:
+        upd_local = datetime.fromisoformat(updated).astimezone(data.tz)
+        updated_text = f"updated {upd_local:%H:%M}"
+    else:
+        updated_text = "no price data yet"
+    if price["stale"]:
+        age = price["data_age_s"]
+        updated_text = (
+            "STALE: "
+            + (f"price data {age / 60:.0f} min old" if age is not None else "no price data")
+            + (f" ({updated_text})" if updated else "")
+        )
+    cph = cost.get("cost_per_hour")
+    cph_text = (
+        "--"
+        if cph is None
+        else (f"${cph:.2f}/h" if data.market.currency == "AUD" else f"€{cph:.2f}/h")
+    )
+    usage_text = "" if cost.get("usage_kw") is None else f"at {cost['usage_kw']:.2f} kW"
+    if dec:
+        kw = dec["battery_kw"]
+        dec_text = f"{dec['action'].upper()}" + (f" {abs(kw):.1f} kW" if abs(kw) > 0.005 else "")
+        if dec.get("ev_kw"):
+            dec_text += f" · EV {dec['ev_kw']:.1f} kW"
+        dec_reason = dec["reason"]
+    else:
+        dec_text, dec_reason = "no decision yet", ""
+    colour = price["colour"]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Energy now</title>
+<style>
+html,body{{margin:0;height:100%;background:#111;color:#eee;font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif}}
+body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;gap:1.5vh}}
+#state{{background:{colour};border-radius:2vh;text-align:center;padding:1.5vh 0}}
+#state-label{{font-size:13vh;font-weight:800;letter-spacing:.05em;line-height:1}}
+#row{{display:flex;justify-content:space-between;align-items:baseline;gap:3vw}}
+#price{{font-size:16vh;font-weight:800;line-height:1}}
+.unit{{font-size:5vh;color:#bbb}}
+#cost{{font-size:7vh;font-weight:700;text-align:right}}
+#usage{{font-size:3.5vh;color:#bbb;text-align:right}}
+#chart{{flex:1;min-height:0}}
+#chart svg{{height:100%;max-height:30vh}}
+#decision{{font-size:5vh;font-weight:700}}
+#reason{{font-size:2.6vh;color:#aaa}}
+#updated{{font-size:3.5vh;color:#9c9}}
+#updated.stale{{color:#fff;background:#c62828;padding:.5vh 1vw;border-radius:1vh;font-weight:800}}
+</style></head>
+<body data-refresh-s="{refresh_s:g}">
+<div id="state"><div id="state-label">{esc(price["state"].upper())}</div></div>
+<div id="row">
+  <div><span id="price">{esc(price["display"])}</span> <span class="unit" id="unit">{esc(price["unit"])}</span></div>
+  <div><div id="cost">{esc(cph_text)}</div><div id="usage">{esc(usage_text)}</div></div>
+</div>
+<div id="chart">{chart_svg(data, price)}</div>
+<div id="decision">Agent: {esc(dec_text)}</div>
+<div id="reason">{esc(dec_reason)}</div>
+<div id="updated" class="{"stale" if price["stale"] else "fresh"}">{esc(updated_text)}</div>
+<div id="clock" style="display:none">{now.isoformat()}</div>
+<script>
+(function(){{
+  var every = parseFloat(document.body.dataset.refreshS) * 1000;
+  function refresh(){{
+    fetch('/fragment', {{cache: 'no-store'}}).then(function(r){{ return r.ok ? r.text() : null; }})
+      .then(function(t){{
+        if (!t) return;
+        var doc = new DOMParser().parseFromString(t, 'text/html');
+        ['state','row','chart','decision','reason','updated'].forEach(function(id){{
+          var n = doc.getElementById(id), o = document.getElementById(id);
+          if (n && o) {{ o.replaceWith(n); }}
+        }});
+      }}).catch(function(){{
+        var u = document.getElementById('updated');
+        if (u) {{ u.className = 'stale'; u.textContent = 'kiosk cannot reach its server'; }}
+      }});
+  }}
+  setInterval(refresh, every);
+}})();
+</script>
+</body></html>"""
+
+
+# --------------------------------------------------------------------------- metrics
+def metrics_text(data: KioskData) -> bytes:
+    """Prometheus exposition of decisions, latency, fetch errors and data age."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    class _Collector:
+        def collect(self):
+            now = data.clock()
+            stats = decision_stats(data.settings.decisions_db)
+            c = CounterMetricFamily(
+                "energy_agent_decisions", "Decisions logged, by action", labels=["action"]
+            )
+            for action in ("charge", "discharge", "hold"):
+                c.add_metric([action], float(stats["by_action"].get(action, 0)))
+            yield c
+            yield CounterMetricFamily(
+                "energy_agent_stale_holds", "Safe holds on stale data", value=float(stats["stale"])
+            )
+            lat = np.array(stats["latency_ms"], dtype=float)
+            g = GaugeMetricFamily(
+                "energy_agent_decision_latency_ms",
+                "Decision latency over the last 1000 decisions [ms]",
+                labels=["quantile"],
+            )
+            for q in (0.5, 0.9, 0.99):
+                g.add_metric([str(q)], float(np.quantile(lat, q)) if lat.size else float("nan"))
+            yield g
+            states = load_collector_state(data.settings.live_db) or {}
+            fe = CounterMetricFamily(
+                "energy_agent_fetch_errors", "Failed collections", labels=["collector"]
+            )
+            mal = CounterMetricFamily(
+                "energy_agent_malformed_responses",
+                "Rejected malformed responses",
+                labels=["collector"],
+            )
+            cf = GaugeMetricFamily(
+                "energy_agent_consecutive_failures",
+                "Failed collections in a row",
+                labels=["collector"],
+            )
+            for name, st in states.items():
+                fe.add_metric([name], float(st.fetch_errors_total))
+                mal.add_metric([name], float(st.malformed_total))
+                cf.add_metric([name], float(st.consecutive_failures))
+            yield fe
+            yield mal
+            yield cf
+            age = data.data_age_s(now)
+            yield GaugeMetricFamily(
+                "energy_agent_data_age_seconds",
+                "Age of the newest price data [s]",
+                value=float("nan") if age is None else float(age),
+            )
+            price = data.price()
+            yield GaugeMetricFamily(
+                "energy_agent_data_stale", "1 when price data is stale", value=float(price["stale"])
+            )
+            if price["price_per_kwh"] is not None:
+                yield GaugeMetricFamily(
+                    "energy_price_per_kwh",
+                    f"Import price now [{data.market.currency}/kWh]",
+                    value=float(price["price_per_kwh"]),
+                )
+            status = data.agent_status()
+            dl = (status or {}).get("decision_log") or {}
+            yield GaugeMetricFamily(
+                "energy_agent_decision_log_disk_full",
+                "1 while the decision log cannot write",
+                value=float(bool(dl.get("disk_full"))),
+            )
+            yield GaugeMetricFamily(
+                "energy_agent_decision_log_pending",
+                "Decisions queued in memory",
+                value=float(dl.get("pending") or 0),
+            )
+            yield GaugeMetricFamily(
+                "energy_agent_up",
+                "1 while the agent's status is fresh",
+                value=float(bool(status.get("running"))),
+            )
+
+    reg = CollectorRegistry()
+    reg.register(_Collector())
+    return generate_latest(reg)
+
+
+# --------------------------------------------------------------------------- app
+def create_app(
+    settings: AgentSettings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    status_provider: Callable[[], dict | None] | None = None,
+    refresh_s: float = 15.0,
+):
+    """The kiosk FastAPI app (read-only).  See the module docstring."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+
+    data = KioskData(settings, clock, status_provider)
+    app = FastAPI(title="energylib kiosk", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.data = data
+
+    @app.middleware("http")
+    async def read_only(request: Request, call_next):
+        if request.method not in ("GET", "HEAD"):
+            return JSONResponse(
+                {"detail": "the kiosk is read-only: only GET is allowed"},
+                status_code=405,
+                headers={"Allow": "GET, HEAD"},
+            )
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return render_page(data, refresh_s)
+
+    @app.get("/fragment", response_class=HTMLResponse)
+    def fragment() -> str:
+        return render_page(data, refresh_s)
+
+    @app.get("/chart.svg")
+    def chart() -> Response:
+        return Response(chart_svg(data, data.price()), media_type="image/svg+xml")
+
+    @app.get("/api/price")
+    def api_price() -> dict:
+        return data.price()
+
+    @app.get("/api/cost")
+    def api_cost() -> dict:
+        return data.cost()
+
+    @app.get("/api/totals")
+    def api_totals() -> dict:
+        return data.totals()
+
+    @app.get("/api/agent/status")
+    def api_status() -> dict:
+        return data.agent_status()
+
+    @app.get("/api/agent/decision")
+    def api_decision() -> JSONResponse:
+        d = data.decision()
+        if d is None:
+            return JSONResponse({"detail": "no decision logged yet"}, status_code=404)
+        return JSONResponse(d)
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        problems = []
+        try:
+            price = data.price()
+            if price["stale"]:
+                problems.append("price data stale")
+        except sqlite3.Error as exc:
+            return JSONResponse(
+                {"status": "error", "problems": [f"live cache unreadable: {exc}"]}, status_code=503
+            )
+        status = data.agent_status()
+        if not status.get("running"):
+            problems.append("agent status not fresh")
+        if (status.get("decision_log") or {}).get("disk_full"):
+            problems.append("decision log: disk full")
+        return JSONResponse({"status": "ok" if not problems else "degraded", "problems": problems})
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return PlainTextResponse(metrics_text(data), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve(settings: AgentSettings, host: str | None = None, port: int | None = None) -> None:
+    """Run the kiosk with uvicorn (blocking)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.kiosk_host,
+        port=port or settings.kiosk_port,
+        log_level="info",
+        access_log=False,
+    )

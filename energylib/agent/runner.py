@@ -1,0 +1,303 @@
+"""The long-running agent: collectors, model watcher, decider and decision log on one schedule.
+
+Jobs (periods from :class:`~energylib.agent.config.AgentSettings`, all clock-aligned):
+
+=========== ============= =====================================================
+job         default       what
+=========== ============= =====================================================
+collect     every 5 min   market prices and forecasts (Amber current + next; or
+                          ENTSO-E day-ahead, today and tomorrow once published)
+usage       hourly        metered usage (Amber), when available
+weather     hourly        weather for the forecaster (clear-sky GHI by default)
+models      every 30 s    look for a new model file; validate; hot-swap
+decide      every minute  state -> forecast -> policy -> actuator -> decision log
+status      every minute  ``agent_status.json`` for the kiosk (atomic write)
+housekeep   daily         drop cached prices/usage/weather older than 60 days
+=========== ============= =====================================================
+
+Everything runs on one thread from one :class:`~energylib.agent.schedule.Scheduler`, so
+nothing races; each job is short (HTTP timeouts are seconds, retries are spread by the
+collector's back-off instead of sleeping).  A decision slot that comes while another job
+runs is run as soon as that job ends: it is late, never skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from energylib.agent.actuator import Actuator, DryRunActuator
+from energylib.agent.clock import SystemClock
+from energylib.agent.collect import (
+    Collector,
+    agent_retry_policy,
+    amber_prices_fetcher,
+    amber_usage_fetcher,
+    clear_sky_weather_fetcher,
+    entsoe_day_ahead_fetcher,
+)
+from energylib.agent.config import AgentSettings
+from energylib.agent.decide import Decider, LiveCache
+from energylib.agent.decision_log import Decision, DecisionLog
+from energylib.agent.models import ModelWatcher
+from energylib.agent.schedule import Scheduler
+
+log = logging.getLogger(__name__)
+
+STATUS_FILE = "agent_status.json"
+RETENTION_DAYS = 60
+
+
+@dataclass
+class Agent:
+    """The agent process, assembled from its parts (each injectable for tests).
+
+    Build with :func:`build_agent`; run with :meth:`run_forever` or, on a simulated clock,
+    with ``agent.scheduler.run_until(end)``.
+    """
+
+    settings: AgentSettings
+    clock: Any
+    cache: LiveCache
+    collectors: list[Collector]
+    models: ModelWatcher
+    decider: Decider
+    decision_log: DecisionLog
+    actuator: Actuator
+    scheduler: Scheduler = None  # type: ignore[assignment]
+    last_decision: Decision | None = None
+    decisions_made: int = 0
+    started_at: datetime | None = None
+    _stop: bool = False
+    extra_status: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.started_at = self.clock.now()
+        if self.scheduler is None:
+            self.scheduler = Scheduler(self.clock)
+            for c in self.collectors:
+                period = (
+                    s.collect_every_s if c.name in ("prices", "day_ahead") else s.weather_every_s
+                )
+                self.scheduler.add(c.name, period, self._collect_job(c))
+            self.scheduler.add("models", 30.0, lambda now: self.models.poll())
+            self.scheduler.add("decide", s.decide_every_s, self.decide_once)
+            self.scheduler.add(
+                "status", s.decide_every_s, lambda now: self.write_status(now), offset_s=1.0
+            )
+            self.scheduler.add(
+                "housekeep", 86_400.0, self.housekeep, offset_s=3_600.0, run_at_start=False
+            )
+
+    def _collect_job(self, collector: Collector):
+        def job(now: datetime) -> None:
+            if collector.run(now):
+                self.cache.ensure_indexes()
+
+        return job
+
+    # ----------------------------------------------------------------- jobs
+    def decide_once(self, now: datetime) -> Decision:
+        """Decide for ``now`` and log it (the log never raises; see :class:`DecisionLog`)."""
+        decision = self.decider.decide(now)
+        self.decision_log.write(decision)
+        self.last_decision = decision
+        self.decisions_made += 1
+        return decision
+
+    def housekeep(self, now: datetime) -> None:
+        """Drop cached rows older than the retention window so the live cache stays small."""
+        cutoff = int((now - timedelta(days=RETENTION_DAYS)).timestamp() * 1_000_000)
+        try:
+            con = self.cache.store.connect()
+            try:
+                for table in ("prices", "usage", "weather"):
+                    if con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (table,)).fetchone():
+                        con.execute(f'DELETE FROM "{table}" WHERE interval_start < ?', (cutoff,))
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            log.error("housekeeping of %s failed: %s", self.cache.path, exc)
+
+    def status(self, now: datetime | None = None) -> dict[str, Any]:
+        """Everything the kiosk shows about the agent."""
+        now = now or self.clock.now()
+        d = self.last_decision
+        return {
+            "updated_at": now.isoformat(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "pid": os.getpid(),
+            "market": self.settings.market,
+            "site": self.settings.site,
+            "currency": self.settings.currency,
+            "policy": self.settings.policy,
+            "actuator": self.actuator.name,
+            "stale_after_min": self.settings.stale_after_min,
+            "decisions_made": self.decisions_made,
+            "last_decision": d.as_dict() if d else None,
+            "model": self.models.status(),
+            "decision_log": self.decision_log.status(),
+            "collectors": {c.name: c.state.as_dict() for c in self.collectors},
+            "jobs": {
+                j.name: {
+                    "runs": j.runs,
+                    "failures": j.failures,
+                    "missed": j.missed,
+                    "last_error": j.last_error,
+                    "next_due": j.next_due.isoformat() if j.next_due else None,
+                }
+                for j in self.scheduler.jobs
+            },
+            "clock_jumps": self.scheduler.clock_jumps,
+            "forecast_errors": self.decider.forecast_errors,
+            **self.extra_status,
+        }
+
+    def write_status(self, now: datetime | None = None) -> bool:
+        """Write ``agent_status.json`` atomically (temp file + rename); False if the disk refuses."""
+        path = self.settings.state_dir / STATUS_FILE
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(
+                prefix=".agent_status.", suffix=".tmp", dir=self.settings.state_dir
+            )
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self.status(now), fh, default=str)
+            os.replace(tmp, path)
+            return True
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            return False
+
+    # ----------------------------------------------------------------- running
+    def stop(self, *_: object) -> None:
+        self._stop = True
+        wake = getattr(self.clock, "wake", None)
+        if wake:
+            wake()
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM / SIGINT; the decision log is closed cleanly on the way out."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        log.info(
+            "agent started: %s market, site %s, policy %s, actuator %s, state in %s",
+            self.settings.market,
+            self.settings.site,
+            self.settings.policy,
+            self.actuator.name,
+            self.settings.state_dir,
+        )
+        try:
+            self.scheduler.run_forever(lambda: self._stop)
+        finally:
+            self.close()
+
+    def run_once(self) -> Decision:
+        """One pass of every job that is due now (all of them, at start); returns the decision."""
+        self.scheduler.run_pending()
+        assert self.last_decision is not None
+        return self.last_decision
+
+    def close(self) -> None:
+        self.decision_log.close()
+        self.cache.close()
+        log.info("agent stopped after %d decision(s)", self.decisions_made)
+
+
+def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> list[Collector]:
+    """The collectors a real deployment runs, with tokens from the environment / ``.env``."""
+    backoff = dict(backoff_base_s=settings.collect_every_s, backoff_max_s=settings.backoff_max_s)
+    out = []
+    if settings.market == "amber":
+        from energylib.ingest.amber import AmberClient
+
+        client = amber_client or AmberClient(
+            site_id=None if settings.site == "default" else settings.site,
+            policy=agent_retry_policy(),
+            timezone=settings.timezone,
+        )
+        out.append(
+            Collector(
+                "prices",
+                amber_prices_fetcher(client, next_intervals=settings.forecast_intervals),
+                store,
+                **backoff,
+            )
+        )
+        out.append(
+            Collector(
+                "usage",
+                amber_usage_fetcher(client),
+                store,
+                backoff_base_s=settings.weather_every_s,
+                backoff_max_s=4 * settings.weather_every_s,
+            )
+        )
+    else:
+        from energylib.config import load_settings
+
+        zone = settings.site if settings.site != "default" else load_settings().entsoe_zone
+        out.append(Collector("day_ahead", entsoe_day_ahead_fetcher(zone), store, **backoff))
+    out.append(
+        Collector(
+            "weather",
+            clear_sky_weather_fetcher(
+                settings.latitude, settings.longitude, settings.timezone, site=settings.site
+            ),
+            store,
+            backoff_base_s=settings.weather_every_s,
+            backoff_max_s=4 * settings.weather_every_s,
+        )
+    )
+    return out
+
+
+def build_agent(
+    settings: AgentSettings,
+    *,
+    clock=None,
+    collectors: list[Collector] | None = None,
+    actuator: Actuator | None = None,
+    decision_log: DecisionLog | None = None,
+    models: ModelWatcher | None = None,
+    use_forecast_cache: bool = True,
+) -> Agent:
+    """Assemble an :class:`Agent`; every part can be replaced (tests pass a simulated clock
+    and collectors pointed at a local server)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    clock = clock or SystemClock()
+    cache = LiveCache(settings.live_db)
+    if collectors is None:
+        collectors = default_collectors(settings, cache.store)
+    models = models or ModelWatcher(settings.models_path)
+    log_ = decision_log or DecisionLog(settings.decisions_db)
+    decider = Decider(settings, cache, DryRunActuator(), models, use_cache=use_forecast_cache)
+    act = actuator or DryRunActuator(decider.battery())
+    decider.actuator = act
+    return Agent(settings, clock, cache, collectors, models, decider, log_, act)
+
+
+def read_status(state_dir: str | Path) -> dict[str, Any] | None:
+    """The agent's last ``agent_status.json`` (None if it has not written one)."""
+    path = Path(state_dir) / STATUS_FILE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = ["Agent", "build_agent", "default_collectors", "read_status"]

@@ -1,0 +1,265 @@
+"""Test doubles for the agent tests: a local Amber API on loopback, price shapes, tiny models.
+
+The fake API (pytest_httpserver, 127.0.0.1) answers ``/sites/{id}/prices/current`` and
+``/sites/{id}/usage`` in Amber's real JSON shapes (``startTime`` = start + 1 s, c/kWh,
+descriptors, advancedPrice on forecasts) for the *simulated* time, and can be switched
+into fault modes: ``500``, ``503``, ``429`` (with ``Retry-After``), ``malformed_json``,
+``missing_field``, ``wrong_type`` (an object, not an array).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from werkzeug import Response
+
+from energylib.agent.clock import SimulatedClock
+from energylib.agent.config import AgentSettings
+from energylib.schema import interval_index
+
+SITE = "01TESTSITE"
+TOKEN = "psk_test_secret_token_0123456789abcdef"
+NEM = timedelta(hours=10)
+START = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # 11:00 in Sydney
+
+
+def price_c_per_kwh(t: datetime) -> float:
+    """A daily price shape [c/kWh]: cheap around solar noon (02:00 UTC), dear in the evening."""
+    h = (t.hour + t.minute / 60 + 11) % 24  # Sydney local hour in summer
+    return 30 - 22 * math.exp(-((h - 12.5) ** 2) / 8) + 28 * math.exp(-((h - 18.5) ** 2) / 3)
+
+
+def descriptor(c: float) -> str:
+    return "veryLow" if c < 12 else "low" if c < 20 else "neutral" if c < 32 else "high"
+
+
+def _z(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def price_record(
+    start: datetime, kind: str, channel: str = "general", minutes: int = 5, shift_c: float = 0.0
+) -> dict:
+    c = price_c_per_kwh(start) + shift_c
+    if channel == "feedIn":
+        c = -0.6 * c
+    end = start + timedelta(minutes=minutes)
+    rec = {
+        "type": kind,
+        "date": (start + NEM).date().isoformat(),
+        "duration": minutes,
+        "startTime": _z(start + timedelta(seconds=1)),
+        "endTime": _z(end),
+        "nemTime": (end + NEM).replace(tzinfo=None).isoformat() + "+10:00",
+        "perKwh": round(c, 4),
+        "spotPerKwh": round(c / 3, 4),
+        "channelType": channel,
+        "renewables": 40.0,
+        "spikeStatus": "none",
+        "descriptor": descriptor(abs(c)),
+        "tariffInformation": {"period": "offPeak"},
+    }
+    if kind == "CurrentInterval":
+        rec["estimate"] = True
+    if kind in ("ForecastInterval", "CurrentInterval"):
+        rec["range"] = {"min": c / 3 - 1, "max": c / 3 + 1}
+        rec["advancedPrice"] = {"low": c - 3, "predicted": c, "high": c + 3}
+    return rec
+
+
+def usage_kwh(start: datetime) -> float:
+    h = (start.hour + start.minute / 60 + 11) % 24
+    return 0.15 + 0.25 * math.exp(-((h - 19) ** 2) / 6)  # per 30 min
+
+
+class FakeAmber:
+    """State of the fake API: the clock it answers for, its fault mode and what it saw."""
+
+    def __init__(self, server, clock: SimulatedClock):
+        self.server = server
+        self.clock = clock
+        self.mode = "ok"
+        self.requests = 0
+        self.auth_ok = True
+        self.shift_c = 0.0
+        server.expect_request(f"/v1/sites/{SITE}/prices/current").respond_with_handler(self.current)
+        server.expect_request(f"/v1/sites/{SITE}/usage").respond_with_handler(self.usage)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url_for("/v1")
+
+    def _fault(self) -> Response | None:
+        m = self.mode
+        if m in ("500", "503"):
+            return Response("upstream error", status=int(m))
+        if m == "429":
+            return Response(
+                json.dumps({"message": "Too many requests"}),
+                status=429,
+                headers={"Retry-After": "120"},
+            )
+        if m == "malformed_json":
+            return Response(
+                '[{"type": "CurrentInterval", ', status=200, content_type="application/json"
+            )
+        if m == "wrong_type":
+            return Response(
+                json.dumps({"error": "unexpected"}), status=200, content_type="application/json"
+            )
+        return None
+
+    def current(self, request):
+        self.requests += 1
+        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self.auth_ok = False
+            return Response("unauthorised", status=401)
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        nxt = int(request.args.get("next", 0))
+        prev = int(request.args.get("previous", 0))
+        now = self.clock.now()
+        t0 = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5)
+        out = []
+        for ch in ("general", "feedIn"):
+            for k in range(-prev, nxt + 1):
+                t = t0 + timedelta(minutes=5 * k)
+                kind = (
+                    "ActualInterval"
+                    if k < 0
+                    else "CurrentInterval"
+                    if k == 0
+                    else "ForecastInterval"
+                )
+                out.append(price_record(t, kind, ch, shift_c=self.shift_c))
+        if self.mode == "missing_field":
+            del out[3]["perKwh"]
+        return Response(json.dumps(out), status=200, content_type="application/json")
+
+    def usage(self, request):
+        self.requests += 1
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        start = datetime.fromisoformat(request.args["startDate"]).replace(tzinfo=UTC) - NEM
+        end = (
+            datetime.fromisoformat(request.args["endDate"]).replace(tzinfo=UTC)
+            - NEM
+            + timedelta(days=1)
+        )
+        now = self.clock.now()
+        out = []
+        t = start
+        while t < min(end, now - timedelta(minutes=30)):
+            rec = price_record(t, "Usage", "general", 30)
+            kwh = usage_kwh(t)
+            rec.update(
+                {
+                    "channelIdentifier": "E1",
+                    "kwh": kwh,
+                    "cost": kwh * rec["perKwh"],
+                    "quality": "billable",
+                }
+            )
+            out.append(rec)
+            t += timedelta(minutes=30)
+        return Response(json.dumps(out), status=200, content_type="application/json")
+
+
+def amber_collectors(settings: AgentSettings, store, fake: FakeAmber):
+    """The real collectors (real AmberClient, real parser) pointed at the fake server."""
+    from energylib.agent.collect import (
+        Collector,
+        agent_retry_policy,
+        amber_prices_fetcher,
+        amber_usage_fetcher,
+    )
+    from energylib.ingest.amber import AmberClient
+
+    policy = agent_retry_policy()
+    policy.sleep = lambda s: None  # the simulated clock does not wait on the HTTP layer's back-off
+    client = AmberClient(TOKEN, site_id=SITE, base_url=fake.base_url, policy=policy)
+    return [
+        Collector(
+            "prices",
+            amber_prices_fetcher(client, next_intervals=settings.forecast_intervals),
+            store,
+            backoff_base_s=settings.collect_every_s,
+            backoff_max_s=settings.backoff_max_s,
+        ),
+        Collector(
+            "usage", amber_usage_fetcher(client), store, backoff_base_s=3600, backoff_max_s=3600 * 4
+        ),
+    ]
+
+
+def make_agent(settings, clock, fake, **kw):
+    from energylib.agent.runner import build_agent
+    from energylib.store import SqliteStore
+
+    store = SqliteStore(settings.live_db)
+    return build_agent(
+        settings, clock=clock, collectors=amber_collectors(settings, store, fake), **kw
+    )
+
+
+# --------------------------------------------------------------------------- models
+def synthetic_history(days: int = 20, seed: int = 0) -> pl.DataFrame:
+    """Half-hourly total load, price, weather: the columns TOTAL_PRICE_WEATHER_TIME reads."""
+    rng = np.random.default_rng(seed)
+    start = START - timedelta(days=days)
+    t = interval_index(start, START, 30)
+    n = len(t)
+    ts = [start + timedelta(minutes=30 * i) for i in range(n)]
+    return pl.DataFrame(
+        {
+            "interval_start": t,
+            "total_kwh": [usage_kwh(x) * rng.lognormal(0, 0.1) for x in ts],
+            "price_per_kwh": [price_c_per_kwh(x) / 100 for x in ts],
+            "ghi_w_m2": [
+                max(0.0, 900 * math.sin(math.pi * (((x.hour + 11) % 24) - 6) / 14)) for x in ts
+            ],
+            "temp_air_c": [
+                22 + 5 * math.sin(math.pi * (((x.hour + 11) % 24) - 9) / 12) for x in ts
+            ],
+        }
+    )
+
+
+TINY = dict(d_model=16, n_layers=1, n_heads=2, d_ff=32, dropout=0.0)
+
+
+def train_and_export(folder: Path, seed: int, name: str) -> Path:
+    """Train a tiny EnergyTransformer for one short epoch and export it to ONNX."""
+    from energylib.forecast.export import export_onnx
+    from energylib.forecast.features import TOTAL_PRICE_WEATHER_TIME
+    from energylib.forecast.train import TrainConfig, train
+
+    spec = dataclasses.replace(
+        TOTAL_PRICE_WEATHER_TIME,
+        name="TPWT_tiny",
+        horizons=(("day", 48), ("week", 64), ("month", 96)),
+    )
+    cfg = TrainConfig(
+        preset="pi",
+        feature_spec=spec,
+        model=TINY,
+        max_epochs=1,
+        batch_size=16,
+        max_train_batches=2,
+        max_eval_batches=1,
+        seed=seed,
+        device="cpu",
+        split=(0.6, 0.2, 0.2),
+    )
+    res = train(
+        synthetic_history(), "Australia/Sydney", cfg, folder / f"ckpt_{seed}", progress=False
+    )
+    return export_onnx(res.best_checkpoint, folder / name)

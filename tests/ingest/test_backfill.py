@@ -304,3 +304,56 @@ def test_saved_responses_merge_actual_over_forecast_and_later_file_wins(tmp_path
     data, _ = store.read("amber", "prices", site="S", channel="general")
     assert data["price_per_kwh"].to_list() == pytest.approx([0.20, 0.22])
     assert data["is_forecast"].to_list() == [False, False]
+
+
+def test_connection_errors_are_retried_then_reported(tmp_path):
+    from energylib.ingest.http import ServerError, make_session, request
+
+    waits: list[float] = []
+    policy = RetryPolicy(
+        max_retries=2, backoff_base_s=0.01, jitter_s=0.0, timeout_s=2, sleep=waits.append
+    )
+    with pytest.raises(
+        ServerError, match=r"cannot reach http://127\.0\.0\.1:9/v1/x \(prices w\) after 3 tries"
+    ):
+        request(
+            make_session(TOKEN),
+            "http://127.0.0.1:9/v1/x?token=abc",
+            policy=policy,
+            where="prices w",
+        )
+    assert waits == [0.01, 0.02]
+
+
+def test_usage_backfill_stores_each_meter_channel(httpserver, tmp_path):
+    from ingest.amber_fake import usage_record
+
+    def handler(request: Request) -> Response:
+        first = date.fromisoformat(request.args["startDate"])
+        last = date.fromisoformat(request.args["endDate"])
+        t, stop, recs = nem_day_start(first), nem_day_start(last + timedelta(days=1)), []
+        while t < stop:
+            recs += [
+                usage_record(t, "general", "E1", 0.4, 12.0),
+                usage_record(t, "feedIn", "B1", -0.1, -0.5),
+            ]
+            t += timedelta(minutes=30)
+        return Response(json.dumps(recs), content_type="application/json")
+
+    httpserver.expect_request(f"/v1/sites/{SITE}/usage").respond_with_handler(handler)
+    client = AmberClient(
+        TOKEN,
+        site_id=SITE,
+        base_url=httpserver.url_for("/v1"),
+        policy=RetryPolicy(sleep=lambda s: None),
+    )
+    store = ParquetStore(tmp_path)
+    report = backfill_amber(
+        store, "2025-01-01", "2025-01-10", kind="usage", client=client, progress=False
+    )
+    assert report.ok and len(report.windows) == 2
+    gen, _ = store.read("amber", "usage", site=SITE, channel="general")
+    feed, _ = store.read("amber", "usage", site=SITE, channel="feed_in")
+    assert gen["energy_kwh"].sum() == pytest.approx(10 * 48 * 0.4)
+    assert feed["energy_kwh"].sum() == pytest.approx(10 * 48 * 0.1)
+    assert feed["cost_amount"].sum() == pytest.approx(-10 * 48 * 0.005)

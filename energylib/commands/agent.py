@@ -1,0 +1,129 @@
+"""``energy agent ...``: the live agent and the kitchen kiosk.
+
+* ``energy agent run [--once] [--dry-run] [--state-dir DIR]``: run the agent (collect,
+  forecast, decide, log) until stopped; ``--once`` runs every job once and prints the decision.
+* ``energy agent kiosk [--host HOST] [--port PORT]``: serve the read-only kiosk
+  (``127.0.0.1`` by default; ``--host 0.0.0.0`` serves the LAN).
+* ``energy agent status``: print the agent's last status (JSON).
+* ``energy agent decisions [-n N]``: print the last N logged decisions (JSON lines).
+* ``energy agent check-model FILE``: validate a model file as the agent would before swapping it in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("agent", help="the live agent (collect, decide, log) and the kitchen kiosk")
+    asub = p.add_subparsers(dest="agent_command", metavar="ACTION")
+
+    run = asub.add_parser("run", help="run the agent until stopped (SIGTERM / Ctrl-C)")
+    run.add_argument("--once", action="store_true", help="run every job once, print the decision, exit")
+    run.add_argument("--dry-run", action="store_true", default=True,
+                     help="only log what would be done (the default; no hardware integration ships)")
+    _common(run)
+    run.set_defaults(func=cmd_run)
+
+    kiosk = asub.add_parser("kiosk", help="serve the read-only kiosk page and JSON / metrics endpoints")
+    kiosk.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    kiosk.add_argument("--port", type=int, default=None, help="TCP port (default 8080)")
+    _common(kiosk)
+    kiosk.set_defaults(func=cmd_kiosk)
+
+    status = asub.add_parser("status", help="print the agent's last status as JSON")
+    _common(status)
+    status.set_defaults(func=cmd_status)
+
+    dec = asub.add_parser("decisions", help="print the last logged decisions as JSON lines")
+    dec.add_argument("-n", type=int, default=10, help="how many (default: %(default)s)")
+    _common(dec)
+    dec.set_defaults(func=cmd_decisions)
+
+    chk = asub.add_parser("check-model", help="validate a model file as the agent does before a swap")
+    chk.add_argument("path", help="exported model (.onnx, .pt)")
+    chk.set_defaults(func=cmd_check_model)
+
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", default=None, help="folder of the live cache, decision log and models")
+    p.add_argument("--market", choices=("amber", "entsoe"), default=None, help="price market (default amber)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def _settings(args: argparse.Namespace):
+    from energylib.agent.config import load_agent_settings
+
+    return load_agent_settings(state_dir=args.state_dir, market=args.market)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3 debug lines carry request headers; keep them out even in verbose mode.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from energylib.agent.runner import build_agent
+
+    _logging(args.verbose)
+    try:
+        settings = _settings(args)
+        agent = build_agent(settings)
+    except (ValueError, RuntimeError) as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return 2
+    if args.once:
+        decision = agent.run_once()
+        agent.write_status()
+        agent.close()
+        print(json.dumps(decision.as_dict(), default=str, indent=2))
+        return 0
+    agent.run_forever()
+    return 0
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    from energylib.agent.kiosk import serve
+
+    _logging(args.verbose)
+    settings = _settings(args)
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from energylib.agent.runner import read_status
+
+    status = read_status(_settings(args).state_dir)
+    if status is None:
+        print("agent: no status written yet (is the agent running?)", file=sys.stderr)
+        return 1
+    print(json.dumps(status, indent=2, default=str))
+    return 0
+
+
+def cmd_decisions(args: argparse.Namespace) -> int:
+    from energylib.agent.decision_log import read_decisions
+
+    for d in read_decisions(_settings(args).decisions_db, limit=args.n):
+        print(json.dumps(d, default=str))
+    return 0
+
+
+def cmd_check_model(args: argparse.Namespace) -> int:
+    from energylib.forecast.export import ModelFileError, validate_model_file
+
+    try:
+        summary = validate_model_file(args.path)
+    except ModelFileError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2))
+    return 0

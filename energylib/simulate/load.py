@@ -59,6 +59,8 @@ class Household:
         Heating by the reverse-cycle AC (False: gas heating, as in most Dutch homes).
     water_heater_kw : float
         Electric water heater input [kW] (0: gas hot water).
+    ev_in_annual : bool
+        Whether ``annual_kwh`` includes the EV (default) or the EV comes on top of it.
     """
 
     annual_kwh: float = 5_500.0
@@ -72,6 +74,7 @@ class Household:
     heating_setpoint_c: float = 16.0
     electric_heating: bool = True
     water_heater_kw: float = 1.0
+    ev_in_annual: bool = True
 
     def __post_init__(self) -> None:
         for name in (
@@ -328,7 +331,9 @@ def generate_load(
     target = hh.annual_kwh * n * m / (365.0 * 1440.0)
     ev = float(kwh["ev_charging"].sum())
     rest = sum(float(v.sum()) for c, v in kwh.items() if c != "ev_charging")
-    if ev >= target:
+    if not hh.ev_in_annual:
+        target += ev
+    if ev > 0 and ev >= target:
         raise ValueError(
             f"EV charging alone ({ev:.0f} kWh) exceeds the household's consumption over the range "
             f"({target:.0f} kWh from annual_kwh={hh.annual_kwh}); raise annual_kwh or lower ev_km_per_weekday"

@@ -1,0 +1,230 @@
+"""``energy simulate``: the edge-gateway DER simulator, and the default year.
+
+Modes (one of):
+
+  --once                          one reading now (or --at TIME)
+  --continuous --interval S       a reading every S seconds (--count N to stop)
+  --scheduled --interval S        readings on clock boundaries (10:05:00, 10:10:00 ...)
+  --historical --start D --end D --output FILE.jsonl
+                                  readings over [D, D) to JSONL, and canonical frames into the store
+  --generate-config --config FILE write the default JSON config
+
+``energy simulate default-year [--seed N] [--data-dir DIR]`` writes the generated
+2025 year (Sydney ``default`` and Amsterdam ``nl-default``) into the store.
+
+Readings go to stdout as JSON lines (or --output); --influx-url adds an InfluxDB
+sink (v2 with --influx-org/--influx-bucket and INFLUX_TOKEN, or v1 with --influx-db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def _time(text: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date or time; use YYYY-MM-DD or ISO 8601"
+        ) from exc
+    return ts
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="DER gateway simulator and the default year",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help="emit one reading")
+    mode.add_argument(
+        "--continuous", action="store_true", help="emit a reading every --interval seconds"
+    )
+    mode.add_argument(
+        "--scheduled", action="store_true", help="emit readings aligned to clock boundaries"
+    )
+    mode.add_argument(
+        "--historical", action="store_true", help="readings over --start..--end to --output"
+    )
+    mode.add_argument(
+        "--generate-config", action="store_true", help="write the default config to --config"
+    )
+    p.add_argument("--config", type=Path, help="JSON config file (every field optional)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between readings (default: the config's interval_seconds)",
+    )
+    p.add_argument("--count", type=int, help="stop after N readings (continuous/scheduled)")
+    p.add_argument(
+        "--at",
+        type=_time,
+        help="time of the --once reading (default now; without a zone: local time)",
+    )
+    p.add_argument(
+        "--start",
+        type=_time,
+        help="historical: first day or time (without a zone: the site's local time)",
+    )
+    p.add_argument("--end", type=_time, help="historical: end time (excluded)")
+    p.add_argument(
+        "--output", type=Path, help="JSONL file (historical: required; others: instead of stdout)"
+    )
+    p.add_argument("--data-dir", type=Path, help="store folder root (default DATA_DIR or ./data)")
+    p.add_argument(
+        "--no-store", action="store_true", help="historical: do not write frames into the store"
+    )
+    p.add_argument(
+        "--influx-url", help="InfluxDB base URL, e.g. http://127.0.0.1:8086 (default INFLUX_URL)"
+    )
+    p.add_argument("--influx-org", help="InfluxDB v2 org (default INFLUX_ORG)")
+    p.add_argument("--influx-bucket", help="InfluxDB v2 bucket (default INFLUX_BUCKET)")
+    p.add_argument("--influx-db", help="InfluxDB v1 database: selects the v1 /write API")
+    p.set_defaults(func=run)
+
+    s = p.add_subparsers(dest="simulate_command", metavar="{default-year}")
+    d = s.add_parser("default-year", help="write the generated 2025 default year into the store")
+    d.add_argument("--seed", type=int, default=2025, help="random seed (default %(default)s)")
+    d.add_argument("--data-dir", type=Path, help="store folder root (default DATA_DIR or ./data)")
+    d.add_argument(
+        "--markets", default="nem,nl", help="comma-separated markets (default %(default)s)"
+    )
+    d.add_argument("--year", type=int, default=2025, help="calendar year (default %(default)s)")
+    d.set_defaults(func=run_default_year)
+
+
+def _store(data_dir: Path | None):
+    from energylib.config import load_settings
+    from energylib.store import ParquetStore
+
+    root = Path(data_dir) / "processed" if data_dir else load_settings().processed_dir
+    return ParquetStore(root)
+
+
+def run_default_year(args: argparse.Namespace) -> int:
+    import time
+
+    from energylib.simulate.default_year import write_default_year
+
+    markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
+    bad = [m for m in markets if m not in ("nem", "nl")]
+    if bad:
+        print(f"error: unknown market(s) {bad}; use nem and/or nl", file=sys.stderr)
+        return 2
+    store = _store(args.data_dir)
+    t0 = time.perf_counter()
+    summary = write_default_year(store, markets, args.seed, year=args.year, progress=True)
+    for key, rows in summary.items():
+        print(f"{key:28s} {rows:>8d} rows written")
+    print(
+        f"default year {args.year} (seed {args.seed}) in {store.root} in {time.perf_counter() - t0:.1f} s"
+    )
+    return 0
+
+
+def _sinks(args, gateway_out):
+    from energylib.config import load_settings
+    from energylib.simulate.influx import InfluxWriter
+
+    sinks = [gateway_out]
+    settings = load_settings()
+    url = args.influx_url or (
+        settings.influx_url if (args.influx_org or args.influx_bucket or args.influx_db) else None
+    )
+    if url:
+        if args.influx_db:
+            sinks.append(InfluxWriter(url, version=1, database=args.influx_db))
+        else:
+            sinks.append(
+                InfluxWriter(
+                    url,
+                    version=2,
+                    token=settings.influx_token,
+                    org=args.influx_org or settings.influx_org,
+                    bucket=args.influx_bucket or settings.influx_bucket,
+                )
+            )
+    return sinks
+
+
+def run(args: argparse.Namespace) -> int:
+    from energylib.simulate import gateway as gw
+
+    modes = (args.once, args.continuous, args.scheduled, args.historical, args.generate_config)
+    if not any(modes):
+        print(
+            "error: choose a mode: --once, --continuous, --scheduled, --historical, --generate-config "
+            "(or the default-year subcommand)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.generate_config:
+        if not args.config:
+            print("error: --generate-config needs --config FILE to write", file=sys.stderr)
+            return 2
+        path = gw.write_default_config(args.config)
+        print(f"wrote default config to {path}")
+        return 0
+    try:
+        config = gw.load_config(args.config)
+        if args.interval is not None:
+            if args.interval <= 0:
+                raise gw.GatewayConfigError(f"--interval must be > 0 seconds, got {args.interval}")
+            config["interval_seconds"] = max(1, int(round(args.interval)))
+        gateway = gw.Gateway(config)
+    except gw.GatewayConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.historical:
+        if not (args.start and args.end and args.output):
+            print("error: --historical needs --start, --end and --output", file=sys.stderr)
+            return 2
+        store = None if args.no_store else _store(args.data_dir)
+        try:
+            n = gw.run_historical(
+                gateway,
+                args.start,
+                args.end,
+                args.output,
+                store=store,
+                sinks=_sinks(args, lambda p: None)[1:],
+                progress=True,
+            )
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        where = f" and frames into {store.root}" if store is not None else ""
+        print(f"wrote {n} readings to {args.output}{where}")
+        return 0
+
+    fh = open(args.output, "a") if args.output else sys.stdout  # noqa: SIM115 - closed below
+
+    def emit(point: dict) -> None:
+        fh.write(json.dumps(point, separators=(",", ":")) + "\n")
+        fh.flush()
+
+    try:
+        sinks = _sinks(args, emit)
+        if args.once:
+            gw.run_once(gateway, sinks, at=args.at)
+        else:
+            interval = (
+                args.interval if args.interval is not None else float(config["interval_seconds"])
+            )
+            gw.run_continuous(gateway, sinks, interval, args.count, scheduled=args.scheduled)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if fh is not sys.stdout:
+            fh.close()
+    return 0

@@ -420,6 +420,30 @@ def _store_for(params: StudyParams, store):
     return ParquetStore(root)
 
 
+def _check_coverage(
+    params: StudyParams, series: dict[str, pl.DataFrame], joined: pl.DataFrame, minutes: int
+) -> None:
+    """Every series covers the same intervals, with no hole: nothing is dropped silently."""
+    union = pl.concat([f.select(TIME) for f in series.values()]).unique()
+    if joined.height < union.height:
+        parts = []
+        for name, f in series.items():
+            missing = union.join(f.select(TIME), on=TIME, how="anti").sort(TIME)[TIME]
+            if missing.len():
+                parts.append(f"{name} lacks {missing.len()} (first {missing[0]})")
+        raise StudyError(
+            f"{params._where()}: the study series do not cover the same intervals: {'; '.join(parts)}; "
+            "fill the gaps (energylib.align.fill_gaps) or limit the study to the common period"
+        )
+    steps = joined[TIME].diff().drop_nulls()
+    holes = joined.filter(pl.col(TIME).diff() > timedelta(minutes=minutes))
+    if holes.height:
+        raise StudyError(
+            f"{params._where()}: {holes.height} gap(s) in the study year, the first ending at {holes[TIME][0]} "
+            f"(the longest {steps.max()}); fill them (energylib.align.fill_gaps) first"
+        )
+
+
 def load_inputs(params: StudyParams, store=None) -> StudyInputs:
     """Read load, prices and weather for the study year, aligned on one interval grid.
 
@@ -482,6 +506,10 @@ def load_inputs(params: StudyParams, store=None) -> StudyInputs:
         if c in weather.columns
     ]
     frame = frame.join(weather.select(TIME, *wcols), on=TIME, how="inner").sort(TIME)
+    series = {"load": load, "prices": general, "weather": weather}
+    if d.get("feed_in_channel"):
+        series["feed-in prices"] = feed
+    _check_coverage(params, series, frame, minutes)
     if frame.height == 0:
         raise StudyError(
             f"{params._where()}: load, prices and weather of {src}/{site} share no intervals in {params.year}; "

@@ -1,0 +1,336 @@
+"""Tests for energylib.study, the scenario notebook and `energy scenarios` (small params)."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pvlib
+import pytest
+import yaml
+
+from energylib.config import PROJECT_ROOT
+from energylib.finance import net_present_value
+from energylib.schema import TIME, FrameMeta
+from energylib.site import SYDNEY
+from energylib.store import ParquetStore
+from energylib.study import (
+    BASELINE,
+    StudyError,
+    headline_table,
+    load_params,
+    params_from_dict,
+    print_headline,
+    run_study,
+)
+
+DAYS = 14
+MINUTES = 30
+SOURCE = "testdata"
+
+
+def synthetic_year_start(store: ParquetStore, days: int = DAYS, drop_weather_rows: int = 0) -> None:
+    """Two summer weeks in Sydney at 30 min: load, Amber-like prices, clear-sky weather."""
+    times = pd.date_range(
+        "2025-01-01", periods=days * 48, freq="30min", tz="Australia/Sydney"
+    ).tz_convert("UTC")
+    local_hour = times.tz_convert("Australia/Sydney").hour.to_numpy() + times.minute.to_numpy() / 60
+    evening = ((local_hour >= 17) & (local_hour < 21)).astype(float)
+    midday = ((local_hour >= 10) & (local_hour < 15)).astype(float)
+    rng = np.random.default_rng(7)
+    load = 0.15 + 0.35 * evening + 0.05 * rng.random(times.size)
+    ev = np.where((local_hour >= 18) & (local_hour < 20), 1.5, 0.0)
+    price = 0.28 + 0.25 * evening - 0.20 * midday + 0.02 * rng.random(times.size)
+    spot = price - 0.18
+    feed_in = -(0.06 + 0.20 * evening - 0.08 * midday)  # Amber's sign: negative when paid
+    cs = pvlib.location.Location(
+        SYDNEY.latitude, SYDNEY.longitude, SYDNEY.timezone, SYDNEY.altitude_m
+    ).get_clearsky(times + pd.Timedelta(minutes=15))
+    t = pl.from_pandas(pd.Series(times, name=TIME)).dt.cast_time_unit("us")
+
+    def meta(kind: str, channel: str = "general", currency: str | None = "AUD") -> FrameMeta:
+        return FrameMeta(SOURCE, kind, MINUTES, "default", channel, currency, SYDNEY.timezone)
+
+    store.upsert(
+        pl.DataFrame({TIME: t, "total_kwh": load + ev, "ev_charging_kwh": ev, "base_kwh": load}),
+        meta("load"),
+    )
+    store.upsert(
+        pl.DataFrame({TIME: t, "price_per_kwh": price, "spot_per_kwh": spot}), meta("prices")
+    )
+    store.upsert(pl.DataFrame({TIME: t, "price_per_kwh": feed_in}), meta("prices", "feed_in"))
+    weather = pl.DataFrame(
+        {
+            TIME: t,
+            "ghi_w_m2": cs["ghi"].to_numpy(),
+            "dni_w_m2": cs["dni"].to_numpy(),
+            "dhi_w_m2": cs["dhi"].to_numpy(),
+            "temp_air_c": np.full(times.size, 24.0),
+            "wind_speed_m_s": np.full(times.size, 2.0),
+        }
+    )
+    if drop_weather_rows:
+        weather = weather.filter(pl.int_range(pl.len()) % 97 != 5)
+    store.upsert(weather, meta("weather", currency=None))
+
+
+def small_raw(store_dir: Path, **changes) -> dict:
+    """The shipped Sydney params, cut down to a fast study on the synthetic fortnight."""
+    raw = yaml.safe_load((PROJECT_ROOT / "params/scenarios_2025.yaml").read_text())
+    raw["data"] = {
+        **raw["data"],
+        "source": "store",
+        "store_dir": str(store_dir),
+        "store_source": SOURCE,
+    }
+    raw["pv"] = {**raw["pv"], "sizes_kw": [0.0, 6.6]}
+    raw["batteries"] = raw["batteries"][:2]
+    raw["scenarios"] = [
+        {"name": "Solar 6.6 kW", "pv_kw": 6.6},
+        {"name": "Solar 6.6 kW + Powerwall 3", "pv_kw": 6.6, "battery": "Tesla Powerwall 3"},
+        {"name": "Smart EV charging only", "pv_kw": 0.0, "ev_strategy": "cheapest"},
+        {
+            "name": "Solar 6.6 kW + V2G",
+            "pv_kw": 6.6,
+            "ev_strategy": "solar_cheapest",
+            "v2h": True,
+            "v2g": True,
+        },
+    ]
+    raw["sensitivity_scenario"] = "Solar 6.6 kW + Powerwall 3"
+    raw.update(changes)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("study_store")
+    synthetic_year_start(ParquetStore(root))
+    return root
+
+
+@pytest.fixture(scope="module")
+def result(store_dir):
+    return run_study(params_from_dict(small_raw(store_dir)))
+
+
+# --------------------------------------------------------------------------- params
+
+
+@pytest.mark.parametrize("name", ["scenarios_2025.yaml", "scenarios_nl_2025.yaml"])
+def test_shipped_params_files_load(name):
+    p = load_params(PROJECT_ROOT / "params" / name)
+    assert p.scenarios and p.batteries
+    assert any("Powerwall" in b.name for b in p.batteries)
+    assert len([b for b in p.batteries if "Powerwall" not in b.name]) >= 2
+    assert p.ev["strategies"]
+
+
+def test_sydney_params_carry_the_battery_rebate_as_an_input():
+    p = load_params(PROJECT_ROOT / "params/scenarios_2025.yaml")
+    assert p.battery_rebate["per_kwh"] > 0
+    assert p.currency == "AUD" and p.site.timezone == "Australia/Sydney"
+
+
+def test_unknown_battery_in_a_scenario_names_it(tmp_path):
+    raw = small_raw(tmp_path)
+    raw["scenarios"] = [{"name": "x", "pv_kw": 5, "battery": "Tesla Powerwall 9"}]
+    with pytest.raises(StudyError, match="Tesla Powerwall 9"):
+        params_from_dict(raw)
+
+
+def test_bad_data_source_and_finance_keys_say_what_to_fix(tmp_path):
+    with pytest.raises(StudyError, match="data.source"):
+        params_from_dict(small_raw(tmp_path, data={"source": "ftp"}))
+    raw = small_raw(tmp_path)
+    raw["finance"] = {**raw["finance"], "discount_rte": 0.05}
+    with pytest.raises(StudyError, match="finance"):
+        params_from_dict(raw)
+
+
+def test_missing_params_file_is_named():
+    with pytest.raises(StudyError, match="nope.yaml"):
+        load_params("params/nope.yaml")
+
+
+# --------------------------------------------------------------------------- data
+
+
+def test_missing_weather_intervals_are_reported_not_dropped(tmp_path):
+    synthetic_year_start(ParquetStore(tmp_path), days=3, drop_weather_rows=1)
+    with pytest.raises(StudyError, match="weather lacks"):
+        run_study(params_from_dict(small_raw(tmp_path)))
+
+
+def test_empty_store_says_where_it_looked(tmp_path):
+    with pytest.raises(StudyError, match="no testdata/load data"):
+        run_study(params_from_dict(small_raw(tmp_path)))
+
+
+# --------------------------------------------------------------------------- the study
+
+
+def test_headline_has_baseline_first_and_every_scenario(result):
+    names = result.headline["scenario"].to_list()
+    assert names[0] == BASELINE
+    assert names[1:] == [s.name for s in result.params.scenarios]
+
+
+def test_saving_is_baseline_bill_less_scenario_bill(result):
+    h = result.headline
+    base = h["bill_amount"][0]
+    assert np.allclose(h["saving_amount"].to_numpy(), base - h["bill_amount"].to_numpy())
+
+
+def test_monthly_bills_add_up_to_the_headline_bill(result):
+    sums = result.monthly_bills.group_by("scenario").agg(pl.col("bill_amount").sum())
+    joined = result.headline.join(sums, on="scenario", suffix="_monthly")
+    assert joined.height == result.headline.height
+    assert np.allclose(joined["bill_amount"].to_numpy(), joined["bill_amount_monthly"].to_numpy())
+
+
+def test_short_data_is_annualised_for_the_finance(result):
+    assert result.days == pytest.approx(DAYS)
+    assert result.annualisation == pytest.approx(365 / DAYS)
+    row = result.scenario("Solar 6.6 kW")
+    assert row["year_one_saving_amount"] == pytest.approx(row["saving_amount"] * 365 / DAYS)
+
+
+def test_npv_payback_and_irr_agree_for_every_scenario(result):
+    for row in result.headline.iter_rows(named=True):
+        if row["scenario"] == BASELINE:
+            continue
+        cf = result.cash_flows.filter(pl.col("scenario") == row["scenario"]).sort("year")
+        net = cf["net_amount"].to_numpy()
+        assert row["npv_amount"] == pytest.approx(cf["cumulative_discounted_amount"][-1], abs=1e-6)
+        if row["irr_fraction"] is not None:
+            terms = np.abs(net / (1 + row["irr_fraction"]) ** np.arange(net.size)).sum()
+            assert abs(net_present_value(net, row["irr_fraction"])) <= 1e-6 * terms
+        else:
+            assert row["irr_note"].startswith("no IRR")
+        turns_positive = bool(np.any(np.cumsum(net) >= 0))
+        assert (row["simple_payback_years"] is not None) == turns_positive
+        assert (row["discounted_payback_years"] is not None) == bool(
+            np.any(cf["cumulative_discounted_amount"].to_numpy() >= 0)
+        )
+
+
+def test_zero_capex_scenario_has_no_irr(result):
+    row = result.scenario("Smart EV charging only")
+    assert row["net_capex_amount"] == 0
+    assert row["irr_fraction"] is None and "never change sign" in row["irr_note"]
+
+
+def test_battery_rebate_lowers_the_capex(result):
+    pv = result.scenario("Solar 6.6 kW")["net_capex_amount"]
+    with_battery = result.scenario("Solar 6.6 kW + Powerwall 3")["net_capex_amount"]
+    option = result.params.battery("Tesla Powerwall 3")
+    rebate = result.params.battery_rebate["per_kwh"] * option.capacity_kwh
+    assert with_battery - pv == pytest.approx(option.cost_per_unit + option.installation - rebate)
+
+
+def test_optimum_is_never_beaten_by_a_rule_policy(result):
+    pol = result.policies
+    assert "optimum" in pol["policy"].to_list()
+    optimum = pol.filter(pl.col("policy") == "optimum")["saving_amount"][0]
+    assert (pol["saving_amount"] <= optimum + 1e-6).all()
+
+
+def test_npv_grid_covers_every_pv_size_and_battery(result):
+    grid = result.npv_grid
+    assert grid.height == 2 * (1 + 2)
+    assert set(grid["battery"]) == {"none", "Tesla Powerwall 3", "Tesla Powerwall 2"}
+
+
+def test_ev_strategies_side_by_side_and_departures_met(result):
+    ev = result.ev_strategies
+    assert set(result.params.ev["strategies"]) <= set(ev["strategy"])
+    assert (ev["departures"] > 0).all()
+    assert np.allclose((ev["ev_grid_kwh"] + ev["ev_pv_kwh"]).to_numpy() >= 0, True)
+
+
+def test_typical_days_are_summer_in_a_sydney_january(result):
+    assert set(result.typical_days["season"]) == {"summer"}
+    assert result.typical_days["hour"].min() >= 0 and result.typical_days["hour"].max() < 24
+
+
+def test_soc_week_stays_within_zero_and_hundred_percent(result):
+    soc = result.soc_week
+    assert set(soc["series"]) == {"home battery", "EV"}
+    assert soc["soc_pct"].min() >= -1e-6 and soc["soc_pct"].max() <= 100 + 1e-6
+    assert soc.group_by("series").len()["len"].to_list() == [7 * 48, 7 * 48]
+
+
+def test_sensitivity_rows_for_the_tornado(result):
+    rows = result.sensitivity.filter(pl.col("scenario") == result.featured)
+    assert set(rows["parameter"]) == {
+        "tariff escalation",
+        "capex",
+        "discount rate",
+        "degradation",
+        "export price",
+    }
+    assert rows.height == 10
+    assert result.sensitivity_swings(result.featured)["swing_amount"].is_sorted(descending=True)
+
+
+def test_stages_are_timed(result):
+    assert set(result.seconds) == {"data", "sweep", "finance"}
+    assert all(v >= 0 for v in result.seconds.values())
+
+
+def test_headline_prints_in_the_terminal(result):
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    print_headline(result, console=console)
+    text = console.export_text()
+    for name in result.headline["scenario"]:
+        assert name in text
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def _visible_text(page: str) -> str:
+    page = re.sub(r"<(script|style|svg)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    return htmllib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+@pytest.mark.slow
+def test_scenarios_command_renders_reports_whose_headline_equals_run_study(
+    store_dir, tmp_path, capsys
+):
+    from energylib.cli import main
+    from energylib.report import external_references
+
+    files = []
+    for stem, rate in (("small_a", 0.05), ("small_b", 0.08)):
+        raw = small_raw(store_dir)
+        raw["finance"] = {**raw["finance"], "discount_rate": rate}
+        raw["policy_comparison"] = {**raw["policy_comparison"], "optimum": False}
+        path = tmp_path / f"{stem}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        files.append(path)
+    out = tmp_path / "reports"
+    code = main(
+        ["scenarios", "--params", *map(str, files), "--output-dir", str(out), "--no-quarto"]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    for path in files:
+        page = (out / f"{path.stem}.html").read_text()
+        assert external_references(page) == []
+        text = _visible_text(page)
+        expected = headline_table(run_study(load_params(path)))
+        for row in expected.iter_rows():
+            for cell in row:
+                assert cell in text, f"{cell!r} of {path.stem} not in the rendered report"
+        assert (out / f"{path.stem}.ipynb").is_file()
+    # The headline tables printed in the terminal, one per params file.
+    assert printed.count("Sydney household, calendar year 2025") == 2
+    assert "Baseline" in printed

@@ -18,9 +18,10 @@ Battery policies (``policy=``)
     Takes a price forecast and a load forecast (arrays, one value per interval; perfect or
     naive persistence forecasts when not given).  For every 24-hour window it sizes the
     energy the battery can usefully shift (the smaller of its usable energy and the
-    forecast net load), charges from the grid in that window's cheapest intervals and
+    forecast net load), charges from the grid in that window's cheapest intervals,
     discharges while the price beats the cost of the stored energy (charge price over
-    round-trip efficiency plus wear).
+    round-trip efficiency plus wear), and exports from the battery when the feed-in credit
+    beats the dearest import price forecast in the window (price spikes).
 
 EV strategies (``ev_strategy=``)
 --------------------------------
@@ -140,13 +141,23 @@ def persistence(x: np.ndarray, steps_per_day: int) -> np.ndarray:
 
 @njit(cache=True)
 def _forecast_thresholds(price_f, load_f, pv, window, usable_kwh, bc_max, bd_max, eta_rt, wear):
-    """Per-interval charge-below and discharge-above thresholds for each window."""
+    """Per-interval charge-below, discharge-above and export-above thresholds per window."""
     n = price_f.size
     charge_below = np.full(n, -np.inf)
     discharge_above = np.full(n, -np.inf)
+    export_above = np.full(n, np.inf)
     s = 0
     while s < n:
         e = min(s + window, n)
+        m = e - s
+        srt = np.sort(price_f[s:e])
+        # A full battery displaces the dearest imports it can cover in the window; a feed-in
+        # credit above the cheapest of those (a price spike) is better taken by exporting.
+        if bd_max > _EPS:
+            k_full = min(m, max(1, int(math.ceil(usable_kwh / bd_max - 1e-9))))
+            worth = max(srt[m - k_full], 0.0) + wear
+            for t in range(s, e):
+                export_above[t] = worth
         deficit = 0.0
         for t in range(s, e):
             d = load_f[t] - pv[t]
@@ -156,9 +167,7 @@ def _forecast_thresholds(price_f, load_f, pv, window, usable_kwh, bc_max, bd_max
         if shift > _EPS and bc_max > _EPS and bd_max > _EPS:
             k_ch = int(math.ceil(shift / (eta_rt * bc_max) - 1e-9))
             k_dis = int(math.ceil(shift / bd_max - 1e-9))
-            m = e - s
             if k_ch + k_dis <= m:
-                srt = np.sort(price_f[s:e])
                 low = srt[k_ch - 1]
                 high = srt[m - k_dis]
                 hold = low / eta_rt + wear
@@ -167,7 +176,7 @@ def _forecast_thresholds(price_f, load_f, pv, window, usable_kwh, bc_max, bd_max
                         charge_below[t] = low
                         discharge_above[t] = hold
         s = e
-    return charge_below, discharge_above
+    return charge_below, discharge_above, export_above
 
 
 @njit(cache=True)
@@ -447,7 +456,7 @@ def policy_thresholds(
             * battery.eta_one_way
         )
         window = max(1, int(round(policy.horizon_hours * 60 / interval_minutes)))
-        cb, da = _forecast_thresholds(
+        return _forecast_thresholds(
             pf,
             lf,
             np.ascontiguousarray(pv_kwh, dtype=float),
@@ -458,7 +467,6 @@ def policy_thresholds(
             battery.round_trip_efficiency,
             battery.wear_cost_per_kwh,
         )
-        return cb, da, np.full(n, np.inf)
     raise TypeError(
         f"unknown policy {policy!r}; use SelfConsumption, PriceThreshold or ForecastPolicy"
     )

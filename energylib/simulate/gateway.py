@@ -426,15 +426,15 @@ class Gateway:
     # ------------------------------------------------------------------ store
     def frames(self, start, end) -> dict[str, tuple[pl.DataFrame, FrameMeta]]:
         """Canonical 5-min frames over the local days covering ``[start, end)``, cut to the range."""
-        s, e = self.times(start, end)[[0, -1]] if len(self.times(start, end)) else (None, None)
-        if s is None:
+        s, e = self._utc(start), self._utc(end)
+        if s >= e:
             return {}
         tz = self.site.timezone
-        d0, d1 = s.tz_convert(tz).date(), e.tz_convert(tz).date()
+        d0, d1 = s.tz_convert(tz).date(), (e - pd.Timedelta(microseconds=1)).tz_convert(tz).date()
         days = [self.day(d0 + timedelta(days=k)) for k in range((d1 - d0).days + 1)]
         index = days[0].index.append([d.index for d in days[1:]])
         cat = lambda get: np.concatenate([get(d) for d in days])  # noqa: E731
-        keep = (index >= s.floor("5min")) & (index <= e)
+        keep = (index >= s.floor("5min")) & (index < e)
         index = index[keep]
         cur = self.config["grid_price"]["currency"]
         name = self.config["device_id"]

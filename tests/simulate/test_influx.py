@@ -1,0 +1,162 @@
+"""InfluxDB sink: line protocol, HTTP v2/v1 writes (local HTTP server), and a real InfluxDB 1.x."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from energylib.simulate.gateway import Gateway
+from energylib.simulate.influx import (
+    InfluxWriteError,
+    InfluxWriter,
+    escape_key,
+    escape_measurement,
+    format_field,
+    line,
+    point_to_lines,
+)
+
+
+def test_line_protocol_escapes_and_types():
+    assert escape_measurement("my meas,x") == "my\\ meas\\,x"
+    assert escape_key("a=b c,d") == "a\\=b\\ c\\,d"
+    assert format_field(1.5) == "1.5" and format_field(3) == "3i" and format_field(True) == "true"
+    assert format_field('say "hi"') == '"say \\"hi\\""'
+    assert (
+        line("m", {"z": "1", "a": "x y"}, {"v": 2.0, "s": "ok"}, 10)
+        == 'm,a=x\\ y,z=1 v=2.0,s="ok" 10'
+    )
+
+
+def test_line_protocol_rejects_non_finite_and_empty():
+    with pytest.raises(ValueError, match="non-finite"):
+        format_field(float("nan"))
+    with pytest.raises(ValueError, match="at least one field"):
+        line("m", {}, {}, 0)
+
+
+def test_a_reading_becomes_one_line_per_block():
+    p = Gateway({"device_id": "gw 1"}).point("2025-01-15T12:00")
+    lines = point_to_lines(p)
+    assert [ln.split(",")[0] for ln in lines] == [
+        "solar",
+        "battery",
+        "home_load",
+        "grid_price",
+        "grid",
+    ]
+    assert all(
+        ln.split(" ")[0].endswith("device_id=gw\\") for ln in lines
+    )  # escaped space in the tag
+    ts = lines[0].rsplit(" ", 1)[1]
+    assert ts == "1736902800000000000"  # 2025-01-15T01:00:00Z in ns
+    assert 'period="' in lines[3] and "capacity_kw=6.6" in lines[0]
+
+
+def test_v2_write_sends_token_org_bucket(httpserver):
+    httpserver.expect_request(
+        "/api/v2/write",
+        method="POST",
+        query_string={"org": "home", "bucket": "der", "precision": "ns"},
+        headers={"Authorization": "Token s3cret"},
+    ).respond_with_data("", status=204)
+    w = InfluxWriter(httpserver.url_for("/"), version=2, token="s3cret", org="home", bucket="der")
+    assert w.write_lines(["m v=1.0 1", "m v=2.0 2"]) == 2
+    req, _ = httpserver.log[0]
+    assert req.get_data(as_text=True) == "m v=1.0 1\nm v=2.0 2"
+    assert "s3cret" not in repr(w)
+
+
+def test_v1_write_uses_db_and_reports_refusal(httpserver):
+    httpserver.expect_request(
+        "/write", method="POST", query_string={"db": "gw", "precision": "ns"}
+    ).respond_with_data('{"error":"database not found: \\"gw\\""}', status=404)
+    w = InfluxWriter(httpserver.url_for("/"), version=1, database="gw")
+    with pytest.raises(InfluxWriteError, match="HTTP 404.*database not found"):
+        w.write_lines(["m v=1.0 1"])
+
+
+def test_unreachable_server_is_a_clear_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    w = InfluxWriter(f"http://127.0.0.1:{port}", version=1, database="x", timeout_s=2)
+    with pytest.raises(InfluxWriteError, match="could not reach"):
+        w.write_lines(["m v=1.0 1"])
+
+
+def test_writer_needs_its_target():
+    with pytest.raises(ValueError, match="org and bucket"):
+        InfluxWriter("http://127.0.0.1:1", version=2)
+    with pytest.raises(ValueError, match="database"):
+        InfluxWriter("http://127.0.0.1:1", version=1)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def influxd(tmp_path):
+    exe = shutil.which("influxd")
+    if exe is None:
+        pytest.skip(
+            "influxd not installed (Debian package 'influxdb'); line protocol is tested above"
+        )
+    http, rpc = _free_port(), _free_port()
+    conf = tmp_path / "influx.conf"
+    conf.write_text(
+        f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc}"\n'
+        f'[meta]\n  dir = "{tmp_path}/meta"\n'
+        f'[data]\n  dir = "{tmp_path}/data"\n  wal-dir = "{tmp_path}/wal"\n  query-log-enabled = false\n'
+        f'[http]\n  bind-address = "127.0.0.1:{http}"\n  log-enabled = false\n'
+        "[monitor]\n  store-enabled = false\n"
+    )
+    proc = subprocess.Popen(
+        [exe, "-config", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{http}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{url}/ping", timeout=0.5).status_code == 204:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("influxd did not answer /ping within 10 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_readings_land_in_a_real_influxdb(influxd):
+    requests.post(
+        f"{influxd}/query", data={"q": "CREATE DATABASE gw"}, timeout=5
+    ).raise_for_status()
+    g = Gateway({"device_id": "gw-1"})
+    w = InfluxWriter(influxd, version=1, database="gw")
+    points = list(g.points("2025-01-15T12:00", "2025-01-15T12:15"))
+    for p in points:
+        w(p)
+    r = requests.get(
+        f"{influxd}/query",
+        params={"db": "gw", "q": "SELECT power_kw, device_id FROM solar"},
+        timeout=5,
+    )
+    values = r.json()["results"][0]["series"][0]["values"]
+    assert [v[1] for v in values] == [p["solar"]["power_kw"] for p in points]
+    assert {v[2] for v in values} == {"gw-1"}
+    r = requests.get(
+        f"{influxd}/query", params={"db": "gw", "q": "SELECT period FROM grid_price"}, timeout=5
+    )
+    assert r.json()["results"][0]["series"][0]["values"][0][1] == points[0]["grid_price"]["period"]

@@ -235,14 +235,18 @@ def tornado_chart(rows: pl.DataFrame, currency: str, *, title: str = "") -> alt.
         (pl.col("delta_npv_amount").max() - pl.col("delta_npv_amount").min()).alias("swing")
     )
     order = width.sort("swing", descending=True)["parameter"].to_list()
+    reach = 1.3 * max(float(rows["delta_npv_amount"].abs().max() or 0.0), 1.0)  # room for the labels
     base = alt.Chart(rows.to_pandas()).encode(
         y=alt.Y("parameter:N", sort=order, title=None),
-        x=alt.X("delta_npv_amount:Q", title=f"change in NPV ({currency})"),
+        x=alt.X("delta_npv_amount:Q", title=f"change in NPV ({currency})", scale=alt.Scale(domain=[-reach, reach])),
     )
     bars = base.mark_bar().encode(
         color=alt.Color("case:N", title="input at", scale=alt.Scale(domain=["low", "high"], range=["#e76f51", "#2a9d8f"])),
         tooltip=["parameter:N", "change:N", alt.Tooltip("delta_npv_amount:Q", format=",.0f")],
     )
-    labels = base.mark_text(baseline="middle", dy=0, fontSize=10).encode(text="change:N")
+    # Each label sits just outside the end of its bar.
+    right = base.transform_filter(alt.datum.delta_npv_amount >= 0).mark_text(align="left", dx=4, fontSize=10)
+    left = base.transform_filter(alt.datum.delta_npv_amount < 0).mark_text(align="right", dx=-4, fontSize=10)
+    labels = right.encode(text="change:N") + left.encode(text="change:N")
     zero = alt.Chart(pl.DataFrame({"x": [0.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
     return (bars + labels + zero).properties(width=560, height=34 * max(len(order), 2), title=title)

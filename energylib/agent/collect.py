@@ -151,14 +151,15 @@ class Collector:
                 )
                 rows += data.height
                 self.store.upsert(data, meta, nullable=nullable)
-        except (MalformedResponse, DataValidationError) as exc:
+        except (MalformedResponse, DataValidationError, TypeError, KeyError, ValueError) as exc:
+            # Anything the parser or the frame validation refuses is a malformed answer.
             st.malformed_total += 1
             self._failed(now, f"malformed response rejected: {exc}", None)
             return False
         except RateLimited as exc:
             self._failed(now, f"rate limited (HTTP 429): {exc}", exc.retry_after_s)
             return False
-        except (HttpError, OSError, sqlite3.Error, ValueError, LookupError) as exc:
+        except (HttpError, OSError, sqlite3.Error, LookupError) as exc:
             self._failed(now, f"{type(exc).__name__}: {exc}", None)
             return False
         except Exception as exc:  # a fetch plug-in's own error: logged, collector keeps going

@@ -208,6 +208,11 @@ class EV:
             v = getattr(self, name)
             _check(0 <= v <= 1, f"EV.{name} must be in [0, 1], got {v}")
         _check(
+            self.initial_soc_fraction <= self.max_soc_fraction,
+            f"EV.initial_soc_fraction {self.initial_soc_fraction} is above the charge limit "
+            f"max_soc_fraction {self.max_soc_fraction}",
+        )
+        _check(
             self.departure_soc_fraction <= self.max_soc_fraction,
             f"EV.departure_soc_fraction {self.departure_soc_fraction} is above the charge limit "
             f"max_soc_fraction {self.max_soc_fraction}; raise the limit or lower the requirement",

@@ -1,0 +1,179 @@
+"""Tariffs: per-interval prices and monthly bills against hand-computed figures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import numpy as np
+import pytest
+
+from energylib.tariff import (
+    BILL_COLUMNS,
+    AmberTariff,
+    Calendar,
+    DynamicEUTariff,
+    FlatTariff,
+    MarketPrices,
+    TimeOfUseTariff,
+    TouPeriod,
+    annual_total,
+    sydney_tou,
+)
+
+SYD = "Australia/Sydney"
+
+
+def utc_range(start: datetime, n: int, minutes: int) -> np.ndarray:
+    return np.array(
+        [
+            np.datetime64(start.replace(tzinfo=None) + timedelta(minutes=minutes * i), "us")
+            for i in range(n)
+        ]
+    )
+
+
+def local_to_utc(*stamps: str, tz: str = SYD) -> np.ndarray:
+    from zoneinfo import ZoneInfo
+
+    out = [
+        datetime.fromisoformat(s).replace(tzinfo=ZoneInfo(tz)).astimezone(UTC).replace(tzinfo=None)
+        for s in stamps
+    ]
+    return np.array(out, dtype="datetime64[us]")
+
+
+def test_calendar_uses_local_months_and_days():
+    # 2025-01-31 13:30 UTC is 2025-02-01 00:30 in Sydney (UTC+11)
+    cal = Calendar.from_utc(
+        np.array(["2025-01-31T12:30", "2025-01-31T13:30"], dtype="datetime64[us]"), SYD, 30
+    )
+    assert [str(m) for m in cal.local_month] == ["2025-01", "2025-02"]
+    assert cal.minute_of_day.tolist() == [23 * 60 + 30, 30]
+    assert cal.weekday.tolist() == [4, 5]  # Friday, Saturday
+
+
+def test_calendar_follows_daylight_saving_end():
+    # Sydney leaves DST on 2025-04-06 at 03:00 local (16:00 UTC on the 5th): 02:00-03:00 repeats
+    t = utc_range(datetime(2025, 4, 5, 15, 0), 4, 30)
+    cal = Calendar.from_utc(t, SYD, 30)
+    assert [str(x)[11:16] for x in cal.local] == ["02:00", "02:30", "02:00", "02:30"]
+
+
+def test_flat_bill_matches_hand_computation():
+    # two local days in January at 30 min: 96 intervals
+    t = utc_range(datetime(2024, 12, 31, 13, 0), 96, 30)
+    cal = Calendar.from_utc(t, SYD, 30)
+    tariff = FlatTariff(
+        import_per_kwh=0.30,
+        feed_in_credit_per_kwh=0.05,
+        daily_supply_per_day=1.10,
+        monthly_fee=31.0,
+    )
+    bill = tariff.bill(np.full(96, 0.5), np.full(96, 0.25), cal)
+    assert bill.columns == list(BILL_COLUMNS)
+    row = bill.row(0, named=True)
+    assert row["month"] == "2025-01" and row["days"] == 2
+    assert row["energy_cost"] == pytest.approx(96 * 0.5 * 0.30)  # 14.40
+    assert row["supply_cost"] == pytest.approx(2.20)
+    assert row["fees_cost"] == pytest.approx(2.00)  # 31 a month, 2 of 31 days
+    assert row["feed_in_credit"] == pytest.approx(1.20)
+    assert row["total_cost"] == pytest.approx(14.40 + 2.20 + 2.00 - 1.20)
+    assert annual_total(bill) == pytest.approx(17.40)
+
+
+def test_amber_bill_passes_prices_through_and_flips_feed_in_sign():
+    t = utc_range(datetime(2025, 3, 9, 13, 0), 4, 5)  # 2025-03-10 00:00 local (UTC+11)
+    cal = Calendar.from_utc(t, SYD, 5)
+    market = MarketPrices(
+        general_per_kwh=np.array([0.2, 0.3, -0.1, 0.5]),
+        feed_in_per_kwh=np.array([-0.05, -0.1, 0.02, -0.3]),  # Amber: negative = customer paid
+    )
+    tariff = AmberTariff(daily_supply_per_day=1.10, monthly_fee=25.0)
+    imp, exp = tariff.interval_prices(cal, market)
+    np.testing.assert_allclose(exp, [0.05, 0.1, -0.02, 0.3])
+    bill = tariff.bill(np.array([1.0, 2.0, 3.0, 0.0]), np.array([0.0, 1.0, 2.0, 3.0]), cal, market)
+    row = bill.row(0, named=True)
+    assert row["energy_cost"] == pytest.approx(0.2 + 0.6 - 0.3)
+    assert row["feed_in_credit"] == pytest.approx(0.1 - 0.04 + 0.9)
+    assert row["total_cost"] == pytest.approx(0.5 + 1.10 + 25.0 / 31 - 0.96)
+
+
+def test_amber_without_feed_in_prices_says_what_is_missing():
+    cal = Calendar.from_utc(utc_range(datetime(2025, 3, 9, 13), 2, 5), SYD, 5)
+    with pytest.raises(ValueError, match="feed_in_per_kwh"):
+        AmberTariff().interval_prices(cal, MarketPrices(general_per_kwh=np.ones(2)))
+
+
+def test_tou_periods_by_local_time_weekday_and_season():
+    t = local_to_utc(
+        "2025-01-15 16:00",  # Wednesday, summer: peak
+        "2025-01-15 10:00",  # shoulder
+        "2025-01-15 23:00",  # off-peak
+        "2025-01-16 03:00",  # off-peak (wraps midnight)
+        "2025-01-18 16:00",  # Saturday: shoulder
+        "2025-04-16 16:00",  # Wednesday in April (no peak season): shoulder
+    )
+    cal = Calendar.from_utc(t, SYD, 30)
+    tariff = sydney_tou(
+        peak_per_kwh=0.55, shoulder_per_kwh=0.30, offpeak_per_kwh=0.22, feed_in_credit_per_kwh=0.04
+    )
+    imp, exp = tariff.interval_prices(cal)
+    np.testing.assert_allclose(imp, [0.55, 0.30, 0.22, 0.22, 0.30, 0.30])
+    np.testing.assert_allclose(exp, 0.04)
+    bill = tariff.bill(np.full(6, 2.0), np.zeros(6), cal)
+    assert bill["month"].to_list() == ["2025-01", "2025-04"]
+    assert bill["days"].to_list() == [3, 1]
+    assert bill["energy_cost"].to_list() == pytest.approx(
+        [2 * (0.55 + 0.30 + 0.22 + 0.22 + 0.30), 2 * 0.30]
+    )
+    assert bill["supply_cost"].to_list() == pytest.approx([3 * 1.10, 1.10])
+
+
+def test_tou_gap_in_periods_is_an_error_naming_the_intervals():
+    tariff = TimeOfUseTariff(periods=(TouPeriod("day", 0.3, time(7), time(22)),))
+    cal = Calendar.from_utc(local_to_utc("2025-01-15 23:00"), SYD, 30)
+    with pytest.raises(ValueError, match="1 intervals match no import period.*2025-01-15T23:00"):
+        tariff.interval_prices(cal)
+
+
+def test_eu_dynamic_prices_and_bill_with_tax_credit():
+    ams = "Europe/Amsterdam"
+    t = local_to_utc("2025-02-03 12:00", "2025-02-03 13:00", tz=ams)
+    cal = Calendar.from_utc(t, ams, 60)
+    market = MarketPrices(spot_per_kwh=np.array([0.10, -0.05]))
+    tariff = DynamicEUTariff(
+        energy_tax_per_kwh=0.10154,
+        supplier_margin_per_kwh=0.02,
+        vat_fraction=0.21,
+        feed_in_fee_per_kwh=0.01,
+        monthly_fee=6.0,
+        daily_supply_per_day=1.0,
+        annual_tax_credit=635.19,
+    )
+    imp, exp = tariff.interval_prices(cal, market)
+    np.testing.assert_allclose(imp, [(0.10 + 0.12154) * 1.21, (-0.05 + 0.12154) * 1.21])
+    np.testing.assert_allclose(exp, [0.09, -0.06])
+    bill = tariff.bill(np.array([2.0, 1.0]), np.array([0.0, 3.0]), cal, market)
+    row = bill.row(0, named=True)
+    share = 1 / 28  # one day of February 2025
+    assert row["energy_cost"] == pytest.approx(2 * 0.2680634 + 0.0865634)
+    assert row["feed_in_credit"] == pytest.approx(3 * -0.06)
+    assert row["fees_cost"] == pytest.approx(6.0 * share)
+    assert row["tax_credit"] == pytest.approx(635.19 / 12 * share)
+    assert row["total_cost"] == pytest.approx(
+        row["energy_cost"] + 1.0 + 6.0 * share - 635.19 / 12 * share + 0.18
+    )
+
+
+def test_eu_netting_credits_exports_at_the_import_price():
+    ams = "Europe/Amsterdam"
+    cal = Calendar.from_utc(local_to_utc("2025-02-03 12:00", tz=ams), ams, 60)
+    tariff = DynamicEUTariff(feed_in="import_price")
+    imp, exp = tariff.interval_prices(cal, MarketPrices(spot_per_kwh=np.array([0.08])))
+    np.testing.assert_allclose(exp, imp)
+
+
+def test_bill_rejects_series_of_the_wrong_length():
+    cal = Calendar.from_utc(utc_range(datetime(2025, 3, 9, 13), 3, 5), SYD, 5)
+    with pytest.raises(ValueError, match="one value per interval"):
+        FlatTariff().bill(np.ones(2), np.ones(2), cal)

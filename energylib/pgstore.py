@@ -249,6 +249,28 @@ def _upsert_batch(
         else _ident(c)
         for c in cols
     ]
+    # Writers to one table take turns (readers are not blocked), so the check below stays true
+    # until this transaction commits.
+    con.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(target))
+    ranges = rows.group_by(["source", "site", "channel", "interval_minutes"]).agg(
+        pl.col(TIME).min().alias("lo"), pl.col(TIME).max().alias("hi")
+    )
+    probe = sql.SQL(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE source = %s AND site = %s AND channel = %s "
+        "AND interval_minutes = %s AND interval_start BETWEEN %s AND %s)"
+    ).format(target)
+    overlap = any(con.execute(probe, r).fetchone()[0] for r in ranges.iter_rows())
+    if not overlap:
+        # Fast path: nothing stored in these series' time ranges (a first sync), so a plain
+        # INSERT is the upsert, at about half the cost of ON CONFLICT's speculative insertion.
+        cur = con.execute(
+            sql.SQL("INSERT INTO {target} ({cols}) SELECT {select} FROM _stage").format(
+                target=target,
+                cols=sql.SQL(", ").join(map(_ident, cols)),
+                select=sql.SQL(", ").join(select_cols),
+            )
+        )
+        return int(cur.rowcount), 0
     updatable = ["currency", "timezone", *values]
     query = sql.SQL(
         "WITH up AS (INSERT INTO {target} AS t ({cols}) SELECT {select} FROM _stage "
@@ -370,7 +392,7 @@ def sync_to_postgres(
     report = SyncReport(url=redact_url(url))
     parts = list(_partitions(store))
     report.partitions = len(parts)
-    con = connect(url, retries=retries, wait_s=retry_wait_s)
+    con = _sync_connection(url, retries, retry_wait_s)
     bar = _Progress(progress, len(parts), "sync to Postgres")
     try:
         _ensure_schema(con, schema)
@@ -412,7 +434,7 @@ def sync_to_postgres(
                             report,
                         ) from None
                     time.sleep(retry_wait_s * (2 ** (attempt - 1)))
-                    con = connect(url, retries=retries, wait_s=retry_wait_s)
+                    con = _sync_connection(url, retries, retry_wait_s)
                     report.reconnects += 1
             report.synced += 1
             report.rows += frame.height
@@ -428,26 +450,38 @@ def sync_to_postgres(
     return report
 
 
+def _sync_connection(url: str, retries: int, wait_s: float) -> psycopg.Connection:
+    """A connection for syncing.  Commits do not wait for the WAL flush (``synchronous_commit
+    off``): a server crash can lose only the newest commits, in order, so a partition's
+    state row is never kept without its rows, and the next sync redoes what was lost."""
+    con = connect(url, retries=retries, wait_s=wait_s)
+    con.execute("SET synchronous_commit TO off")
+    return con
+
+
 def _sync_partition(con, schema, key, fingerprint, frame, batch_rows, on_batch) -> tuple[int, int]:
     source, kind, partition = key
     _ensure_table(con, schema, kind, frame)
     inserted = updated = 0
-    for i, batch in enumerate(frame.iter_slices(batch_rows)):
+    batches = list(frame.iter_slices(batch_rows))
+    for i, batch in enumerate(batches):
         with con.transaction():
             ins, upd = _upsert_batch(con, schema, kind, batch)
+            if (
+                i == len(batches) - 1
+            ):  # the partition is recorded in the same commit as its last rows
+                con.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.{} (source, kind, partition, fingerprint, rows) VALUES (%s, %s, %s, %s, %s) "
+                        "ON CONFLICT (source, kind, partition) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+                        "rows = EXCLUDED.rows, synced_at = now()"
+                    ).format(_ident(schema), _ident(STATE_TABLE)),
+                    (source, kind, partition, fingerprint, frame.height),
+                )
         inserted += ins
         updated += upd
         if on_batch is not None:
             on_batch(BatchInfo(source, kind, partition, i, batch.height, con.info.backend_pid))
-    with con.transaction():
-        con.execute(
-            sql.SQL(
-                "INSERT INTO {}.{} (source, kind, partition, fingerprint, rows) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (source, kind, partition) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
-                "rows = EXCLUDED.rows, synced_at = now()"
-            ).format(_ident(schema), _ident(STATE_TABLE)),
-            (source, kind, partition, fingerprint, frame.height),
-        )
     return inserted, updated
 
 

@@ -13,7 +13,13 @@ Sync, per Parquet partition (one source/kind/month file) and batch:
 ``COPY`` the rows into a temporary staging table, then
 ``INSERT ... SELECT ... ON CONFLICT DO UPDATE ... WHERE <values differ>`` into the
 target, in one transaction per batch.  Rows already stored as given are not
-rewritten, so a re-run changes nothing.  A partition's content fingerprint is
+rewritten, so a re-run changes nothing.  Where none of a batch's series has rows
+in the batch's time range (a first sync), a plain ``INSERT`` does the same job at
+about half the server time; the table is locked against other writers (``SHARE
+ROW EXCLUSIVE``, readers are not blocked) so that check holds until the commit.
+Sync connections use ``synchronous_commit = off``: a server crash can lose only
+the newest commits, and the next sync redoes them.  A sync never deletes: rows
+removed from the Parquet store stay in Postgres.  A partition's content fingerprint is
 recorded in ``energylib.sync_state`` after all its batches commit: a later sync
 skips partitions whose file has not changed, and a sync cut off half-way redoes
 only the unfinished partitions (re-upserting a batch is harmless).  Dropped

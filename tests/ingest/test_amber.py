@@ -337,3 +337,22 @@ def test_frames_are_polars_with_utc_times():
     data, _ = read_amber_prices(FIX / "prices_5min.json")[0]
     assert isinstance(data, pl.DataFrame)
     assert data.schema[TIME] == pl.Datetime("us", "UTC")
+
+
+def test_saved_body_with_a_wrongly_typed_field_names_item_and_field(tmp_path):
+    recs = [interval(T0 + timedelta(minutes=5 * i), 5, "general") for i in range(4)]
+    recs[2]["perKwh"] = "twenty"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(recs))
+    with pytest.raises(
+        MalformedResponse, match=r"window 7.*item 2.*unreadable \('twenty'\).*'perKwh'"
+    ):
+        read_amber_prices(path, where="window 7")
+
+
+def test_undocumented_extra_fields_are_ignored(tmp_path):
+    recs = [interval(T0, 5, "general", newField={"x": 1}, anotherOne="y")]
+    path = tmp_path / "extra.json"
+    path.write_text(json.dumps(recs))
+    ((data, _),) = read_amber_prices(path)
+    assert data["price_per_kwh"][0] == pytest.approx(0.25)

@@ -213,8 +213,7 @@ def predict(history: pl.DataFrame, model: str | Path | ForecastRunner) -> dict[s
 def validate_model_file(path: str | Path, history: pl.DataFrame | None = None) -> dict:
     """Check that a model file is safe to swap in; raise :class:`ModelFileError` if not.
 
-    Loads it, checks the metadata, runs a batch of two windows (zero inputs, i.e.
-    training means) and checks every output's shape and finiteness; with
+    Loads it, checks the metadata, runs a batch of two windows (the training medians) and checks every output's shape and finiteness; with
     ``history``, also runs :meth:`predict` on it.  Returns a summary (spec name,
     feature count, outputs, horizons).
     """
@@ -225,11 +224,11 @@ def validate_model_file(path: str | Path, history: pl.DataFrame | None = None) -
         raise ModelFileError(
             f"{path}: outputs {runner.output_names} do not match its spec's {expected}; re-export it"
         )
-    if len(runner.scalers.inputs.mean) != spec.n_features:
+    if len(runner.scalers.inputs.center) != spec.n_features:
         raise ModelFileError(
-            f"{path}: input scaler has {len(runner.scalers.inputs.mean)} columns for {spec.n_features} features; re-export it"
+            f"{path}: input scaler has {len(runner.scalers.inputs.center)} columns for {spec.n_features} features; re-export it"
         )
-    windows = np.tile(runner.scalers.inputs.mean, (2, spec.sequence_length, 1))
+    windows = np.tile(runner.scalers.inputs.center, (2, spec.sequence_length, 1))
     try:
         out = runner.predict_array(windows)
     except Exception as exc:  # noqa: BLE001 - a model that cannot run must not be swapped in

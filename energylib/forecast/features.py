@@ -313,7 +313,9 @@ def default_year_frame(
     from energylib.simulate import default_year
 
     frames = default_year.generate(market=market, seed=seed)
-    data, tz = assemble_frame(frames, 30)
+    # The general channel's price is the one a household pays; feed-in and PV are not inputs.
+    wanted = [k for k in ("load", "prices/general", "weather", "battery") if k in frames]
+    data, tz = assemble_frame({k: frames[k] for k in wanted}, 30)
     if days is not None:
         data = data.filter(pl.col(TIME) < data[TIME].min() + timedelta(days=days))
     return data, tz
@@ -519,31 +521,73 @@ def target_windows(targets: np.ndarray, anchors: np.ndarray, horizon: int) -> np
 # --------------------------------------------------------------------------- scaling
 @dataclass
 class Scaler:
-    """Standardisation ``(x - mean) / std`` per column, fitted on training rows only."""
+    """Per-column ``(x - center) / scale``, fitted on training rows only.
 
-    mean: np.ndarray
-    std: np.ndarray
+    ``standard``: mean and standard deviation.  ``robust``: median and the
+    interquartile range / 1.349 (the standard deviation of a normal distribution with
+    that IQR), falling back to the standard deviation where the IQR is zero (a mostly
+    idle appliance): price spikes then do not squash the everyday price range.
+    ``clip`` bounds the scaled values (inputs only), so a spike cannot swamp a window.
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+    clip: float | None = None
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> Scaler:
+    def fit(
+        cls,
+        values: np.ndarray,
+        methods: Sequence[str] | str = "standard",
+        clip: float | None = None,
+    ) -> Scaler:
         v = np.asarray(values, dtype=np.float64)
-        mean = np.nanmean(v, axis=0)
-        std = np.nanstd(v, axis=0)
-        std = np.where(std > 1e-8, std, 1.0)  # a constant column (SoH over a month) stays as is
-        return cls(mean.astype(np.float32), std.astype(np.float32))
+        ncol = v.shape[1]
+        methods = [methods] * ncol if isinstance(methods, str) else list(methods)
+        center, scale = np.empty(ncol), np.empty(ncol)
+        for j, how in enumerate(methods):
+            col = v[:, j][np.isfinite(v[:, j])]
+            std = col.std() if col.size else 1.0
+            if how == "robust":
+                q1, med, q3 = np.percentile(col, [25, 50, 75]) if col.size else (0.0, 0.0, 0.0)
+                center[j], iqr = med, (q3 - q1) / 1.349
+                scale[j] = iqr if iqr > 1e-8 else std
+            elif how == "standard":
+                center[j], scale[j] = (col.mean() if col.size else 0.0), std
+            else:
+                raise ValueError(f"scaling method {how!r} unknown; use 'standard' or 'robust'")
+        scale = np.where(
+            scale > 1e-8, scale, 1.0
+        )  # a constant column (SoH over a month) stays as is
+        return cls(center.astype(np.float32), scale.astype(np.float32), clip)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std).astype(np.float32)
+        z = ((x - self.center) / self.scale).astype(np.float32)
+        return np.clip(z, -self.clip, self.clip) if self.clip else z
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
-        return (x * self.std + self.mean).astype(np.float32)
+        return (x * self.scale + self.center).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+        return {
+            "center": [float(v) for v in self.center],
+            "scale": [float(v) for v in self.scale],
+            "clip": self.clip,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Scaler:
-        return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32))
+        return cls(
+            np.asarray(d["center"], dtype=np.float32),
+            np.asarray(d["scale"], dtype=np.float32),
+            d.get("clip"),
+        )
+
+
+#: Target scaling per task: consumption is fitted by MSE (standardise), price by MAE on a
+#: heavy-tailed series (median / IQR, so the everyday range is not squashed by spikes).
+TARGET_SCALING = {"consumption": "standard", "price": "robust"}
+INPUT_CLIP = 10.0
 
 
 @dataclass
@@ -555,8 +599,13 @@ class Scalers:
 
     @classmethod
     def fit(cls, fm: FeatureMatrix, train_block: tuple[int, int]) -> Scalers:
+        """Robust input scaling (clipped at +-10) and per-task target scaling, on the
+        training block's rows only."""
         a, b = train_block
-        return cls(Scaler.fit(fm.inputs[a:b]), Scaler.fit(fm.targets[a:b]))
+        methods = [TARGET_SCALING.get(t, "standard") for t in fm.spec.tasks]
+        return cls(
+            Scaler.fit(fm.inputs[a:b], "robust", INPUT_CLIP), Scaler.fit(fm.targets[a:b], methods)
+        )
 
     def to_dict(self) -> dict:
         return {"inputs": self.inputs.to_dict(), "targets": self.targets.to_dict()}

@@ -47,12 +47,12 @@ class ForecastRunner(ABC):
         for i in range(0, max(len(windows), 1), batch_size):
             x = self.scalers.inputs.transform(windows[i : i + batch_size])
             chunks.append(self.run_scaled(np.ascontiguousarray(x, dtype=np.float32)))
-        mean, std = self.scalers.targets.mean, self.scalers.targets.std
+        center, scale = self.scalers.targets.center, self.scalers.targets.scale
         result = {}
         for k, name in enumerate(self.output_names):
             t = self.spec.tasks.index(name.rsplit("_", 1)[0])
             y = np.concatenate([np.asarray(c[k], dtype=np.float32) for c in chunks], axis=0)
-            result[name] = y * std[t] + mean[t]
+            result[name] = y * scale[t] + center[t]
         return result
 
     def predict(self, history: pl.DataFrame) -> dict[str, pl.DataFrame]:

@@ -510,17 +510,23 @@ def load_training_data(params: Mapping) -> tuple[pl.DataFrame, str]:
 
 
 def train_from_params(
-    params: Mapping, *, resume: str | Path | None = None, progress: bool = True
+    params: Mapping,
+    *,
+    frame: tuple[pl.DataFrame, str] | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
 ) -> tuple[TrainResult, dict[str, Path]]:
     """Train as a params file says (data keys, :class:`TrainConfig` fields,
     ``checkpoint_dir`` and ``export``: a list of ``torchscript`` / ``onnx``).
 
-    Returns the training result and the exported files by format.
+    ``frame``: the ``(data, timezone)`` to train on, when already loaded with
+    :func:`load_training_data`.  Returns the training result and the exported
+    files by format.
     """
     params = dict(params)
     checkpoint_dir = params.pop("checkpoint_dir", "data/models/forecast")
     config = TrainConfig.from_dict({k: v for k, v in params.items() if k not in DATA_KEYS})
-    data, tz = load_training_data(params)
+    data, tz = frame if frame is not None else load_training_data(params)
     result = train(data, tz, config, checkpoint_dir, resume=resume, progress=progress)
     exported: dict[str, Path] = {}
     formats = params.get("export") or []

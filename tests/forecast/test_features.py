@@ -17,6 +17,7 @@ from energylib.forecast.features import (
     TOTAL_PRICE_WEATHER_TIME,
     TRADING_24,
     FeatureSpec,
+    Scaler,
     assemble_frame,
     chronological_split,
     feature_matrix,
@@ -127,10 +128,15 @@ def test_every_window_lies_inside_its_own_block_so_splits_never_share_an_interva
 def test_scalers_are_fitted_on_training_rows_only(frame):
     prep = prepare_data(frame, TZ, SMALL_SPEC)
     a, b = prep.blocks["train"]
-    assert np.allclose(
-        prep.scalers.inputs.mean, np.nanmean(prep.matrix.inputs[a:b], axis=0), rtol=1e-5, atol=1e-6
-    )
-    assert np.allclose(prep.scalers.targets.mean, prep.matrix.targets[a:b].mean(axis=0), rtol=1e-5)
+    med = np.nanmedian(prep.matrix.inputs[a:b], axis=0)
+    assert np.allclose(prep.scalers.inputs.center, med, rtol=1e-5, atol=1e-6)
+    y = prep.matrix.targets[a:b]
+    assert prep.scalers.targets.center[0] == pytest.approx(
+        y[:, 0].mean(), rel=1e-5
+    )  # consumption: mean
+    assert prep.scalers.targets.center[1] == pytest.approx(
+        np.median(y[:, 1]), rel=1e-5
+    )  # price: median
     # Wreck everything after the training block: the scalers do not move.
     cut = prep.matrix.times[b]
     numeric = [c for c in frame.columns if c != "interval_start"]
@@ -144,8 +150,9 @@ def test_scalers_are_fitted_on_training_rows_only(frame):
         ]
     )
     other = prepare_data(wrecked, TZ, SMALL_SPEC)
-    assert np.array_equal(other.scalers.inputs.mean, prep.scalers.inputs.mean)
-    assert np.array_equal(other.scalers.targets.std, prep.scalers.targets.std)
+    assert np.array_equal(other.scalers.inputs.center, prep.scalers.inputs.center)
+    assert np.array_equal(other.scalers.inputs.scale, prep.scalers.inputs.scale)
+    assert np.array_equal(other.scalers.targets.scale, prep.scalers.targets.scale)
 
 
 @settings(max_examples=30, deadline=None)
@@ -216,3 +223,16 @@ def test_history_window_says_what_is_missing_when_history_is_too_short(frame):
 
 def test_small_spec_keeps_trading_features():
     assert dataclasses.replace(TRADING_24, sequence_length=8).n_features == 24
+
+
+def test_robust_scaling_keeps_everyday_prices_visible_despite_spikes():
+    rng = np.random.default_rng(1)
+    price = rng.normal(0.3, 0.05, 5000)
+    price[::250] = 15.0  # spikes, as the NEM has
+    robust = Scaler.fit(price[:, None], "robust", clip=10.0)
+    standard = Scaler.fit(price[:, None], "standard")
+    assert robust.scale[0] == pytest.approx(0.05, rel=0.1)
+    assert standard.scale[0] > 10 * robust.scale[0]
+    z = robust.transform(price[:, None])
+    assert z.max() == 10.0  # clipped
+    assert np.allclose(robust.inverse(robust.transform(np.array([[0.31]]))), 0.31)

@@ -25,7 +25,8 @@ def test_checkpoint_carries_config_scalers_and_feature_spec(trained):
     meta = state["meta"]
     assert FeatureSpec.from_dict(meta["feature_spec"]) == SMALL_SPEC
     assert (
-        len(meta["scalers"]["inputs"]["mean"]) == 24 and len(meta["scalers"]["targets"]["std"]) == 2
+        len(meta["scalers"]["inputs"]["center"]) == 24
+        and len(meta["scalers"]["targets"]["scale"]) == 2
     )
     assert meta["model_config"]["d_model"] == 16 and meta["timezone"] == TZ
     assert state["train_config"]["learning_rate"] == 1e-3

@@ -1,0 +1,94 @@
+"""Altair charts of training and evaluation, for the forecaster notebook and reports."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+
+def learning_curve_chart(history: pl.DataFrame, *, title: str = "Learning curves") -> alt.Chart:
+    """Training and validation loss by epoch (log scale), from ``TrainResult.history``."""
+    long = history.select("epoch", "train_loss", "val_loss").unpivot(
+        index="epoch", variable_name="split", value_name="loss"
+    )
+    return (
+        alt.Chart(long.to_pandas(), title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", title="epoch"),
+            y=alt.Y(
+                "loss:Q", title="weighted loss (standardised units)", scale=alt.Scale(type="log")
+            ),
+            color=alt.Color("split:N", title=None),
+            tooltip=["epoch", "split", alt.Tooltip("loss:Q", format=".4f")],
+        )
+        .properties(width=520, height=240)
+    )
+
+
+def forecast_vs_actual_chart(frame: pl.DataFrame, timezone: str, *, title: str = "") -> alt.Chart:
+    """Forecasts against actuals in local time, one panel per task, from
+    :meth:`energylib.forecast.metrics.Evaluation.forecast_vs_actual`."""
+    df = frame.with_columns(
+        pl.col("interval_start")
+        .dt.convert_time_zone(timezone)
+        .dt.replace_time_zone(None)
+        .alias("local_time")
+    )
+    return (
+        alt.Chart(df.drop("interval_start").to_pandas(), title=title)
+        .mark_line(strokeWidth=1.5)
+        .encode(
+            x=alt.X("local_time:T", title="local time"),
+            y=alt.Y("value:Q", title=None),
+            color=alt.Color("series:N", title=None),
+            strokeDash=alt.condition(
+                alt.datum.series == "actual", alt.value([1, 0]), alt.value([4, 2])
+            ),
+        )
+        .properties(width=560, height=170)
+        .facet(row=alt.Row("task:N", title=None, header=alt.Header(labelAngle=0)))
+        .resolve_scale(y="independent")
+    )
+
+
+def error_by_horizon_chart(table: pl.DataFrame, *, title: str = "MAE by horizon") -> alt.Chart:
+    """MAE of every model at each horizon, one panel per task, from the evaluation table."""
+    return (
+        alt.Chart(table.to_pandas(), title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X("model:N", title=None, axis=alt.Axis(labelAngle=-30)),
+            y=alt.Y("mae:Q", title="MAE (kWh per half-hour / AUD per kWh)"),
+            color=alt.Color("model:N", legend=None),
+            column=alt.Column("horizon:N", sort=["day", "week", "month"], title=None),
+            row=alt.Row("task:N", title=None),
+            tooltip=[
+                "model",
+                "task",
+                "horizon",
+                alt.Tooltip("mae:Q", format=".4f"),
+                alt.Tooltip("skill_pct:Q", format=".1f"),
+            ],
+        )
+        .properties(width=150, height=150)
+        .resolve_scale(y="independent")
+    )
+
+
+def error_by_hour_chart(
+    by_hour: pl.DataFrame, *, title: str = "Day-ahead MAE by local hour of day"
+) -> alt.Chart:
+    """MAE by the forecast interval's local hour, from ``Evaluation.error_by_hour``."""
+    return (
+        alt.Chart(by_hour.to_pandas(), title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("hour:O", title="local hour"),
+            y=alt.Y("mae:Q", title="MAE"),
+            color=alt.Color("model:N", title=None),
+        )
+        .properties(width=260, height=180)
+        .facet(column=alt.Column("task:N", title=None))
+        .resolve_scale(y="independent")
+    )

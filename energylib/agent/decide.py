@@ -477,7 +477,12 @@ class Decider:
         frame = pl.DataFrame(cols).with_columns(
             pl.from_epoch(pl.col("interval_start"), time_unit="us").dt.replace_time_zone("UTC")
         )
-        return frame.fill_nan(None).drop_nulls()
+        frame = frame.fill_nan(None)
+        # Up to the latest complete half-hour (usage is often metered late); a gap inside the
+        # window is left for history_window to report, not dropped (that would shift the lags).
+        complete = frame.select(pl.all_horizontal(pl.all().is_not_null())).to_series()
+        idx = complete.arg_true()
+        return frame.head(int(idx[-1]) + 1) if idx.len() else frame.head(0)
 
     # ----------------------------------------------------------------- decision
     def decide(self, now: datetime) -> Decision:

@@ -197,6 +197,7 @@ def amber_collectors(settings: AgentSettings, store, fake: FakeAmber):
         Collector(
             "usage", amber_usage_fetcher(client), store, backoff_base_s=3600, backoff_max_s=3600 * 4
         ),
+        weather_collector(store),
     ]
 
 
@@ -263,3 +264,47 @@ def train_and_export(folder: Path, seed: int, name: str) -> Path:
         synthetic_history(), "Australia/Sydney", cfg, folder / f"ckpt_{seed}", progress=False
     )
     return export_onnx(res.best_checkpoint, folder / name)
+
+
+def weather_frames(start: datetime, end: datetime, site: str = SITE):
+    """Half-hourly GHI [W/m2] and air temperature [degC] in the canonical shape (a weather
+    service's answer; a plug-in collector stores it like any other)."""
+    from energylib.schema import FrameMeta
+
+    h = pl.DataFrame({"interval_start": interval_index(start, end, 30)})
+    hours = [((t.hour + t.minute / 60 + 11) % 24) for t in h["interval_start"]]
+    data = h.with_columns(
+        pl.Series("ghi_w_m2", [max(0.0, 900 * math.sin(math.pi * (x - 6) / 14)) for x in hours]),
+        pl.Series("temp_air_c", [22 + 5 * math.sin(math.pi * (x - 9) / 12) for x in hours]),
+    )
+    return [(data, FrameMeta("testweather", "weather", 30, site, "general", None, "Australia/Sydney"))]
+
+
+def weather_collector(store):
+    from energylib.agent.collect import Collector
+
+    def fetch(now: datetime):
+        t = now.replace(minute=0, second=0, microsecond=0)
+        return weather_frames(t - timedelta(days=1), t + timedelta(days=2))
+
+    return Collector("weather", fetch, store, backoff_base_s=3600, backoff_max_s=4 * 3600)
+
+
+def seed_history(store, end: datetime, days: float = 2.0) -> None:
+    """What a backfill leaves in the live cache: past prices (both channels), usage and weather."""
+    from energylib.ingest.amber import read_amber_prices, read_amber_usage
+
+    start = end - timedelta(days=days)
+    recs, usage = [], []
+    t = start
+    while t < end:
+        recs += [price_record(t, "ActualInterval", ch) for ch in ("general", "feedIn")]
+        if t.minute % 30 == 0:
+            u = price_record(t, "Usage", "general", 30)
+            u.update({"channelIdentifier": "E1", "kwh": usage_kwh(t), "cost": usage_kwh(t) * u["perKwh"],
+                      "quality": "billable"})
+            usage.append(u)
+        t += timedelta(minutes=5)
+    for frames in (read_amber_prices(recs, site=SITE), read_amber_usage(usage, site=SITE), weather_frames(start, end)):
+        for data, meta in frames:
+            store.upsert(data, meta, nullable=tuple((meta.extra or {}).get("nullable", ())))

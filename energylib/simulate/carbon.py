@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from energylib.simulate.weather import _rng, ar1
+from energylib.simulate.weather import ar1, rng_stream
 
 #: (fossil level [kg/kWh], solar dip [kg/kWh], price link [kg/kWh per $/MWh], floor, ceiling)
 MARKET_CARBON = {
@@ -46,5 +46,5 @@ def carbon_intensity(
     level, dip, link, lo, hi = MARKET_CARBON[market]
     sol = np.clip(np.asarray(ghi_w_m2, dtype=float) / 1000.0, 0.0, 1.1)
     price = np.clip(np.asarray(spot_per_mwh, dtype=float), -60.0, 300.0)
-    wind = ar1(_rng(seed, 41), len(sol), float(np.exp(-interval_minutes / 600.0)), 0.05)
+    wind = ar1(rng_stream(seed, 41), len(sol), float(np.exp(-interval_minutes / 600.0)), 0.05)
     return np.clip(level - dip * sol + link * (price - 80.0) + wind, lo, hi)

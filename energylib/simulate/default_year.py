@@ -25,7 +25,6 @@ All with ``source="simulated"``; site ``default`` (Sydney, AUD) or ``nl-default`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -373,8 +372,3 @@ def ensure_default_year(
         return False
     write_default_year(store, missing, seed, progress=progress)
     return True
-
-
-def _utc(t: datetime | str | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(t)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -9,6 +9,28 @@ one day to the next.
 
 Config: every field optional (:data:`DEFAULT_CONFIG` fills the rest); an unknown
 key or an out-of-range value raises :class:`GatewayConfigError` naming the key.
+
+=================  ==========================================================================
+block              fields
+=================  ==========================================================================
+(top level)        ``device_id`` (the store's site), ``interval_seconds``, ``seed``
+``solar``          ``capacity_kw`` [kWdc], ``latitude``/``longitude`` [deg] (the sign of the
+                   latitude picks the climate: south Sydney-like, north Amsterdam-like),
+                   ``timezone``, ``tilt_deg``, ``panel_efficiency`` [0-1] (reported panel
+                   area only: PVWatts needs no efficiency), ``temp_coefficient`` [1/degC]
+``battery``        ``capacity_kwh``, ``max_charge_kw``, ``max_discharge_kw``,
+                   ``round_trip_efficiency``, ``initial_soc``, ``min_soc``, ``max_soc`` [0-1]
+``home_load``      ``base_kw`` (always-on), ``peak_kw`` (cap on the non-EV load; the mean load
+                   is base + 12 % of the span), ``has_ev``, ``ev_charging_kw``,
+                   ``hvac_capacity_kw`` [kW electrical]
+``grid_price``     ``off_peak``/``shoulder``/``peak`` [currency/kWh] (peak 16-21 h, shoulder
+                   07-16 and 21-22 h), ``feed_in`` [currency/kWh paid], ``demand_charge``
+                   [currency/kW/month, reported], ``volatility`` (sd of log price noise),
+                   ``currency``
+=================  ==========================================================================
+
+Each day starts the battery at ``initial_soc`` unless the previous day was generated
+first (``points``/historical runs go in time order, so the state chains).
 """
 
 from __future__ import annotations
@@ -30,7 +52,7 @@ from energylib.simulate.battery import BatterySpec, simulate_battery
 from energylib.simulate.default_year import WEATHER_COLUMNS, _frame, generate_range
 from energylib.simulate.load import CHANNELS, HOUSEHOLDS, Household
 from energylib.simulate.prices import network_period
-from energylib.simulate.weather import _rng, ar1
+from energylib.simulate.weather import ar1, rng_stream
 from energylib.site import Site
 from energylib.solar import PVSystem
 
@@ -337,7 +359,7 @@ class Gateway:
         tou = np.select(
             [period == "peak", period == "shoulder"], [gp["peak"], gp["shoulder"]], gp["off_peak"]
         )
-        noise = ar1(_rng(seed, 51), len(hour), float(np.exp(-self.STEP_MIN / 60.0)))
+        noise = ar1(rng_stream(seed, 51), len(hour), float(np.exp(-self.STEP_MIN / 60.0)))
         price = tou * np.exp(gp["volatility"] * noise - 0.5 * gp["volatility"] ** 2)
         day = _Day(start, rd.index.as_unit("ns"), rd.weather, load, rd.pv_kwh, bat, price, period)
         self._days[d] = day

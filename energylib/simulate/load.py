@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from energylib.simulate.weather import _rng, day_codes
+from energylib.simulate.weather import day_codes, rng_stream
 
 CHANNELS = (
     "fridge",
@@ -209,7 +209,7 @@ def generate_load(
     )
 
     # Fridge: a compressor cycling 45 min periods; duty rises with the kitchen (air) temperature.
-    r = _rng(seed, 11)
+    r = rng_stream(seed, 11)
     duty = np.clip(0.30 + 0.012 * (temp - 20.0), 0.15, 0.6)
     phase = (t_min + r.uniform(0, 45)) % 45.0 / 45.0
     on_share = np.clip((duty - phase) * 45.0 / m, 0.0, 1.0) + np.clip(
@@ -218,7 +218,7 @@ def generate_load(
     kw["fridge"] = 0.16 * np.clip(on_share, 0.0, 1.0) + 0.005
 
     # Washing machine: ~6 loads a week, weekend mornings and weekday evenings.
-    r = _rng(seed, 12)
+    r = rng_stream(seed, 12)
     starts, profs = _routine_events(
         clock,
         r,
@@ -231,7 +231,7 @@ def generate_load(
     _add_events(kw["washing_machine"], starts, profs)
 
     # Dishwasher: most evenings after dinner.
-    r = _rng(seed, 13)
+    r = rng_stream(seed, 13)
     starts, profs = _routine_events(
         clock,
         r,
@@ -244,7 +244,7 @@ def generate_load(
     _add_events(kw["dishwasher"], starts, profs)
 
     # Stove/oven and kettle: breakfast, weekend lunch, dinner.
-    r = _rng(seed, 14)
+    r = rng_stream(seed, 14)
     for lam_wd, lam_we, hwd, hwe, seg in (
         (0.8, 0.9, (7.0, 0.5), (8.5, 1.0), lambda g: [(g.uniform(5, 15), 1.8)]),
         (0.1, 0.6, (12.5, 0.5), (12.5, 0.7), lambda g: [(g.uniform(10, 25), 1.6)]),
@@ -263,7 +263,7 @@ def generate_load(
 
     # Water heater (heat pump): runs after the morning and evening showers, longer when cold.
     if hh.water_heater_kw > 0:
-        r = _rng(seed, 15)
+        r = rng_stream(seed, 15)
         day_temp = np.bincount(clock.codes, temp) / np.maximum(np.bincount(clock.codes), 1)
         days = np.arange(len(clock.days))
         for mu, sd, share in ((7.5, 0.7, 0.55), (20.0, 1.0, 0.45)):
@@ -286,7 +286,7 @@ def generate_load(
     kw["air_conditioning"] = np.minimum((cooling + heating) * home, hh.hvac_capacity_kw)
 
     # Computers: standby, working hours on weekdays, evenings.
-    r = _rng(seed, 16)
+    r = rng_stream(seed, 16)
     wfh = (r.random(len(clock.days)) < 0.4)[clock.codes] & ~we
     kw["computers"] = 0.04 + 0.18 * wfh * ((h >= 8.5) & (h < 17)) + 0.12 * ((h >= 19) & (h < 23.5))
 
@@ -296,7 +296,7 @@ def generate_load(
     kw["lighting"] = 0.02 + 0.22 * dark * awake
 
     # Misc (TV, small appliances): evening bump and noise; base: always on.
-    r = _rng(seed, 17)
+    r = rng_stream(seed, 17)
     kw["misc"] = (
         0.05 + 0.18 * np.exp(-((h - 20.0) ** 2) / 4.0) + 0.08 * we * ((h > 9) & (h < 22))
     ) * r.lognormal(0, 0.3, n)
@@ -304,7 +304,7 @@ def generate_load(
 
     # EV: plugs in on getting home and charges the day's driving at full power.
     if hh.has_ev:
-        r = _rng(seed, 18)
+        r = rng_stream(seed, 18)
         days = np.arange(len(clock.days))
         wkd = ~clock.weekend_day
         km = np.where(

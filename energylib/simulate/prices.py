@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from energylib.simulate.weather import _rng, ar1, day_codes
+from energylib.simulate.weather import ar1, day_codes, rng_stream
 
 # ---------------------------------------------------------------- NEM targets (VIC1 2025)
 NEM_TARGETS = {
@@ -245,7 +245,7 @@ def nem_spot(
     hour = np.asarray(nem_time.hour + nem_time.minute / 60.0, dtype=float) + 2.5 / 60.0
     month = np.asarray(nem_time.month)
     codes, days = day_codes(nem_time)
-    rng = _rng(seed, 21)
+    rng = rng_stream(seed, 21)
 
     # Standard-normal driver: day factor (weather), 2-hour AR(1), white noise.
     w_day, w_ar, w_white = NEM_DRIVER_WEIGHTS
@@ -282,7 +282,7 @@ def nem_spot(
     body = np.where(body < 0, -c * ((1.0 - np.minimum(body, 0.0) / c) ** a - 1.0) / a, body)
 
     spot = body.copy()
-    spot = _add_spikes(spot, nem_time, hour, month, _market_price_cap(index), _rng(seed, 22))
+    spot = _add_spikes(spot, nem_time, hour, month, _market_price_cap(index), rng_stream(seed, 22))
     return spot
 
 
@@ -375,7 +375,7 @@ def nl_spot(
     doy = np.asarray(local.dayofyear, dtype=float)
     weekend = np.asarray(local.dayofweek >= 5)
     codes, days = day_codes(local)
-    rng = _rng(seed, 31)
+    rng = rng_stream(seed, 31)
     summer = 0.5 + 0.5 * np.cos(2 * np.pi * (doy - 172) / 365.25)  # 1 at midsummer
     level = 95.0 + 25.0 * (1 - summer) - 8.0 * weekend
     shape = (

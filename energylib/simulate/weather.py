@@ -76,7 +76,8 @@ def interval_starts(
     return idx.tz_convert(timezone)
 
 
-def _rng(seed: int, stream: int) -> np.random.Generator:
+def rng_stream(seed: int, stream: int) -> np.random.Generator:
+    """An independent random stream per model component, so changing one model leaves the others' draws alone."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), stream]))
 
 
@@ -161,7 +162,7 @@ def generate_weather(
 
     codes, days = day_codes(index)
     doy = days.dayofyear.to_numpy()
-    rng_cloud = _rng(seed, 1)
+    rng_cloud = rng_stream(seed, 1)
     regime = daily_regimes(doy, climate, rng_cloud)
     mean_sd = np.array(REGIME_CLEARNESS)
     day_kc = mean_sd[regime, 0] + mean_sd[regime, 1] * rng_cloud.standard_normal(len(days))
@@ -177,7 +178,7 @@ def generate_weather(
     dni = np.where(cs_ghi > 0, np.clip(dni, 0, None), 0.0)
     dhi = np.where(cs_ghi > 0, np.clip(dhi, 0, ghi), 0.0)
 
-    rng_temp = _rng(seed, 2)
+    rng_temp = rng_stream(seed, 2)
     seasonal = climate.temp_mean_c + climate.temp_seasonal_amp_c * np.cos(
         2 * np.pi * (doy - climate.warm_doy) / 365.25
     )
@@ -189,7 +190,7 @@ def generate_weather(
     temp = seasonal[codes] + anomaly[codes] - 0.8 * (regime[codes] == 2) + amp[codes] * diurnal
     temp = temp + ar1(rng_temp, n, float(np.exp(-interval_minutes / 60.0)), 0.4)
 
-    rng_wind = _rng(seed, 3)
+    rng_wind = rng_stream(seed, 3)
     wind_day = climate.wind_mean_m_s * np.exp(ar1(rng_wind, len(days), 0.6, 0.35) - 0.06)
     wind = wind_day[codes] * (1 + 0.3 * np.cos(2 * np.pi * (local_h - 15.0) / 24.0))
     wind = np.clip(

@@ -409,9 +409,8 @@ def test_backfill_failure_keeps_what_was_stored_and_says_how_to_resume(httpserve
 
 
 @settings(max_examples=50, deadline=None)
-@given(
-    st.lists(st.floats(min_value=-500, max_value=4000, allow_nan=False), min_size=1, max_size=20)
-)
+# ENTSO-E publishes EUR/MWh with two decimals, between the harmonised floor and cap
+@given(st.lists(st.integers(-50_000, 400_000).map(lambda c: c / 100), min_size=1, max_size=20))
 def test_eur_per_mwh_to_per_kwh_divides_by_1000(prices):
     got = eur_per_mwh_to_per_kwh(np.array(prices))
     assert got == pytest.approx([p / 1000 for p in prices])

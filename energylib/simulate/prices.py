@@ -394,7 +394,8 @@ def nl_spot(
     wind = ar1(rng, len(days), 0.7, 18.0)[codes]
     noise = ar1(rng, n, float(np.exp(-15.0 / 180.0)), 14.0) + rng.standard_normal(n) * 4.0
     spot = level + shape - dip - wind + noise
-    spot = np.where(spot < 0, -25.0 * np.log1p(-spot / 25.0), spot)  # negatives cluster near zero
+    # negatives cluster near zero
+    spot = np.where(spot < 0, -25.0 * np.log1p(-np.minimum(spot, 0.0) / 25.0), spot)
     spikes = rng.random(n) < 0.0008
     spot[spikes] += rng.exponential(250.0, spikes.sum())
     return spot

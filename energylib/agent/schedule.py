@@ -8,7 +8,7 @@ sets its next slot to the first multiple *after now*, so:
 * **late or forward jump** (the process was suspended, NTP stepped the clock ahead):
   the job runs once, not once per missed slot; the missed slots are counted and logged;
 * **backward jump** (NTP stepped the clock back more than ``jump_tolerance_s``): the next
-  slot is re-aligned from the new time, so the job does not stall until the old time
+  slot is re-aligned from the new time (the current slot runs at once), so the job does not stall until the old time
   comes round again;
 * a job that raises is logged with its traceback and keeps its schedule; one failing
   job never stops the others.
@@ -114,7 +114,7 @@ class Scheduler:
                 len(self.jobs),
             )
             for job in self.jobs:
-                job.next_due = next_slot(now, job.period_s, job.offset_s)
+                job.next_due = current_slot(now, job.period_s, job.offset_s)  # this slot runs now
         self._last_now = now
         ran = []
         for job in self.jobs:

@@ -22,14 +22,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     asub = p.add_subparsers(dest="agent_command", metavar="ACTION")
 
     run = asub.add_parser("run", help="run the agent until stopped (SIGTERM / Ctrl-C)")
-    run.add_argument("--once", action="store_true", help="run every job once, print the decision, exit")
-    run.add_argument("--dry-run", action="store_true", default=True,
-                     help="only log what would be done (the default; no hardware integration ships)")
+    run.add_argument(
+        "--once", action="store_true", help="run every job once, print the decision, exit"
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=True,
+        help="only log what would be done (the default; no hardware integration ships)",
+    )
     _common(run)
     run.set_defaults(func=cmd_run)
 
-    kiosk = asub.add_parser("kiosk", help="serve the read-only kiosk page and JSON / metrics endpoints")
-    kiosk.add_argument("--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    kiosk = asub.add_parser(
+        "kiosk", help="serve the read-only kiosk page and JSON / metrics endpoints"
+    )
+    kiosk.add_argument(
+        "--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 for the LAN)"
+    )
     kiosk.add_argument("--port", type=int, default=None, help="TCP port (default 8080)")
     _common(kiosk)
     kiosk.set_defaults(func=cmd_kiosk)
@@ -43,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(dec)
     dec.set_defaults(func=cmd_decisions)
 
-    chk = asub.add_parser("check-model", help="validate a model file as the agent does before a swap")
+    chk = asub.add_parser(
+        "check-model", help="validate a model file as the agent does before a swap"
+    )
     chk.add_argument("path", help="exported model (.onnx, .pt)")
     chk.set_defaults(func=cmd_check_model)
 
@@ -51,8 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state-dir", default=None, help="folder of the live cache, decision log and models")
-    p.add_argument("--market", choices=("amber", "entsoe"), default=None, help="price market (default amber)")
+    p.add_argument(
+        "--state-dir", default=None, help="folder of the live cache, decision log and models"
+    )
+    p.add_argument(
+        "--market", choices=("amber", "entsoe"), default=None, help="price market (default amber)"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -63,8 +79,10 @@ def _settings(args: argparse.Namespace):
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # urllib3 debug lines carry request headers; keep them out even in verbose mode.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 

@@ -277,7 +277,9 @@ def weather_frames(start: datetime, end: datetime, site: str = SITE):
         pl.Series("ghi_w_m2", [max(0.0, 900 * math.sin(math.pi * (x - 6) / 14)) for x in hours]),
         pl.Series("temp_air_c", [22 + 5 * math.sin(math.pi * (x - 9) / 12) for x in hours]),
     )
-    return [(data, FrameMeta("testweather", "weather", 30, site, "general", None, "Australia/Sydney"))]
+    return [
+        (data, FrameMeta("testweather", "weather", 30, site, "general", None, "Australia/Sydney"))
+    ]
 
 
 def weather_collector(store):
@@ -301,10 +303,20 @@ def seed_history(store, end: datetime, days: float = 2.0) -> None:
         recs += [price_record(t, "ActualInterval", ch) for ch in ("general", "feedIn")]
         if t.minute % 30 == 0:
             u = price_record(t, "Usage", "general", 30)
-            u.update({"channelIdentifier": "E1", "kwh": usage_kwh(t), "cost": usage_kwh(t) * u["perKwh"],
-                      "quality": "billable"})
+            u.update(
+                {
+                    "channelIdentifier": "E1",
+                    "kwh": usage_kwh(t),
+                    "cost": usage_kwh(t) * u["perKwh"],
+                    "quality": "billable",
+                }
+            )
             usage.append(u)
         t += timedelta(minutes=5)
-    for frames in (read_amber_prices(recs, site=SITE), read_amber_usage(usage, site=SITE), weather_frames(start, end)):
+    for frames in (
+        read_amber_prices(recs, site=SITE),
+        read_amber_usage(usage, site=SITE),
+        weather_frames(start, end),
+    ):
         for data, meta in frames:
             store.upsert(data, meta, nullable=tuple((meta.extra or {}).get("nullable", ())))

@@ -30,14 +30,18 @@ def _drop(src, folder, name, newer_by_s: float = 0.0):
     return dst
 
 
-def test_new_model_is_validated_and_swapped_in_without_a_missed_decision(agent_with_history, model_files, clock):
+def test_new_model_is_validated_and_swapped_in_without_a_missed_decision(
+    agent_with_history, model_files, clock
+):
     agent = agent_with_history
     folder = agent.settings.models_path
     _drop(model_files["a"], folder, "model_a.onnx")
     agent.scheduler.run_until(START + timedelta(minutes=10))
     assert agent.models.version.startswith("model_a.onnx@")
     assert agent.last_decision.model_version.startswith("model_a.onnx@")
-    assert agent.last_decision.inputs["price_steps"]["forecaster"] > 0  # the forecast fed the policy
+    assert (
+        agent.last_decision.inputs["price_steps"]["forecaster"] > 0
+    )  # the forecast fed the policy
 
     _drop(model_files["b"], folder, "model_b.onnx", newer_by_s=5)
     agent.scheduler.run_until(START + timedelta(minutes=20))
@@ -52,7 +56,9 @@ def test_new_model_is_validated_and_swapped_in_without_a_missed_decision(agent_w
 
 
 @pytest.mark.parametrize("broken", ["corrupt", "garbage"])
-def test_corrupt_model_file_is_refused_and_logged_previous_model_kept(broken, agent_with_history, model_files, caplog):
+def test_corrupt_model_file_is_refused_and_logged_previous_model_kept(
+    broken, agent_with_history, model_files, caplog
+):
     agent = agent_with_history
     folder = agent.settings.models_path
     _drop(model_files["a"], folder, "model_a.onnx")
@@ -69,7 +75,9 @@ def test_corrupt_model_file_is_refused_and_logged_previous_model_kept(broken, ag
     assert len(read_decisions(agent.settings.decisions_db)) == 6
 
 
-def test_model_in_use_overwritten_by_a_bad_file_keeps_running_from_memory(agent_with_history, model_files):
+def test_model_in_use_overwritten_by_a_bad_file_keeps_running_from_memory(
+    agent_with_history, model_files
+):
     agent = agent_with_history
     path = _drop(model_files["a"], agent.settings.models_path, "model.onnx")
     agent.scheduler.run_until(START + timedelta(minutes=3))

@@ -125,7 +125,7 @@ class _Clock:
         self.hour = (
             np.asarray(index.hour + index.minute / 60.0, dtype=float) + interval_minutes / 120.0
         )
-        self.weekend_day = np.asarray(self.days.dayofweek >= 5)
+        self.weekend_day = np.asarray(self.days.day_of_week >= 5)
         self.weekend = self.weekend_day[self.codes]
 
     def position(self, day: np.ndarray, hour: np.ndarray) -> np.ndarray:

@@ -372,8 +372,8 @@ def nl_spot(
     local = index.tz_convert("Europe/Amsterdam")
     n = len(index)
     hour = np.asarray(local.hour + local.minute / 60.0, dtype=float) + 7.5 / 60.0
-    doy = np.asarray(local.dayofyear, dtype=float)
-    weekend = np.asarray(local.dayofweek >= 5)
+    doy = np.asarray(local.day_of_year, dtype=float)
+    weekend = np.asarray(local.day_of_week >= 5)
     codes, days = day_codes(local)
     rng = rng_stream(seed, 31)
     summer = 0.5 + 0.5 * np.cos(2 * np.pi * (doy - 172) / 365.25)  # 1 at midsummer

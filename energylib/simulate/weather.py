@@ -161,7 +161,7 @@ def generate_weather(
     cs_ghi = np.clip(cs["ghi"].to_numpy(), 0, None)
 
     codes, days = day_codes(index)
-    doy = days.dayofyear.to_numpy()
+    doy = days.day_of_year.to_numpy()
     rng_cloud = rng_stream(seed, 1)
     regime = daily_regimes(doy, climate, rng_cloud)
     mean_sd = np.array(REGIME_CLEARNESS)
@@ -172,7 +172,7 @@ def generate_weather(
     ghi = clearness * cs_ghi
 
     zenith = solpos["zenith"].to_numpy()
-    split = pvlib.irradiance.erbs(ghi, zenith, index.dayofyear.to_numpy())
+    split = pvlib.irradiance.erbs(ghi, zenith, index.day_of_year.to_numpy())
     dni = np.nan_to_num(np.asarray(split["dni"], dtype=float))
     dhi = np.nan_to_num(np.asarray(split["dhi"], dtype=float))
     dni = np.where(cs_ghi > 0, np.clip(dni, 0, None), 0.0)

@@ -285,7 +285,7 @@ class KioskData:
 
 # --------------------------------------------------------------------------- rendering
 def chart_svg(
-    data: KioskData, price: dict[str, Any], hours: float = 12.0, width: int = 760, height: int = 190
+    data: KioskData, price: dict[str, Any], hours: float = 12.0, width: int = 760, height: int = 170
 ) -> str:
     """Next hours' prices as an inline SVG bar chart (one bar per interval, coloured by band)."""
     now = data.clock()
@@ -393,7 +393,7 @@ def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
 <style>
 html,body{{margin:0;height:100%;background:#111;color:#eee;font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif}}
 body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;gap:1.5vh}}
-#state{{background:{colour};border-radius:2vh;text-align:center;padding:1.5vh 0}}
+#state{{border-radius:2vh;text-align:center;padding:1.5vh 0}}
 #state-label{{font-size:13vh;font-weight:800;letter-spacing:.05em;line-height:1}}
 #row{{display:flex;justify-content:space-between;align-items:baseline;gap:3vw}}
 #price{{font-size:16vh;font-weight:800;line-height:1}}
@@ -401,14 +401,14 @@ body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;g
 #cost{{font-size:7vh;font-weight:700;text-align:right}}
 #usage{{font-size:3.5vh;color:#bbb;text-align:right}}
 #chart{{flex:1;min-height:0}}
-#chart svg{{height:100%;max-height:30vh}}
+#chart svg{{display:block;width:100%;height:auto;max-height:36vh}}
 #decision{{font-size:5vh;font-weight:700}}
 #reason{{font-size:2.6vh;color:#aaa}}
 #updated{{font-size:3.5vh;color:#9c9}}
 #updated.stale{{color:#fff;background:#c62828;padding:.5vh 1vw;border-radius:1vh;font-weight:800}}
 </style></head>
 <body data-refresh-s="{refresh_s:g}">
-<div id="state"><div id="state-label">{esc(price["state"].upper())}</div></div>
+<div id="state" style="background:{colour}"><div id="state-label">{esc(price["state"].upper())}</div></div>
 <div id="row">
   <div><span id="price">{esc(price["display"])}</span> <span class="unit" id="unit">{esc(price["unit"])}</span></div>
   <div><div id="cost">{esc(cph_text)}</div><div id="usage">{esc(usage_text)}</div></div>

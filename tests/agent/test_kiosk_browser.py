@@ -1,0 +1,182 @@
+"""The kiosk page in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``).
+
+The page loads from a uvicorn server on 127.0.0.1, shows the price and state from a
+test store, updates by itself when the store changes, and a screenshot of a 7-inch
+(800x480) screen is saved to ``tests/artifacts/kiosk_7inch.png``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from energylib.agent.collect import Collector
+from energylib.agent.config import AgentSettings
+from energylib.agent.decision_log import Decision, DecisionLog
+from energylib.agent.kiosk import create_app
+from energylib.schema import FrameMeta
+from energylib.store import SqliteStore
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+NOW = datetime(2025, 1, 6, 8, 2, tzinfo=UTC)  # 19:02 in Sydney
+
+
+def _prices(price_now: float, descriptor_now: str) -> tuple[pl.DataFrame, FrameMeta]:
+    start = NOW.replace(minute=0) - timedelta(hours=2)
+    times = [start + timedelta(minutes=5 * i) for i in range(12 * 14)]
+    price, desc = [], []
+    for t in times:
+        h = (t.hour + 11) % 24 + t.minute / 60
+        p = 0.18 + 0.25 * (17 <= h < 21) - 0.12 * (10 <= h < 15)
+        if t <= NOW < t + timedelta(minutes=5):
+            p = price_now
+        price.append(p)
+        desc.append(
+            descriptor_now
+            if t <= NOW < t + timedelta(minutes=5)
+            else ("high" if p > 0.35 else "low" if p < 0.1 else "neutral")
+        )
+    data = pl.DataFrame(
+        {
+            "interval_start": times,
+            "price_per_kwh": price,
+            "descriptor": desc,
+            "is_forecast": [t > NOW for t in times],
+        }
+    )
+    data = data.with_columns(pl.col("interval_start").dt.cast_time_unit("us"))
+    return data, FrameMeta("amber", "prices", 5, "site1", "general", "AUD", "Australia/Sydney")
+
+
+@pytest.fixture
+def kiosk_server(tmp_path):
+    settings = AgentSettings(state_dir=tmp_path / "agent", site="site1")
+    store = SqliteStore(settings.live_db)
+    Collector("prices", lambda now: [_prices(0.4523, "high")], store).run(NOW)
+    usage = pl.DataFrame(
+        {"interval_start": [NOW - timedelta(minutes=32)], "energy_kwh": [0.9]}
+    ).with_columns(pl.col("interval_start").dt.truncate("30m").dt.cast_time_unit("us"))
+    store.upsert(
+        usage, FrameMeta("amber", "usage", 30, "site1", "general", "AUD", "Australia/Sydney")
+    )
+    DecisionLog(settings.decisions_db).write(
+        Decision(
+            NOW.replace(second=0),
+            "discharge",
+            -3.2,
+            0.0,
+            "forecast policy: price 0.4523 >= discharge threshold 0.2100",
+            0.4523,
+            60.0,
+            False,
+            "model_a.onnx@abc",
+            3.1,
+        )
+    )
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings, clock=lambda: NOW, refresh_s=1.0)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", store
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser():
+    if not (CHROMIUM and DRIVER):
+        pytest.skip(
+            "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="kiosk-chromium-")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=800,480",
+    ):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    # A 7-inch Raspberry Pi touchscreen: 800 x 480 CSS pixels of page.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 800, "height": 480, "deviceScaleFactor": 1, "mobile": False},
+    )
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _text(driver, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id).text
+
+
+def test_kiosk_page_in_chromium_shows_price_state_and_updates(kiosk_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, store = kiosk_server
+    browser.get(url)
+    assert _text(browser, "price") == "45.2"
+    assert _text(browser, "unit") == "c/kWh"
+    assert _text(browser, "state-label") == "EXPENSIVE"
+    colour = browser.find_element(By.ID, "state").value_of_css_property("background-color")
+    assert colour in ("rgba(198, 40, 40, 1)", "rgb(198, 40, 40)")
+    assert "DISCHARGE 3.2 kW" in _text(browser, "decision")
+    assert "$0.81/h" in _text(browser, "cost")  # 0.9 kWh in 30 min = 1.8 kW x 0.4523 AUD/kWh
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart svg rect")
+    assert "updated" in _text(browser, "updated")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "kiosk_7inch.png"))
+
+    # The store changes (a new price for this interval): the open page follows by itself.
+    Collector("prices", lambda now: [_prices(0.0612, "veryLow")], store).run(NOW)
+    WebDriverWait(browser, 15).until(lambda d: _text(d, "price") == "6.1")
+    assert _text(browser, "state-label") == "CHEAP"
+    colour = browser.find_element(By.ID, "state").value_of_css_property("background-color")
+    assert colour in ("rgba(27, 138, 58, 1)", "rgb(27, 138, 58)")
+    browser.save_screenshot(str(ARTIFACTS / "kiosk_7inch_cheap.png"))
+
+
+def test_kiosk_page_loads_from_loopback_only_without_external_requests(kiosk_server, browser):
+    url, _ = kiosk_server
+    browser.get(url)
+    hosts = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(function(e){ return new URL(e.name).host; });"
+    )
+    assert all(h.startswith("127.0.0.1") for h in hosts)

@@ -52,6 +52,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -63,8 +64,10 @@ from energylib.dispatch.optimum import OptimumOptions, optimise
 from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption, dispatch_rules
 from energylib.schema import TIME
 from energylib.site import SITES, Site
-from energylib.solar import PVSystem, pv_ac_kwh, solar_position, to_pvlib_weather
 from energylib.tariff import AmberTariff, Calendar, MarketPrices, Tariff
+
+if TYPE_CHECKING:  # pvlib is imported only where PV is computed: sweep workers never need it
+    from energylib.solar import PVSystem
 
 POLICY_NAMES = ("self_consumption", "price_threshold", "forecast", "optimum")
 FLOW_COLUMNS = (
@@ -163,6 +166,8 @@ class ScenarioYear:
         """A year from arrays (UTC interval starts, kWh, currency/kWh; canonical or pvlib weather)."""
         cal = Calendar.from_utc(interval_start, site.timezone, interval_minutes)
         if isinstance(weather, pl.DataFrame):
+            from energylib.solar import to_pvlib_weather
+
             weather = to_pvlib_weather(weather, site.timezone)
         n = len(cal)
         return cls(
@@ -270,6 +275,8 @@ class ScenarioYear:
             )
         weather = None
         if "weather" in parts:
+            from energylib.solar import to_pvlib_weather
+
             weather = to_pvlib_weather(
                 frame.select(TIME, *[c for c in wcols if c in frame.columns]), site.timezone
             )
@@ -336,16 +343,18 @@ class ScenarioYear:
         n = len(self)
         if system is None or system.kwdc == 0:
             return np.zeros(n)
-        if self.weather is None:
-            raise ScenarioError(f"{self.description}: PV needs weather; this year has none")
         scalable = system.inverter_kwac is None
-        key = (
-            "pv",
+        base = (
             replace(system, kwdc=1.0, export_limit_kw=None)
             if scalable
-            else replace(system, export_limit_kw=None),
+            else replace(system, export_limit_kw=None)
         )
+        key = ("pv", base)
         if key not in self._cache:
+            if self.weather is None:
+                raise ScenarioError(f"{self.description}: PV needs weather; this year has none")
+            from energylib.solar import pv_ac_kwh, solar_position
+
             if "solpos" not in self._cache:
                 self._cache["solpos"] = solar_position(
                     self.weather.index, self.site, self.interval_minutes
@@ -354,13 +363,29 @@ class ScenarioYear:
                 pv_ac_kwh(
                     self.weather,
                     self.site,
-                    key[1],
+                    base,
                     self.interval_minutes,
                     solpos=self._cache["solpos"],
                 ),
                 dtype=float,
             )
         return self._cache[key] * system.kwdc if scalable else self._cache[key]
+
+    def for_workers(self) -> ScenarioYear:
+        """A light copy to ship to worker processes: memoised PV, prices, EV arrays and
+        baselines, without the weather (PV not yet memoised cannot be computed there)."""
+        cache = {k: v for k, v in self._cache.items() if k != "solpos"}
+        return ScenarioYear(
+            cal=self.cal,
+            load_kwh=self.load_kwh,
+            ev_load_kwh=self.ev_load_kwh,
+            market=self.market,
+            site=self.site,
+            weather=None,
+            currency=self.currency,
+            description=self.description,
+            _cache=cache,
+        )
 
     def prices(self, tariff: Tariff) -> tuple[np.ndarray, np.ndarray]:
         """The tariff's ``(import_per_kwh, export_credit_per_kwh)`` [currency/kWh], memoised."""
@@ -381,7 +406,7 @@ class ScenarioYear:
         return self._cache[key]
 
     def __getstate__(self):
-        # Ship caches of arrays (PV, prices, baselines) to workers, not the solar-position frame.
+        # Pickle memoised arrays (PV, prices, baselines), not the solar-position frame.
         state = self.__dict__.copy()
         state["_cache"] = {k: v for k, v in self._cache.items() if k != "solpos"}
         return state
@@ -690,10 +715,6 @@ def run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
     -------
     ScenarioResult
     """
-    if spec.pv is not None and spec.pv.kwdc > 0 and year.weather is None:
-        raise ScenarioError(
-            f"scenario {spec.name!r} has PV but the year {year.description!r} has no weather"
-        )
     pv = year.pv_kwh(spec.pv)
     flows = _dispatch(spec, year, pv, spec.battery, spec.ev_strategy, spec.policy_object)
     bill = spec.tariff.bill(
@@ -721,7 +742,7 @@ def sweep(
     *,
     n_workers: int | None = None,
     progress: bool = True,
-    partitions_per_worker: int = 4,
+    partitions_per_worker: int = 2,
 ) -> pl.DataFrame:
     """Run many scenarios in parallel with Dask (process scheduler) and tabulate them.
 
@@ -761,6 +782,7 @@ def sweep(
         baseline_bill(s, year)
     n_workers = n_workers or os.cpu_count() or 1
     items = list(enumerate(specs))
+    year = year.for_workers()
     if n_workers == 1:
         rows = _run_partition(items, year)
     else:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import calendar as _calendar
 from dataclasses import dataclass
 from datetime import time
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -109,15 +110,28 @@ class Calendar:
     def __len__(self) -> int:
         return int(self.local.size)
 
-    @property
+    @cached_property
     def local_date(self) -> np.ndarray:
         """Local calendar date per interval (datetime64[D])."""
         return self.local.astype("datetime64[D]")
 
-    @property
+    @cached_property
     def local_month(self) -> np.ndarray:
         """Local calendar month per interval (datetime64[M])."""
         return self.local.astype("datetime64[M]")
+
+    @cached_property
+    def months(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(months, month_index, days, days_in_month)``: the local months present, each
+        interval's index into them, local dates present per month, calendar days per month."""
+        months, m_idx = np.unique(self.local_month, return_inverse=True)
+        _, first = np.unique(self.local_date, return_index=True)
+        days = np.bincount(m_idx[first], minlength=months.size).astype(float)
+        days_in_month = np.array(
+            [_calendar.monthrange(int(str(m)[:4]), int(str(m)[5:7]))[1] for m in months],
+            dtype=float,
+        )
+        return months, m_idx, days, days_in_month
 
     @property
     def month_of_year(self) -> np.ndarray:
@@ -251,13 +265,8 @@ def bill_from_prices(
         raise ValueError(
             f"import_kwh {imp.shape} and export_kwh {exp.shape} must have one value per interval ({n})"
         )
-    months, m_idx = np.unique(cal.local_month, return_inverse=True)
+    months, m_idx, days, days_in_month = cal.months
     k = months.size
-    dates, d_idx = np.unique(cal.local_date, return_index=True)
-    days = np.bincount(m_idx[d_idx], minlength=k).astype(float)
-    days_in_month = np.array(
-        [_calendar.monthrange(int(str(m)[:4]), int(str(m)[5:7]))[1] for m in months], dtype=float
-    )
     share = days / days_in_month
     energy = np.bincount(m_idx, weights=imp * import_per_kwh, minlength=k)
     credit = np.bincount(m_idx, weights=exp * export_credit_per_kwh, minlength=k)

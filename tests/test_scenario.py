@@ -175,5 +175,5 @@ def test_bad_specs_and_years_say_what_to_fix(year):
     with pytest.raises(ScenarioError, match="policy"):
         ScenarioSpec("x", policy="yolo")
     no_weather = ScenarioYear(year.cal, year.load_kwh, year.ev_load_kwh, year.market, SYDNEY)
-    with pytest.raises(ScenarioError, match="no weather"):
+    with pytest.raises(ScenarioError, match="PV needs weather"):
         run(ScenarioSpec("pv", pv=PVSystem(5)), no_weather)

@@ -66,7 +66,7 @@ def test_bench_rule_policy_year_5min(year5):
         (ForecastPolicy(), "solar_cheapest"),
     ):
 
-        def once():
+        def once(policy=policy, strategy=strategy):
             return dispatch_rules(
                 year5.load_kwh,
                 pv,

@@ -28,11 +28,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -41,15 +39,17 @@ import yaml
 from energylib import finance
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, DrivingProfile
 from energylib.dispatch.flows import Flows
-from energylib.schema import TIME
+from energylib.dispatch.rules import ForecastPolicy, PriceThreshold
+from energylib.scenario import ScenarioError, ScenarioSpec, ScenarioYear, load_year
+from energylib.scenario import run as scenario_run
 from energylib.site import Site, site_for_market
-from energylib.tariff import AmberTariff, Calendar, DynamicEUTariff, FlatTariff, MarketPrices
+from energylib.solar import PVSystem
+from energylib.tariff import AmberTariff, DynamicEUTariff, FlatTariff
 
 __all__ = [
     "BatteryOption",
     "ScenarioDef",
     "StudyError",
-    "StudyInputs",
     "StudyParams",
     "StudyResult",
     "headline_table",
@@ -161,20 +161,12 @@ class StudyParams:
 
 
 _DEFAULT_DATA = {
-    "source": "default_year",
-    "store_dir": "",
+    "source": "default_year",  # or "store"
+    "store_dir": "",  # empty: the configured data folder
     "store_source": "simulated",
-    "site": None,
+    "site": None,  # store site; None: the market's default site
     "interval_minutes": 30,
-    "ev_in_load": True,
-    "load_kind": "load",
-    "prices_kind": "prices",
-    "weather_kind": "weather",
-    "load_channel": "general",
-    "weather_channel": "general",
-    "import_channel": "general",
-    "feed_in_channel": "feed_in",
-    "max_days": None,
+    "max_days": None,  # study only the first days of the year (quick runs)
 }
 
 
@@ -250,6 +242,11 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
     except ValueError as err:
         raise StudyError(f"{where}: market: {err}") from None
     data = {**_DEFAULT_DATA, **(raw.get("data") or {})}
+    unknown = set(data) - set(_DEFAULT_DATA)
+    if unknown:
+        raise StudyError(
+            f"{where}: data has unknown keys {sorted(unknown)}; use {sorted(_DEFAULT_DATA)}"
+        )
     if data["site"] is None:
         data["site"] = site.name
     if data["source"] not in ("default_year", "store"):
@@ -354,44 +351,6 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
 # --------------------------------------------------------------------------- inputs
 
 
-@dataclass(eq=False)
-class StudyInputs:
-    """The year the study runs on: aligned arrays over the same intervals.
-
-    Attributes
-    ----------
-    interval_start : polars.Series
-        UTC interval starts.
-    cal : Calendar
-        The intervals in UTC and local time.
-    load_kwh : numpy.ndarray
-        Household load without the modelled EV [kWh per interval].
-    weather : pandas.DataFrame
-        pvlib weather (``ghi``, ``dni``, ``dhi``, ``temp_air``, ``wind_speed``).
-    market : MarketPrices
-        Price channels.
-    import_per_kwh, export_credit_per_kwh : numpy.ndarray
-        The tariff's prices per interval [currency/kWh].
-    interval_minutes : int
-        Interval length [min].
-    """
-
-    interval_start: pl.Series
-    cal: Calendar
-    load_kwh: np.ndarray
-    weather: Any
-    market: MarketPrices
-    import_per_kwh: np.ndarray
-    export_credit_per_kwh: np.ndarray
-    interval_minutes: int
-    description: str
-
-    @property
-    def days(self) -> float:
-        """Days covered [d]."""
-        return len(self.cal) * self.interval_minutes / 1440.0
-
-
 def make_tariff(params: StudyParams):
     """The tariff of a study's ``tariff:`` section."""
     t = dict(params.tariff)
@@ -401,13 +360,6 @@ def make_tariff(params: StudyParams):
         return cls(**t)
     except TypeError as err:
         raise StudyError(f"{params._where()}: tariff ({kind}): {err}") from None
-
-
-def _year_bounds(params: StudyParams) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(params.site.timezone)
-    start = datetime(params.year, 1, 1, tzinfo=tz).astimezone(ZoneInfo("UTC"))
-    end = datetime(params.year + 1, 1, 1, tzinfo=tz).astimezone(ZoneInfo("UTC"))
-    return start, end
 
 
 def _store_for(params: StudyParams, store):
@@ -420,38 +372,14 @@ def _store_for(params: StudyParams, store):
     return ParquetStore(root)
 
 
-def _check_coverage(
-    params: StudyParams, series: dict[str, pl.DataFrame], joined: pl.DataFrame, minutes: int
-) -> None:
-    """Every series covers the same intervals, with no hole: nothing is dropped silently."""
-    union = pl.concat([f.select(TIME) for f in series.values()]).unique()
-    if joined.height < union.height:
-        parts = []
-        for name, f in series.items():
-            missing = union.join(f.select(TIME), on=TIME, how="anti").sort(TIME)[TIME]
-            if missing.len():
-                parts.append(f"{name} lacks {missing.len()} (first {missing[0]})")
-        raise StudyError(
-            f"{params._where()}: the study series do not cover the same intervals: {'; '.join(parts)}; "
-            "fill the gaps (energylib.align.fill_gaps) or limit the study to the common period"
-        )
-    steps = joined[TIME].diff().drop_nulls()
-    holes = joined.filter(pl.col(TIME).diff() > timedelta(minutes=minutes))
-    if holes.height:
-        raise StudyError(
-            f"{params._where()}: {holes.height} gap(s) in the study year, the first ending at {holes[TIME][0]} "
-            f"(the longest {steps.max()}); fill them (energylib.align.fill_gaps) first"
-        )
-
-
-def load_inputs(params: StudyParams, store=None) -> StudyInputs:
-    """Read load, prices and weather for the study year, aligned on one interval grid.
+def load_inputs(params: StudyParams, store=None) -> ScenarioYear:
+    """Read the study year from the store through :func:`energylib.scenario.load_year`.
 
     With ``data.source: default_year`` the default year is generated into the store
-    first where it is missing (``energylib.simulate.default_year``).
+    first where it is missing (``energylib.simulate.default_year``).  The year must be
+    one unbroken run of intervals: a hole raises :class:`StudyError` rather than being
+    dispatched across.
     """
-    from energylib.solar import to_pvlib_weather
-
     d = params.data
     store = _store_for(params, store)
     if d["source"] == "default_year":
@@ -463,89 +391,27 @@ def load_inputs(params: StudyParams, store=None) -> StudyInputs:
                 "set data.source: store and point it at stored data"
             ) from None
         ensure_default_year(store, markets=(params.site.market,))
-    start, end = _year_bounds(params)
-    if d.get("max_days"):
-        end = min(end, start + timedelta(days=float(d["max_days"])))
     minutes = int(d["interval_minutes"])
-    src, site = d["store_source"], d["site"]
-
-    def read(kind: str, channel: str | None) -> pl.DataFrame:
-        try:
-            frame, _ = store.read(
-                src, kind, start, end, site=site, channel=channel, resample_to=minutes
-            )
-        except LookupError as err:
-            raise StudyError(f"{params._where()}: data: {err}") from None
-        return frame
-
-    load = read(d["load_kind"], d["load_channel"])
-    if "total_kwh" not in load.columns:
-        raise StudyError(
-            f"{params._where()}: {src}/{d['load_kind']} has no total_kwh column ({load.columns})"
-        )
-    load_cols = [pl.col("total_kwh")]
-    if d.get("ev_in_load") and params.ev and "ev_charging_kwh" in load.columns:
-        load_cols = [
-            (pl.col("total_kwh") - pl.col("ev_charging_kwh"))
-            .clip(lower_bound=0.0)
-            .alias("total_kwh")
-        ]
-    frame = load.select(TIME, *load_cols)
-    general = read(d["prices_kind"], d["import_channel"])
-    price_cols = [c for c in ("price_per_kwh", "spot_per_kwh") if c in general.columns]
-    frame = frame.join(general.select(TIME, *price_cols), on=TIME, how="inner")
-    if d.get("feed_in_channel"):
-        feed = read(d["prices_kind"], d["feed_in_channel"]).select(
-            TIME, pl.col("price_per_kwh").alias("feed_in_per_kwh")
-        )
-        frame = frame.join(feed, on=TIME, how="inner")
-    weather = read(d["weather_kind"], d["weather_channel"])
-    wcols = [
-        c
-        for c in ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s")
-        if c in weather.columns
-    ]
-    frame = frame.join(weather.select(TIME, *wcols), on=TIME, how="inner").sort(TIME)
-    series = {"load": load, "prices": general, "weather": weather}
-    if d.get("feed_in_channel"):
-        series["feed-in prices"] = feed
-    _check_coverage(params, series, frame, minutes)
-    if frame.height == 0:
-        raise StudyError(
-            f"{params._where()}: load, prices and weather of {src}/{site} share no intervals in {params.year}; "
-            "check data.store_source / data.site and that all three were stored"
-        )
-    nulls = {c: n for c, n in zip(frame.columns, frame.null_count().row(0), strict=True) if n}
-    if nulls:
-        raise StudyError(
-            f"{params._where()}: gaps in the study data {nulls}; fill them (energylib.align.fill_gaps) first"
-        )
-    cal = Calendar.from_utc(frame[TIME], params.site.timezone, minutes)
-    market = MarketPrices(
-        general_per_kwh=frame["price_per_kwh"].to_numpy()
-        if "price_per_kwh" in frame.columns
-        else None,
-        feed_in_per_kwh=frame["feed_in_per_kwh"].to_numpy()
-        if "feed_in_per_kwh" in frame.columns
-        else None,
-        spot_per_kwh=frame["spot_per_kwh"].to_numpy() if "spot_per_kwh" in frame.columns else None,
-    )
-    tariff = make_tariff(params)
     try:
-        imp, exp = tariff.interval_prices(cal, market)
+        year = load_year(
+            store, d["store_source"], d["site"], params.year, minutes, site_spec=params.site
+        )
+    except ScenarioError as err:
+        raise StudyError(f"{params._where()}: data: {err}") from None
+    if d.get("max_days"):
+        year = year.head_days(float(d["max_days"]))
+    starts = year.cal.interval_start
+    holes = np.flatnonzero(np.diff(starts) > np.timedelta64(minutes, "m"))
+    if holes.size:
+        raise StudyError(
+            f"{params._where()}: {holes.size} gap(s) in the study year {year.description}, the first after "
+            f"{starts[holes[0]]} UTC; fill them (energylib.align.fill_gaps) first"
+        )
+    try:
+        year.prices(make_tariff(params))
     except ValueError as err:
         raise StudyError(f"{params._where()}: tariff {params.tariff['kind']}: {err}") from None
-    return StudyInputs(
-        interval_start=frame[TIME],
-        cal=cal,
-        load_kwh=frame["total_kwh"].to_numpy().astype(float),
-        weather=to_pvlib_weather(frame.select(TIME, *wcols)),
-        market=market,
-        import_per_kwh=np.ascontiguousarray(imp, dtype=float),
-        export_credit_per_kwh=np.ascontiguousarray(exp, dtype=float),
-        interval_minutes=minutes,
-        description=f"{src}/{site}, {frame.height} intervals of {minutes} min",
-    )
+    return year
 
 
 # --------------------------------------------------------------------------- the engine
@@ -581,18 +447,14 @@ class CaseRun:
 
 
 class Engine:
-    """Runs and memoises cases on one study year (PV per size is computed once)."""
+    """Turns study cases into :class:`energylib.scenario.ScenarioSpec` runs, memoised."""
 
-    def __init__(self, params: StudyParams, inputs: StudyInputs):
+    def __init__(self, params: StudyParams, year: ScenarioYear):
         self.params = params
-        self.inputs = inputs
+        self.year = year
         self.tariff = make_tariff(params)
-        self._pv: dict[float, np.ndarray] = {}
         self._runs: dict[Case, CaseRun] = {}
         self.ev = self._ev()
-        self.ev_arrays = (
-            self.ev.arrays(inputs.cal.local, inputs.interval_minutes) if self.ev else None
-        )
 
     def _ev(self) -> EV | None:
         e = self.params.ev
@@ -609,23 +471,15 @@ class Engine:
         except (TypeError, ValueError) as err:
             raise StudyError(f"{self.params._where()}: ev: {err}") from None
 
-    def pv(self, kw: float) -> np.ndarray:
-        """PV AC energy of a ``kw`` kWdc system [kWh per interval]."""
-        kw = float(kw)
-        if kw not in self._pv:
-            if kw <= 0:
-                self._pv[kw] = np.zeros(len(self.inputs.cal))
-            else:
-                from energylib.solar import PVSystem, pv_ac_kwh
-
-                system = PVSystem(kwdc=kw, tilt_deg=float(self.params.pv.get("tilt_deg", 20.0)))
-                self._pv[kw] = np.ascontiguousarray(
-                    pv_ac_kwh(
-                        self.inputs.weather, self.params.site, system, self.inputs.interval_minutes
-                    ),
-                    dtype=float,
-                )
-        return self._pv[kw]
+    def pv_system(self, kw: float) -> PVSystem | None:
+        if kw <= 0:
+            return None
+        pv = self.params.pv
+        return PVSystem(
+            kwdc=float(kw),
+            tilt_deg=float(pv.get("tilt_deg", 20.0)),
+            export_limit_kw=pv.get("export_limit_kw"),
+        )
 
     def battery(self, name: str | None) -> Battery | None:
         option = self.params.battery(name)
@@ -640,64 +494,34 @@ class Engine:
         )
 
     def _policy(self, name: str):
-        from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption
-
-        if name == "self_consumption":
-            return SelfConsumption()
         if name == "price_threshold":
             return PriceThreshold(**(self.params.policy_comparison.get("price_threshold") or {}))
         if name == "forecast":
             return ForecastPolicy(forecast="perfect")
         if name == "forecast_persistence":
             return ForecastPolicy(forecast="persistence")
+        if name in ("self_consumption", "optimum"):
+            return name
         raise StudyError(f"unknown dispatch policy {name!r}")
 
     def run(self, case: Case) -> CaseRun:
-        """Dispatch and bill one case (memoised)."""
-        if case in self._runs:
-            return self._runs[case]
-        from energylib.dispatch.optimum import optimise
-        from energylib.dispatch.rules import dispatch_rules
-
-        i = self.inputs
-        export_limit = self.params.pv.get("export_limit_kw")
-        common = dict(
-            battery=self.battery(case.battery),
-            ev=self.ev,
-            ev_arrays=self.ev_arrays,
-            v2h=case.v2h and self.ev is not None,
-            v2g=case.v2g and self.ev is not None,
-            export_limit_kw=export_limit if case.pv_kw > 0 else None,
-        )
-        if case.policy == "optimum":
-            flows = optimise(
-                i.load_kwh,
-                self.pv(case.pv_kw),
-                i.import_per_kwh,
-                i.export_credit_per_kwh,
-                i.interval_minutes,
-                **common,
-            )
-        else:
-            flows = dispatch_rules(
-                i.load_kwh,
-                self.pv(case.pv_kw),
-                i.import_per_kwh,
-                i.export_credit_per_kwh,
-                i.interval_minutes,
-                policy=self._policy(case.policy),
+        """Dispatch and bill one case with :func:`energylib.scenario.run` (memoised)."""
+        if case not in self._runs:
+            has_ev = self.ev is not None
+            spec = ScenarioSpec(
+                name=str(case),
+                pv=self.pv_system(case.pv_kw),
+                battery=self.battery(case.battery),
+                ev=self.ev,
                 ev_strategy=case.ev_strategy,
-                **common,
+                v2h=case.v2h and has_ev,
+                v2g=case.v2g and has_ev,
+                tariff=self.tariff,
+                policy=self._policy(case.policy),
             )
-        bill = self.tariff.bill(
-            flows.import_kwh,
-            flows.export_kwh,
-            i.cal,
-            prices=(i.import_per_kwh, i.export_credit_per_kwh),
-        )
-        run = CaseRun(case, flows, bill)
-        self._runs[case] = run
-        return run
+            result = scenario_run(spec, self.year)
+            self._runs[case] = CaseRun(case, result.flows, result.bill)
+        return self._runs[case]
 
 
 # --------------------------------------------------------------------------- money
@@ -849,7 +673,7 @@ def _seasons(months: np.ndarray, southern: bool) -> np.ndarray:
     return names[months - 1]
 
 
-def _typical_days(name: str, run: CaseRun, inputs: StudyInputs, southern: bool) -> pl.DataFrame:
+def _typical_days(name: str, run: CaseRun, inputs: ScenarioYear, southern: bool) -> pl.DataFrame:
     f = run.flows
     h = inputs.interval_minutes / 60.0
     local = inputs.cal.local
@@ -884,7 +708,7 @@ def _typical_days(name: str, run: CaseRun, inputs: StudyInputs, southern: bool) 
 
 
 def _soc_week(
-    name: str, run: CaseRun, inputs: StudyInputs, ev_capacity_kwh: float | None, start: str | None
+    name: str, run: CaseRun, inputs: ScenarioYear, ev_capacity_kwh: float | None, start: str | None
 ) -> pl.DataFrame:
     f = run.flows
     local = inputs.cal.local
@@ -1035,7 +859,7 @@ def run_study(params: StudyParams, store=None, *, progress: bool = False) -> Stu
     seconds["sweep"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    days = inputs.days
+    days = len(inputs) * inputs.interval_minutes / 1440.0
     annual = 365.0 / days
     base = engine.run(baseline_case)
     assumptions = params.assumptions

@@ -162,7 +162,7 @@ def test_missing_params_file_is_named():
 
 def test_missing_weather_intervals_are_reported_not_dropped(tmp_path):
     synthetic_year_start(ParquetStore(tmp_path), days=3, drop_weather_rows=1)
-    with pytest.raises(StudyError, match="weather lacks"):
+    with pytest.raises(StudyError, match="no matching prices/weather"):
         run_study(params_from_dict(small_raw(tmp_path)))
 
 

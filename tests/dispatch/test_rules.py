@@ -269,3 +269,20 @@ def test_inputs_of_the_wrong_shape_or_with_nan_are_rejected():
         dispatch_rules(np.ones(2), np.ones(2), np.array([0.1, np.nan]), np.ones(2), 60)
     with pytest.raises(ValueError, match="ev_strategy"):
         dispatch_rules(np.ones(2), np.ones(2), np.ones(2), np.ones(2), 60, ev_strategy="whenever")
+
+
+def test_capacity_fades_with_calendar_years_in_rules_and_optimum():
+    from energylib.dispatch.optimum import optimise
+
+    n = 24 * 365 * 2  # two years at 60 min
+    b = Battery(capacity_kwh=10, fade_per_year_fraction=0.02)
+    zeros = np.zeros(n)
+    f = dispatch_rules(zeros, zeros, np.full(n, 0.3), zeros, 60, battery=b)
+    assert f.battery_capacity_kwh[0] == pytest.approx(10.0)
+    assert f.battery_capacity_kwh[-1] == pytest.approx(10.0 * (1 - 0.02 * (n - 1) / 8760), rel=1e-6)
+    short = 24 * 30
+    g = optimise(
+        np.zeros(short), np.zeros(short), np.full(short, 0.3), np.zeros(short), 60, battery=b
+    )
+    assert (g.battery_soc_kwh <= b.soc_max_fraction * g.battery_capacity_kwh + 1e-6).all()
+    assert g.battery_capacity_kwh[-1] < 10.0

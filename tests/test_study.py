@@ -334,3 +334,25 @@ def test_scenarios_command_renders_reports_whose_headline_equals_run_study(
     # The headline tables printed in the terminal, one per params file.
     assert printed.count("Sydney household, calendar year 2025") == 2
     assert "Baseline" in printed
+
+
+def test_scenarios_command_names_a_missing_params_file(tmp_path, capsys):
+    from energylib.cli import main
+
+    code = main(
+        ["scenarios", "--params", str(tmp_path / "absent.yaml"), "--output-dir", str(tmp_path)]
+    )
+    assert code == 2
+    assert "absent.yaml" in capsys.readouterr().err
+
+
+def test_scenarios_plan_names_outputs_after_the_params_files(tmp_path):
+    from energylib.commands.scenarios import plan
+
+    a, b = tmp_path / "sydney.yaml", tmp_path / "dutch.yaml"
+    a.write_text("x: 1\n")
+    b.write_text("x: 1\n")
+    studies = plan([a, b], output_dir=tmp_path / "out")
+    assert [s.output.name for s in studies] == ["sydney.ipynb", "dutch.ipynb"]
+    assert studies[0].parameters["params_file"] == str(a.resolve())
+    assert studies[1].parameters["headline_out"].endswith("dutch.headline.parquet")

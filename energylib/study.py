@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from datetime import time as dt_time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -233,9 +234,53 @@ def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> St
     return params_from_dict(raw, source=p)
 
 
+TOP_KEYS = frozenset(
+    {
+        "title", "currency", "market", "year", "data", "tariff", "pv", "batteries", "battery_rebate",
+        "battery_life_years", "battery_wear_per_kwh", "ev", "scenarios", "policy", "policy_comparison",
+        "finance", "sensitivity_scenario", "soc_week_start", "params_file",
+    }
+)  # fmt: skip
+PV_KEYS = frozenset(
+    {
+        "sizes_kw", "tilt_deg", "export_limit_kw", "cost_per_kw", "installation", "rebate",
+        "om_per_kw_year", "inverter_life_years", "inverter_replacement_cost",
+    }
+)  # fmt: skip
+EV_STUDY_KEYS = frozenset(
+    {
+        "model", "strategies", "baseline_strategy", "study_strategy", "v2h", "v2g", "wear_per_kwh",
+        "bidirectional_charger_cost",
+    }
+)  # fmt: skip
+_TIME_KEYS = ("weekday_departure", "weekday_return", "weekend_departure", "weekend_return")
+
+
+def _unknown(section: dict, allowed, name: str, where: str) -> None:
+    unknown = set(section) - set(allowed)
+    if unknown:
+        raise StudyError(
+            f"{where}: {name} has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
+
+
+def _clock(value: Any, key: str, where: str) -> dt_time:
+    """``"07:30"`` (or a ``datetime.time``) -> ``datetime.time``."""
+    if isinstance(value, dt_time):
+        return value
+    try:
+        hours, minutes = str(value).split(":")
+        return dt_time(int(hours), int(minutes))
+    except ValueError:
+        raise StudyError(
+            f'{where}: ev.{key} is {value!r}; write a quoted local time like "07:30"'
+        ) from None
+
+
 def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyParams:
     """Build :class:`StudyParams` from the parsed YAML mapping (see :func:`load_params`)."""
     where = str(source) if source else "study params"
+    _unknown(raw, TOP_KEYS, "the file", where)
     market = raw.get("market", "nem")
     try:
         site = site_for_market(market)
@@ -264,6 +309,13 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
     if len(set(names)) != len(names):
         raise StudyError(f"{where}: battery names must be unique, got {names}")
     ev = dict(raw.get("ev") or {})
+    ev_fields = (set(EV.__dataclass_fields__) - {"driving", "wear_cost_per_kwh"}) | set(
+        DrivingProfile.__dataclass_fields__
+    )
+    _unknown(ev, EV_STUDY_KEYS | ev_fields, "ev", where)
+    for key in _TIME_KEYS:
+        if key in ev:
+            ev[key] = _clock(ev[key], key, where)
     strategies = ev.get("strategies", list(EV_STRATEGIES))
     for key in ("baseline_strategy", "study_strategy"):
         ev.setdefault(key, "immediate" if key == "baseline_strategy" else "solar_cheapest")
@@ -316,6 +368,7 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
         "cost_per_kw": 0.0,
         **(raw.get("pv") or {}),
     }
+    _unknown(pv, PV_KEYS, "pv", where)
     sens = raw.get("sensitivity_scenario")
     if sens is not None and sens not in {s.name for s in scenarios}:
         raise StudyError(f"{where}: sensitivity_scenario {sens!r} is not a scenario name")

@@ -356,3 +356,25 @@ def test_scenarios_plan_names_outputs_after_the_params_files(tmp_path):
     assert [s.output.name for s in studies] == ["sydney.ipynb", "dutch.ipynb"]
     assert studies[0].parameters["params_file"] == str(a.resolve())
     assert studies[1].parameters["headline_out"].endswith("dutch.headline.parquet")
+
+
+def test_typo_in_a_section_is_named(tmp_path):
+    raw = small_raw(tmp_path)
+    raw["pv"] = {**raw["pv"], "cost_per_kwp": 900}
+    with pytest.raises(StudyError, match="cost_per_kwp"):
+        params_from_dict(raw)
+    raw = small_raw(tmp_path)
+    raw["ev"] = {**raw["ev"], "charger_kwh": 7}
+    with pytest.raises(StudyError, match="charger_kwh"):
+        params_from_dict(raw)
+
+
+def test_ev_departure_times_read_as_local_clock_times(tmp_path):
+    from datetime import time
+
+    raw = small_raw(tmp_path)
+    raw["ev"] = {**raw["ev"], "weekday_departure": "07:15"}
+    assert params_from_dict(raw).ev["weekday_departure"] == time(7, 15)
+    raw["ev"]["weekday_departure"] = "quarter past seven"
+    with pytest.raises(StudyError, match="weekday_departure"):
+        params_from_dict(raw)

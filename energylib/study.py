@@ -625,13 +625,6 @@ def _saving(base: CaseRun, run: CaseRun) -> float:
     return base.total - run.total
 
 
-@dataclass(frozen=True)
-class _Money:
-    capex: finance.Capex
-    savings: finance.Savings
-    result: finance.FinanceResult
-
-
 # --------------------------------------------------------------------------- result
 
 
@@ -826,6 +819,220 @@ POLICY_LABELS = {
 }
 
 
+@dataclass
+class _Plan:
+    """Every case a study dispatches, grouped by the part of the report it feeds."""
+
+    baseline: Case
+    scenarios: dict[str, tuple[Case, Case, Case]]  # name -> (full, without battery, without PV)
+    grid: dict[tuple[float, str | None], Case]
+    ev: dict[str, Case]
+    policies: dict[str, Case]
+
+    def unique(self) -> list[Case]:
+        cases = [self.baseline]
+        for triple in self.scenarios.values():
+            cases += triple
+        cases += [*self.grid.values(), *self.ev.values(), *self.policies.values()]
+        return list(dict.fromkeys(cases))
+
+
+def _plan(params: StudyParams) -> _Plan:
+    ev = params.ev
+    base_strategy = ev.get("baseline_strategy", "immediate") if ev else "immediate"
+    smart = ev.get("study_strategy", "solar_cheapest") if ev else "immediate"
+    policy = params.policy
+    scenarios = {}
+    for sc in params.scenarios:
+        strategy = sc.ev_strategy or base_strategy
+        scenarios[sc.name] = (
+            Case(float(sc.pv_kw), sc.battery, strategy, sc.v2h, sc.v2g, policy),
+            Case(float(sc.pv_kw), None, strategy, sc.v2h, sc.v2g, policy),
+            Case(0.0, None, strategy, sc.v2h, sc.v2g, policy),
+        )
+    sizes = [float(s) for s in params.pv.get("sizes_kw", [0.0])]
+    batteries: list[str | None] = [None, *[b.name for b in params.batteries]]
+    grid = {
+        (pv, b): Case(pv, b, base_strategy, False, False, policy) for pv in sizes for b in batteries
+    }
+    pc = params.policy_comparison
+    compare_pv = float(pc.get("pv_kw", sizes[-1] if sizes else 0.0))
+    ev_cases: dict[str, Case] = {}
+    if ev:
+        for s in ev["strategies"]:
+            ev_cases[s] = Case(compare_pv, None, s, False, False, policy)
+        if ev.get("v2h"):
+            ev_cases[f"{smart} + V2H"] = Case(compare_pv, None, smart, True, False, policy)
+        if ev.get("v2g"):
+            ev_cases[f"{smart} + V2H + V2G"] = Case(compare_pv, None, smart, True, True, policy)
+    policies: dict[str, Case] = {}
+    if pc:
+        params.battery(pc.get("battery"))  # a clear error for an unknown name
+        names = pc.get(
+            "policies", ["self_consumption", "price_threshold", "forecast", "forecast_persistence"]
+        )
+        if pc.get("optimum", True):
+            names = [*names, "optimum"]
+        for p in names:
+            policies[POLICY_LABELS.get(p, p)] = Case(
+                compare_pv, pc.get("battery"), smart, False, False, p
+            )
+    return _Plan(Case(0.0, None, base_strategy), scenarios, grid, ev_cases, policies)
+
+
+@dataclass(frozen=True)
+class _Money:
+    capex: finance.Capex
+    savings: finance.Savings
+    result: finance.FinanceResult
+
+
+class _Finance:
+    """Turns dispatched cases into year-1 savings and finance metrics."""
+
+    def __init__(self, params: StudyParams, engine: Engine, base: CaseRun, annual: float):
+        self.params, self.engine, self.base, self.annual = params, engine, base, annual
+        self.ongoing = _ongoing(params)
+
+    def saving(self, case: Case) -> float:
+        return _saving(self.base, self.engine.run(case))
+
+    def money(self, full: Case, no_battery: Case, no_pv: Case) -> _Money:
+        """Savings split by what degrades (PV) and fades (battery), then :func:`finance.evaluate`."""
+        base, run = self.base, self.engine.run(full)
+        saving = _saving(base, run)
+        pv_fraction = battery_fraction = 0.0
+        if saving > 0:
+            if full.battery is not None:
+                battery_fraction = (saving - self.saving(no_battery)) / saving
+            if full.pv_kw > 0:
+                pv_fraction = (self.saving(no_battery) - self.saving(no_pv)) / saving
+        pv_fraction = min(max(pv_fraction, 0.0), 1.0)
+        battery_fraction = min(max(battery_fraction, 0.0), 1.0 - pv_fraction)
+        f = run.flows
+        savings = finance.Savings(
+            import_saving=((base.total + base.feed_in_credit) - (run.total + run.feed_in_credit))
+            * self.annual,
+            export_credit=(run.feed_in_credit - base.feed_in_credit) * self.annual,
+            pv_fraction=pv_fraction,
+            battery_fraction=battery_fraction,
+            pv_generation_kwh=float((f.pv_kwh - f.curtailed_kwh).sum()) * self.annual,
+        )
+        capex = _capex(self.params, full.pv_kw, full.battery, full.v2h or full.v2g)
+        result = finance.evaluate(capex, savings, self.params.assumptions, self.ongoing)
+        return _Money(capex, savings, result)
+
+
+def _with_scenario(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    return frame.select(pl.lit(name).alias("scenario"), pl.all())
+
+
+def _headline_frame(params: StudyParams, rows: list[dict]) -> pl.DataFrame:
+    def payback(r: dict) -> str | None:
+        if r["horizon_years"] is None:
+            return None
+        return finance.format_payback(r["simple_payback_years"], r["horizon_years"])
+
+    def irr(r: dict) -> str | None:
+        return (
+            None if r["irr_note"] is None else finance.format_irr(r["irr_fraction"], r["irr_note"])
+        )
+
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(
+        pl.lit(params.currency).alias("currency"),
+        pl.struct("simple_payback_years", "horizon_years")
+        .map_elements(payback, return_dtype=pl.String)
+        .alias("payback_text"),
+        pl.struct("irr_fraction", "irr_note")
+        .map_elements(irr, return_dtype=pl.String)
+        .alias("irr_text"),
+    )
+
+
+def _ev_frame(plan: _Plan, fin: _Finance) -> pl.DataFrame:
+    rows = []
+    for label, case in plan.ev.items():
+        run = fin.engine.run(case)
+        grid_kwh, pv_kwh = _ev_energy(run)
+        rows.append(
+            {
+                "strategy": label,
+                "ev_grid_kwh": grid_kwh,
+                "ev_pv_kwh": pv_kwh,
+                "ev_discharge_kwh": float(run.flows.ev_discharge_kwh.sum()),
+                "bill_amount": run.total,
+                "saving_amount": fin.saving(case),
+                "departures": int(run.flows.departures.size),
+                "departures_missed": int(run.flows.departures_missed.size),
+            }
+        )
+    schema = {
+        "strategy": pl.String, "ev_grid_kwh": pl.Float64, "ev_pv_kwh": pl.Float64, "ev_discharge_kwh": pl.Float64,
+        "bill_amount": pl.Float64, "saving_amount": pl.Float64, "departures": pl.Int64, "departures_missed": pl.Int64,
+    }  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _policy_frame(plan: _Plan, fin: _Finance) -> pl.DataFrame:
+    rows = [
+        {
+            "policy": label,
+            "bill_amount": fin.engine.run(case).total,
+            "saving_amount": fin.saving(case),
+        }
+        for label, case in plan.policies.items()
+    ]
+    frame = pl.DataFrame(
+        rows, schema={"policy": pl.String, "bill_amount": pl.Float64, "saving_amount": pl.Float64}
+    )
+    optimum = frame.filter(pl.col("policy") == "optimum")["saving_amount"]
+    opt = float(optimum[0]) if optimum.len() else math.nan
+    share = pl.col("saving_amount") / opt * 100.0 if opt > 0 else pl.lit(None, pl.Float64)
+    return frame.with_columns(share.alias("share_of_optimum_pct"))
+
+
+def _grid_frame(plan: _Plan, fin: _Finance) -> pl.DataFrame:
+    rows = []
+    for (pv, b), case in plan.grid.items():
+        no_battery = Case(pv, None, case.ev_strategy, False, False, case.policy)
+        no_pv = Case(0.0, None, case.ev_strategy, False, False, case.policy)
+        m = fin.money(case, no_battery, no_pv)
+        rows.append(
+            {
+                "pv_kw": pv,
+                "battery": b or "none",
+                "npv_amount": m.result.npv,
+                "simple_payback_years": m.result.simple_payback_years,
+                "saving_amount": fin.saving(case),
+                "net_capex_amount": m.capex.net,
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"simple_payback_years": pl.Float64})
+
+
+def _monthly_frame(plan: _Plan, fin: _Finance) -> pl.DataFrame:
+    bills = [_with_scenario(fin.base.bill, BASELINE)]
+    bills += [
+        _with_scenario(fin.engine.run(cases[0]).bill, name)
+        for name, cases in plan.scenarios.items()
+    ]
+    items = (
+        "energy_cost",
+        "supply_cost",
+        "fees_cost",
+        "tax_credit",
+        "feed_in_credit",
+        "import_kwh",
+        "export_kwh",
+    )
+    return pl.concat(bills).select(
+        "scenario",
+        _month_number(pl.col("month")).alias("month"),
+        pl.col("total_cost").alias("bill_amount"),
+        *items,
+    )
+
+
 def run_study(params: StudyParams, store=None, *, progress: bool = False) -> StudyResult:
     """Run the whole study.
 
@@ -845,286 +1052,82 @@ def run_study(params: StudyParams, store=None, *, progress: bool = False) -> Stu
     """
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    inputs = load_inputs(params, store)
-    engine = Engine(params, inputs)
+    year = load_inputs(params, store)
+    engine = Engine(params, year)
     seconds["data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    ev = params.ev
-    base_strategy = ev.get("baseline_strategy", "immediate") if ev else "immediate"
-    study_strategy = ev.get("study_strategy", "solar_cheapest") if ev else "immediate"
-    policy = params.policy
-    cases: list[Case] = []
-    baseline_case = Case(0.0, None, base_strategy)
-    cases.append(baseline_case)
-    scenario_cases: dict[str, tuple[Case, Case, Case]] = {}
-    for sc in params.scenarios:
-        strategy = sc.ev_strategy or base_strategy
-        full = Case(float(sc.pv_kw), sc.battery, strategy, sc.v2h, sc.v2g, policy)
-        no_battery = Case(float(sc.pv_kw), None, strategy, sc.v2h, sc.v2g, policy)
-        no_pv = Case(0.0, None, strategy, sc.v2h, sc.v2g, policy)
-        scenario_cases[sc.name] = (full, no_battery, no_pv)
-        cases += [full, no_battery, no_pv]
-    sizes = [float(s) for s in params.pv.get("sizes_kw", [0.0])]
-    grid_batteries: list[str | None] = [None, *[b.name for b in params.batteries]]
-    grid_cases = {
-        (pv, b): Case(pv, b, base_strategy, False, False, policy)
-        for pv in sizes
-        for b in grid_batteries
-    }
-    cases += list(grid_cases.values())
-    pc = params.policy_comparison
-    compare_pv = float(pc.get("pv_kw", sizes[-1] if sizes else 0.0))
-    ev_cases: dict[str, Case] = {}
-    if ev:
-        for s in ev["strategies"]:
-            ev_cases[s] = Case(compare_pv, None, s, False, False, policy)
-        if ev.get("v2h"):
-            ev_cases[f"{study_strategy} + V2H"] = Case(
-                compare_pv, None, study_strategy, True, False, policy
-            )
-        if ev.get("v2g"):
-            ev_cases[f"{study_strategy} + V2H + V2G"] = Case(
-                compare_pv, None, study_strategy, True, True, policy
-            )
-    cases += list(ev_cases.values())
-    policy_cases: dict[str, Case] = {}
-    if pc:
-        names = pc.get(
-            "policies", ["self_consumption", "price_threshold", "forecast", "forecast_persistence"]
-        )
-        if pc.get("optimum", True):
-            names = [*names, "optimum"]
-        for p in names:
-            policy_cases[POLICY_LABELS.get(p, p)] = Case(
-                compare_pv, pc.get("battery"), study_strategy, False, False, p
-            )
-        params.battery(pc.get("battery"))  # a clear error for an unknown name
-    cases += list(policy_cases.values())
-    unique = list(dict.fromkeys(cases))
-    iterator = unique
+    plan = _plan(params)
+    cases = plan.unique()
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(unique, desc="scenarios", unit="run")
-    for case in iterator:
+        cases = tqdm(cases, desc="scenarios", unit="run")
+    for case in cases:
         engine.run(case)
     seconds["sweep"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    days = len(inputs) * inputs.interval_minutes / 1440.0
-    annual = 365.0 / days
-    base = engine.run(baseline_case)
-    assumptions = params.assumptions
-    ongoing = _ongoing(params)
-
-    def money(full: Case, no_battery: Case | None, no_pv: Case | None) -> _Money:
-        run = engine.run(full)
-        saving = _saving(base, run)
-        import_saving = (base.total + base.feed_in_credit) - (run.total + run.feed_in_credit)
-        export_credit = run.feed_in_credit - base.feed_in_credit
-        pv_fraction = battery_fraction = 0.0
-        if saving > 0:
-            if full.battery is not None and no_battery is not None:
-                battery_fraction = (saving - _saving(base, engine.run(no_battery))) / saving
-            if full.pv_kw > 0 and no_battery is not None and no_pv is not None:
-                pv_fraction = (
-                    _saving(base, engine.run(no_battery)) - _saving(base, engine.run(no_pv))
-                ) / saving
-        pv_fraction = min(max(pv_fraction, 0.0), 1.0)
-        battery_fraction = min(max(battery_fraction, 0.0), 1.0 - pv_fraction)
-        f = run.flows
-        savings = finance.Savings(
-            import_saving=import_saving * annual,
-            export_credit=export_credit * annual,
-            pv_fraction=pv_fraction,
-            battery_fraction=battery_fraction,
-            pv_generation_kwh=float((f.pv_kwh - f.curtailed_kwh).sum()) * annual,
-        )
-        capex = _capex(params, full.pv_kw, full.battery, full.v2h or full.v2g)
-        return _Money(capex, savings, finance.evaluate(capex, savings, assumptions, ongoing))
-
-    rows = [{"scenario": BASELINE, "bill_amount": base.total, "saving_amount": 0.0}]
+    days = len(year) * year.interval_minutes / 1440.0
+    base = engine.run(plan.baseline)
+    fin = _Finance(params, engine, base, 365.0 / days)
+    rows: list[dict] = [{"scenario": BASELINE, "bill_amount": base.total, "saving_amount": 0.0}]
     cash, sens = [], []
-    monies: dict[str, _Money] = {}
-    for sc in params.scenarios:
-        full, no_battery, no_pv = scenario_cases[sc.name]
-        m = money(full, no_battery, no_pv)
-        monies[sc.name] = m
-        run = engine.run(full)
+    for name, (full, no_battery, no_pv) in plan.scenarios.items():
+        m = fin.money(full, no_battery, no_pv)
         rows.append(
-            {"scenario": sc.name, "bill_amount": run.total, "saving_amount": _saving(base, run)}
+            {
+                "scenario": name,
+                "bill_amount": engine.run(full).total,
+                "saving_amount": fin.saving(full),
+            }
             | m.result.as_row()
         )
         cash.append(
-            finance.cash_flow_table(m.capex, ongoing, m.savings, assumptions).with_columns(
-                pl.lit(sc.name).alias("scenario")
+            _with_scenario(
+                finance.cash_flow_table(m.capex, fin.ongoing, m.savings, params.assumptions), name
             )
         )
         sens.append(
-            finance.sensitivity(m.capex, m.savings, assumptions, ongoing).with_columns(
-                pl.lit(sc.name).alias("scenario")
+            _with_scenario(
+                finance.sensitivity(m.capex, m.savings, params.assumptions, fin.ongoing), name
             )
         )
-    headline = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-        pl.lit(params.currency).alias("currency"),
-        pl.struct("simple_payback_years", "horizon_years")
-        .map_elements(
-            lambda r: (
-                None
-                if r["horizon_years"] is None
-                else finance.format_payback(r["simple_payback_years"], r["horizon_years"])
-            ),
-            return_dtype=pl.String,
-        )
-        .alias("payback_text"),
-        pl.struct("irr_fraction", "irr_note")
-        .map_elements(
-            lambda r: (
-                None
-                if r["irr_note"] is None
-                else finance.format_irr(r["irr_fraction"], r["irr_note"])
-            ),
-            return_dtype=pl.String,
-        )
-        .alias("irr_text"),
-    )
-
-    grid_rows = []
-    for (pv, b), case in grid_cases.items():
-        m = money(
-            case,
-            Case(pv, None, case.ev_strategy, False, False, policy),
-            Case(0.0, None, case.ev_strategy, False, False, policy),
-        )
-        grid_rows.append(
-            {
-                "pv_kw": pv,
-                "battery": b or "none",
-                "npv_amount": m.result.npv,
-                "simple_payback_years": m.result.simple_payback_years,
-                "saving_amount": _saving(base, engine.run(case)),
-                "net_capex_amount": m.capex.net,
-            }
-        )
-    npv_grid = pl.DataFrame(grid_rows, schema_overrides={"simple_payback_years": pl.Float64})
-
-    ev_rows = []
-    for label, case in ev_cases.items():
-        run = engine.run(case)
-        grid_kwh, pv_kwh = _ev_energy(run)
-        ev_rows.append(
-            {
-                "strategy": label,
-                "ev_grid_kwh": grid_kwh,
-                "ev_pv_kwh": pv_kwh,
-                "ev_discharge_kwh": float(run.flows.ev_discharge_kwh.sum()),
-                "bill_amount": run.total,
-                "saving_amount": _saving(base, run),
-                "departures": int(run.flows.departures.size),
-                "departures_missed": int(run.flows.departures_missed.size),
-            }
-        )
-    ev_frame = pl.DataFrame(
-        ev_rows,
-        schema={
-            "strategy": pl.String,
-            "ev_grid_kwh": pl.Float64,
-            "ev_pv_kwh": pl.Float64,
-            "ev_discharge_kwh": pl.Float64,
-            "bill_amount": pl.Float64,
-            "saving_amount": pl.Float64,
-            "departures": pl.Int64,
-            "departures_missed": pl.Int64,
-        },
-    )
-
-    policy_rows = [
-        {
-            "policy": label,
-            "bill_amount": engine.run(case).total,
-            "saving_amount": _saving(base, engine.run(case)),
-        }
-        for label, case in policy_cases.items()
-    ]
-    policies = pl.DataFrame(
-        policy_rows,
-        schema={"policy": pl.String, "bill_amount": pl.Float64, "saving_amount": pl.Float64},
-    )
-    optimum = policies.filter(pl.col("policy") == "optimum")["saving_amount"]
-    opt = float(optimum[0]) if optimum.len() else math.nan
-    policies = policies.with_columns(
-        (pl.col("saving_amount") / opt * 100.0 if opt > 0 else pl.lit(None, pl.Float64)).alias(
-            "share_of_optimum_pct"
-        )
-    )
-
-    monthly = [base.bill.with_columns(pl.lit(BASELINE).alias("scenario"))]
-    for sc in params.scenarios:
-        monthly.append(
-            engine.run(scenario_cases[sc.name][0]).bill.with_columns(
-                pl.lit(sc.name).alias("scenario")
-            )
-        )
-    monthly_bills = (
-        pl.concat(monthly)
-        .with_columns(
-            _month_number(pl.col("month")).alias("month"), pl.col("total_cost").alias("bill_amount")
-        )
-        .select(
-            "scenario",
-            "month",
-            "bill_amount",
-            "energy_cost",
-            "supply_cost",
-            "fees_cost",
-            "tax_credit",
-            "feed_in_credit",
-            "import_kwh",
-            "export_kwh",
-        )
-    )
 
     featured = params.sensitivity_scenario or next(
         (s.name for s in params.scenarios if s.battery), params.scenarios[0].name
     )
-    featured_run = engine.run(scenario_cases[featured][0])
+    featured_run = engine.run(plan.scenarios[featured][0])
     southern = params.site.southern
     typical = pl.concat(
         [
-            _typical_days(BASELINE, base, inputs, southern),
-            _typical_days(featured, featured_run, inputs, southern),
+            _typical_days(BASELINE, base, year, southern),
+            _typical_days(featured, featured_run, year, southern),
         ]
     )
+    ev_capacity = engine.ev.capacity_kwh if engine.ev else None
     soc_week = _soc_week(
-        featured,
-        featured_run,
-        inputs,
-        engine.ev.capacity_kwh if engine.ev else None,
-        params.raw.get("soc_week_start"),
+        featured, featured_run, year, ev_capacity, params.raw.get("soc_week_start")
     )
-    seconds["finance"] = time.perf_counter() - t0
-    return StudyResult(
+    result = StudyResult(
         params=params,
-        headline=headline,
-        monthly_bills=monthly_bills,
+        headline=_headline_frame(params, rows),
+        monthly_bills=_monthly_frame(plan, fin),
         typical_days=typical,
         soc_week=soc_week,
-        cash_flows=pl.concat(cash).select(
-            "scenario", *[c for c in cash[0].columns if c != "scenario"]
-        ),
-        npv_grid=npv_grid,
-        ev_strategies=ev_frame,
-        policies=policies,
-        sensitivity=pl.concat(sens).select(
-            "scenario", *[c for c in sens[0].columns if c != "scenario"]
-        ),
+        cash_flows=pl.concat(cash),
+        npv_grid=_grid_frame(plan, fin),
+        ev_strategies=_ev_frame(plan, fin),
+        policies=_policy_frame(plan, fin),
+        sensitivity=pl.concat(sens),
         seconds=seconds,
         days=days,
-        annualisation=annual,
+        annualisation=fin.annual,
         featured=featured,
-        data_description=inputs.description,
+        data_description=year.description,
     )
+    seconds["finance"] = time.perf_counter() - t0
+    return result
 
 
 # --------------------------------------------------------------------------- display

@@ -12,6 +12,8 @@ import polars as pl
 import pvlib
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from energylib.config import PROJECT_ROOT
 from energylib.finance import net_present_value
@@ -378,3 +380,57 @@ def test_ev_departure_times_read_as_local_clock_times(tmp_path):
     raw["ev"]["weekday_departure"] = "quarter past seven"
     with pytest.raises(StudyError, match="weekday_departure"):
         params_from_dict(raw)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    discount=st.floats(min_value=0.0, max_value=0.12),
+    escalation=st.floats(min_value=-0.02, max_value=0.08),
+    horizon=st.integers(min_value=5, max_value=25),
+)
+def test_every_scenario_stays_consistent_under_other_finance_assumptions(
+    store_dir, discount, escalation, horizon
+):
+    """NPV at the IRR is zero and payback exists iff the cumulative flow turns positive, for any assumptions."""
+    from dataclasses import replace
+
+    from energylib.study import Engine, _Finance, _plan
+
+    params = _small_params(store_dir)
+    params = replace(
+        params,
+        assumptions=replace(
+            params.assumptions,
+            discount_rate=discount,
+            tariff_escalation=escalation,
+            horizon_years=horizon,
+        ),
+    )
+    engine = Engine(params, _year(store_dir))
+    plan = _plan(params)
+    fin = _Finance(params, engine, engine.run(plan.baseline), 365.0 / DAYS)
+    for full, no_battery, no_pv in plan.scenarios.values():
+        r = fin.money(full, no_battery, no_pv).result
+        flows = r.flows
+        if r.irr is not None:
+            terms = np.abs(flows / (1 + r.irr) ** np.arange(flows.size)).sum()
+            assert abs(net_present_value(flows, r.irr)) <= 1e-6 * terms
+        assert (r.simple_payback_years is not None) == bool(np.any(np.cumsum(flows) >= 0))
+        assert r.npv == pytest.approx(net_present_value(flows, discount))
+
+
+_CACHE: dict = {}
+
+
+def _small_params(store_dir):
+    if "params" not in _CACHE:
+        _CACHE["params"] = params_from_dict(small_raw(store_dir))
+    return _CACHE["params"]
+
+
+def _year(store_dir):
+    from energylib.study import load_inputs
+
+    if "year" not in _CACHE:
+        _CACHE["year"] = load_inputs(_small_params(store_dir))
+    return _CACHE["year"]

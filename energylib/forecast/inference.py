@@ -13,7 +13,13 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from energylib.forecast.features import FeatureSpec, Scalers, forecast_frames, history_window
+from energylib.forecast.features import (
+    FeatureSpec,
+    Scalers,
+    forecast_frames,
+    history_window,
+    inverse_target,
+)
 
 
 class ForecastRunner(ABC):
@@ -52,7 +58,7 @@ class ForecastRunner(ABC):
         for k, name in enumerate(self.output_names):
             t = self.spec.tasks.index(name.rsplit("_", 1)[0])
             y = np.concatenate([np.asarray(c[k], dtype=np.float32) for c in chunks], axis=0)
-            result[name] = y * scale[t] + center[t]
+            result[name] = inverse_target(y * scale[t] + center[t], self.spec, t)
         return result
 
     def predict(self, history: pl.DataFrame) -> dict[str, pl.DataFrame]:

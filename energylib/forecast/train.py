@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from energylib.forecast.features import (
     FeatureMatrix,
@@ -30,6 +30,7 @@ from energylib.forecast.features import (
     chronological_split,
     feature_matrix,
     get_spec,
+    transform_targets,
     window_anchors,
 )
 from energylib.forecast.inference import ForecastRunner
@@ -173,7 +174,8 @@ class PreparedData:
     def scaled(self) -> tuple[np.ndarray, np.ndarray]:
         """Standardised inputs and targets; NaN rows become 0 (never inside a used window)."""
         x = np.nan_to_num(self.scalers.inputs.transform(self.matrix.inputs), nan=0.0)
-        y = np.nan_to_num(self.scalers.targets.transform(self.matrix.targets), nan=0.0)
+        y = self.scalers.targets.transform(transform_targets(self.matrix.targets, self.matrix.spec))
+        y = np.nan_to_num(y, nan=0.0)
         return x, y
 
 

@@ -23,6 +23,8 @@ from energylib.forecast.features import (
     feature_matrix,
     history_window,
     input_windows,
+    inverse_target,
+    transform_targets,
     time_encodings,
     window_anchors,
 )
@@ -131,12 +133,9 @@ def test_scalers_are_fitted_on_training_rows_only(frame):
     med = np.nanmedian(prep.matrix.inputs[a:b], axis=0)
     assert np.allclose(prep.scalers.inputs.center, med, rtol=1e-5, atol=1e-6)
     y = prep.matrix.targets[a:b]
-    assert prep.scalers.targets.center[0] == pytest.approx(
-        y[:, 0].mean(), rel=1e-5
-    )  # consumption: mean
-    assert prep.scalers.targets.center[1] == pytest.approx(
-        np.median(y[:, 1]), rel=1e-5
-    )  # price: median
+    # consumption: mean of ln(y + 0.01); price: median
+    assert prep.scalers.targets.center[0] == pytest.approx(np.log(y[:, 0] + 0.01).mean(), rel=1e-5)
+    assert prep.scalers.targets.center[1] == pytest.approx(np.median(y[:, 1]), rel=1e-5)
     # Wreck everything after the training block: the scalers do not move.
     cut = prep.matrix.times[b]
     numeric = [c for c in frame.columns if c != "interval_start"]
@@ -236,3 +235,12 @@ def test_robust_scaling_keeps_everyday_prices_visible_despite_spikes():
     z = robust.transform(price[:, None])
     assert z.max() == 10.0  # clipped
     assert np.allclose(robust.inverse(robust.transform(np.array([[0.31]]))), 0.31)
+
+
+def test_target_transform_round_trips_and_keeps_zero_load_finite():
+    y = np.array([[0.0, -0.2], [0.5, 0.3], [3.0, 12.0]], dtype=np.float32)
+    z = transform_targets(y, TRADING_24)
+    assert np.isfinite(z).all() and np.array_equal(z[:, 1], y[:, 1])  # price untouched
+    assert np.allclose(inverse_target(z[:, 0], TRADING_24, 0), y[:, 0], atol=1e-6)
+    with pytest.raises(ValueError, match="unknown"):
+        dataclasses.replace(TRADING_24, target_transforms=("sqrt", "none"))

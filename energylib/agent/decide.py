@@ -35,14 +35,13 @@ import math
 import sqlite3
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from energylib.agent.actuator import Actuator, DeviceState
-from energylib.agent.collect import load_collector_state
 from energylib.agent.config import AgentSettings
 from energylib.agent.decision_log import Decision
 from energylib.dispatch.assets import EV, Battery
@@ -53,6 +52,7 @@ from energylib.dispatch.rules import (
     dispatch_rules,
     policy_thresholds,
 )
+from energylib.forecast.features import history_window
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,21 @@ class LiveCache:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def collector_health(self) -> dict[str, tuple[datetime | None, int]]:
+        """``{collector: (last success (UTC) or None, successes)}`` from ``agent_collectors``."""
+        try:
+            rows = (
+                self.con()
+                .execute("SELECT name, last_success, successes_total FROM agent_collectors")
+                .fetchall()
+            )
+        except sqlite3.OperationalError:  # no collector has run yet
+            return {}
+        return {
+            n: (None if t is None else datetime.fromtimestamp(t / 1e6, UTC), int(k))
+            for n, t, k in rows
+        }
 
     def _columns(self, table: str) -> set[str]:
         return {r[1] for r in self.con().execute(f'PRAGMA table_info("{table}")')}
@@ -290,10 +305,9 @@ class Decider:
 
     # ----------------------------------------------------------------- state
     def data_age_s(self, now: datetime) -> float | None:
-        st = load_collector_state(self.cache.path, self.market.freshness_collector)
-        if st is None or st.last_success is None:
-            return None
-        return (now - st.last_success).total_seconds()
+        """Seconds since the market's collector last succeeded (None: never)."""
+        last = self.cache.collector_health().get(self.market.freshness_collector, (None, 0))[0]
+        return None if last is None else (now - last).total_seconds()
 
     def build_state(self, now: datetime) -> State:
         s, m = self.settings, self.market
@@ -415,24 +429,32 @@ class Decider:
         if self.use_cache and key == self._fc_key and self._fc_val is not None:
             return self._fc_val
         try:
-            history = self.history(t0, cur.runner.spec)
-            frames = cur.runner.predict(history)
-            day = frames[cur.runner.spec.horizon_names[0]]
+            runner = cur.runner
+            spec = runner.spec
+            history = self.history(t0, spec)
+            # ForecastRunner.predict() in two steps, keeping only the first (day) horizon
+            # instead of building frames for every horizon.
+            window, last = history_window(history, spec, runner.timezone)
+            outs = runner.predict_array(window)
+            hname, steps = spec.horizons[0]
+            step_us = spec.interval_minutes * 60_000_000
+            first = (
+                _us(last if isinstance(last, datetime) else datetime.fromisoformat(str(last)))
+                + step_us
+            )
             series = {
-                "interval_start": (day["interval_start"].dt.epoch("us")).to_numpy(),
-                "interval_minutes": np.full(
-                    day.height, cur.runner.spec.interval_minutes, dtype=np.int64
-                ),
-                "price_per_kwh": day["price_per_kwh"].to_numpy(),
-                "total_kwh": day["total_kwh"].to_numpy(),
+                "interval_start": first + np.arange(steps, dtype=np.int64) * step_us,
+                "interval_minutes": np.full(steps, spec.interval_minutes, dtype=np.int64),
             }
+            for task, target in zip(spec.tasks, spec.targets, strict=True):
+                series[target] = np.asarray(outs[f"{task}_{hname}"][0], dtype=float)
             mp = on_grid(series, "price_per_kwh", grid)
             ml = np.clip(on_grid(series, "total_kwh", grid, energy=True), 0.0, None)
             val = (
                 mp,
                 ml,
                 cur.version,
-                f"forecaster {cur.version} anchored {day['interval_start'][0]}",
+                f"forecaster {cur.version} anchored {datetime.fromtimestamp(first / 1e6, UTC).isoformat()}",
             )
         except Exception as exc:  # an unusable history or model must not stop the decision
             self.forecast_errors += 1
@@ -448,15 +470,15 @@ class Decider:
         return val
 
     def _data_version(self) -> tuple:
-        st = load_collector_state(self.cache.path)
-        return tuple(sorted((k, v.successes_total) for k, v in st.items())) if st else ()
+        """Changes whenever a collector stores new data (the forecast cache key)."""
+        return tuple(sorted((k, v[1]) for k, v in self.cache.collector_health().items()))
 
     def history(self, t0: int, spec) -> pl.DataFrame:
         """The latest complete half-hours of price, usage and weather as a canonical 30-min frame."""
         m = self.market
         half = 30 * 60_000_000
         end = (t0 // half) * half
-        start = end - (spec.history_rows + 2) * half
+        start = end - (spec.history_rows + 8) * half  # slack for usage metered a few hours late
         grid = start + np.arange((end - start) // half, dtype=np.int64) * half
         sub = (grid[:, None] + np.arange(6, dtype=np.int64)[None, :] * STEP_US).reshape(-1)
         cols: dict[str, Any] = {"interval_start": grid}

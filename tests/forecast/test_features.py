@@ -24,8 +24,8 @@ from energylib.forecast.features import (
     history_window,
     input_windows,
     inverse_target,
-    transform_targets,
     time_encodings,
+    transform_targets,
     window_anchors,
 )
 from energylib.forecast.train import batch_tensors, prepare_data

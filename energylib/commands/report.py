@@ -8,7 +8,7 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="run the studies through papermill and render HTML reports")
     p.add_argument("--plan", default="params/report.yaml", help="list of studies (default: %(default)s)")
-    p.add_argument("--parallel", type=int, default=1, help="notebooks run at once (default: %(default)s)")
+    p.add_argument("--parallel", type=int, default=2, help="notebooks run at once (default: %(default)s)")
     p.add_argument("--no-quarto", action="store_true", help="render with nbconvert even where quarto is installed")
     p.add_argument("--no-data", action="store_true", help="do not generate the default year when the store is empty")
     p.set_defaults(func=run)
@@ -31,6 +31,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for html in result.html:
         print(f"report: {html}")
+    print_headlines(args.plan)
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(f"done in {sum(result.seconds.values()):.1f} s ({stages})")
     return 0
+
+
+def print_headlines(plan: str) -> None:
+    """Print the headline table of every study in the plan that saved one."""
+    from pathlib import Path
+
+    import polars as pl
+    from rich.console import Console
+
+    from energylib.config import PROJECT_ROOT
+    from energylib.report import load_plan
+    from energylib.study import print_headline
+
+    for study in load_plan(plan):
+        out = study.parameters.get("headline_out")
+        if out and (PROJECT_ROOT / out).is_file():
+            print(f"\n{Path(out).name.split('.')[0]}:")
+            print_headline(pl.read_parquet(PROJECT_ROOT / out), console=Console(width=120))

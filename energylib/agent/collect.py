@@ -346,6 +346,84 @@ def clear_sky_weather_fetcher(
     return fetch
 
 
+OPEN_METEO_URL = "https://api.open-meteo.com/v1"
+
+
+def read_open_meteo(body: Any, *, site: str = "default", timezone: str = "UTC") -> Frames:
+    """Parse an Open-Meteo ``/forecast`` answer (``hourly`` with ``time``, ``temperature_2m``,
+    ``shortwave_radiation``, times in UTC) into an hourly canonical weather frame.
+
+    Open-Meteo gives ``shortwave_radiation`` as the mean of the *preceding* hour [W/m2]: the
+    value stamped ``T`` belongs to the interval starting ``T - 1 h``.  ``temperature_2m`` is
+    the instantaneous air temperature at ``T`` [degC], used for the interval starting at ``T``.
+    Rows where either is missing are left out.
+    """
+    try:
+        hourly = body["hourly"]
+        times = [datetime.fromisoformat(t).replace(tzinfo=UTC) for t in hourly["time"]]
+        temp = [None if v is None else float(v) for v in hourly["temperature_2m"]]
+        ghi = [None if v is None else float(v) for v in hourly["shortwave_radiation"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedResponse(
+            f"malformed Open-Meteo answer: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not (len(times) == len(temp) == len(ghi)):
+        raise MalformedResponse("malformed Open-Meteo answer: hourly arrays differ in length")
+    ghi_at = {t - timedelta(hours=1): g for t, g in zip(times, ghi, strict=True)}
+    rows = [(t, ghi_at.get(t), v) for t, v in zip(times, temp, strict=True)]
+    rows = [r for r in rows if r[1] is not None and r[2] is not None]
+    data = pl.DataFrame(
+        {
+            "interval_start": [r[0] for r in rows],
+            "ghi_w_m2": [max(0.0, r[1]) for r in rows],
+            "temp_air_c": [r[2] for r in rows],
+        },
+        schema={
+            "interval_start": pl.Datetime("us", "UTC"),
+            "ghi_w_m2": pl.Float64,
+            "temp_air_c": pl.Float64,
+        },
+    )
+    return [(data, FrameMeta("open_meteo", "weather", 60, site, "general", None, timezone))]
+
+
+def open_meteo_weather_fetcher(
+    latitude: float,
+    longitude: float,
+    timezone: str,
+    *,
+    site: str = "default",
+    base_url: str = OPEN_METEO_URL,
+    policy: RetryPolicy | None = None,
+) -> Fetch:
+    """``fetch(now)``: hourly air temperature and GHI for the past 2 and next 2 days from
+    Open-Meteo (no API key), for the forecaster's weather features."""
+    from energylib.ingest.http import get_json, make_session
+
+    session = make_session()
+    policy = policy or agent_retry_policy()
+
+    def fetch(now: datetime) -> Frames:
+        params = {
+            "latitude": latitude,
+            "longitude": longitude,
+            "hourly": "temperature_2m,shortwave_radiation",
+            "past_days": 2,
+            "forecast_days": 2,
+            "timezone": "UTC",
+        }
+        body = get_json(
+            session,
+            f"{base_url.rstrip('/')}/forecast",
+            params=params,
+            policy=policy,
+            where="weather",
+        )
+        return read_open_meteo(body, site=site, timezone=timezone)
+
+    return fetch
+
+
 def today_nem(now: datetime) -> date:
     """The NEM (UTC+10) date of ``now``."""
     return (now + timedelta(hours=10)).date()

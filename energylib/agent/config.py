@@ -26,7 +26,10 @@ Environment variables (all optional):
 ``ENERGY_AGENT_BATTERY_KWH``              battery capacity [kWh] (13.5; 0 = no battery)
 ``ENERGY_AGENT_BATTERY_KW``               battery charge/discharge limit [kW] (5)
 ``ENERGY_AGENT_EV_CHARGER_KW``            EV charger limit [kW] (0 = no EV)
-``ENERGY_AGENT_LATITUDE`` / ``_LONGITUDE`` site location for clear-sky weather [deg]
+``ENERGY_AGENT_WEATHER``                  ``open-meteo`` (temperature + GHI, no key; default) or
+                                          ``clearsky`` (pvlib, offline, GHI only)
+``ENERGY_AGENT_WEATHER_URL``              Open-Meteo API root
+``ENERGY_AGENT_LATITUDE`` / ``_LONGITUDE`` site location for weather [deg]
 ``ENERGY_AGENT_KIOSK_HOST`` / ``_PORT``   kiosk bind address (``127.0.0.1``:8080)
 ========================================= ===================================================
 """
@@ -78,8 +81,12 @@ class AgentSettings:
         Battery capacity [kWh] and power limit [kW]; capacity 0 means no battery.
     ev_charger_kw : float
         EV charger limit [kW]; 0 means no EV.
+    weather : str
+        Weather source: ``open-meteo`` (hourly air temperature and GHI) or ``clearsky``.
+    weather_url : str
+        Open-Meteo API root (tests point it at a local server).
     latitude, longitude : float
-        Site location [deg] for clear-sky weather.
+        Site location [deg] for the weather.
     kiosk_host : str
         Kiosk bind address; ``127.0.0.1`` by default, ``0.0.0.0`` to serve the LAN.
     kiosk_port : int
@@ -104,6 +111,8 @@ class AgentSettings:
     battery_kwh: float = 13.5
     battery_kw: float = 5.0
     ev_charger_kw: float = 0.0
+    weather: str = "open-meteo"
+    weather_url: str = "https://api.open-meteo.com/v1"
     latitude: float = -33.87
     longitude: float = 151.21
     kiosk_host: str = "127.0.0.1"
@@ -112,6 +121,10 @@ class AgentSettings:
     def __post_init__(self) -> None:
         if self.market not in ("amber", "entsoe"):
             raise ValueError(f"{PREFIX}MARKET={self.market!r}: use 'amber' or 'entsoe'")
+        if self.weather not in ("open-meteo", "clearsky"):
+            raise ValueError(
+                f"{PREFIX}WEATHER={self.weather!r}: use 'open-meteo' or 'clearsky' (offline, GHI only)"
+            )
         if self.policy not in ("forecast", "price_threshold", "self_consumption"):
             raise ValueError(
                 f"{PREFIX}POLICY={self.policy!r}: use 'forecast', 'price_threshold' or 'self_consumption'"

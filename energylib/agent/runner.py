@@ -44,6 +44,7 @@ from energylib.agent.collect import (
     amber_usage_fetcher,
     clear_sky_weather_fetcher,
     entsoe_day_ahead_fetcher,
+    open_meteo_weather_fetcher,
 )
 from energylib.agent.config import AgentSettings
 from energylib.agent.decide import Decider, LiveCache
@@ -255,7 +256,15 @@ def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> 
     out.append(
         Collector(
             "weather",
-            clear_sky_weather_fetcher(
+            open_meteo_weather_fetcher(
+                settings.latitude,
+                settings.longitude,
+                settings.timezone,
+                site=settings.site,
+                base_url=settings.weather_url,
+            )
+            if settings.weather == "open-meteo"
+            else clear_sky_weather_fetcher(
                 settings.latitude, settings.longitude, settings.timezone, site=settings.site
             ),
             store,

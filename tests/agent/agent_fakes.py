@@ -90,6 +90,7 @@ class FakeAmber:
         self.shift_c = 0.0
         server.expect_request(f"/v1/sites/{SITE}/prices/current").respond_with_handler(self.current)
         server.expect_request(f"/v1/sites/{SITE}/usage").respond_with_handler(self.usage)
+        server.expect_request("/v1/forecast").respond_with_handler(self.open_meteo)
 
     @property
     def base_url(self) -> str:
@@ -142,6 +143,49 @@ class FakeAmber:
         if self.mode == "missing_field":
             del out[3]["perKwh"]
         return Response(json.dumps(out), status=200, content_type="application/json")
+
+    def open_meteo(self, request):
+        """Open-Meteo's ``/forecast`` shape: hourly times (UTC, no offset), temperature_2m [degC],
+        shortwave_radiation [W/m2, mean of the preceding hour]."""
+        now = self.clock.now().replace(minute=0, second=0, microsecond=0)
+        past, ahead = (
+            int(request.args.get("past_days", 0)),
+            int(request.args.get("forecast_days", 1)),
+        )
+        day0 = now.replace(hour=0) - timedelta(days=past)
+        times = [day0 + timedelta(hours=h) for h in range(24 * (past + ahead))]
+
+        def local(t):
+            return (t.hour + t.minute / 60 + 11) % 24
+
+        body = {
+            "latitude": float(request.args["latitude"]),
+            "longitude": float(request.args["longitude"]),
+            "utc_offset_seconds": 0,
+            "timezone": "GMT",
+            "hourly_units": {
+                "time": "iso8601",
+                "temperature_2m": "°C",
+                "shortwave_radiation": "W/m²",
+            },
+            "hourly": {
+                "time": [t.strftime("%Y-%m-%dT%H:%M") for t in times],
+                "temperature_2m": [
+                    round(22 + 5 * math.sin(math.pi * (local(t) - 9) / 12), 1) for t in times
+                ],
+                "shortwave_radiation": [
+                    round(
+                        max(
+                            0.0,
+                            900 * math.sin(math.pi * (local(t - timedelta(minutes=30)) - 6) / 14),
+                        ),
+                        1,
+                    )
+                    for t in times
+                ],
+            },
+        }
+        return Response(json.dumps(body), status=200, content_type="application/json")
 
     def usage(self, request):
         self.requests += 1

@@ -179,3 +179,30 @@ def test_collector_health_is_saved_for_the_kiosk(settings, clock, fake_amber):
     # A restarted agent picks its back-off state up again.
     again = amber_collectors(settings, store, fake_amber)[0]
     assert again.state.consecutive_failures == 1
+
+
+def test_open_meteo_weather_is_stored_hourly_with_radiation_shifted_to_its_hour(
+    settings, clock, fake_amber
+):
+    from energylib.agent.collect import open_meteo_weather_fetcher
+
+    store = SqliteStore(settings.live_db)
+    c = Collector(
+        "weather",
+        open_meteo_weather_fetcher(
+            -33.87, 151.21, "Australia/Sydney", site=SITE, base_url=fake_amber.base_url
+        ),
+        store,
+    )
+    assert c.run(clock.now())
+    data, meta = store.read("open_meteo", "weather", site=SITE)
+    assert meta.interval_minutes == 60 and data.height >= 24 * 4 - 1
+    assert set(data.columns) >= {"ghi_w_m2", "temp_air_c"}
+    # The value Open-Meteo stamps 03:00 (mean of 02:00-03:00) is stored at interval_start 02:00.
+    row = data.filter(data["interval_start"].dt.hour() == 2).row(0, named=True)
+    local_mid = (2.5 + 11) % 24
+    import math
+
+    assert row["ghi_w_m2"] == pytest.approx(
+        max(0.0, 900 * math.sin(math.pi * (local_mid - 6) / 14)), abs=0.1
+    )

@@ -53,6 +53,7 @@ def test_energy_agent_run_once_end_to_end(tmp_path, fake_amber):
         "AMBER_BASE_URL": fake_amber.base_url,
         "ENERGY_AGENT_STATE_DIR": str(tmp_path / "state"),
         "ENERGY_AGENT_LATITUDE": "-33.87",
+        "ENERGY_AGENT_WEATHER_URL": fake_amber.base_url,  # Open-Meteo's shape, on loopback
     }
     # The fake answers for the real time here (the CLI runs on the system clock).
     from energylib.agent.clock import SystemClock

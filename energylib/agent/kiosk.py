@@ -377,6 +377,10 @@ def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
         else (f"${cph:.2f}/h" if data.market.currency == "AUD" else f"€{cph:.2f}/h")
     )
     usage_text = "" if cost.get("usage_kw") is None else f"at {cost['usage_kw']:.2f} kW"
+    if cost.get("usage_age_s") is not None and cost["usage_age_s"] > 2 * 3600:
+        # Metered usage can arrive hours late (Amber): say how old the kW figure is.
+        usage_at = datetime.fromisoformat(cost["usage_at"]).astimezone(data.tz)
+        usage_text += f" (metered {usage_at:%a %H:%M})"
     if dec:
         kw = dec["battery_kw"]
         dec_text = f"{dec['action'].upper()}" + (f" {abs(kw):.1f} kW" if abs(kw) > 0.005 else "")

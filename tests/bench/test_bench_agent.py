@@ -41,7 +41,7 @@ ONE_THREAD = {
 }
 
 
-def _child(func: str, *args: str, timeout: int = 3600) -> dict:
+def _child(func: str, *args: str, timeout: int = 3600, show_progress: bool = False) -> dict:
     code = (
         "import sys; sys.path.insert(0, 'tests'); "
         f"from bench.test_bench_agent import {func}; {func}(*sys.argv[1:])"
@@ -51,11 +51,12 @@ def _child(func: str, *args: str, timeout: int = 3600) -> dict:
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=None if show_progress else subprocess.PIPE,  # progress bars go to the terminal
         text=True,
         timeout=timeout,
     )
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, (r.stderr or "see the child's error above")[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -160,7 +161,9 @@ def child_soak(state_dir: str, model: str, days: str) -> None:
     proc = psutil.Process()
     rss, outages, recovered = [], 0, 0
     t_wall = time.perf_counter()
-    for day in range(int(days)):
+    from tqdm import tqdm
+
+    for day in tqdm(range(int(days)), desc="soak (simulated days)", unit="day", file=sys.stderr):
         day0 = start + timedelta(days=day)
         if day % 3 == 1:
             # 1 h of 503 from 10:00 UTC, a 429 burst at 14:00, malformed answers at 18:00.
@@ -325,7 +328,14 @@ def test_bench_kiosk_page_load(tmp_path):
 
 def test_bench_soak_30_simulated_days(model_file, tmp_path):
     days = int(os.environ.get("AGENT_SOAK_DAYS", "30"))
-    r = _child("child_soak", str(tmp_path / "soak"), str(model_file), str(days), timeout=7200)
+    r = _child(
+        "child_soak",
+        str(tmp_path / "soak"),
+        str(model_file),
+        str(days),
+        timeout=7200,
+        show_progress=True,
+    )
     print(
         f"\n[soak] {r['days']} simulated days in {r['wall_s']:.0f} s wall: decisions {r['decisions_made']} of "
         f"{r['expected']} minutes, log rows {r['log_rows']} ({r['distinct_minutes']} distinct minutes, "

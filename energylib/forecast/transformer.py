@@ -52,6 +52,9 @@ class ModelConfig:
         Forecast tasks, e.g. ("consumption", "price").
     head_hidden : int
         Hidden width of each head; 0 means ``d_ff // 2``.
+    pooling : str
+        What the heads read: ``last`` (the last position's state) or ``last_mean``
+        (last plus the mean over positions: the window's level, without extra weights).
     """
 
     n_features: int
@@ -65,10 +68,13 @@ class ModelConfig:
     horizon_names: tuple[str, ...] = ("day", "week", "month")
     tasks: tuple[str, ...] = ("consumption", "price")
     head_hidden: int = 0
+    pooling: str = "last"
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} must be a multiple of n_heads {self.n_heads}")
+        if self.pooling not in ("last", "last_mean"):
+            raise ValueError(f"pooling {self.pooling!r} unknown; use 'last' or 'last_mean'")
         if len(self.horizons) != len(self.horizon_names):
             raise ValueError(
                 f"horizons {self.horizons} and horizon_names {self.horizon_names} differ in length"
@@ -149,8 +155,10 @@ class EnergyTransformer(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         z = self.positional_encoding(self.input_projection(x))
         z = self.encoder(z)
-        last = z[:, -1, :]
-        return tuple(head(last) for head in self.heads)
+        pooled = z[:, -1, :]
+        if self.config.pooling == "last_mean":
+            pooled = pooled + z.mean(dim=1)
+        return tuple(head(pooled) for head in self.heads)
 
     def as_dict(self, outputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         return dict(zip(self.config.output_names, outputs, strict=True))

@@ -4,7 +4,12 @@ year, CPU training time to early stop, single-thread inference latency and peak 
     .venv/bin/python -m pytest tests/bench/test_bench_forecast.py -s -q --override-ini norecursedirs=
 
 Prints the figures next to the issue's targets; it asserts only correctness, never times
-(the machine is shared, so timings vary with its load).
+(the machine is shared, so timings vary with its load).  The trained ``pi`` checkpoint is
+kept in ``tests/artifacts/bench_forecast/``; ``BENCH_FORECAST_REUSE=1`` reuses it (and the
+training time recorded with it) to re-measure accuracy and latency without retraining.
+
+The ``pi`` preset trains at learning rate 1e-3: the trading system's 1e-4 is for the 25.8M
+``seed`` model, and a 0.3M model at 1e-4 needs several times the epochs (see the report).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -27,6 +33,12 @@ from energylib.forecast.transformer import EnergyTransformer, model_config, para
 TARGET_SKILL_PCT = 15.0
 TARGET_TRAIN_S = 600.0
 TARGETS_MS = {"pi": (5.0, 20.0), "seed": (None, 100.0)}
+PI_LEARNING_RATE = 1e-3
+N_PI, N_SEED = (
+    int(os.environ.get("BENCH_FORECAST_N_PI", 1000)),
+    int(os.environ.get("BENCH_FORECAST_N_SEED", 200)),
+)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench_forecast"
 
 
 def _line(text: str) -> None:
@@ -43,18 +55,36 @@ def year():
 
 
 @pytest.fixture(scope="module")
-def trained_pi(year, tmp_path_factory):
+def trained_pi(year):
     data, tz = year
-    out = tmp_path_factory.mktemp("pi")
-    cfg = TrainConfig(preset="pi", cpu_threads=1)
-    t0 = time.perf_counter()
-    result = train(data, tz, cfg, out, progress=True)
-    seconds = time.perf_counter() - t0
+    out = ARTIFACTS / "pi"
+    record = ARTIFACTS / "pi_training.json"
+    if os.environ.get("BENCH_FORECAST_REUSE") and record.is_file():
+        info = json.loads(record.read_text())
+        _line(
+            f"reusing {out}/best.pt (trained in {info['seconds']:.0f} s, {info['epochs']} epochs)"
+        )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("*.pt"):
+            old.unlink()
+        cfg = TrainConfig(preset="pi", learning_rate=PI_LEARNING_RATE, cpu_threads=1)
+        t0 = time.perf_counter()
+        result = train(data, tz, cfg, out, progress=True)
+        info = {
+            "seconds": time.perf_counter() - t0,
+            "epochs": result.history.height,
+            "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "load_average": os.getloadavg()[0],
+        }
+        record.write_text(json.dumps(info))
     _line(
-        f"train pi on one year of half-hours, CPU, 1 thread: {seconds:.0f} s for {result.history.height} epochs "
-        f"(best epoch {result.best_epoch}, early stop: {result.stopped_early}); target <= {TARGET_TRAIN_S:.0f} s to early stop"
+        f"train pi on one year of half-hours, CPU, 1 thread, lr {PI_LEARNING_RATE:g}: {info['seconds']:.0f} s for "
+        f"{info['epochs']} epochs (best epoch {info['best_epoch']}, early stop: {info['stopped_early']}); "
+        f"target <= {TARGET_TRAIN_S:.0f} s to early stop"
     )
-    return result
+    return out / "best.pt"
 
 
 def test_parameter_counts_of_both_presets():
@@ -66,7 +96,7 @@ def test_parameter_counts_of_both_presets():
 
 def test_pi_day_ahead_mae_against_seasonal_naive_and_ridge(year, trained_pi):
     data, tz = year
-    ev = evaluate(data, tz, load_checkpoint(trained_pi.best_checkpoint))
+    ev = evaluate(data, tz, load_checkpoint(trained_pi))
     with pl.Config(tbl_rows=40, tbl_cols=12, tbl_width_chars=160):
         print(ev.table)
     day = ev.table.filter(pl.col("horizon") == "day")
@@ -83,33 +113,49 @@ def test_pi_day_ahead_mae_against_seasonal_naive_and_ridge(year, trained_pi):
 
 
 _LATENCY_SCRIPT = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np
 import torch
 torch.set_num_threads(1)
+
+
+def hwm_mb():
+    # VmHWM: this process's peak resident memory (ru_maxrss would carry the parent's over exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
+
 kind, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import polars as pl
+from energylib.forecast.export import load_model
+from energylib.forecast.transformer import EnergyTransformer, model_config
+base = hwm_mb()
 if kind == "seed":
-    from energylib.forecast.transformer import EnergyTransformer, model_config
     model = EnergyTransformer(model_config("seed", 24)).eval()
     x = torch.randn(1, 48, 24)
     def once():
         with torch.inference_mode():
             model(x)
 else:
-    import polars as pl
-    from energylib.forecast.export import load_model
     runner = load_model(path)
     history = pl.read_parquet(sys.argv[4])
-    def once():
-        runner.predict(history)
+    if kind == "pi-model":
+        from energylib.forecast.features import history_window
+        window, _ = history_window(history, runner.spec, runner.timezone)
+        x = runner.scalers.inputs.transform(window)
+        def once():
+            runner.run_scaled(x)
+    else:
+        def once():
+            runner.predict(history)
 for _ in range(10):
     once()
 times = []
 for _ in range(n):
     t = time.perf_counter(); once(); times.append((time.perf_counter() - t) * 1000)
 t = np.array(times)
-print(json.dumps({"p50": float(np.percentile(t, 50)), "p99": float(np.percentile(t, 99)), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_model_rss_mb": base / 1024}))
+print(json.dumps({"p50": float(np.percentile(t, 50)), "p99": float(np.percentile(t, 99)), "peak_rss_mb": hwm_mb(), "before_model_rss_mb": base}))
 """
 
 
@@ -132,17 +178,22 @@ def test_single_thread_inference_latency_and_peak_memory(year, trained_pi, tmp_p
     history = tmp_path / "history.parquet"
     data.tail(TRADING_24.history_rows).write_parquet(history)
     files = {
-        "pi TorchScript": export_torchscript(trained_pi.best_checkpoint, tmp_path / "pi.pt"),
-        "pi ONNX": export_onnx(trained_pi.best_checkpoint, tmp_path / "pi.onnx"),
+        "pi TorchScript": export_torchscript(trained_pi, tmp_path / "pi.pt"),
+        "pi ONNX": export_onnx(trained_pi, tmp_path / "pi.onnx"),
     }
     for label, path in files.items():
-        r = _latency("pi", str(path), 1000, str(history))
-        _line(
-            f"{label}: one forecast (predict(history): features + model, 1 thread) p50 {r['p50']:.2f} ms, "
-            f"p99 {r['p99']:.2f} ms (target 5 / 20 ms); peak RSS {r['peak_rss_mb']:.0f} MB"
-        )
-    r = _latency("seed", "", 200)
+        for kind, what in (
+            ("pi-model", "model only"),
+            ("pi", "predict(history): features + model"),
+        ):
+            r = _latency(kind, str(path), N_PI, str(history))
+            _line(
+                f"{label}, {what}, 1 thread: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms (target 5 / 20 ms); "
+                f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['peak_rss_mb'] - r['before_model_rss_mb']:.0f} MB above the "
+                f"imported libraries)"
+            )
+    r = _latency("seed", "", N_SEED)
     _line(
         f"seed eager model forward, 1 thread: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms (target p99 <= 100 ms); "
-        f"peak RSS {r['peak_rss_mb']:.0f} MB (before building the model {r['before_model_rss_mb']:.0f} MB)"
+        f"peak RSS {r['peak_rss_mb']:.0f} MB ({r['peak_rss_mb'] - r['before_model_rss_mb']:.0f} MB above the imported libraries)"
     )

@@ -76,3 +76,19 @@ def test_heads_must_divide_the_model_width():
         ModelConfig(n_features=4, d_model=10, n_heads=3)
     with pytest.raises(KeyError, match="preset"):
         model_config("huge", 24)
+
+
+def test_mean_pooling_adds_no_parameters_and_sees_the_whole_window():
+    base = ModelConfig(n_features=4, d_model=8, n_layers=1, n_heads=2, d_ff=16, horizons=(2, 3, 4))
+    pooled = ModelConfig.from_dict(base.to_dict() | {"pooling": "last_mean"})
+    torch.manual_seed(0)
+    a = EnergyTransformer(base).eval()
+    b = EnergyTransformer(pooled).eval()
+    b.load_state_dict(a.state_dict())
+    assert parameter_count(a) == parameter_count(b)
+    x = torch.randn(2, 48, 4)
+    x2 = x.clone()
+    x2[:, 0, :] += 5.0  # change only the oldest step
+    assert not torch.allclose(b(x)[0], b(x2)[0])
+    with pytest.raises(ValueError, match="pooling"):
+        ModelConfig(n_features=4, d_model=8, n_heads=2, pooling="max")

@@ -625,6 +625,25 @@ TARGET_SCALING = {"consumption": "standard", "price": "robust"}
 INPUT_CLIP = 10.0
 
 
+def level_inputs(spec: FeatureSpec) -> tuple[int, ...]:
+    """Per task, the input feature that is the target's own current value in the same
+    scaled units (untransformed target, robust scaling on both sides), or -1.
+
+    For ``TRADING_24`` that is the price feature for the price task; consumption has no
+    such input (its target is log-transformed).
+    """
+    out = []
+    for task, target, how in zip(spec.tasks, spec.targets, spec.target_transforms, strict=True):
+        idx = -1
+        if how == "none" and TARGET_SCALING.get(task, "standard") == "robust":
+            for i, f in enumerate(spec.features):
+                if f.kind == "column" and f.columns[0] == target:
+                    idx = i
+                    break
+        out.append(idx)
+    return tuple(out)
+
+
 @dataclass
 class Scalers:
     """Input and target scalers of one model."""

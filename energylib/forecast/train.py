@@ -30,6 +30,7 @@ from energylib.forecast.features import (
     chronological_split,
     feature_matrix,
     get_spec,
+    level_inputs,
     transform_targets,
     window_anchors,
 )
@@ -305,7 +306,7 @@ def train(
             horizons=spec.horizon_steps,
             horizon_names=spec.horizon_names,
             tasks=spec.tasks,
-            **config.model,
+            **({"level_inputs": level_inputs(spec)} | dict(config.model)),
         )
     )
     device = select_device(config.device)

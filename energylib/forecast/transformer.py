@@ -55,6 +55,11 @@ class ModelConfig:
     pooling : str
         What the heads read: ``last`` (the last position's state) or ``last_mean``
         (last plus the mean over positions: the window's level, without extra weights).
+    level_inputs : tuple of int
+        Per task, an input column (index) in the same scaled units as the task's target,
+        or -1.  Where given, the task's heads forecast the deviation from that column's
+        mean over the input window, which is added back: the forecast follows the recent
+        level (prices drift from month to month) instead of extrapolating it.  No weights.
     """
 
     n_features: int
@@ -69,12 +74,17 @@ class ModelConfig:
     tasks: tuple[str, ...] = ("consumption", "price")
     head_hidden: int = 0
     pooling: str = "last"
+    level_inputs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} must be a multiple of n_heads {self.n_heads}")
         if self.pooling not in ("last", "last_mean"):
             raise ValueError(f"pooling {self.pooling!r} unknown; use 'last' or 'last_mean'")
+        if self.level_inputs and len(self.level_inputs) != len(self.tasks):
+            raise ValueError(
+                f"level_inputs {self.level_inputs} needs one entry per task {self.tasks}"
+            )
         if len(self.horizons) != len(self.horizon_names):
             raise ValueError(
                 f"horizons {self.horizons} and horizon_names {self.horizon_names} differ in length"
@@ -87,12 +97,12 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return d | {k: list(d[k]) for k in ("horizons", "horizon_names", "tasks")}
+        return d | {k: list(d[k]) for k in ("horizons", "horizon_names", "tasks", "level_inputs")}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ModelConfig:
         d = dict(d)
-        for k in ("horizons", "horizon_names", "tasks"):
+        for k in ("horizons", "horizon_names", "tasks", "level_inputs"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
@@ -158,7 +168,15 @@ class EnergyTransformer(nn.Module):
         pooled = z[:, -1, :]
         if self.config.pooling == "last_mean":
             pooled = pooled + z.mean(dim=1)
-        return tuple(head(pooled) for head in self.heads)
+        outputs = []
+        n_h = len(self.config.horizons)
+        for k, head in enumerate(self.heads):
+            y = head(pooled)
+            col = self.config.level_inputs[k // n_h] if self.config.level_inputs else -1
+            if col >= 0:
+                y = y + x[:, :, col].mean(dim=1, keepdim=True)
+            outputs.append(y)
+        return tuple(outputs)
 
     def as_dict(self, outputs: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         return dict(zip(self.config.output_names, outputs, strict=True))

@@ -92,3 +92,30 @@ def test_mean_pooling_adds_no_parameters_and_sees_the_whole_window():
     assert not torch.allclose(b(x)[0], b(x2)[0])
     with pytest.raises(ValueError, match="pooling"):
         ModelConfig(n_features=4, d_model=8, n_heads=2, pooling="max")
+
+
+def test_level_input_makes_the_forecast_follow_the_window_mean():
+    from energylib.forecast.features import TRADING_24, level_inputs
+
+    assert level_inputs(TRADING_24) == (-1, TRADING_24.feature_names.index("price"))
+    cfg = ModelConfig(
+        n_features=4,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        d_ff=16,
+        horizons=(2, 3, 4),
+        level_inputs=(-1, 3),
+    )
+    model = EnergyTransformer(cfg).eval()
+    x = torch.randn(2, 48, 4)
+    shifted = x.clone()
+    shifted[:, :, 3] += 1.5
+    with torch.no_grad():
+        a, b = model(x), model(shifted)
+    assert parameter_count(model) == parameter_count(
+        EnergyTransformer(ModelConfig.from_dict(cfg.to_dict() | {"level_inputs": []}))
+    )
+    # price outputs (tasks[1]) carry the window's mean of column 3; the shift reaches them
+    # both through the level term and the network, consumption only through the network
+    assert not torch.allclose(a[3], b[3])

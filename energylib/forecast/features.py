@@ -232,7 +232,9 @@ TRADING_24 = FeatureSpec(
                 "diff:soc_pct",
             ),
         ),
-        Feature("cycles_count", "column", ("cycles_count",)),
+        # Cycles as throughput per interval: the cumulative count only grows, and a model
+        # would read it as a calendar that never repeats (a later test period lies outside it).
+        Feature("cycles_per_interval", "column", ("diff:cycles_count",)),
         Feature("temp_air_c", "column", ("temp_air_c",)),
         Feature("ghi_w_m2", "column", ("ghi_w_m2",)),
         Feature("hour_sin", "time", ("hour_sin",)),
@@ -562,12 +564,16 @@ class Scaler:
     interquartile range / 1.349 (the standard deviation of a normal distribution with
     that IQR), falling back to the standard deviation where the IQR is zero (a mostly
     idle appliance): price spikes then do not squash the everyday price range.
-    ``clip`` bounds the scaled values (inputs only), so a spike cannot swamp a window.
+    ``clip`` bounds the scaled values (inputs only), so a spike cannot swamp a window;
+    ``low`` / ``high`` (inputs only) hold later values inside the training range, so a
+    drifting input (state of health keeps falling) is not extrapolated.
     """
 
     center: np.ndarray
     scale: np.ndarray
     clip: float | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
     @classmethod
     def fit(
@@ -575,14 +581,17 @@ class Scaler:
         values: np.ndarray,
         methods: Sequence[str] | str = "standard",
         clip: float | None = None,
+        bound_to_range: bool = False,
     ) -> Scaler:
         v = np.asarray(values, dtype=np.float64)
         ncol = v.shape[1]
         methods = [methods] * ncol if isinstance(methods, str) else list(methods)
         center, scale = np.empty(ncol), np.empty(ncol)
+        lo, hi = np.zeros(ncol), np.zeros(ncol)
         for j, how in enumerate(methods):
             col = v[:, j][np.isfinite(v[:, j])]
             std = col.std() if col.size else 1.0
+            lo[j], hi[j] = (col.min(), col.max()) if col.size else (0.0, 0.0)
             if how == "robust":
                 q1, med, q3 = np.percentile(col, [25, 50, 75]) if col.size else (0.0, 0.0, 0.0)
                 center[j], iqr = med, (q3 - q1) / 1.349
@@ -591,32 +600,32 @@ class Scaler:
                 center[j], scale[j] = (col.mean() if col.size else 0.0), std
             else:
                 raise ValueError(f"scaling method {how!r} unknown; use 'standard' or 'robust'")
-        scale = np.where(
-            scale > 1e-8, scale, 1.0
-        )  # a constant column (SoH over a month) stays as is
-        return cls(center.astype(np.float32), scale.astype(np.float32), clip)
+        scale = np.where(scale > 1e-8, scale, 1.0)  # a constant column stays as is
+        low = ((lo - center) / scale).astype(np.float32) if bound_to_range else None
+        high = ((hi - center) / scale).astype(np.float32) if bound_to_range else None
+        return cls(center.astype(np.float32), scale.astype(np.float32), clip, low, high)
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         z = ((x - self.center) / self.scale).astype(np.float32)
+        if self.low is not None:
+            z = np.clip(z, self.low, self.high)
         return np.clip(z, -self.clip, self.clip) if self.clip else z
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
         return (x * self.scale + self.center).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {
-            "center": [float(v) for v in self.center],
-            "scale": [float(v) for v in self.scale],
-            "clip": self.clip,
-        }
+        d = {"center": self.center.tolist(), "scale": self.scale.tolist(), "clip": self.clip}
+        if self.low is not None:
+            d |= {"low": self.low.tolist(), "high": self.high.tolist()}
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Scaler:
-        return cls(
-            np.asarray(d["center"], dtype=np.float32),
-            np.asarray(d["scale"], dtype=np.float32),
-            d.get("clip"),
-        )
+        def arr(key: str) -> np.ndarray | None:
+            return np.asarray(d[key], dtype=np.float32) if d.get(key) is not None else None
+
+        return cls(arr("center"), arr("scale"), d.get("clip"), arr("low"), arr("high"))
 
 
 #: Target scaling per task: consumption is fitted by MSE (standardise), price by MAE on a
@@ -658,7 +667,10 @@ class Scalers:
         a, b = train_block
         methods = [TARGET_SCALING.get(t, "standard") for t in fm.spec.tasks]
         targets = transform_targets(fm.targets[a:b], fm.spec)
-        return cls(Scaler.fit(fm.inputs[a:b], "robust", INPUT_CLIP), Scaler.fit(targets, methods))
+        return cls(
+            Scaler.fit(fm.inputs[a:b], "robust", INPUT_CLIP, bound_to_range=True),
+            Scaler.fit(targets, methods),
+        )
 
     def to_dict(self) -> dict:
         return {"inputs": self.inputs.to_dict(), "targets": self.targets.to_dict()}

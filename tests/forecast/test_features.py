@@ -37,7 +37,7 @@ def test_trading_24_has_the_trading_systems_feature_groups():
     names = TRADING_24.feature_names
     assert TRADING_24.n_features == 24
     assert len([n for n in names[:9] if n.endswith("_kwh")]) == 9
-    assert names[9:13] == ["soc_pct", "soh_pct", "battery_charge", "cycles_count"]
+    assert names[9:13] == ["soc_pct", "soh_pct", "battery_charge", "cycles_per_interval"]
     assert names[13:15] == ["temp_air_c", "ghi_w_m2"]
     assert names[15:19] == ["hour_sin", "hour_cos", "dow_sin", "dow_cos"]
     assert names[19:] == ["price", "price_lag_1", "price_lag_2", "price_lag_3", "price_lag_4"]
@@ -244,3 +244,17 @@ def test_target_transform_round_trips_and_keeps_zero_load_finite():
     assert np.allclose(inverse_target(z[:, 0], TRADING_24, 0), y[:, 0], atol=1e-6)
     with pytest.raises(ValueError, match="unknown"):
         dataclasses.replace(TRADING_24, target_transforms=("sqrt", "none"))
+
+
+def test_inputs_past_the_training_range_are_held_at_its_edge(frame):
+    prep = prepare_data(frame, TZ, SMALL_SPEC)
+    a, b = prep.blocks["train"]
+    k = SMALL_SPEC.feature_names.index("soh_pct")  # falls all year: later values are new
+    later = prep.matrix.inputs[b:, k]
+    assert later.max() < np.nanmin(prep.matrix.inputs[a:b, k])
+    scaled = prep.scalers.inputs.transform(prep.matrix.inputs)[:, k]
+    assert np.allclose(scaled[b:], scaled[a:b].min())
+    assert (
+        Scaler.from_dict(prep.scalers.inputs.to_dict()).low.tolist()
+        == prep.scalers.inputs.low.tolist()
+    )

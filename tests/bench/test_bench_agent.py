@@ -221,6 +221,7 @@ def child_soak(state_dir: str, model: str, days: str) -> None:
 
 
 # --------------------------------------------------------------------------- benchmarks
+@pytest.mark.timeout(3600)
 def test_bench_decision_latency_and_memory(model_file, tmp_path):
     n = 1000
     cold = _child("child_latency", str(tmp_path / "a"), str(model_file), str(n), "0")
@@ -326,6 +327,7 @@ def test_bench_kiosk_page_load(tmp_path):
     th.join(timeout=5)
 
 
+@pytest.mark.timeout(7200)
 def test_bench_soak_30_simulated_days(model_file, tmp_path):
     days = int(os.environ.get("AGENT_SOAK_DAYS", "30"))
     r = _child(

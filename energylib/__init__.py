@@ -1,2 +1,3 @@
 """energylib: a home-energy workbench."""
+
 __version__ = "0.1.0"

@@ -58,12 +58,18 @@ def local_to_utc(
     frame = pl.DataFrame({"local": s})
     non_existent = "null"
     if ambiguous == "infer":
-        early = frame["local"].dt.replace_time_zone(timezone, ambiguous="earliest", non_existent=non_existent)
-        late = frame["local"].dt.replace_time_zone(timezone, ambiguous="latest", non_existent=non_existent)
+        early = frame["local"].dt.replace_time_zone(
+            timezone, ambiguous="earliest", non_existent=non_existent
+        )
+        late = frame["local"].dt.replace_time_zone(
+            timezone, ambiguous="latest", non_existent=non_existent
+        )
         seen_before = frame.select((pl.col("local").cum_count().over("local") > 1).alias("x"))["x"]
         out = pl.select(pl.when(seen_before).then(late).otherwise(early)).to_series()
     else:
-        out = frame["local"].dt.replace_time_zone(timezone, ambiguous=ambiguous, non_existent=non_existent)
+        out = frame["local"].dt.replace_time_zone(
+            timezone, ambiguous=ambiguous, non_existent=non_existent
+        )
     missing = out.is_null() & frame["local"].is_not_null()
     if missing.any() and nonexistent == "raise":
         rows = frame.with_row_index().filter(missing)
@@ -131,14 +137,26 @@ def deduplicate(data: pl.DataFrame, policy: str = "error", *, where: str = "") -
     if policy == "error":
         n = int(dup.sum())
         raise DataValidationError(
-            [_problem(data, dup, f"{n} rows share an interval start", TIME, "pass on_duplicate='first', 'last' or 'mean' to choose")],
+            [
+                _problem(
+                    data,
+                    dup,
+                    f"{n} rows share an interval start",
+                    TIME,
+                    "pass on_duplicate='first', 'last' or 'mean' to choose",
+                )
+            ],
             where,
         )
     if policy in ("first", "last"):
         return data.unique(subset=[TIME], keep=policy, maintain_order=True).sort(TIME)
     aggs = []
     for c in value_columns(data):
-        aggs.append(pl.col(c).mean() if data.schema[c].is_numeric() and column_unit(c) not in ("bool",) else pl.col(c).last())
+        aggs.append(
+            pl.col(c).mean()
+            if data.schema[c].is_numeric() and column_unit(c) not in ("bool",)
+            else pl.col(c).last()
+        )
     return data.group_by(TIME, maintain_order=True).agg(aggs).sort(TIME).select(data.columns)
 
 
@@ -173,10 +191,14 @@ def resample(
     new_meta = meta.replace(interval_minutes=interval_minutes)
     if interval_minutes > src:
         if interval_minutes % src:
-            raise ValueError(f"cannot resample {src}-min to {interval_minutes}-min: not a whole multiple")
+            raise ValueError(
+                f"cannot resample {src}-min to {interval_minutes}-min: not a whole multiple"
+            )
         return _downsample(data, src, interval_minutes, weight, partial, text), new_meta
     if src % interval_minutes:
-        raise ValueError(f"cannot resample {src}-min to {interval_minutes}-min: not a whole divisor")
+        raise ValueError(
+            f"cannot resample {src}-min to {interval_minutes}-min: not a whole divisor"
+        )
     return _upsample(data, src, interval_minutes, energy_method), new_meta
 
 
@@ -247,7 +269,11 @@ def find_gaps(
     Without ``start``/``end`` only gaps between the first and last present
     interval are reported; with them, missing edges count too.
     """
-    schema = {"gap_start": pl.Datetime("us", "UTC"), "gap_end": pl.Datetime("us", "UTC"), "missing": pl.Int64}
+    schema = {
+        "gap_start": pl.Datetime("us", "UTC"),
+        "gap_end": pl.Datetime("us", "UTC"),
+        "missing": pl.Int64,
+    }
     times = data[TIME].unique().sort()
     if len(times) == 0 and (start is None or end is None):
         return pl.DataFrame(schema=schema)
@@ -263,7 +289,11 @@ def find_gaps(
             ((pl.col(TIME).diff() != step).fill_null(True)).cum_sum().alias("_run")
         )
         .group_by("_run", maintain_order=True)
-        .agg(pl.col(TIME).min().alias("gap_start"), pl.col(TIME).max().alias("_last"), pl.len().alias("missing"))
+        .agg(
+            pl.col(TIME).min().alias("gap_start"),
+            pl.col(TIME).max().alias("_last"),
+            pl.len().alias("missing"),
+        )
         .with_columns((pl.col("_last") + step).alias("gap_end"))
         .select("gap_start", "gap_end", pl.col("missing").cast(pl.Int64))
     )
@@ -304,28 +334,57 @@ def fill_gaps(
     lo = start if start is not None else data[TIME].min()
     hi = end if end is not None else data[TIME].max() + timedelta(minutes=interval_minutes)
     grid = pl.DataFrame({TIME: interval_index(lo, hi, interval_minutes)})
-    marked = data.with_columns(pl.lit(None, dtype=pl.String).alias("filled_by")) if "filled_by" not in data.columns else data
+    marked = (
+        data.with_columns(pl.lit(None, dtype=pl.String).alias("filled_by"))
+        if "filled_by" not in data.columns
+        else data
+    )
     full = grid.join(marked.with_columns(pl.lit(True).alias("_present")), on=TIME, how="left")
     gap = pl.col("_present").is_null()
     if policy == "zero":
-        exprs = [pl.when(gap).then(pl.lit(0.0)).otherwise(pl.col(c)).alias(c) for c in cols if data.schema[c].is_numeric()]
-        full = full.with_columns(exprs).with_columns(pl.when(gap).then(pl.lit("zero")).otherwise(pl.col("filled_by")).alias("filled_by"))
+        exprs = [
+            pl.when(gap).then(pl.lit(0.0)).otherwise(pl.col(c)).alias(c)
+            for c in cols
+            if data.schema[c].is_numeric()
+        ]
+        full = full.with_columns(exprs).with_columns(
+            pl.when(gap).then(pl.lit("zero")).otherwise(pl.col("filled_by")).alias("filled_by")
+        )
     elif policy == "interpolate":
-        exprs = [pl.col(c).interpolate_by(TIME).alias(c) for c in cols if data.schema[c].is_numeric()]
+        exprs = [
+            pl.col(c).interpolate_by(TIME).alias(c) for c in cols if data.schema[c].is_numeric()
+        ]
         full = full.with_columns(exprs)
-        filled = gap & pl.all_horizontal([pl.col(c).is_not_null() for c in cols if data.schema[c].is_numeric()])
-        full = full.with_columns(pl.when(filled).then(pl.lit("interpolate")).otherwise(pl.col("filled_by")).alias("filled_by"))
+        filled = gap & pl.all_horizontal(
+            [pl.col(c).is_not_null() for c in cols if data.schema[c].is_numeric()]
+        )
+        full = full.with_columns(
+            pl.when(filled)
+            .then(pl.lit("interpolate"))
+            .otherwise(pl.col("filled_by"))
+            .alias("filled_by")
+        )
     elif policy == "previous_day":
         day = pl.duration(days=1)
         prev = marked.select([TIME] + cols).with_columns((pl.col(TIME) + day).alias(TIME))
         prev = prev.rename({c: f"_prev_{c}" for c in cols})
         full = full.join(prev, on=TIME, how="left")
         has_prev = pl.col(f"_prev_{cols[0]}").is_not_null()
-        full = full.with_columns(
-            [pl.when(gap).then(pl.col(f"_prev_{c}")).otherwise(pl.col(c)).alias(c) for c in cols]
-        ).with_columns(
-            pl.when(gap & has_prev).then(pl.lit("previous_day")).otherwise(pl.col("filled_by")).alias("filled_by")
-        ).drop([f"_prev_{c}" for c in cols])
+        full = (
+            full.with_columns(
+                [
+                    pl.when(gap).then(pl.col(f"_prev_{c}")).otherwise(pl.col(c)).alias(c)
+                    for c in cols
+                ]
+            )
+            .with_columns(
+                pl.when(gap & has_prev)
+                .then(pl.lit("previous_day"))
+                .otherwise(pl.col("filled_by"))
+                .alias("filled_by")
+            )
+            .drop([f"_prev_{c}" for c in cols])
+        )
     still_missing = pl.col("_present").is_null() & pl.col("filled_by").is_null()
     return full.filter(~still_missing).drop("_present").select(marked.columns)
 

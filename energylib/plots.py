@@ -24,7 +24,9 @@ def offline_charts(max_rows: int | None = 200_000) -> None:
         alt.data_transformers.enable("default", max_rows=max_rows)
 
 
-def line_over_time(data: pl.DataFrame, value: str, *, title: str = "", color: str | None = None) -> alt.Chart:
+def line_over_time(
+    data: pl.DataFrame, value: str, *, title: str = "", color: str | None = None
+) -> alt.Chart:
     """A line of ``value`` against ``interval_start`` (optionally one line per ``color``)."""
     enc = {
         "x": alt.X("interval_start:T", title="time (UTC)"),
@@ -32,21 +34,37 @@ def line_over_time(data: pl.DataFrame, value: str, *, title: str = "", color: st
     }
     if color:
         enc["color"] = alt.Color(f"{color}:N")
-    return alt.Chart(data.to_pandas()).mark_line().encode(**enc).properties(title=title, width=700, height=220)
+    return (
+        alt.Chart(data.to_pandas())
+        .mark_line()
+        .encode(**enc)
+        .properties(title=title, width=700, height=220)
+    )
 
 
-def daily_overview(data: pl.DataFrame, timezone: str, *, max_columns: int = 3, title: str = "") -> alt.Chart:
+def daily_overview(
+    data: pl.DataFrame, timezone: str, *, max_columns: int = 3, title: str = ""
+) -> alt.Chart:
     """Daily totals of energy columns and daily means of everything else, one panel per column.
 
     Days are the site's local calendar days.
     """
     from energylib.schema import column_unit, value_columns
 
-    numeric = [c for c in value_columns(data) if data.schema[c].is_numeric() and column_unit(c) not in ("bool",)]
+    numeric = [
+        c
+        for c in value_columns(data)
+        if data.schema[c].is_numeric() and column_unit(c) not in ("bool",)
+    ]
     numeric = numeric[:max_columns]
     day = pl.col("interval_start").dt.convert_time_zone(timezone).dt.date().alias("day")
     aggs = [pl.col(c).sum() if column_unit(c) == "energy" else pl.col(c).mean() for c in numeric]
-    daily = data.group_by(day).agg(aggs).sort("day").unpivot(index="day", variable_name="series", value_name="value")
+    daily = (
+        data.group_by(day)
+        .agg(aggs)
+        .sort("day")
+        .unpivot(index="day", variable_name="series", value_name="value")
+    )
     return (
         alt.Chart(daily.to_pandas())
         .mark_line(point=True)
@@ -76,7 +94,9 @@ def monthly_bills_chart(monthly: pl.DataFrame, currency: str, *, title: str = ""
     ``monthly``: ``scenario``, ``month`` (1-12), ``bill_amount`` [currency].
     """
     data = monthly.with_columns(
-        pl.col("month").map_elements(lambda m: MONTH_NAMES[m - 1], return_dtype=pl.String).alias("month_name")
+        pl.col("month")
+        .map_elements(lambda m: MONTH_NAMES[m - 1], return_dtype=pl.String)
+        .alias("month_name")
     )
     return (
         alt.Chart(data.to_pandas())
@@ -97,7 +117,9 @@ def typical_days_chart(days: pl.DataFrame, *, title: str = "") -> alt.Chart:
 
     ``days``: ``season``, ``hour`` (local, 0-24), ``flow``, ``kw`` (mean power [kW]).
     """
-    seasons = [s for s in ("summer", "autumn", "winter", "spring") if s in set(days["season"].to_list())]
+    seasons = [
+        s for s in ("summer", "autumn", "winter", "spring") if s in set(days["season"].to_list())
+    ]
     return (
         alt.Chart(days.to_pandas())
         .mark_line(interpolate="step-after")
@@ -141,9 +163,16 @@ def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> al
         .mark_line(point=True)
         .encode(
             x=alt.X("year:Q", title="year"),
-            y=alt.Y("cumulative_discounted_amount:Q", title=f"cumulative discounted cash flow ({currency})"),
+            y=alt.Y(
+                "cumulative_discounted_amount:Q",
+                title=f"cumulative discounted cash flow ({currency})",
+            ),
             color=alt.Color("scenario:N", title="scenario"),
-            tooltip=["scenario:N", "year:Q", alt.Tooltip("cumulative_discounted_amount:Q", format=",.0f")],
+            tooltip=[
+                "scenario:N",
+                "year:Q",
+                alt.Tooltip("cumulative_discounted_amount:Q", format=",.0f"),
+            ],
         )
     )
     zero = alt.Chart(pl.DataFrame({"y": [0.0]}).to_pandas()).mark_rule(color="grey").encode(y="y:Q")
@@ -155,7 +184,9 @@ def npv_heatmap(grid: pl.DataFrame, currency: str, *, title: str = "") -> alt.La
 
     ``grid``: ``pv_kw``, ``battery``, ``npv_amount`` [currency].
     """
-    data = grid.with_columns(pl.col("pv_kw").map_elements(lambda v: f"{v:g} kW", return_dtype=pl.String).alias("pv"))
+    data = grid.with_columns(
+        pl.col("pv_kw").map_elements(lambda v: f"{v:g} kW", return_dtype=pl.String).alias("pv")
+    )
     pv_order = [f"{v:g} kW" for v in sorted(set(grid["pv_kw"].to_list()))]
     base = alt.Chart(data.to_pandas()).encode(
         x=alt.X("pv:N", sort=pv_order, title="PV size (kWdc)"),
@@ -171,7 +202,9 @@ def npv_heatmap(grid: pl.DataFrame, currency: str, *, title: str = "") -> alt.La
         tooltip=["pv:N", "battery:N", alt.Tooltip("npv_amount:Q", format=",.0f")],
     )
     labels = base.mark_text(fontSize=11).encode(text=alt.Text("npv_amount:Q", format=",.0f"))
-    return (cells + labels).properties(width=520, height=36 * max(grid["battery"].n_unique(), 2), title=title)
+    return (cells + labels).properties(
+        width=520, height=36 * max(grid["battery"].n_unique(), 2), title=title
+    )
 
 
 def ev_strategies_chart(ev: pl.DataFrame, currency: str, *, title: str = "") -> alt.HConcatChart:
@@ -180,16 +213,22 @@ def ev_strategies_chart(ev: pl.DataFrame, currency: str, *, title: str = "") -> 
     ``ev``: ``strategy``, ``ev_grid_kwh``, ``ev_pv_kwh`` [kWh/year], ``bill_amount`` [currency].
     """
     order = ev["strategy"].to_list()
-    energy = ev.select("strategy", "ev_grid_kwh", "ev_pv_kwh").unpivot(
-        index="strategy", variable_name="source", value_name="kwh"
-    ).with_columns(pl.col("source").replace({"ev_grid_kwh": "grid", "ev_pv_kwh": "solar"}))
+    energy = (
+        ev.select("strategy", "ev_grid_kwh", "ev_pv_kwh")
+        .unpivot(index="strategy", variable_name="source", value_name="kwh")
+        .with_columns(pl.col("source").replace({"ev_grid_kwh": "grid", "ev_pv_kwh": "solar"}))
+    )
     left = (
         alt.Chart(energy.to_pandas())
         .mark_bar()
         .encode(
             y=alt.Y("strategy:N", sort=order, title="EV strategy"),
             x=alt.X("kwh:Q", title="EV charging energy (kWh/year)", stack="zero"),
-            color=alt.Color("source:N", title="source", scale=alt.Scale(domain=["solar", "grid"], range=["#f2b701", "#6c757d"])),
+            color=alt.Color(
+                "source:N",
+                title="source",
+                scale=alt.Scale(domain=["solar", "grid"], range=["#f2b701", "#6c757d"]),
+            ),
             tooltip=["strategy:N", "source:N", alt.Tooltip("kwh:Q", format=",.0f")],
         )
         .properties(width=330, height=30 * max(len(order), 2))
@@ -207,7 +246,9 @@ def ev_strategies_chart(ev: pl.DataFrame, currency: str, *, title: str = "") -> 
     return alt.hconcat(left, right).properties(title=title)
 
 
-def policy_vs_optimum_chart(policies: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
+def policy_vs_optimum_chart(
+    policies: pl.DataFrame, currency: str, *, title: str = ""
+) -> alt.LayerChart:
     """Annual saving of each dispatch policy next to the perfect-foresight optimum.
 
     ``policies``: ``policy``, ``saving_amount`` [currency], ``share_of_optimum_pct`` [%].
@@ -218,10 +259,18 @@ def policy_vs_optimum_chart(policies: pl.DataFrame, currency: str, *, title: str
         x=alt.X("saving_amount:Q", title=f"annual saving against the baseline ({currency})"),
     )
     bars = base.mark_bar().encode(
-        color=alt.condition(alt.datum.policy == "optimum", alt.value("#2a9d8f"), alt.value("#8d99ae")),
-        tooltip=["policy:N", alt.Tooltip("saving_amount:Q", format=",.0f"), alt.Tooltip("share_of_optimum_pct:Q", format=".0f")],
+        color=alt.condition(
+            alt.datum.policy == "optimum", alt.value("#2a9d8f"), alt.value("#8d99ae")
+        ),
+        tooltip=[
+            "policy:N",
+            alt.Tooltip("saving_amount:Q", format=",.0f"),
+            alt.Tooltip("share_of_optimum_pct:Q", format=".0f"),
+        ],
     )
-    text = base.mark_text(align="left", dx=4).encode(text=alt.Text("share_of_optimum_pct:Q", format=".0f"))
+    text = base.mark_text(align="left", dx=4).encode(
+        text=alt.Text("share_of_optimum_pct:Q", format=".0f")
+    )
     return (bars + text).properties(width=560, height=30 * max(len(order), 2), title=title)
 
 
@@ -235,18 +284,34 @@ def tornado_chart(rows: pl.DataFrame, currency: str, *, title: str = "") -> alt.
         (pl.col("delta_npv_amount").max() - pl.col("delta_npv_amount").min()).alias("swing")
     )
     order = width.sort("swing", descending=True)["parameter"].to_list()
-    reach = 1.3 * max(float(rows["delta_npv_amount"].abs().max() or 0.0), 1.0)  # room for the labels
+    reach = 1.3 * max(
+        float(rows["delta_npv_amount"].abs().max() or 0.0), 1.0
+    )  # room for the labels
     base = alt.Chart(rows.to_pandas()).encode(
         y=alt.Y("parameter:N", sort=order, title=None),
-        x=alt.X("delta_npv_amount:Q", title=f"change in NPV ({currency})", scale=alt.Scale(domain=[-reach, reach])),
+        x=alt.X(
+            "delta_npv_amount:Q",
+            title=f"change in NPV ({currency})",
+            scale=alt.Scale(domain=[-reach, reach]),
+        ),
     )
     bars = base.mark_bar().encode(
-        color=alt.Color("case:N", title="input at", scale=alt.Scale(domain=["low", "high"], range=["#e76f51", "#2a9d8f"])),
+        color=alt.Color(
+            "case:N",
+            title="input at",
+            scale=alt.Scale(domain=["low", "high"], range=["#e76f51", "#2a9d8f"]),
+        ),
         tooltip=["parameter:N", "change:N", alt.Tooltip("delta_npv_amount:Q", format=",.0f")],
     )
     # Each label sits just outside the end of its bar.
-    right = base.transform_filter(alt.datum.delta_npv_amount >= 0).mark_text(align="left", dx=4, fontSize=10)
-    left = base.transform_filter(alt.datum.delta_npv_amount < 0).mark_text(align="right", dx=-4, fontSize=10)
+    right = base.transform_filter(alt.datum.delta_npv_amount >= 0).mark_text(
+        align="left", dx=4, fontSize=10
+    )
+    left = base.transform_filter(alt.datum.delta_npv_amount < 0).mark_text(
+        align="right", dx=-4, fontSize=10
+    )
     labels = right.encode(text="change:N") + left.encode(text="change:N")
-    zero = alt.Chart(pl.DataFrame({"x": [0.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
+    zero = (
+        alt.Chart(pl.DataFrame({"x": [0.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
+    )
     return (bars + labels + zero).properties(width=560, height=34 * max(len(order), 2), title=title)

@@ -48,12 +48,16 @@ class Study:
         return self.output.stem
 
 
-def load_plan(path: str | Path = "params/report.yaml", root: str | Path | None = None) -> list[Study]:
+def load_plan(
+    path: str | Path = "params/report.yaml", root: str | Path | None = None
+) -> list[Study]:
     """Read the list of studies from ``params/report.yaml`` (paths relative to ``root``)."""
     root = Path(root) if root else PROJECT_ROOT
     path = Path(path) if Path(path).is_absolute() else root / path
     if not path.is_file():
-        raise FileNotFoundError(f"no report plan at {path}; create it with a 'studies:' list (see energylib/report.py)")
+        raise FileNotFoundError(
+            f"no report plan at {path}; create it with a 'studies:' list (see energylib/report.py)"
+        )
     spec = yaml.safe_load(path.read_text()) or {}
     studies = []
     for i, item in enumerate(spec.get("studies") or []):
@@ -105,7 +109,9 @@ def execute_notebook(study: Study, *, cwd: Path | None = None, progress: bool = 
     return study.output
 
 
-def execute_all(studies: Sequence[Study], *, parallel: int = 1, cwd: Path | None = None) -> list[Path]:
+def execute_all(
+    studies: Sequence[Study], *, parallel: int = 1, cwd: Path | None = None
+) -> list[Path]:
     """Execute studies, ``parallel`` at a time (each in its own kernel process)."""
     if parallel <= 1 or len(studies) == 1:
         return [execute_notebook(s, cwd=cwd) for s in studies]
@@ -114,7 +120,9 @@ def execute_all(studies: Sequence[Study], *, parallel: int = 1, cwd: Path | None
 
 
 # ---------------------------------------------------------------------- rendering
-def render(executed: Sequence[Path], *, root: Path | None = None, use_quarto: bool | None = None) -> list[Path]:
+def render(
+    executed: Sequence[Path], *, root: Path | None = None, use_quarto: bool | None = None
+) -> list[Path]:
     """Render executed notebooks to HTML; returns the HTML paths.
 
     Quarto renders the website project in ``_quarto.yml`` when it is on PATH
@@ -127,7 +135,9 @@ def render(executed: Sequence[Path], *, root: Path | None = None, use_quarto: bo
         use_quarto = quarto is not None
     if use_quarto:
         if quarto is None:
-            raise FileNotFoundError("quarto is not on PATH; install it or render with use_quarto=False")
+            raise FileNotFoundError(
+                "quarto is not on PATH; install it or render with use_quarto=False"
+            )
         subprocess.run([quarto, "render"], cwd=root, check=True)
         site = root / "reports" / "_site"
         return [site / (Path(p).stem + ".html") for p in executed]
@@ -140,7 +150,12 @@ def export_html(notebook: Path, html: Path | None = None) -> Path:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     # The lab template would pull MathJax and require.js from a CDN; reports need neither.
     exporter.mathjax_url = ""
     if hasattr(exporter, "require_js_url"):

@@ -129,10 +129,14 @@ class Problem:
         text = f"{self.what}{col}"
         if self.rows:
             shown = []
-            for (a, b), (ta, tb) in zip(self.rows[:5], self.times[:5] or [(None, None)] * 5, strict=False):
+            for (a, b), (ta, tb) in zip(
+                self.rows[:5], self.times[:5] or [(None, None)] * 5, strict=False
+            ):
                 span = f"row {a}" if a == b else f"rows {a}-{b}"
                 if ta is not None:
-                    span += f" ({_fmt(ta)}" + (f" .. {_fmt(tb)})" if tb is not None and tb != ta else ")")
+                    span += f" ({_fmt(ta)}" + (
+                        f" .. {_fmt(tb)})" if tb is not None and tb != ta else ")"
+                    )
                 shown.append(span)
             more = f" and {len(self.rows) - 5} more range(s)" if len(self.rows) > 5 else ""
             text += f": {self.count} row(s), " + ", ".join(shown) + more
@@ -223,7 +227,9 @@ def _ranges(mask: pl.Series) -> list[tuple[int, int]]:
     return out
 
 
-def _problem(data: pl.DataFrame, mask: pl.Series, what: str, column: str | None, fix: str) -> Problem:
+def _problem(
+    data: pl.DataFrame, mask: pl.Series, what: str, column: str | None, fix: str
+) -> Problem:
     rows = _ranges(mask)
     times: list[tuple[datetime | None, datetime | None]] = []
     if TIME in data.columns and isinstance(data.schema[TIME], pl.Datetime):
@@ -274,17 +280,33 @@ def validate(
     try:
         ZoneInfo(meta.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        problems.append(Problem(f"unknown site time zone {meta.timezone!r}", fix="use an IANA name like 'Australia/Sydney'"))
+        problems.append(
+            Problem(
+                f"unknown site time zone {meta.timezone!r}",
+                fix="use an IANA name like 'Australia/Sydney'",
+            )
+        )
 
     if TIME not in data.columns:
         raise DataValidationError(
-            [Problem(f"no {TIME!r} column (columns: {data.columns})", fix="rename the interval start column")],
+            [
+                Problem(
+                    f"no {TIME!r} column (columns: {data.columns})",
+                    fix="rename the interval start column",
+                )
+            ],
             where,
         )
     dtype = data.schema[TIME]
     if not isinstance(dtype, pl.Datetime):
         raise DataValidationError(
-            [Problem(f"{TIME!r} has type {dtype}, not a datetime", TIME, fix="parse it, e.g. with align.local_to_utc")],
+            [
+                Problem(
+                    f"{TIME!r} has type {dtype}, not a datetime",
+                    TIME,
+                    fix="parse it, e.g. with align.local_to_utc",
+                )
+            ],
             where,
         )
     if dtype.time_zone is None:
@@ -306,7 +328,9 @@ def validate(
 
     t = data[TIME]
     if t.null_count():
-        problems.append(_problem(data, t.is_null(), "missing interval start", TIME, "drop or repair these rows"))
+        problems.append(
+            _problem(data, t.is_null(), "missing interval start", TIME, "drop or repair these rows")
+        )
     tn = t.drop_nulls()
     if len(tn) and meta.interval_minutes in INTERVAL_MINUTES:
         step_us = meta.interval_minutes * 60_000_000
@@ -327,7 +351,15 @@ def validate(
         )
         diffs = epoch.diff()
         if (diffs < 0).any():
-            problems.append(_problem(data, (diffs < 0).fill_null(False), "intervals out of order", TIME, "sort by interval_start"))
+            problems.append(
+                _problem(
+                    data,
+                    (diffs < 0).fill_null(False),
+                    "intervals out of order",
+                    TIME,
+                    "sort by interval_start",
+                )
+            )
         dup = data[TIME].is_duplicated()
         if dup.any():
             problems.append(
@@ -355,37 +387,86 @@ def validate(
             continue
         if unit in ("text", "bool"):
             if s.null_count() and col not in nullable:
-                problems.append(_problem(data, s.is_null(), "null values", col, "fill them or pass nullable=(...)"))
+                problems.append(
+                    _problem(
+                        data, s.is_null(), "null values", col, "fill them or pass nullable=(...)"
+                    )
+                )
             continue
         if not s.dtype.is_numeric():
-            problems.append(Problem(f"numeric column has type {s.dtype}", col, fix="cast it to Float64"))
+            problems.append(
+                Problem(f"numeric column has type {s.dtype}", col, fix="cast it to Float64")
+            )
             continue
         if s.dtype.is_float():
             nan = s.is_nan().fill_null(False)
             if nan.any():
-                problems.append(_problem(data, nan, "NaN values", col, "a gap is a missing row, not NaN: drop the rows or fill with a named policy (align.fill_gaps)"))
+                problems.append(
+                    _problem(
+                        data,
+                        nan,
+                        "NaN values",
+                        col,
+                        "a gap is a missing row, not NaN: drop the rows or fill with a named policy (align.fill_gaps)",
+                    )
+                )
         if s.null_count() and col not in nullable:
-            problems.append(_problem(data, s.is_null(), "null values", col, "drop the rows or fill with a named policy (align.fill_gaps)"))
+            problems.append(
+                _problem(
+                    data,
+                    s.is_null(),
+                    "null values",
+                    col,
+                    "drop the rows or fill with a named policy (align.fill_gaps)",
+                )
+            )
         finite = s.fill_nan(None).drop_nulls() if s.dtype.is_float() else s.drop_nulls()
         if unit == "energy" and not col.startswith(SIGNED_ENERGY_PREFIXES):
             neg = (s < 0).fill_null(False)
             if neg.any():
-                problems.append(_problem(data, neg, "negative energy", col, "energy in an interval cannot be negative; name signed flows net_*_kwh"))
+                problems.append(
+                    _problem(
+                        data,
+                        neg,
+                        "negative energy",
+                        col,
+                        "energy in an interval cannot be negative; name signed flows net_*_kwh",
+                    )
+                )
         if unit in ("energy", "power") and len(finite):
             limit = MAX_AVERAGE_KW * (hours if unit == "energy" else 1.0)
             big = (s.abs() > limit).fill_null(False)
             if big.any():
-                hint = "values look like Wh (divide by 1000)" if unit == "energy" else "values look like W (divide by 1000)"
+                hint = (
+                    "values look like Wh (divide by 1000)"
+                    if unit == "energy"
+                    else "values look like W (divide by 1000)"
+                )
                 problems.append(_problem(data, big, f"implausibly large (> {limit:g})", col, hint))
         if unit == "price":
             if meta.currency is None:
-                problems.append(Problem("price column but no currency in the metadata", col, fix="set FrameMeta.currency"))
+                problems.append(
+                    Problem(
+                        "price column but no currency in the metadata",
+                        col,
+                        fix="set FrameMeta.currency",
+                    )
+                )
             beyond = (s.abs() > MAX_ABS_PRICE).fill_null(False)
             if beyond.any():
                 problems.append(
-                    _problem(data, beyond, f"prices beyond any market cap (|p| > {MAX_ABS_PRICE:g} per kWh)", col, "convert c/kWh with /100 and currency/MWh with /1000")
+                    _problem(
+                        data,
+                        beyond,
+                        f"prices beyond any market cap (|p| > {MAX_ABS_PRICE:g} per kWh)",
+                        col,
+                        "convert c/kWh with /100 and currency/MWh with /1000",
+                    )
                 )
-            elif len(finite) >= MEDIAN_CHECK_MIN_ROWS and abs(float(finite.median())) > MAX_ABS_MEDIAN_PRICE:
+            elif (
+                len(finite) >= MEDIAN_CHECK_MIN_ROWS
+                and abs(float(finite.median())) > MAX_ABS_MEDIAN_PRICE
+            ):
                 problems.append(
                     Problem(
                         f"median price {float(finite.median()):g} per kWh looks like the wrong unit",
@@ -409,5 +490,11 @@ def empty_frame(columns: dict[str, pl.DataType] | None = None) -> pl.DataFrame:
 def interval_index(start: datetime, end: datetime, interval_minutes: int) -> pl.Series:
     """Every interval start in ``[start, end)`` on the grid, UTC."""
     return pl.datetime_range(
-        start, end, interval=f"{interval_minutes}m", closed="left", time_unit="us", time_zone="UTC", eager=True
+        start,
+        end,
+        interval=f"{interval_minutes}m",
+        closed="left",
+        time_unit="us",
+        time_zone="UTC",
+        eager=True,
     ).alias(TIME)

@@ -131,7 +131,9 @@ class ParquetStore:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def upsert(self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()) -> UpsertResult:
+    def upsert(
+        self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()
+    ) -> UpsertResult:
         """Insert or replace the rows of one canonical frame.
 
         Idempotent on (source, site, channel, interval_minutes, interval_start):
@@ -148,8 +150,12 @@ class ParquetStore:
         result = UpsertResult()
         with self._lock(meta.source, meta.kind):
             month = rows[TIME].dt.strftime("%Y-%m")
-            for (ym,), part in rows.with_columns(month.alias("_ym")).partition_by("_ym", as_dict=True).items():
-                result += self._upsert_partition(part.drop("_ym"), self._path(meta.source, meta.kind, ym))
+            for (ym,), part in (
+                rows.with_columns(month.alias("_ym")).partition_by("_ym", as_dict=True).items()
+            ):
+                result += self._upsert_partition(
+                    part.drop("_ym"), self._path(meta.source, meta.kind, ym)
+                )
         return result
 
     def _upsert_partition(self, new: pl.DataFrame, path: Path) -> UpsertResult:
@@ -174,13 +180,17 @@ class ParquetStore:
         kept = old.join(new.select(key), on=key, how="anti", nulls_equal=True)
         merged = pl.concat([kept, new], how="diagonal_relaxed").sort(key)
         atomic_write_parquet(merged, path)
-        return UpsertResult(inserted=inserted, updated=updated, unchanged=unchanged, files_written=1)
+        return UpsertResult(
+            inserted=inserted, updated=updated, unchanged=unchanged, files_written=1
+        )
 
     def _path(self, source: str, kind: str, ym: str) -> Path:
         return self.root / source / kind / f"{ym}.parquet"
 
     # ------------------------------------------------------------------ reading
-    def files(self, source: str, kind: str, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
+    def files(
+        self, source: str, kind: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Path]:
         """Partition files of a dataset overlapping ``[start, end)``."""
         folder = self.root / source / kind
         if not folder.is_dir():
@@ -209,7 +219,10 @@ class ParquetStore:
         start, end = _as_utc(start), _as_utc(end)
         files = self.files(source, kind, start, end)
         if not files:
-            schema = {c: pl.String for c in SERIES_COLUMNS} | {"interval_minutes": pl.Int16, TIME: pl.Datetime("us", "UTC")}
+            schema = {c: pl.String for c in SERIES_COLUMNS} | {
+                "interval_minutes": pl.Int16,
+                TIME: pl.Datetime("us", "UTC"),
+            }
             return pl.LazyFrame(schema=schema)
         lf = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
         conds = []
@@ -230,27 +243,53 @@ class ParquetStore:
         return (
             self.scan(source, kind)
             .group_by(list(SERIES_COLUMNS))
-            .agg(pl.len().alias("rows"), pl.col(TIME).min().alias("first"), pl.col(TIME).max().alias("last"))
+            .agg(
+                pl.len().alias("rows"),
+                pl.col(TIME).min().alias("first"),
+                pl.col(TIME).max().alias("last"),
+            )
             .sort(["site", "channel", "interval_minutes"])
             .collect()
         )
 
     def summary(self) -> pl.DataFrame:
         """Every series in the store: source, kind, site, channel, resolution, rows, first, last."""
-        frames = [self.series(source, kind).with_columns(pl.lit(kind).alias("kind")) for source, kind in self.datasets()]
+        frames = [
+            self.series(source, kind).with_columns(pl.lit(kind).alias("kind"))
+            for source, kind in self.datasets()
+        ]
         if not frames:
             return pl.DataFrame(
-                schema={"source": pl.String, "kind": pl.String, "site": pl.String, "channel": pl.String,
-                        "interval_minutes": pl.Int16, "rows": pl.UInt32}
+                schema={
+                    "source": pl.String,
+                    "kind": pl.String,
+                    "site": pl.String,
+                    "channel": pl.String,
+                    "interval_minutes": pl.Int16,
+                    "rows": pl.UInt32,
+                }
             )
         out = pl.concat(frames, how="diagonal_relaxed")
-        return out.select("source", "kind", "site", "channel", "interval_minutes", "currency", "timezone", "rows", "first", "last")
+        return out.select(
+            "source",
+            "kind",
+            "site",
+            "channel",
+            "interval_minutes",
+            "currency",
+            "timezone",
+            "rows",
+            "first",
+            "last",
+        )
 
     def datasets(self) -> list[tuple[str, str]]:
         """Every (source, kind) that holds at least one partition."""
         if not self.root.is_dir():
             return []
-        return sorted({(p.parent.parent.name, p.parent.name) for p in self.root.glob("*/*/*.parquet")})
+        return sorted(
+            {(p.parent.parent.name, p.parent.name) for p in self.root.glob("*/*/*.parquet")}
+        )
 
     def read(
         self,
@@ -273,7 +312,9 @@ class ParquetStore:
         prices), pass ``resample_to`` to read both at one interval length:
         each resolution is resampled explicitly with :func:`align.resample`.
         """
-        lf = self.scan(source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes)
+        lf = self.scan(
+            source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes
+        )
         series = lf.select(SERIES_COLUMNS).unique().collect().sort(list(SERIES_COLUMNS))
         if series.height == 0:
             raise LookupError(
@@ -295,8 +336,15 @@ class ParquetStore:
         frames = []
         meta = None
         for minutes in resolutions:
-            part = lf.filter(pl.col("interval_minutes") == minutes).drop(list(SERIES_COLUMNS)).sort(TIME).collect()
-            part = part.select([c for c in part.columns if not part[c].is_null().all() or c == TIME])
+            part = (
+                lf.filter(pl.col("interval_minutes") == minutes)
+                .drop(list(SERIES_COLUMNS))
+                .sort(TIME)
+                .collect()
+            )
+            part = part.select(
+                [c for c in part.columns if not part[c].is_null().all() or c == TIME]
+            )
             if columns is not None:
                 part = part.select([TIME, *[c for c in columns if c in part.columns]])
             m = FrameMeta(
@@ -314,13 +362,22 @@ class ParquetStore:
                 part, m = resample(part, m, resample_to)
             frames.append(part)
             meta = m
-        data = pl.concat(frames, how="diagonal_relaxed").sort(TIME) if len(frames) > 1 else frames[0]
+        data = (
+            pl.concat(frames, how="diagonal_relaxed").sort(TIME) if len(frames) > 1 else frames[0]
+        )
         assert meta is not None
         return data, meta
 
 
 # ---------------------------------------------------------------------- SQLite
-_SQL_TYPES = {pl.Float64: "REAL", pl.Float32: "REAL", pl.Int64: "INTEGER", pl.Int32: "INTEGER", pl.Int16: "INTEGER", pl.Boolean: "INTEGER"}
+_SQL_TYPES = {
+    pl.Float64: "REAL",
+    pl.Float32: "REAL",
+    pl.Int64: "INTEGER",
+    pl.Int32: "INTEGER",
+    pl.Int16: "INTEGER",
+    pl.Boolean: "INTEGER",
+}
 
 
 def _sql_type(dtype: pl.DataType) -> str:
@@ -364,7 +421,9 @@ class SqliteStore:
                 _check_identifier(c)
                 con.execute(f'ALTER TABLE "{kind}" ADD COLUMN "{c}" {_sql_type(data.schema[c])}')
 
-    def upsert(self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()) -> UpsertResult:
+    def upsert(
+        self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()
+    ) -> UpsertResult:
         """Insert or replace rows in one transaction; returns what changed."""
         validate(data, meta, nullable=nullable)
         if data.height == 0:
@@ -374,7 +433,9 @@ class SqliteStore:
         cols = [*SERIES_COLUMNS, TIME, *vals]
         quoted = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join("?" for _ in cols)
-        update = ", ".join(f'"{c}"=excluded."{c}"' for c in vals) or '"currency"=excluded."currency"'
+        update = (
+            ", ".join(f'"{c}"=excluded."{c}"' for c in vals) or '"currency"=excluded."currency"'
+        )
         differs = " OR ".join(f'"{meta.kind}"."{c}" IS NOT excluded."{c}"' for c in vals) or "0"
         con = self.connect()
         try:
@@ -396,7 +457,9 @@ class SqliteStore:
             con.close()
         inserted = data.height - existing
         updated = changed - inserted
-        return UpsertResult(inserted=inserted, updated=updated, unchanged=data.height - inserted - updated)
+        return UpsertResult(
+            inserted=inserted, updated=updated, unchanged=data.height - inserted - updated
+        )
 
     def read(
         self,
@@ -413,7 +476,11 @@ class SqliteStore:
         _check_identifier(kind)
         start, end = _as_utc(start), _as_utc(end)
         where, args = ["source = ?"], [source]
-        for col, val in (("site", site), ("channel", channel), ("interval_minutes", interval_minutes)):
+        for col, val in (
+            ("site", site),
+            ("channel", channel),
+            ("interval_minutes", interval_minutes),
+        ):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
@@ -425,29 +492,49 @@ class SqliteStore:
             args.append(int(end.timestamp() * 1_000_000))
         con = self.connect()
         try:
-            exists = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (kind,)).fetchone()
+            exists = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (kind,)
+            ).fetchone()
             if not exists:
                 raise LookupError(f"no {kind} table in {self.path}")
-            cur = con.execute(f'SELECT * FROM "{kind}" WHERE {" AND ".join(where)} ORDER BY interval_start', args)
+            cur = con.execute(
+                f'SELECT * FROM "{kind}" WHERE {" AND ".join(where)} ORDER BY interval_start', args
+            )
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
         finally:
             con.close()
         if not rows:
-            raise LookupError(f"no {source}/{kind} rows in {self.path} for site={site} channel={channel} between {start} and {end}")
+            raise LookupError(
+                f"no {source}/{kind} rows in {self.path} for site={site} channel={channel} between {start} and {end}"
+            )
         frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
         series = frame.select(SERIES_COLUMNS).unique()
         if series.select("site", "channel", "interval_minutes").unique().height > 1:
-            raise LookupError(f"several series match; pass site=, channel= and interval_minutes=: {series.rows()}")
+            raise LookupError(
+                f"several series match; pass site=, channel= and interval_minutes=: {series.rows()}"
+            )
         first = series.row(0, named=True)
-        meta = FrameMeta(source, kind, int(first["interval_minutes"]), first["site"], first["channel"], first["currency"], first["timezone"])
-        data = frame.drop(list(SERIES_COLUMNS)).with_columns(pl.from_epoch(pl.col(TIME), time_unit="us").dt.replace_time_zone("UTC"))
+        meta = FrameMeta(
+            source,
+            kind,
+            int(first["interval_minutes"]),
+            first["site"],
+            first["channel"],
+            first["currency"],
+            first["timezone"],
+        )
+        data = frame.drop(list(SERIES_COLUMNS)).with_columns(
+            pl.from_epoch(pl.col(TIME), time_unit="us").dt.replace_time_zone("UTC")
+        )
         data = data.select([c for c in data.columns if c == TIME or not data[c].is_null().all()])
         return data, meta
 
 
 def _count_existing(con: sqlite3.Connection, kind: str, keys: list[tuple]) -> int:
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS _k (source TEXT, site TEXT, channel TEXT, interval_minutes INTEGER, interval_start INTEGER)")
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _k (source TEXT, site TEXT, channel TEXT, interval_minutes INTEGER, interval_start INTEGER)"
+    )
     con.execute("DELETE FROM _k")
     con.executemany("INSERT INTO _k VALUES (?, ?, ?, ?, ?)", keys)
     n = con.execute(
@@ -459,4 +546,6 @@ def _count_existing(con: sqlite3.Connection, kind: str, keys: list[tuple]) -> in
 
 def _check_identifier(name: str) -> None:
     if not name.replace("_", "").isalnum():
-        raise ValueError(f"{name!r} is not a valid table or column name (letters, digits and _ only)")
+        raise ValueError(
+            f"{name!r} is not a valid table or column name (letters, digits and _ only)"
+        )

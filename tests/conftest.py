@@ -35,7 +35,15 @@ def _make_frame(
             "price_per_kwh": rng.normal(0.15, 0.2, n),
         }
     )
-    defaults = dict(source="test", kind="usage", interval_minutes=minutes, site="s1", channel="general", currency="AUD", timezone="Australia/Sydney")
+    defaults = dict(
+        source="test",
+        kind="usage",
+        interval_minutes=minutes,
+        site="s1",
+        channel="general",
+        currency="AUD",
+        timezone="Australia/Sydney",
+    )
     defaults.update(meta_kw)
     return data, FrameMeta(**defaults)
 

@@ -16,7 +16,14 @@ def naive(*values: str) -> pl.Series:
 # ----------------------------------------------------------------- time zones
 def test_sydney_repeated_hour_is_inferred_in_order():
     # 2025-04-06 03:00 AEDT -> 02:00 AEST: 02:00-02:59 local happens twice.
-    local = naive("2025-04-06 01:30", "2025-04-06 02:00", "2025-04-06 02:30", "2025-04-06 02:00", "2025-04-06 02:30", "2025-04-06 03:00")
+    local = naive(
+        "2025-04-06 01:30",
+        "2025-04-06 02:00",
+        "2025-04-06 02:30",
+        "2025-04-06 02:00",
+        "2025-04-06 02:30",
+        "2025-04-06 03:00",
+    )
     utc = align.local_to_utc(local, "Australia/Sydney")
     assert utc.to_list() == [
         datetime(2025, 4, 5, 14, 30, tzinfo=UTC),
@@ -44,7 +51,13 @@ def test_amsterdam_transitions_both_ways():
         datetime(2025, 3, 30, 0, 45, tzinfo=UTC),
         datetime(2025, 3, 30, 1, 0, tzinfo=UTC),
     ]
-    autumn = naive("2025-10-26 02:00", "2025-10-26 02:45", "2025-10-26 02:00", "2025-10-26 02:45", "2025-10-26 03:00")
+    autumn = naive(
+        "2025-10-26 02:00",
+        "2025-10-26 02:45",
+        "2025-10-26 02:00",
+        "2025-10-26 02:45",
+        "2025-10-26 03:00",
+    )
     assert align.local_to_utc(autumn, "Europe/Amsterdam").to_list() == [
         datetime(2025, 10, 26, 0, 0, tzinfo=UTC),
         datetime(2025, 10, 26, 0, 45, tzinfo=UTC),
@@ -64,7 +77,9 @@ def test_local_to_utc_refuses_zone_aware_input():
 def test_amber_plus_one_second_starts_land_on_the_grid(frame):
     data, _ = frame
     late = data.with_columns(pl.col("interval_start") + pl.duration(seconds=1))
-    assert align.floor_to_grid(late, 5)["interval_start"].to_list() == data["interval_start"].to_list()
+    assert (
+        align.floor_to_grid(late, 5)["interval_start"].to_list() == data["interval_start"].to_list()
+    )
 
 
 def test_larger_offsets_are_an_error_not_a_shift(frame):
@@ -119,7 +134,9 @@ def test_upsampling_prices_repeats_them(make_frame):
     data, meta = make_frame(n=2, minutes=60)
     prices = data.select("interval_start", "price_per_kwh")
     out, _ = align.resample(prices, meta, 15)
-    assert out["interval_start"].to_list() == interval_index(T0, T0 + timedelta(hours=2), 15).to_list()
+    assert (
+        out["interval_start"].to_list() == interval_index(T0, T0 + timedelta(hours=2), 15).to_list()
+    )
 
 
 def test_resample_rejects_uneven_ratios(make_frame):
@@ -141,7 +158,9 @@ def test_find_gaps_reports_runs(frame):
 
 def test_find_gaps_counts_missing_edges_when_a_range_is_given(frame):
     data, _ = frame
-    gaps = align.find_gaps(data, 5, start=T0 - timedelta(minutes=10), end=T0 + timedelta(days=1, minutes=5))
+    gaps = align.find_gaps(
+        data, 5, start=T0 - timedelta(minutes=10), end=T0 + timedelta(days=1, minutes=5)
+    )
     assert gaps["missing"].to_list() == [2, 1]
 
 
@@ -180,9 +199,9 @@ def test_previous_day_leaves_a_gap_where_yesterday_is_missing_too(make_frame):
 # ----------------------------------------------------------------- duplicates
 @pytest.mark.parametrize(("policy", "expected"), [("first", 1.0), ("last", 3.0), ("mean", 2.0)])
 def test_duplicate_policies(policy, expected):
-    data = pl.DataFrame({"interval_start": [T0, T0, T0 + timedelta(minutes=5)], "energy_kwh": [1.0, 3.0, 5.0]}).with_columns(
-        pl.col("interval_start").dt.cast_time_unit("us")
-    )
+    data = pl.DataFrame(
+        {"interval_start": [T0, T0, T0 + timedelta(minutes=5)], "energy_kwh": [1.0, 3.0, 5.0]}
+    ).with_columns(pl.col("interval_start").dt.cast_time_unit("us"))
     out = align.deduplicate(data, policy)
     assert out["energy_kwh"].to_list() == [expected, 5.0]
 
@@ -197,7 +216,12 @@ def test_duplicates_raise_by_default():
 def test_join_returns_intervals_present_in_one_only(make_frame):
     usage, um = make_frame(n=10)
     prices, pm = make_frame(n=10, start=T0 + timedelta(minutes=10), source="amber", kind="prices")
-    j = align.join(usage.select("interval_start", "energy_kwh"), um, prices.select("interval_start", "price_per_kwh"), pm)
+    j = align.join(
+        usage.select("interval_start", "energy_kwh"),
+        um,
+        prices.select("interval_start", "price_per_kwh"),
+        pm,
+    )
     assert j.data.height == 8
     assert j.only_left.to_list() == [T0, T0 + timedelta(minutes=5)]
     assert j.only_right.to_list() == [T0 + timedelta(minutes=50), T0 + timedelta(minutes=55)]

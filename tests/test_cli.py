@@ -19,5 +19,10 @@ def test_every_command_module_registers_a_runnable_command():
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "energylib.cli", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "energylib.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "energylib" in out.stdout

@@ -13,7 +13,10 @@ def test_environment_wins_over_dotenv(tmp_path):
 
 
 def test_secrets_never_appear_in_repr(tmp_path):
-    s = load_settings(tmp_path / "missing.env", environ={"AMBER_TOKEN": "psk_secret123", "SUPABASE_DB_URL": "postgresql://u:pw@h/db"})
+    s = load_settings(
+        tmp_path / "missing.env",
+        environ={"AMBER_TOKEN": "psk_secret123", "SUPABASE_DB_URL": "postgresql://u:pw@h/db"},
+    )
     text = repr(s) + str(s) + f"{s}"
     assert "psk_secret123" not in text and "pw@" not in text
     assert "amber_token='***'" in text

@@ -22,7 +22,15 @@ def usage_frames(draw, minutes=5):
     energy = draw(st.lists(st.floats(0, 5, allow_nan=False), min_size=n, max_size=n))
     price = draw(st.lists(st.floats(-1, 17.5, allow_nan=False), min_size=n, max_size=n))
     start = T0 + timedelta(hours=draw(st.integers(0, 24 * 200)))
-    data = pl.DataFrame({"interval_start": interval_index(start, start + timedelta(minutes=minutes * n), minutes), "energy_kwh": energy, "price_per_kwh": price})
+    data = pl.DataFrame(
+        {
+            "interval_start": interval_index(
+                start, start + timedelta(minutes=minutes * n), minutes
+            ),
+            "energy_kwh": energy,
+            "price_per_kwh": price,
+        }
+    )
     return data, FrameMeta("p", "usage", minutes, currency="AUD", timezone="Australia/Sydney")
 
 
@@ -41,16 +49,26 @@ def test_energy_weighted_price_preserves_cost(frame):
     out, _ = align.resample(data, meta, 60, weight="energy_kwh", partial="keep")
     joined = out.filter(pl.col("energy_kwh") > 0)
     cost_out = (joined["energy_kwh"] * joined["price_per_kwh"]).sum()
-    kept = data.filter(pl.col("interval_start").dt.truncate("1h").is_in(joined["interval_start"].implode()))
-    assert np.isclose(cost_out, (kept["energy_kwh"] * kept["price_per_kwh"]).sum(), rtol=1e-9, atol=1e-9)
+    kept = data.filter(
+        pl.col("interval_start").dt.truncate("1h").is_in(joined["interval_start"].implode())
+    )
+    assert np.isclose(
+        cost_out, (kept["energy_kwh"] * kept["price_per_kwh"]).sum(), rtol=1e-9, atol=1e-9
+    )
 
 
 @SETTINGS
-@given(st.lists(st.integers(0, 10**9), min_size=1, max_size=50), st.integers(0, 4), st.sampled_from([5, 15, 30, 60]))
+@given(
+    st.lists(st.integers(0, 10**9), min_size=1, max_size=50),
+    st.integers(0, 4),
+    st.sampled_from([5, 15, 30, 60]),
+)
 def test_flooring_is_idempotent(offsets_s, late_s, minutes):
     step = minutes * 60
     t = sorted({T0 + timedelta(seconds=(o // step) * step) for o in offsets_s})
-    data = pl.DataFrame({"interval_start": t}).with_columns(pl.col("interval_start").dt.cast_time_unit("us") + pl.duration(seconds=late_s))
+    data = pl.DataFrame({"interval_start": t}).with_columns(
+        pl.col("interval_start").dt.cast_time_unit("us") + pl.duration(seconds=late_s)
+    )
     once = align.floor_to_grid(data, minutes)
     assert once["interval_start"].to_list() == t
     assert align.floor_to_grid(once, minutes).equals(once)
@@ -58,8 +76,12 @@ def test_flooring_is_idempotent(offsets_s, late_s, minutes):
 
 @SETTINGS
 @given(
-    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)),
-    st.sampled_from(["Australia/Sydney", "Europe/Amsterdam", "Australia/Brisbane", "America/New_York"]),
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+    ),
+    st.sampled_from(
+        ["Australia/Sydney", "Europe/Amsterdam", "Australia/Brisbane", "America/New_York"]
+    ),
 )
 def test_utc_round_trip(instant, zone):
     utc = pl.Series([instant]).dt.cast_time_unit("us")

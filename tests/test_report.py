@@ -31,7 +31,9 @@ def write_plan(root: Path, notebook: Path, params: dict | None = None) -> Path:
 
 
 def test_overview_renders_to_html_with_chart_and_table_on_the_sample(tmp_path, empty_data):
-    plan = write_plan(tmp_path, PROJECT_ROOT / "notebooks" / "00_data_overview.ipynb", {"sample_days": 3})
+    plan = write_plan(
+        tmp_path, PROJECT_ROOT / "notebooks" / "00_data_overview.ipynb", {"sample_days": 3}
+    )
     run = run_report(plan, root=tmp_path, use_quarto=False, prepare_data=False)
     html = run.html[0].read_text()
     assert "generated sample of 3 days" in html
@@ -44,12 +46,25 @@ def test_overview_renders_to_html_with_chart_and_table_on_the_sample(tmp_path, e
 def test_failing_cell_fails_the_report_naming_notebook_and_cell(tmp_path, empty_data):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp_path / "broken_study.ipynb"
     nbformat.write(nb, path)
     plan = write_plan(tmp_path, path)
     proc = subprocess.run(
-        [sys.executable, "-m", "energylib.cli", "report", "--plan", str(plan), "--no-data", "--no-quarto"],
+        [
+            sys.executable,
+            "-m",
+            "energylib.cli",
+            "report",
+            "--plan",
+            str(plan),
+            "--no-data",
+            "--no-quarto",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -67,7 +82,11 @@ def test_external_references_are_found():
         '<a href="https://example.org">a plain link is fine</a>'
         '<img src="data:image/svg+xml;base64,AAA">'
     )
-    assert external_references(html) == ["https://cdn.jsdelivr.net/npm/vega@5", "//fonts.example/x.css", "https://x/y.css"]
+    assert external_references(html) == [
+        "https://cdn.jsdelivr.net/npm/vega@5",
+        "//fonts.example/x.css",
+        "https://x/y.css",
+    ]
 
 
 def test_the_default_plan_and_quarto_project_are_valid():
@@ -84,4 +103,6 @@ def test_every_notebook_starts_with_a_tagged_parameters_cell():
     for path in sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
-        assert code and "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell is not tagged 'parameters'"
+        assert code and "parameters" in code[0].metadata.get("tags", []), (
+            f"{path.name}: first code cell is not tagged 'parameters'"
+        )

@@ -56,7 +56,12 @@ def test_duplicates_name_every_range(frame):
 
 def test_negative_energy_is_rejected_but_net_energy_may_be_negative(frame):
     data, meta = frame
-    bad = data.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(-0.1).otherwise(pl.col("energy_kwh")).alias("energy_kwh"))
+    bad = data.with_columns(
+        pl.when(pl.int_range(pl.len()) == 7)
+        .then(-0.1)
+        .otherwise(pl.col("energy_kwh"))
+        .alias("energy_kwh")
+    )
     with pytest.raises(DataValidationError, match="row 7"):
         validate(bad, meta)
     validate(data.with_columns((pl.col("energy_kwh") - 0.1).alias("net_grid_kwh")), meta)
@@ -64,7 +69,12 @@ def test_negative_energy_is_rejected_but_net_energy_may_be_negative(frame):
 
 def test_nan_and_null_are_rejected_unless_nullable(frame):
     data, meta = frame
-    with_nan = data.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(float("nan")).otherwise(pl.col("price_per_kwh")).alias("price_per_kwh"))
+    with_nan = data.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3)
+        .then(float("nan"))
+        .otherwise(pl.col("price_per_kwh"))
+        .alias("price_per_kwh")
+    )
     with pytest.raises(DataValidationError, match="NaN"):
         validate(with_nan, meta)
     with_null = data.with_columns(pl.lit(None, dtype=pl.Float64).alias("price_low_per_kwh"))

@@ -32,7 +32,12 @@ def test_upsert_is_idempotent_and_writes_nothing_the_second_time(store, frame):
     path = next(store.root.rglob("*.parquet"))
     before = path.stat().st_mtime_ns
     again = store.upsert(data, meta)
-    assert (again.inserted, again.updated, again.unchanged, again.files_written) == (0, 0, data.height, 0)
+    assert (again.inserted, again.updated, again.unchanged, again.files_written) == (
+        0,
+        0,
+        data.height,
+        0,
+    )
     assert path.stat().st_mtime_ns == before
 
 
@@ -50,8 +55,13 @@ def test_changed_rows_replace_stored_ones(store, frame):
 def test_partitions_by_month_and_reads_a_range(store, make_frame):
     data, meta = make_frame(start=datetime(2025, 1, 31, tzinfo=UTC), n=288 * 2)
     store.upsert(data, meta)
-    assert sorted(p.name for p in store.root.rglob("*.parquet")) == ["2025-01.parquet", "2025-02.parquet"]
-    part, _ = store.read("test", "usage", start="2025-02-01T00:00:00+00:00", end="2025-02-01T01:00:00+00:00")
+    assert sorted(p.name for p in store.root.rglob("*.parquet")) == [
+        "2025-01.parquet",
+        "2025-02.parquet",
+    ]
+    part, _ = store.read(
+        "test", "usage", start="2025-02-01T00:00:00+00:00", end="2025-02-01T01:00:00+00:00"
+    )
     assert part.height == 12 and part["interval_start"][0] == datetime(2025, 2, 1, tzinfo=UTC)
 
 

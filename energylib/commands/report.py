@@ -7,10 +7,22 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="run the studies through papermill and render HTML reports")
-    p.add_argument("--plan", default="params/report.yaml", help="list of studies (default: %(default)s)")
-    p.add_argument("--parallel", type=int, default=2, help="notebooks run at once (default: %(default)s)")
-    p.add_argument("--no-quarto", action="store_true", help="render with nbconvert even where quarto is installed")
-    p.add_argument("--no-data", action="store_true", help="do not generate the default year when the store is empty")
+    p.add_argument(
+        "--plan", default="params/report.yaml", help="list of studies (default: %(default)s)"
+    )
+    p.add_argument(
+        "--parallel", type=int, default=2, help="notebooks run at once (default: %(default)s)"
+    )
+    p.add_argument(
+        "--no-quarto",
+        action="store_true",
+        help="render with nbconvert even where quarto is installed",
+    )
+    p.add_argument(
+        "--no-data",
+        action="store_true",
+        help="do not generate the default year when the store is empty",
+    )
     p.set_defaults(func=run)
 
 

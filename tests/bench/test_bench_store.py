@@ -18,8 +18,16 @@ def year_frames():
     rng = np.random.default_rng(0)
     out = []
     for channel in ("general", "controlled_load", "feed_in"):
-        data = pl.DataFrame({"interval_start": t, "energy_kwh": rng.random(len(t)) * 0.2, "price_per_kwh": rng.normal(0.2, 0.3, len(t))})
-        out.append((data, FrameMeta("bench", "usage", 5, "site", channel, "AUD", "Australia/Sydney")))
+        data = pl.DataFrame(
+            {
+                "interval_start": t,
+                "energy_kwh": rng.random(len(t)) * 0.2,
+                "price_per_kwh": rng.normal(0.2, 0.3, len(t)),
+            }
+        )
+        out.append(
+            (data, FrameMeta("bench", "usage", 5, "site", channel, "AUD", "Australia/Sydney"))
+        )
     return out
 
 
@@ -48,7 +56,13 @@ def test_bench_store_year_three_channels(tmp_path):
     read_one = best_of(5, lambda: store.read("bench", "usage", channel="general"))
     assert read_all[2].height == rows
     print(f"\nParquet store, {rows:,} rows (1 year x 5-min x 3 channels)")
-    print(f"  upsert (fresh store)       {upsert:6.3f} s  {rows / upsert:>12,.0f} rows/s   target <= 1.0 s")
+    print(
+        f"  upsert (fresh store)       {upsert:6.3f} s  {rows / upsert:>12,.0f} rows/s   target <= 1.0 s"
+    )
     print(f"  upsert again (no change)   {again:6.3f} s  {rows / again:>12,.0f} rows/s")
-    print(f"  read all 3 channels        {read_all[0]:6.3f} s  {rows / read_all[0]:>12,.0f} rows/s   target <= 0.2 s")
-    print(f"  read one channel           {read_one[0]:6.3f} s  {rows / 3 / read_one[0]:>12,.0f} rows/s")
+    print(
+        f"  read all 3 channels        {read_all[0]:6.3f} s  {rows / read_all[0]:>12,.0f} rows/s   target <= 0.2 s"
+    )
+    print(
+        f"  read one channel           {read_one[0]:6.3f} s  {rows / 3 / read_one[0]:>12,.0f} rows/s"
+    )

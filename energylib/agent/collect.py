@@ -290,6 +290,21 @@ def amber_prices_fetcher(
     return fetch
 
 
+def amber_price_history_fetcher(client, *, days: int = 1) -> Fetch:
+    """``fetch(now)`` for Amber's 5-min prices of the last ``days`` NEM days and today
+    (``/sites/{id}/prices``): fills the forecaster's history on a fresh install and keeps the
+    actual prices where ``/prices/current`` only ever returns the latest hour."""
+    from energylib.ingest.amber import get_amber_prices
+
+    def fetch(now: datetime) -> Frames:
+        nem_today = (now + timedelta(hours=10)).date()
+        return get_amber_prices(
+            nem_today - timedelta(days=days), nem_today, resolution=5, client=client
+        )
+
+    return fetch
+
+
 def amber_usage_fetcher(client, *, days: int = 2) -> Fetch:
     """``fetch(now)`` for Amber's metered usage of the last ``days`` NEM days."""
     from energylib.ingest.amber import get_amber_usage

@@ -7,6 +7,8 @@ job         default       what
 =========== ============= =====================================================
 collect     every 5 min   market prices and forecasts (Amber current + next; or
                           ENTSO-E day-ahead, today and tomorrow once published)
+history     hourly        Amber's 5-min prices of yesterday and today (the forecaster's
+                          history; fills it on a fresh install)
 usage       hourly        metered usage (Amber), when available
 weather     hourly        weather for the forecaster (clear-sky GHI by default)
 models      every 30 s    look for a new model file; validate; hot-swap
@@ -40,6 +42,7 @@ from energylib.agent.clock import SystemClock
 from energylib.agent.collect import (
     Collector,
     agent_retry_policy,
+    amber_price_history_fetcher,
     amber_prices_fetcher,
     amber_usage_fetcher,
     clear_sky_weather_fetcher,
@@ -237,6 +240,15 @@ def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> 
                 amber_prices_fetcher(client, next_intervals=settings.forecast_intervals),
                 store,
                 **backoff,
+            )
+        )
+        out.append(
+            Collector(
+                "price_history",
+                amber_price_history_fetcher(client),
+                store,
+                backoff_base_s=settings.weather_every_s,
+                backoff_max_s=4 * settings.weather_every_s,
             )
         )
         out.append(

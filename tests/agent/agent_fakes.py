@@ -91,6 +91,7 @@ class FakeAmber:
         server.expect_request(f"/v1/sites/{SITE}/prices/current").respond_with_handler(self.current)
         server.expect_request(f"/v1/sites/{SITE}/usage").respond_with_handler(self.usage)
         server.expect_request("/v1/forecast").respond_with_handler(self.open_meteo)
+        server.expect_request(f"/v1/sites/{SITE}/prices").respond_with_handler(self.prices)
 
     @property
     def base_url(self) -> str:
@@ -187,6 +188,29 @@ class FakeAmber:
         }
         return Response(json.dumps(body), status=200, content_type="application/json")
 
+    def prices(self, request):
+        """``/sites/{id}/prices``: 5-min actual intervals of NEM days startDate..endDate up to now."""
+        self.requests += 1
+        fault = self._fault()
+        if fault is not None:
+            return fault
+        start = datetime.fromisoformat(request.args["startDate"]).replace(tzinfo=UTC) - NEM
+        end = (
+            datetime.fromisoformat(request.args["endDate"]).replace(tzinfo=UTC)
+            - NEM
+            + timedelta(days=1)
+        )
+        now = self.clock.now()
+        out = []
+        t = start
+        while t < min(end, now - timedelta(minutes=5)):
+            out += [
+                price_record(t, "ActualInterval", ch, shift_c=self.shift_c)
+                for ch in ("general", "feedIn")
+            ]
+            t += timedelta(minutes=5)
+        return Response(json.dumps(out), status=200, content_type="application/json")
+
     def usage(self, request):
         self.requests += 1
         fault = self._fault()
@@ -222,6 +246,7 @@ def amber_collectors(settings: AgentSettings, store, fake: FakeAmber):
     from energylib.agent.collect import (
         Collector,
         agent_retry_policy,
+        amber_price_history_fetcher,
         amber_prices_fetcher,
         amber_usage_fetcher,
     )
@@ -240,6 +265,13 @@ def amber_collectors(settings: AgentSettings, store, fake: FakeAmber):
         ),
         Collector(
             "usage", amber_usage_fetcher(client), store, backoff_base_s=3600, backoff_max_s=3600 * 4
+        ),
+        Collector(
+            "price_history",
+            amber_price_history_fetcher(client),
+            store,
+            backoff_base_s=3600,
+            backoff_max_s=4 * 3600,
         ),
         weather_collector(store),
     ]
@@ -331,7 +363,9 @@ def weather_collector(store):
 
     def fetch(now: datetime):
         t = now.replace(minute=0, second=0, microsecond=0)
-        return weather_frames(t - timedelta(days=1), t + timedelta(days=2))
+        return weather_frames(
+            t - timedelta(days=2), t + timedelta(days=2)
+        )  # as Open-Meteo past_days=2
 
     return Collector("weather", fetch, store, backoff_base_s=3600, backoff_max_s=4 * 3600)
 

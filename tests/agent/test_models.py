@@ -108,3 +108,16 @@ def test_without_any_model_the_agent_decides_on_fallbacks_and_says_so(agent_with
     assert d.forecast["note"] == "no model loaded"
     assert d.inputs["price_steps"]["forecaster"] == 0
     assert not d.stale and d.action in ("charge", "discharge", "hold")
+
+
+def test_fresh_install_fills_the_history_and_forecasts_from_the_first_decision(
+    settings, clock, fake_amber, model_files
+):
+    # No seeded cache: the price-history, usage and weather collectors fill it on the first pass.
+    settings.models_path.mkdir(parents=True, exist_ok=True)
+    _drop(model_files["a"], settings.models_path, "model_a.onnx")
+    clock.set(START + timedelta(hours=13))  # far enough into the NEM day for 26 h of history
+    agent = make_agent(settings, clock, fake_amber)
+    d = agent.run_once()
+    assert d.model_version.startswith("model_a.onnx@"), d.forecast["note"]
+    assert d.inputs["price_steps"]["forecaster"] > 0

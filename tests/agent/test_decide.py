@@ -134,3 +134,29 @@ def test_on_grid_repeats_prices_and_splits_energy():
     e = on_grid(series, "e", grid, energy=True)
     assert list(p[:12]) == [1.0] * 6 + [2.0] * 6 and np.isnan(p[12:]).all()
     assert np.nansum(e) == pytest.approx(1.8)
+
+
+def test_plugged_in_ev_gets_a_charge_rate_within_the_charger_limit(settings, clock, fake_amber):
+    from agent.agent_fakes import amber_collectors
+
+    from energylib.agent.runner import build_agent
+    from energylib.store import SqliteStore as _Store
+
+    s = settings.replace(ev_charger_kw=7.0, policy="forecast")
+    store = _Store(s.live_db)
+    seed_history(store, START, days=1)
+    rates = []
+    # Monday 07:00 local (just before the 08:00 departure: the cheapest night intervals of the
+    # fake) and 19:00 local (the evening peak); the car is at home at both.
+    for hour in (20, 8):
+        clock.set(START + timedelta(hours=hour))
+        act = DryRunActuator(Battery(), soc_fraction=0.5, ev_plugged_in=True)
+        agent = build_agent(
+            s, clock=clock, collectors=amber_collectors(s, store, fake_amber), actuator=act
+        )
+        d = agent.run_once()
+        assert 0.0 <= d.ev_kw <= 7.0 + 1e-9
+        assert "EV" in d.reason and d.inputs["ev_plugged_in"] is True
+        rates.append(d.ev_kw)
+    # The cheapest-slots strategy charges in the cheap hour, not at the peak.
+    assert rates[0] > 0.0 == rates[1]

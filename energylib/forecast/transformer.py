@@ -26,7 +26,8 @@ HORIZON_WEIGHTS = (1.0, 0.5, 0.25)
 
 PRESETS: dict[str, dict] = {
     "seed": {"d_model": 512, "n_layers": 6, "n_heads": 8, "d_ff": 2048, "dropout": 0.1},
-    "pi": {"d_model": 64, "n_layers": 2, "n_heads": 4, "d_ff": 128, "dropout": 0.1},
+    # The small model overfits the price noise of one year at 0.1; 0.3 holds it back.
+    "pi": {"d_model": 64, "n_layers": 2, "n_heads": 4, "d_ff": 128, "dropout": 0.3},
 }
 
 

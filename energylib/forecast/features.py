@@ -8,15 +8,17 @@ builds exactly the same inputs from live history.
 Two specs ship:
 
 * :data:`TRADING_24`: the trading system's 24 features per half-hour: 9
-  appliance channels, 4 battery (SoC, state of health, charge, cycles), 2
-  weather (air temperature, GHI), 4 cyclical time encodings (hour of day and
-  day of week, sin/cos, from the site's local time) and 5 price features
-  (current price and 4 lags).
+  appliance channels (misc, lighting and base folded into ``other_kwh`` so the nine
+  add up to the total), 4 battery (SoC, state of health, charge or SoC change,
+  cycles per interval), 2 weather (air temperature, GHI), 4 cyclical time
+  encodings (hour of day and day of week, sin/cos, from the site's local time) and
+  5 price features (current price and 4 lags).
 * :data:`TOTAL_PRICE_WEATHER_TIME`: what real Amber / ENTSO-E history has:
   total load, price (current and 4 lags), temperature, GHI and 6 time encodings.
 
-Both forecast consumption (``total_kwh``) and price (``price_per_kwh``) at three
-horizons: day (48), week (336) and month (1440) half-hours after the anchor.
+Both forecast consumption (``total_kwh``, modelled as ``ln(kWh + 0.01)``) and price
+(``price_per_kwh``) at three horizons: day (48), week (336) and month (1440)
+half-hours after the anchor.
 
 Leakage rules, enforced here and proved in ``tests/forecast``: a sample anchored
 at row ``i`` takes inputs from rows ``i - 47 .. i`` only (lags reach further

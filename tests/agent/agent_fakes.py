@@ -98,6 +98,10 @@ class FakeAmber:
         return self.server.url_for("/v1")
 
     def _fault(self) -> Response | None:
+        # pytest_httpserver keeps every (request, response) pair in its log; a soak of a month
+        # would hold gigabytes of them in this process, so keep only the last few.
+        if len(self.server.log) > 50:
+            self.server.clear_log()
         m = self.mode
         if m in ("500", "503"):
             return Response("upstream error", status=int(m))

@@ -352,3 +352,5 @@ def test_bench_soak_30_simulated_days(model_file, tmp_path):
     assert r["decisions_made"] == r["expected"] == r["log_rows"] == r["distinct_minutes"]
     assert r["integrity"] == "ok"
     assert r["recovered_within_20_min"] == r["outages"]
+    # Memory does not grow: after the first day's warm-up, less than 30 MB over the run.
+    assert r["rss_mb_last"] - r["rss_mb_day2"] < 30

@@ -398,18 +398,29 @@ class FeatureMatrix:
         return np.isfinite(self.inputs).all(axis=1) & np.isfinite(self.targets).all(axis=1)
 
 
-def _resolve_column(data: pl.DataFrame, feat: Feature) -> np.ndarray:
+def _resolve_column(values: Mapping[str, np.ndarray], feat: Feature) -> np.ndarray:
     for cand in feat.columns:
         if cand.startswith("diff:"):
             col = cand[5:]
-            if col in data.columns:
-                return data[col].cast(pl.Float64).fill_null(np.nan).diff().to_numpy()
-        elif cand in data.columns:
-            return data[cand].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            if col in values:
+                v = values[col]
+                return np.concatenate([[np.nan], np.diff(v)])
+        elif cand in values:
+            return values[cand]
     raise KeyError(
-        f"feature {feat.name!r} needs one of the columns {list(feat.columns)}; the data has {data.columns}. "
+        f"feature {feat.name!r} needs one of the columns {list(feat.columns)}; the data has {list(values)}. "
         "Join the missing series (energylib.forecast.features.assemble_frame) or choose another spec"
     )
+
+
+def _source_columns(spec: FeatureSpec, columns: Sequence[str]) -> list[str]:
+    """Every data column the spec reads (present ones only), targets included."""
+    have, need = set(columns), []
+    for f in spec.features:
+        if f.kind != "time":
+            need += [c[5:] if c.startswith("diff:") else c for c in f.columns]
+    need += list(spec.targets)
+    return [c for c in dict.fromkeys(need) if c in have]
 
 
 def missing_columns(spec: FeatureSpec, columns: Sequence[str]) -> list[str]:
@@ -462,39 +473,27 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
             f"spec {spec.name} needs columns the data lacks: {'; '.join(missing)} (the data has {data.columns}); "
             "join the missing series (energylib.forecast.features.assemble_frame) or choose another spec"
         )
-    full = pl.DataFrame({TIME: grid}).join(data, on=TIME, how="left")
+    used = _source_columns(spec, data.columns)
+    full = pl.DataFrame({TIME: grid}).join(data.select([TIME, *used]), on=TIME, how="left")
+    # One conversion to numpy (nulls become NaN), then plain array work per feature.
+    matrix = full.select([pl.col(c).cast(pl.Float64) for c in used]).to_numpy()
+    values = {c: matrix[:, j] for j, c in enumerate(used)}
     enc = time_encodings(full[TIME], timezone)
     cols = []
     for feat in spec.features:
         if feat.kind == "column":
-            v = _resolve_column(full, feat)
+            v = _resolve_column(values, feat)
         elif feat.kind == "sum":
-            missing = [c for c in feat.columns if c not in full.columns]
-            if missing:
-                raise KeyError(
-                    f"feature {feat.name!r} sums {list(feat.columns)} but {missing} are not in the data"
-                )
-            v = np.column_stack(
-                [full[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in feat.columns]
-            ).sum(axis=1)  # NaN where any part is missing
+            v = np.column_stack([values[c] for c in feat.columns]).sum(axis=1)  # NaN if any part is
         elif feat.kind == "lag":
-            if feat.columns[0] not in full.columns:
-                raise KeyError(
-                    f"feature {feat.name!r} lags {feat.columns[0]!r}, which is not in the data ({full.columns})"
-                )
-            base = full[feat.columns[0]].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            base = values[feat.columns[0]]
             v = np.full_like(base, np.nan)
             v[feat.lag :] = base[: -feat.lag]
         else:
             v = enc[feat.columns[0]]
         cols.append(np.asarray(v, dtype=np.float64))
-    for t in spec.targets:
-        if t not in full.columns:
-            raise KeyError(f"target column {t!r} is not in the data ({full.columns})")
     inputs = np.column_stack(cols).astype(np.float32)
-    targets = np.column_stack(
-        [full[t].cast(pl.Float64).fill_null(np.nan).to_numpy() for t in spec.targets]
-    ).astype(np.float32)
+    targets = np.column_stack([values[t] for t in spec.targets]).astype(np.float32)
     return FeatureMatrix(full[TIME], inputs, targets, spec, timezone)
 
 

@@ -177,6 +177,10 @@ def _interval_frame(
         frames = [_interval_frame(p, required, optional, str(p)) for p in source.paths]
         frames = [f for f in frames if f.height]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    if isinstance(source, dict):
+        raise MalformedResponse(
+            f"malformed Amber response{_at(where)}: expected a JSON array of intervals, got an object"
+        )
     if isinstance(source, (list, tuple)):
         if not source:
             return pl.DataFrame()

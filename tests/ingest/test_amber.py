@@ -356,3 +356,10 @@ def test_undocumented_extra_fields_are_ignored(tmp_path):
     path.write_text(json.dumps(recs))
     ((data, _),) = read_amber_prices(path)
     assert data["price_per_kwh"][0] == pytest.approx(0.25)
+
+
+def test_a_json_object_instead_of_an_array_is_a_malformed_response():
+    from energylib.ingest.http import MalformedResponse
+
+    with pytest.raises(MalformedResponse, match="expected a JSON array"):
+        read_amber_prices({"error": "unexpected"}, where="window 2025-01-01..2025-01-08")

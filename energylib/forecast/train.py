@@ -35,6 +35,7 @@ from energylib.forecast.features import (
     window_anchors,
 )
 from energylib.forecast.inference import ForecastRunner
+from energylib.forecast.profile import PROFILE_SLOTS, fit_profile, time_inputs
 from energylib.forecast.transformer import (
     EnergyTransformer,
     ModelConfig,
@@ -255,6 +256,16 @@ def checkpoint_meta(
     }
 
 
+def _structure_defaults(spec: FeatureSpec) -> dict:
+    """Model options that follow from the spec: level inputs, and the time-of-day profile
+    (residual forecasting) where the spec has a level input and hour encodings."""
+    levels, times = level_inputs(spec), time_inputs(spec)
+    out: dict = {"level_inputs": levels}
+    if times and any(col >= 0 for col in levels):
+        out |= {"profile_slots": PROFILE_SLOTS, "time_inputs": times}
+    return out
+
+
 def train(
     data: pl.DataFrame,
     timezone: str,
@@ -306,14 +317,25 @@ def train(
             horizons=spec.horizon_steps,
             horizon_names=spec.horizon_names,
             tasks=spec.tasks,
-            **({"level_inputs": level_inputs(spec)} | dict(config.model)),
+            **(_structure_defaults(spec) | dict(config.model)),
         )
     )
     device = select_device(config.device)
     if config.cpu_threads:
         torch.set_num_threads(int(config.cpu_threads))
     seed_everything(config.seed)
-    model = EnergyTransformer(mcfg).to(device)
+    model = EnergyTransformer(mcfg)
+    if mcfg.profile_slots and state is None:  # a resumed model brings its profile in its weights
+        profile, keys = fit_profile(
+            prepared.matrix,
+            prepared.scalers,
+            prepared.blocks["train"],
+            tuple(t for t, col in enumerate(mcfg.level_inputs) if col >= 0),
+            mcfg.time_inputs,
+            mcfg.profile_slots,
+        )
+        model.set_profile(profile, keys)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )

@@ -31,6 +31,9 @@ PRESETS: dict[str, dict] = {
 }
 
 
+TUPLE_FIELDS = ("horizons", "horizon_names", "tasks", "level_inputs", "time_inputs")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Size and shape of an :class:`EnergyTransformer`.
@@ -76,6 +79,8 @@ class ModelConfig:
     head_hidden: int = 0
     pooling: str = "last"
     level_inputs: tuple[int, ...] = ()
+    profile_slots: int = 0
+    time_inputs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -85,6 +90,11 @@ class ModelConfig:
         if self.level_inputs and len(self.level_inputs) != len(self.tasks):
             raise ValueError(
                 f"level_inputs {self.level_inputs} needs one entry per task {self.tasks}"
+            )
+        if self.profile_slots and (len(self.time_inputs) != 2 or not self.level_inputs):
+            raise ValueError(
+                f"profile_slots {self.profile_slots} needs time_inputs (hour_sin, hour_cos columns, "
+                f"got {self.time_inputs}) and level_inputs (got {self.level_inputs})"
             )
         if len(self.horizons) != len(self.horizon_names):
             raise ValueError(
@@ -98,12 +108,12 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return d | {k: list(d[k]) for k in ("horizons", "horizon_names", "tasks", "level_inputs")}
+        return d | {k: list(d[k]) for k in TUPLE_FIELDS}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ModelConfig:
         d = dict(d)
-        for k in ("horizons", "horizon_names", "tasks", "level_inputs"):
+        for k in TUPLE_FIELDS:
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
@@ -162,6 +172,48 @@ class EnergyTransformer(nn.Module):
             for _ in c.tasks
             for h in c.horizons
         )
+        if c.profile_slots:
+            s = c.profile_slots
+            # Set by training from the training split (profile.fit_profile); saved with the weights.
+            self.register_buffer("profile", torch.zeros(len(c.tasks), s))
+            self.register_buffer("slot_keys", torch.zeros(s, 2))
+            # Offsets of the window's and the forecast's intervals from the window's last one,
+            # shifted by whole days so that every slot index stays non-negative.
+            days = -(-c.sequence_length // s)
+            offsets = torch.arange(-c.sequence_length + 1, max(c.horizons) + 1) + days * s
+            self.register_buffer("slot_offsets", offsets, persistent=False)
+
+    def set_profile(self, profile, keys) -> None:
+        """Install a fitted profile ``(n_tasks, slots)`` and slot keys ``(slots, 2)``."""
+        with torch.no_grad():
+            self.profile.copy_(torch.as_tensor(profile, dtype=torch.float32))
+            self.slot_keys.copy_(torch.as_tensor(keys, dtype=torch.float32))
+
+    def _baselines(self, x: torch.Tensor) -> list[torch.Tensor | None]:
+        """Per task: the ``(batch, max horizon)`` baseline the heads add to, or None."""
+        c = self.config
+        out: list[torch.Tensor | None] = []
+        if not c.level_inputs:
+            return [None] * len(c.tasks)
+        L = c.sequence_length
+        if c.profile_slots:
+            last = x[:, -1, list(c.time_inputs)]  # (B, 2) scaled hour_sin, hour_cos
+            d = ((last[:, None, :] - self.slot_keys[None, :, :]) ** 2).sum(dim=-1)
+            slot0 = d.argmin(dim=1)
+            idx = (slot0[:, None] + self.slot_offsets[None, :]) % c.profile_slots
+        for t, col in enumerate(c.level_inputs):
+            if col < 0:
+                out.append(None)
+                continue
+            v = x[:, :, col]
+            if not c.profile_slots:
+                out.append(v.mean(dim=1, keepdim=True))
+                continue
+            prof = self.profile[t][idx]  # (B, L + max horizon)
+            resid = (v - prof[:, :L]).sort(dim=1).values
+            level = 0.5 * (resid[:, (L - 1) // 2] + resid[:, L // 2])  # the median
+            out.append(level[:, None] + prof[:, L:])
+        return out
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         z = self.positional_encoding(self.input_projection(x))
@@ -171,11 +223,12 @@ class EnergyTransformer(nn.Module):
             pooled = pooled + z.mean(dim=1)
         outputs = []
         n_h = len(self.config.horizons)
+        base = self._baselines(x)
         for k, head in enumerate(self.heads):
             y = head(pooled)
-            col = self.config.level_inputs[k // n_h] if self.config.level_inputs else -1
-            if col >= 0:
-                y = y + x[:, :, col].mean(dim=1, keepdim=True)
+            b = base[k // n_h]
+            if b is not None:
+                y = y + b[:, : y.shape[1]]
             outputs.append(y)
         return tuple(outputs)
 

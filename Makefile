@@ -1,10 +1,12 @@
 # energylib: `make report` and `make test` set themselves up on first use.
+# Developer targets: `make bench` (tests/bench, prints the measured figures), `make lab` (JupyterLab),
+# `make lint` (ruff), `make agent` (the live agent in dry-run, see pi_agent/README.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test bench lab lint clean-reports
+.PHONY: report test bench lab lint agent
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -30,3 +32,6 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check energylib pi_agent tests
+
+agent: $(STAMP)
+	$(BIN)/energy agent run --dry-run

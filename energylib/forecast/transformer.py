@@ -173,6 +173,13 @@ class EnergyTransformer(nn.Module):
             for h in c.horizons
         )
         if c.profile_slots:
+            # Heads with a baseline start at "no correction": training begins at the
+            # baseline's forecast and learns only what improves on it.
+            n_h = len(c.horizons)
+            for k, head in enumerate(self.heads):
+                if c.level_inputs[k // n_h] >= 0:
+                    nn.init.zeros_(head[-1].weight)
+                    nn.init.zeros_(head[-1].bias)
             s = c.profile_slots
             # Set by training from the training split (profile.fit_profile); saved with the weights.
             self.register_buffer("profile", torch.zeros(len(c.tasks), s))

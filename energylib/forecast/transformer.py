@@ -6,6 +6,14 @@ Linear input projection -> sinusoidal positional encoding -> Transformer encoder
 layers, 8 heads, feed-forward 2048) and 24 features over 48 steps this is the
 trading system's ~25.8M parameters; ``pi`` is small enough for a Raspberry Pi.
 
+Price is forecast as a residual: where the spec has the price as an input and hour
+encodings (both shipped specs do), the price heads add their output to a baseline
+built from buffers fitted on the training split only: the training split's median
+scaled price per local half-hour of the day, shifted by the window's median level
+(see :mod:`energylib.forecast.profile`).  The buffers are part of the weights, so
+checkpoints and TorchScript / ONNX exports carry them; the input stays the
+``(batch, 48, F)`` window.
+
 The loss follows the trading system: consumption MSE and price MAE (on
 standardised targets), task weights 0.6 / 0.4, horizon weights 1.0 / 0.5 / 0.25
 (day / week / month), summed.

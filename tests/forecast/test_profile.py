@@ -134,3 +134,27 @@ def test_profile_needs_hour_inputs_and_a_level_input():
         TRADING_24.feature_names.index("hour_sin"),
         TRADING_24.feature_names.index("hour_cos"),
     )
+
+
+def test_an_untrained_model_forecasts_exactly_the_price_baseline():
+    cfg = ModelConfig(
+        n_features=4,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        d_ff=16,
+        sequence_length=8,
+        horizons=(4, 8, 12),
+        level_inputs=(-1, 3),
+        profile_slots=48,
+        time_inputs=(0, 1),
+    )
+    torch.manual_seed(0)
+    model = EnergyTransformer(cfg).eval()
+    x = torch.randn(2, 8, 4)
+    with torch.no_grad():
+        out = model(x)
+        base = model._baselines(x)
+    for k, h in enumerate((4, 8, 12)):
+        assert torch.equal(out[3 + k], base[1][:, :h])  # price: the baseline, no correction yet
+        assert out[k].abs().sum() > 0  # consumption heads start from their usual random init

@@ -7,6 +7,8 @@ Modules (import what you need; ``features``, ``inference``, ``baselines`` and
   feature matrices, chronological splits, windows, scalers;
 * :mod:`~energylib.forecast.transformer`: ``EnergyTransformer``, presets ``seed`` / ``pi``,
   the multi-task loss;
+* :mod:`~energylib.forecast.profile`: the training split's time-of-day price profile the
+  price heads forecast a residual on (no torch);
 * :mod:`~energylib.forecast.train`: ``train``, ``load_checkpoint``;
 * :mod:`~energylib.forecast.baselines`: seasonal naive, ridge, hour-of-week profile;
 * :mod:`~energylib.forecast.metrics`: MAE, RMSE, sMAPE, ``evaluation_table``;

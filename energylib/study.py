@@ -436,13 +436,8 @@ def load_inputs(params: StudyParams, store=None) -> ScenarioYear:
     d = params.data
     store = _store_for(params, store)
     if d["source"] == "default_year":
-        try:
-            from energylib.simulate.default_year import ensure_default_year
-        except ImportError as err:
-            raise StudyError(
-                f"{params._where()}: data.source is default_year but the generator is unavailable ({err}); "
-                "set data.source: store and point it at stored data"
-            ) from None
+        from energylib.simulate.default_year import ensure_default_year
+
         ensure_default_year(store, markets=(params.site.market,))
     minutes = int(d["interval_minutes"])
     try:

@@ -71,6 +71,26 @@ class Settings:
     __str__ = __repr__
 
 
+def read_environment(
+    env_file: str | Path | None = None, environ: dict | None = None
+) -> dict[str, str]:
+    """The variables of ``.env`` overlaid by the environment (the environment wins).
+
+    ``env_file`` defaults to ``.env`` in the working directory, then in the
+    project root; a missing file is not an error.  Every settings loader
+    (this module's, the agent's) reads through here.
+    """
+    environ = os.environ if environ is None else environ
+    candidates = [Path(env_file)] if env_file else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
+    merged: dict[str, str] = {}
+    for candidate in candidates:
+        if candidate.is_file():
+            merged = {k: v for k, v in dotenv_values(candidate).items() if v is not None}
+            break
+    merged.update({k: v for k, v in environ.items() if v})
+    return merged
+
+
 def load_settings(env_file: str | Path | None = None, environ: dict | None = None) -> Settings:
     """Read settings: the process environment wins over ``.env``.
 
@@ -82,18 +102,8 @@ def load_settings(env_file: str | Path | None = None, environ: dict | None = Non
     environ : dict, optional
         The environment to read (defaults to ``os.environ``); tests pass their own.
     """
-    environ = os.environ if environ is None else environ
-    candidates = [Path(env_file)] if env_file else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
-    file_values: dict[str, str | None] = {}
-    for candidate in candidates:
-        if candidate.is_file():
-            file_values = dotenv_values(candidate)
-            break
-    values: dict[str, object] = {}
-    for name, key in ENV_KEYS.items():
-        raw = environ.get(key) or file_values.get(key)
-        if raw:
-            values[name] = raw
+    env = read_environment(env_file, environ)
+    values: dict[str, object] = {name: env[key] for name, key in ENV_KEYS.items() if env.get(key)}
     if "data_dir" in values:
         values["data_dir"] = Path(str(values["data_dir"])).expanduser()
     return Settings(**values)

@@ -36,13 +36,10 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from dotenv import dotenv_values
-
-from energylib.config import PROJECT_ROOT, load_settings
+from energylib.config import PROJECT_ROOT, load_settings, read_environment
 
 PREFIX = "ENERGY_AGENT_"
 
@@ -172,20 +169,14 @@ def load_agent_settings(
     **overrides
         Field values that win over both (the CLI's options).
     """
-    environ = os.environ if environ is None else environ
-    candidates = [Path(env_file)] if env_file else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
-    file_values: dict[str, str | None] = {}
-    for candidate in candidates:
-        if candidate.is_file():
-            file_values = dotenv_values(candidate)
-            break
+    env = read_environment(env_file, environ)
     base = load_settings(env_file=env_file, environ=environ)
     values: dict[str, object] = {"state_dir": base.data_dir / "agent"}
     if base.amber_site_id:
         values["site"] = base.amber_site_id
     for f in fields(AgentSettings):
         key = PREFIX + f.name.upper()
-        raw = environ.get(key) or file_values.get(key)
+        raw = env.get(key)
         if not raw:
             continue
         values[f.name] = _convert(f.name, raw)

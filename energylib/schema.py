@@ -31,10 +31,8 @@ prices     ``price_per_kwh``: the all-in retail price the customer pays per kWh
            ``price_high_per_kwh``.
 usage      ``energy_kwh`` per meter channel; optional ``cost_amount`` (currency),
            ``quality`` (``estimated`` / ``billable``).
-load       ``total_kwh`` and one ``<appliance>_kwh`` per channel (fridge,
-           washing_machine, dishwasher, ev_charging, air_conditioning, stove,
-           water_heater, computers, misc, lighting, base); the channels sum to
-           ``total_kwh``.
+load       ``total_kwh`` and one ``<channel>_kwh`` per :data:`LOAD_CHANNELS`
+           entry; the channels sum to ``total_kwh``.
 pv         ``pv_kwh`` (AC energy of the frame's PV system).
 weather    ``ghi_w_m2``, ``dni_w_m2``, ``dhi_w_m2``, ``temp_air_c``,
            ``wind_speed_m_s``.
@@ -52,6 +50,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 TIME = "interval_start"
+# Load channels of kind ``load`` (each stored as ``<channel>_kwh``; they sum to ``total_kwh``):
+# the trading system's nine appliances (the ninth, misc, with lighting and base load beside it).
+LOAD_CHANNELS = (
+    "fridge",
+    "washing_machine",
+    "dishwasher",
+    "ev_charging",
+    "air_conditioning",
+    "stove",
+    "water_heater",
+    "computers",
+    "misc",
+    "lighting",
+    "base",
+)
 INTERVAL_MINUTES = (1, 5, 15, 30, 60)
 CHANNELS = ("general", "controlled_load", "feed_in")
 

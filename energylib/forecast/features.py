@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from energylib.align import resample
-from energylib.schema import TIME, FrameMeta, column_unit, interval_index
+from energylib.schema import LOAD_CHANNELS, TIME, FrameMeta, column_unit, interval_index
 
 TARGET_TRANSFORMS = ("none", "log")
 LOG_OFFSET = 0.01  # added before the log: [kWh per interval] for consumption, keeps 0 finite
@@ -200,16 +200,8 @@ def _price_features(col: str = "price_per_kwh", lags: int = 4) -> tuple[Feature,
     )
 
 
-APPLIANCE_FEATURES = (
-    "fridge",
-    "washing_machine",
-    "dishwasher",
-    "ev_charging",
-    "air_conditioning",
-    "stove",
-    "water_heater",
-    "computers",
-)
+# The first eight load channels are features of their own (misc, lighting and base are folded below).
+APPLIANCE_FEATURES = LOAD_CHANNELS[:8]
 
 # The ninth appliance channel folds the three small loads together so that the
 # nine channels add up to the household total: no consumption is invisible.

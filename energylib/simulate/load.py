@@ -16,21 +16,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from energylib.schema import LOAD_CHANNELS
 from energylib.simulate.weather import day_codes, rng_stream
 
-CHANNELS = (
-    "fridge",
-    "washing_machine",
-    "dishwasher",
-    "ev_charging",
-    "air_conditioning",
-    "stove",
-    "water_heater",
-    "computers",
-    "misc",
-    "lighting",
-    "base",
-)
+CHANNELS = LOAD_CHANNELS
 
 
 @dataclass(frozen=True)

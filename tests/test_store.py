@@ -139,7 +139,7 @@ def test_killing_a_writer_mid_write_leaves_the_previous_contents(tmp_path, frame
         caught = False
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if list(folder.glob(".*.tmp")) and time.monotonic():
+            if list(folder.glob(".*.tmp")):
                 time.sleep(0.02)  # let it get well into writing the file
                 if list(folder.glob(".*.tmp")):
                     os.kill(proc.pid, signal.SIGKILL)

@@ -542,14 +542,19 @@ def train_from_params(
     progress: bool = True,
 ) -> tuple[TrainResult, dict[str, Path]]:
     """Train as a params file says (data keys, :class:`TrainConfig` fields,
-    ``checkpoint_dir`` and ``export``: a list of ``torchscript`` / ``onnx``).
+    ``checkpoint_dir``, relative to the data folder unless absolute, and ``export``:
+    a list of ``torchscript`` / ``onnx``).
 
     ``frame``: the ``(data, timezone)`` to train on, when already loaded with
     :func:`load_training_data`.  Returns the training result and the exported
     files by format.
     """
+    from energylib.config import load_settings
+
     params = dict(params)
-    checkpoint_dir = params.pop("checkpoint_dir", "data/models/forecast")
+    # A relative checkpoint folder lives in the configured data folder, not the working
+    # directory: ENERGYLIB_DATA_DIR moves the models with the rest of the data.
+    checkpoint_dir = load_settings().data_dir / params.pop("checkpoint_dir", "models/forecast")
     config = TrainConfig.from_dict({k: v for k, v in params.items() if k not in DATA_KEYS})
     data, tz = frame if frame is not None else load_training_data(params)
     result = train(data, tz, config, checkpoint_dir, resume=resume, progress=progress)

@@ -194,9 +194,15 @@ class FeatureSpec:
         )
 
 
-def _price_features(col: str = "price_per_kwh", lags: int = 4) -> tuple[Feature, ...]:
+#: Price lags [half-hours]: the same half-hour 1, 2, 3 and 7 days earlier.
+PRICE_LAGS = (48, 96, 144, 336)
+
+
+def _price_features(
+    col: str = "price_per_kwh", lags: Sequence[int] = PRICE_LAGS
+) -> tuple[Feature, ...]:
     return (Feature("price", "column", (col,)),) + tuple(
-        Feature(f"price_lag_{k}", "lag", (col,), k) for k in range(1, lags + 1)
+        Feature(f"price_lag_{k}", "lag", (col,), k) for k in lags
     )
 
 
@@ -211,7 +217,8 @@ TRADING_24 = FeatureSpec(
     + (
         Feature("other_kwh", "sum", ("misc_kwh", "lighting_kwh", "base_kwh")),
         Feature("soc_pct", "column", ("soc_pct",)),
-        Feature("soh_pct", "column", ("soh_pct",)),
+        # State of health as its fade per interval (see the module docstring).
+        Feature("soh_change_pct", "column", ("diff:soh_pct",)),
         # Battery charge: a charge column where the battery frame has one, else the
         # change of state of charge per step (percentage points per interval).
         Feature(
@@ -226,8 +233,6 @@ TRADING_24 = FeatureSpec(
                 "diff:soc_pct",
             ),
         ),
-        # Cycles as throughput per interval: the cumulative count only grows, and a model
-        # would read it as a calendar that never repeats (a later test period lies outside it).
         Feature("cycles_per_interval", "column", ("diff:cycles_count",)),
         Feature("temp_air_c", "column", ("temp_air_c",)),
         Feature("ghi_w_m2", "column", ("ghi_w_m2",)),
@@ -237,7 +242,7 @@ TRADING_24 = FeatureSpec(
         Feature("dow_cos", "time", ("dow_cos",)),
     )
     + _price_features(),
-    description="trading system: 9 appliance, 4 battery, 2 weather, 4 time, 5 price features",
+    description="trading system: 9 appliance, 4 battery, 2 weather, 4 time, 5 price features (price 1, 2, 3, 7 days back)",
 )
 
 TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
@@ -249,7 +254,7 @@ TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
     )
     + tuple(Feature(e, "time", (e,)) for e in TIME_ENCODINGS)
     + _price_features(),
-    description="real data (Amber, ENTSO-E): total load, price with 4 lags, weather, local time",
+    description="real data (Amber, ENTSO-E): total load, price with lags of 1, 2, 3 and 7 days, weather, local time",
 )
 
 SPECS: dict[str, FeatureSpec] = {s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME)}
@@ -507,10 +512,12 @@ def chronological_split(
     return {"train": (0, a), "val": (a, b), "test": (b, n_rows)}
 
 
-def window_anchors(fm: FeatureMatrix, block: tuple[int, int]) -> np.ndarray:
+def window_anchors(
+    fm: FeatureMatrix, block: tuple[int, int], horizon: int | None = None
+) -> np.ndarray:
     """Anchor rows ``i`` whose input rows ``i-L+1 .. i`` and target rows ``i+1 .. i+H``
-    lie inside ``block`` and are all present (H the longest horizon)."""
-    L, H = fm.spec.sequence_length, fm.spec.max_horizon
+    lie inside ``block`` and are all present (H: ``horizon``, default the longest)."""
+    L, H = fm.spec.sequence_length, horizon or fm.spec.max_horizon
     start, stop = block
     bad = np.concatenate([[0], np.cumsum(~fm.row_ok)])
     i = np.arange(max(start + L - 1, 0), stop - H)
@@ -646,6 +653,40 @@ def level_inputs(spec: FeatureSpec) -> tuple[int, ...]:
     return tuple(out)
 
 
+def level_lag_inputs(spec: FeatureSpec, period: int) -> tuple[tuple[int, ...], ...]:
+    """Per task, the lag features of its level input (:func:`level_inputs`) whose lag is
+    a whole number of ``period`` steps (days, for a daily profile), or ``()``.
+
+    Such a lag holds the same time-of-day slot as its row, so the profile subtracts
+    from it as from the level input itself.
+    """
+    out = []
+    for col in level_inputs(spec):
+        lags: tuple[int, ...] = ()
+        if col >= 0:
+            source = spec.features[col].columns[0]
+            lags = tuple(
+                i
+                for i, f in enumerate(spec.features)
+                if f.kind == "lag" and f.columns[0] == source and f.lag % period == 0
+            )
+        out.append(lags)
+    return tuple(out)
+
+
+def _share_lag_scaling(scaler: Scaler, spec: FeatureSpec) -> Scaler:
+    """Scale each lag feature exactly as the column it lags, where the spec has that column
+    as a feature: one quantity, one set of units (the price baseline mixes them)."""
+    own = {f.columns[0]: i for i, f in enumerate(spec.features) if f.kind == "column"}
+    for i, f in enumerate(spec.features):
+        j = own.get(f.columns[0]) if f.kind == "lag" else None
+        if j is not None:
+            for arr in (scaler.center, scaler.scale, scaler.low, scaler.high):
+                if arr is not None:
+                    arr[i] = arr[j]
+    return scaler
+
+
 @dataclass
 class Scalers:
     """Input and target scalers of one model."""
@@ -655,15 +696,13 @@ class Scalers:
 
     @classmethod
     def fit(cls, fm: FeatureMatrix, train_block: tuple[int, int]) -> Scalers:
-        """Robust input scaling (clipped at +-10) and per-task target scaling of the
-        transformed targets, on the training block's rows only."""
+        """Robust input scaling (clipped at +-10; a lag scaled as the column it lags) and
+        per-task target scaling of the transformed targets, on the training block's rows only."""
         a, b = train_block
         methods = [TARGET_SCALING.get(t, "standard") for t in fm.spec.tasks]
         targets = transform_targets(fm.targets[a:b], fm.spec)
-        return cls(
-            Scaler.fit(fm.inputs[a:b], "robust", INPUT_CLIP, bound_to_range=True),
-            Scaler.fit(targets, methods),
-        )
+        inputs = Scaler.fit(fm.inputs[a:b], "robust", INPUT_CLIP, bound_to_range=True)
+        return cls(_share_lag_scaling(inputs, fm.spec), Scaler.fit(targets, methods))
 
     def to_dict(self) -> dict:
         return {"inputs": self.inputs.to_dict(), "targets": self.targets.to_dict()}

@@ -3,8 +3,9 @@
 A model with a profile forecasts, for a task with a level input (price), the
 baseline ``level + profile[slot(t)]`` plus what its head adds: ``profile`` holds the
 training split's median of the scaled target at each local time-of-day slot (48
-half-hours), ``level`` is the window's median of ``input - profile`` (the recent
-level, seasonality removed).  The network then only learns corrections.
+half-hours), ``level`` is the median of ``input - profile`` over the window and the
+price lags of whole days (the same slots 1, 2, 3 and 7 days earlier): the recent level
+over several days, seasonality removed.  The network then only learns corrections.
 
 Everything here works on *scaled* inputs and targets, so the profile, the slot
 keys and the model's arithmetic share one set of units.  The slot of an interval

@@ -31,6 +31,7 @@ from energylib.forecast.features import (
     feature_matrix,
     get_spec,
     level_inputs,
+    level_lag_inputs,
     transform_targets,
     window_anchors,
 )
@@ -262,7 +263,11 @@ def _structure_defaults(spec: FeatureSpec) -> dict:
     levels, times = level_inputs(spec), time_inputs(spec)
     out: dict = {"level_inputs": levels}
     if times and any(col >= 0 for col in levels):
-        out |= {"profile_slots": PROFILE_SLOTS, "time_inputs": times}
+        out |= {
+            "profile_slots": PROFILE_SLOTS,
+            "time_inputs": times,
+            "level_lags": level_lag_inputs(spec, PROFILE_SLOTS),
+        }
     return out
 
 

@@ -72,6 +72,16 @@ class ModelConfig:
         or -1.  Where given, the task's heads forecast the deviation from that column's
         mean over the input window, which is added back: the forecast follows the recent
         level (prices drift from month to month) instead of extrapolating it.  No weights.
+    profile_slots : int
+        Slots per day of a time-of-day profile (48), or 0: with one, a task's baseline is
+        ``level + profile[slot]``, ``level`` the median of ``input - profile`` over the
+        window (see :mod:`energylib.forecast.profile`).
+    time_inputs : tuple of int
+        The ``hour_sin`` and ``hour_cos`` input columns (which slot a step is in).
+    level_lags : tuple of tuple of int
+        Per task, input columns holding the level input a whole number of days earlier
+        (same slot as their row); their ``input - profile`` joins the window's in the
+        level's median, which then spans several days.  ``()``: the window alone.
     """
 
     n_features: int
@@ -89,6 +99,7 @@ class ModelConfig:
     level_inputs: tuple[int, ...] = ()
     profile_slots: int = 0
     time_inputs: tuple[int, ...] = ()
+    level_lags: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -104,6 +115,8 @@ class ModelConfig:
                 f"profile_slots {self.profile_slots} needs time_inputs (hour_sin, hour_cos columns, "
                 f"got {self.time_inputs}) and level_inputs (got {self.level_inputs})"
             )
+        if self.level_lags and len(self.level_lags) != len(self.tasks):
+            raise ValueError(f"level_lags {self.level_lags} needs one entry per task {self.tasks}")
         if len(self.horizons) != len(self.horizon_names):
             raise ValueError(
                 f"horizons {self.horizons} and horizon_names {self.horizon_names} differ in length"
@@ -116,7 +129,11 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return d | {k: list(d[k]) for k in TUPLE_FIELDS}
+        return (
+            d
+            | {k: list(d[k]) for k in TUPLE_FIELDS}
+            | {"level_lags": [list(t) for t in self.level_lags]}
+        )
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ModelConfig:
@@ -124,6 +141,8 @@ class ModelConfig:
         for k in TUPLE_FIELDS:
             if k in d:
                 d[k] = tuple(d[k])
+        if "level_lags" in d:
+            d["level_lags"] = tuple(tuple(t) for t in d["level_lags"])
         return cls(**d)
 
 
@@ -225,8 +244,11 @@ class EnergyTransformer(nn.Module):
                 out.append(v.mean(dim=1, keepdim=True))
                 continue
             prof = self.profile[t][idx]  # (B, L + max horizon)
-            resid = (v - prof[:, :L]).sort(dim=1).values
-            level = 0.5 * (resid[:, (L - 1) // 2] + resid[:, L // 2])  # the median
+            lags = c.level_lags[t] if c.level_lags else ()
+            resid = torch.cat([x[:, :, j] - prof[:, :L] for j in (col, *lags)], dim=1)
+            resid = resid.sort(dim=1).values
+            n = resid.shape[1]
+            level = 0.5 * (resid[:, (n - 1) // 2] + resid[:, n // 2])  # the median
             out.append(level[:, None] + prof[:, L:])
         return out
 

@@ -63,7 +63,7 @@ def test_predict_takes_history_and_returns_day_week_month_forecasts(exported, fr
 
 def test_loader_runs_without_the_training_code(exported, frame, tmp_path):
     hist = tmp_path / "h.parquet"
-    frame.head(100).write_parquet(hist)
+    frame.head(SMALL_SPEC.history_rows + 4).write_parquet(hist)
     code = f"""
 import sys
 for m in ("energylib.forecast.train", "energylib.forecast.transformer"):
@@ -80,7 +80,7 @@ for path in ({str(exported["torchscript"])!r}, {str(exported["onnx"])!r}):
 
 
 def test_validate_model_file_accepts_a_good_model(exported, frame):
-    report = validate_model_file(exported["torchscript"], frame.head(100))
+    report = validate_model_file(exported["torchscript"], frame.head(SMALL_SPEC.history_rows + 4))
     assert report["feature_spec"] == SMALL_SPEC.name and report["horizons"] == {
         "day": 4,
         "week": 8,

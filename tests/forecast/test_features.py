@@ -37,10 +37,12 @@ def test_trading_24_has_the_trading_systems_feature_groups():
     names = TRADING_24.feature_names
     assert TRADING_24.n_features == 24
     assert len([n for n in names[:9] if n.endswith("_kwh")]) == 9
-    assert names[9:13] == ["soc_pct", "soh_pct", "battery_charge", "cycles_per_interval"]
+    assert names[9:13] == ["soc_pct", "soh_change_pct", "battery_charge", "cycles_per_interval"]
     assert names[13:15] == ["temp_air_c", "ghi_w_m2"]
     assert names[15:19] == ["hour_sin", "hour_cos", "dow_sin", "dow_cos"]
-    assert names[19:] == ["price", "price_lag_1", "price_lag_2", "price_lag_3", "price_lag_4"]
+    assert names[19:] == ["price", "price_lag_48", "price_lag_96", "price_lag_144", "price_lag_336"]
+    # the same half-hour 1, 2, 3 and 7 days back
+    assert [f.lag // 48 for f in TRADING_24.features[20:]] == [1, 2, 3, 7]
     assert TRADING_24.horizon_steps == (48, 336, 1440) and TRADING_24.sequence_length == 48
 
 
@@ -131,7 +133,14 @@ def test_scalers_are_fitted_on_training_rows_only(frame):
     prep = prepare_data(frame, TZ, SMALL_SPEC)
     a, b = prep.blocks["train"]
     med = np.nanmedian(prep.matrix.inputs[a:b], axis=0)
-    assert np.allclose(prep.scalers.inputs.center, med, rtol=1e-5, atol=1e-6)
+    # a price lag is scaled as the price itself (one quantity, one set of units)
+    source = [
+        SMALL_SPEC.feature_names.index("price") if f.kind == "lag" else i
+        for i, f in enumerate(SMALL_SPEC.features)
+    ]
+    assert np.allclose(prep.scalers.inputs.center, med[source], rtol=1e-5, atol=1e-6)
+    lags = [i for i, f in enumerate(SMALL_SPEC.features) if f.kind == "lag"]
+    assert not np.allclose(med[lags], med[source][lags], rtol=1e-5, atol=1e-6)  # not trivially so
     y = prep.matrix.targets[a:b]
     # consumption: mean of ln(y + 0.01); price: median
     assert prep.scalers.targets.center[0] == pytest.approx(np.log(y[:, 0] + 0.01).mean(), rel=1e-5)
@@ -211,13 +220,17 @@ def test_assemble_frame_resamples_5_min_series_to_half_hours():
 
 
 def test_history_window_says_what_is_missing_when_history_is_too_short(frame):
-    with pytest.raises(ValueError, match="needs the latest 52"):
+    with pytest.raises(ValueError, match="needs the latest 384"):
         history_window(frame.head(20), TRADING_24, TZ)
-    holey = frame.head(60).filter(pl.col("interval_start") != frame["interval_start"][50])
+    # 60 rows hold a whole window, but not the week-old price its lags need
+    with pytest.raises(ValueError, match="fewer than 384 rows for lags"):
+        history_window(frame.head(60), TRADING_24, TZ)
+    n = TRADING_24.history_rows + 10
+    holey = frame.head(n).filter(pl.col("interval_start") != frame["interval_start"][n - 10])
     with pytest.raises(ValueError, match="incomplete row"):
         history_window(holey, TRADING_24, TZ)
-    window, anchor = history_window(frame.head(60), TRADING_24, TZ)
-    assert window.shape == (1, 48, 24) and anchor == frame["interval_start"][59]
+    window, anchor = history_window(frame.head(n), TRADING_24, TZ)
+    assert window.shape == (1, 48, 24) and anchor == frame["interval_start"][n - 1]
 
 
 def test_small_spec_keeps_trading_features():
@@ -247,9 +260,11 @@ def test_target_transform_round_trips_and_keeps_zero_load_finite():
 
 
 def test_inputs_past_the_training_range_are_held_at_its_edge(frame):
+    # a temperature that falls all month: later values are new
+    frame = frame.with_columns(temp_air_c=pl.Series(np.linspace(30.0, 10.0, frame.height)))
     prep = prepare_data(frame, TZ, SMALL_SPEC)
     a, b = prep.blocks["train"]
-    k = SMALL_SPEC.feature_names.index("soh_pct")  # falls all year: later values are new
+    k = SMALL_SPEC.feature_names.index("temp_air_c")
     later = prep.matrix.inputs[b:, k]
     assert later.max() < np.nanmin(prep.matrix.inputs[a:b, k])
     scaled = prep.scalers.inputs.transform(prep.matrix.inputs)[:, k]

@@ -127,6 +127,42 @@ def test_price_heads_forecast_a_residual_on_recent_level_plus_profile():
             assert np.allclose(out[k][i].numpy(), 0.0)  # consumption: no baseline
 
 
+def test_the_level_is_the_median_over_the_window_and_its_whole_day_lags():
+    L = 8
+    cfg = ModelConfig(
+        n_features=6,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        d_ff=16,
+        sequence_length=L,
+        horizons=(4, 8, 12),
+        level_inputs=(-1, 3),
+        profile_slots=48,
+        time_inputs=(0, 1),
+        level_lags=((), (4, 5)),  # price one and seven days back
+    )
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    model = EnergyTransformer(cfg).eval()
+    rng = np.random.default_rng(2)
+    angle = 2 * np.pi * np.arange(48) / 48
+    keys = np.column_stack([np.sin(angle), np.cos(angle)]).astype(np.float32)
+    profile = np.stack([np.zeros(48), rng.normal(0, 1, 48)]).astype(np.float32)
+    model.set_profile(profile, keys)
+    window = (20 - np.arange(L - 1, -1, -1)) % 48
+    x = rng.normal(0, 1, (1, L, 6)).astype(np.float32)
+    x[0, :, 0], x[0, :, 1] = keys[window, 0], keys[window, 1]
+    x[0, :, 4] += 3.0  # the lagged days ran higher than today
+    x[0, :, 5] += 3.0
+    with torch.no_grad():
+        base = model._baselines(torch.from_numpy(x))[PRICE][0].numpy()
+    resid = x[0, :, 3:6] - profile[PRICE, window][:, None]
+    ahead = (20 + np.arange(1, 13)) % 48
+    assert np.allclose(base, np.median(resid) + profile[PRICE, ahead], atol=1e-5)
+    # two of three days ran 3 higher: the level moves most of the way up, not a third
+    assert np.median(resid) - np.median(resid[:, 0]) > 1.5
+
+
 def test_profile_needs_hour_inputs_and_a_level_input():
     with pytest.raises(ValueError, match="time_inputs"):
         ModelConfig(n_features=4, d_model=8, n_heads=2, level_inputs=(-1, 3), profile_slots=48)

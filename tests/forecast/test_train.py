@@ -34,7 +34,7 @@ def test_checkpoint_carries_config_scalers_and_feature_spec(trained):
 
 def test_checkpoint_alone_loads_and_forecasts_the_next_intervals(trained, frame):
     fc = load_checkpoint(trained.best_checkpoint)
-    history = frame.head(300)
+    history = frame.head(SMALL_SPEC.history_rows + 50)
     out = fc.predict(history)
     assert list(out) == ["day", "week", "month"]
     for name, steps in SMALL_SPEC.horizons:

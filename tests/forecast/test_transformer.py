@@ -95,9 +95,14 @@ def test_mean_pooling_adds_no_parameters_and_sees_the_whole_window():
 
 
 def test_level_input_makes_the_forecast_follow_the_window_mean():
-    from energylib.forecast.features import TRADING_24, level_inputs
+    from energylib.forecast.features import TRADING_24, level_inputs, level_lag_inputs
 
-    assert level_inputs(TRADING_24) == (-1, TRADING_24.feature_names.index("price"))
+    names = TRADING_24.feature_names
+    assert level_inputs(TRADING_24) == (-1, names.index("price"))
+    # every price lag is whole days, so all four join the price level
+    lags = tuple(names.index(f"price_lag_{k}") for k in (48, 96, 144, 336))
+    assert level_lag_inputs(TRADING_24, 48) == ((), lags)
+    assert level_lag_inputs(TRADING_24, 96) == ((), (names.index("price_lag_96"),))
     cfg = ModelConfig(
         n_features=4,
         d_model=8,

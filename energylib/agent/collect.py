@@ -290,17 +290,32 @@ def amber_prices_fetcher(
     return fetch
 
 
-def amber_price_history_fetcher(client, *, days: int = 1) -> Fetch:
+#: NEM days of prices the first history fetch after a start asks for: the forecasters'
+#: price lags reach 7 days behind a 1-day window (TRADING_24, TOTAL_PRICE_WEATHER_TIME).
+PRICE_BACKFILL_DAYS = 8
+
+
+def amber_price_history_fetcher(
+    client, *, days: int = 1, backfill_days: int = PRICE_BACKFILL_DAYS
+) -> Fetch:
     """``fetch(now)`` for Amber's 5-min prices of the last ``days`` NEM days and today
-    (``/sites/{id}/prices``): fills the forecaster's history on a fresh install and keeps the
-    actual prices where ``/prices/current`` only ever returns the latest hour."""
+    (``/sites/{id}/prices``): keeps the actual prices where ``/prices/current`` only ever
+    returns the latest hour.  The first successful fetch after a start reaches
+    ``backfill_days`` back instead, so a fresh install has the forecaster's whole history
+    (its price lags) at once; the store's upsert makes the overlap free."""
     from energylib.ingest.amber import get_amber_prices
 
+    filled = False
+
     def fetch(now: datetime) -> Frames:
+        nonlocal filled
         nem_today = (now + timedelta(hours=10)).date()
-        return get_amber_prices(
-            nem_today - timedelta(days=days), nem_today, resolution=5, client=client
+        back = days if filled else max(days, backfill_days)
+        frames = get_amber_prices(
+            nem_today - timedelta(days=back), nem_today, resolution=5, client=client
         )
+        filled = True
+        return frames
 
     return fetch
 
@@ -319,15 +334,22 @@ def amber_usage_fetcher(client, *, days: int = 2) -> Fetch:
 def entsoe_day_ahead_fetcher(
     zone: str, *, api_key: str | None = None, base_url: str | None = None
 ) -> Fetch:
-    """``fetch(now)`` for ENTSO-E day-ahead prices of today and tomorrow (tomorrow's appear
-    after the auction, about 13:00 CET; until then only today's come back)."""
+    """``fetch(now)`` for ENTSO-E day-ahead prices from yesterday to tomorrow (tomorrow's
+    appear after the auction, about 13:00 CET; until then only today's come back).  The
+    first successful fetch after a start reaches :data:`PRICE_BACKFILL_DAYS` back, for the
+    forecaster's price lags."""
     from energylib.ingest.entsoe import get_entsoe_day_ahead, make_client
 
     client = make_client(api_key, base_url, retries=1, backoff_s=1.0, timeout_s=30.0)
+    filled = False
 
     def fetch(now: datetime) -> Frames:
-        day = datetime.combine(now.date(), datetime.min.time(), UTC) - timedelta(days=1)
-        return get_entsoe_day_ahead(zone, day, day + timedelta(days=3), client=client)
+        nonlocal filled
+        today = datetime.combine(now.date(), datetime.min.time(), UTC)
+        start = today - timedelta(days=1 if filled else PRICE_BACKFILL_DAYS)
+        frames = get_entsoe_day_ahead(zone, start, today + timedelta(days=2), client=client)
+        filled = True
+        return frames
 
     return fetch
 

@@ -206,3 +206,21 @@ def test_open_meteo_weather_is_stored_hourly_with_radiation_shifted_to_its_hour(
     assert row["ghi_w_m2"] == pytest.approx(
         max(0.0, 900 * math.sin(math.pi * (local_mid - 6) / 14)), abs=0.1
     )
+
+
+def test_first_price_history_fetch_backfills_the_forecasters_lags_then_one_day(fake_amber):
+    from energylib.agent.collect import PRICE_BACKFILL_DAYS, amber_price_history_fetcher
+
+    policy = agent_retry_policy()
+    policy.sleep = lambda s: None
+    client = AmberClient(TOKEN, site_id=SITE, base_url=fake_amber.base_url, policy=policy)
+    fetch = amber_price_history_fetcher(client)
+
+    def earliest(frames) -> datetime:
+        return min(frame["interval_start"].min() for frame, _ in frames)
+
+    now = fake_amber.clock.now()
+    first, again = earliest(fetch(now)), earliest(fetch(now))
+    # a week of price lags behind a one-day window: the first fetch reaches 8 NEM days back
+    assert now - first >= timedelta(days=PRICE_BACKFILL_DAYS)
+    assert timedelta(days=1) <= now - again < timedelta(days=3)

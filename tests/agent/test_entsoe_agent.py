@@ -48,6 +48,9 @@ def test_agent_decides_on_entsoe_day_ahead_prices_in_eur(httpserver, tmp_path):
     agent.scheduler.run_until(clock.now() + timedelta(minutes=30))
     d = agent.last_decision
     assert seen and seen[0]["documentType"] == "A44"
+    # the first fetch reaches back 8 days, for the forecaster's week-old price lag
+    first = datetime.strptime(seen[0]["periodStart"], "%Y%m%d%H%M").replace(tzinfo=UTC)
+    assert datetime(2025, 11, 5, tzinfo=UTC) - first >= timedelta(days=8)
     assert not d.stale and d.action in ("charge", "discharge", "hold")
     assert d.inputs["price_steps"]["market"] > 0  # the day-ahead prices fed the policy
     assert 0 < d.price_per_kwh < 1  # EUR/kWh, converted from EUR/MWh at ingestion

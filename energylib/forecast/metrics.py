@@ -95,8 +95,9 @@ def score_table(
     Returns
     -------
     polars.DataFrame
-        ``model, task, horizon, steps, mae, rmse, smape_pct, mae_vs_naive, skill_pct``
-        (``skill_pct = 100 * (1 - mae_vs_naive)``: how much better than the reference).
+        ``model, task, horizon, steps, windows, mae, rmse, smape_pct, mae_vs_naive,
+        skill_pct`` (``windows``: forecasts scored; ``skill_pct = 100 * (1 - mae_vs_naive)``:
+        how much better than the reference).
     """
     rows = []
     for model, preds in predictions.items():
@@ -112,6 +113,7 @@ def score_table(
                     "task": task,
                     "horizon": hname,
                     "steps": int(horizons[hname]),
+                    "windows": int(np.shape(y)[0]),
                     "mae": mae(y, f),
                     "rmse": rmse(y, f),
                     "smape_pct": smape(y, f),
@@ -126,24 +128,28 @@ def score_table(
 class Evaluation:
     """Forecasts and actuals on the test windows, and their error table.
 
-    ``actual[(task, horizon)]`` and ``predictions[model][(task, horizon)]`` are
-    ``(n_anchors, H)`` in physical units; ``anchors`` index ``matrix.times``.
+    Each horizon is scored on every window of the block whose forecast of that length
+    fits in it: ``anchors[horizon]`` (rows of ``matrix.times``, the last input interval
+    of each window), so a day-ahead score spans the whole block, not only its first
+    weeks (where a month-ahead forecast still fits).  ``actual[(task, horizon)]`` and
+    ``predictions[model][(task, horizon)]`` are ``(len(anchors[horizon]), H)`` in
+    physical units.
     """
 
     table: pl.DataFrame
     actual: dict[tuple[str, str], np.ndarray]
     predictions: dict[str, dict[tuple[str, str], np.ndarray]]
-    anchors: np.ndarray
+    anchors: dict[str, np.ndarray]
     matrix: FeatureMatrix
 
     def forecast_vs_actual(
         self, anchor: int, horizon: str, models: Sequence[str] | None = None
     ) -> pl.DataFrame:
         """Long frame ``interval_start, task, series, value`` for one test window
-        (``anchor`` is its position among the test anchors), for charts."""
+        (``anchor`` is its position in ``anchors[horizon]``), for charts."""
         spec = self.matrix.spec
         steps = dict(spec.horizons)[horizon]
-        row = int(self.anchors[anchor])
+        row = int(self.anchors[horizon][anchor])
         times = self.matrix.times[row + 1 : row + 1 + steps]
         frames = []
         for task in spec.tasks:
@@ -174,7 +180,7 @@ class Evaluation:
         """MAE by local hour of day of the forecast interval: ``model, task, hour, mae``."""
         spec, fm = self.matrix.spec, self.matrix
         steps = dict(spec.horizons)[horizon]
-        idx = self.anchors[:, None] + np.arange(1, steps + 1)[None, :]
+        idx = self.anchors[horizon][:, None] + np.arange(1, steps + 1)[None, :]
         hours = fm.times.dt.convert_time_zone(fm.timezone).dt.hour().to_numpy()[idx].ravel()
         rows = []
         for model, preds in self.predictions.items():
@@ -228,33 +234,40 @@ def evaluate(
     ridge_alpha : float
         Ridge penalty.
     max_anchors : int, optional
-        Use only every k-th test window so that at most this many remain (faster).
+        Use only every k-th window of each horizon so that at most this many remain (faster).
     """
     spec = get_spec(forecaster.spec if forecaster is not None else spec or "TRADING_24")
     fm = feature_matrix(data, spec, timezone)
     blocks = chronological_split(fm.n_rows, split)
-    anchors = window_anchors(fm, blocks[block])
-    if len(anchors) == 0:
-        a, b = blocks[block]
-        raise ValueError(
-            f"the {block} block (rows {a}-{b}) holds no complete window of {spec.sequence_length}+{spec.max_horizon} intervals"
-        )
-    if max_anchors is not None and len(anchors) > max_anchors:
-        anchors = anchors[:: -(-len(anchors) // max_anchors)]
-    train_anchors = window_anchors(fm, blocks["train"])
     horizons = dict(spec.horizons)
+    anchors = {name: window_anchors(fm, blocks[block], h) for name, h in horizons.items()}
+    for name, a in anchors.items():
+        if len(a) == 0:
+            lo, hi = blocks[block]
+            raise ValueError(
+                f"the {block} block (rows {lo}-{hi}) holds no complete window of "
+                f"{spec.sequence_length}+{horizons[name]} intervals (the {name} horizon); "
+                "use more history or a shorter horizon"
+            )
+        if max_anchors is not None and len(a) > max_anchors:
+            anchors[name] = a[:: -(-len(a) // max_anchors)]
+    train_anchors = window_anchors(fm, blocks["train"])
     actual: dict[tuple[str, str], np.ndarray] = {}
     for t, task in enumerate(spec.tasks):
         for hname, h in spec.horizons:
             actual[(task, hname)] = fm.targets[
-                anchors[:, None] + np.arange(1, h + 1)[None, :], t
+                anchors[hname][:, None] + np.arange(1, h + 1)[None, :], t
             ].astype(np.float64)
 
     predictions: dict[str, dict[tuple[str, str], np.ndarray]] = {}
     if forecaster is not None:
-        out = forecaster.predict_array(input_windows(fm.inputs, anchors, spec.sequence_length))
+        # One forward pass over every window any horizon scores; each horizon takes its own.
+        every = np.unique(np.concatenate(list(anchors.values())))
+        out = forecaster.predict_array(input_windows(fm.inputs, every, spec.sequence_length))
         predictions[model_name] = {
-            (task, hname): out[f"{task}_{hname}"].astype(np.float64)
+            (task, hname): out[f"{task}_{hname}"][np.searchsorted(every, anchors[hname])].astype(
+                np.float64
+            )
             for task in spec.tasks
             for hname in horizons
         }
@@ -273,21 +286,21 @@ def evaluate(
                     lags=spec.sequence_length,
                     alpha=ridge_alpha,
                 )
-                full = model.predict(y, exog, anchors)
             for hname, h in spec.horizons:
+                at = anchors[hname]
                 if name == "seasonal_naive_day":
                     preds[(task, hname)] = seasonal_naive(
-                        y, anchors, h, 24 * 60 // spec.interval_minutes
+                        y, at, h, 24 * 60 // spec.interval_minutes
                     )
                 elif name == "seasonal_naive_week":
                     preds[(task, hname)] = seasonal_naive(
-                        y, anchors, h, 7 * 24 * 60 // spec.interval_minutes
+                        y, at, h, 7 * 24 * 60 // spec.interval_minutes
                     )
                 elif name == "ridge":
-                    preds[(task, hname)] = full[:, :h]
+                    preds[(task, hname)] = model.predict(y, exog, at)[:, :h]
                 elif name == "profile":
                     prof = hour_of_week_profile(y, slots, blocks["train"])
-                    preds[(task, hname)] = profile_forecast(prof, slots, anchors, h)
+                    preds[(task, hname)] = profile_forecast(prof, slots, at, h)
                 else:
                     raise ValueError(f"baseline {name!r} unknown; use any of {BASELINES}")
         predictions[name] = preds

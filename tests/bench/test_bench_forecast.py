@@ -104,7 +104,7 @@ def test_pi_day_ahead_mae_against_seasonal_naive_and_ridge(year, trained_pi):
         rows = {r["model"]: r for r in day.filter(pl.col("task") == task).iter_rows(named=True)}
         t, naive, ridge = rows["transformer"], rows["seasonal_naive_day"], rows["ridge"]
         _line(
-            f"{task} day-ahead MAE over {len(ev.anchors)} test windows: pi {t['mae']:.4f}, seasonal naive {naive['mae']:.4f}, "
+            f"{task} day-ahead MAE over {len(ev.anchors['day'])} test windows: pi {t['mae']:.4f}, seasonal naive {naive['mae']:.4f}, "
             f"ridge {ridge['mae']:.4f}, profile {rows['profile']['mae']:.4f}; pi better than seasonal naive by "
             f"{t['skill_pct']:.1f}% (target >= {TARGET_SKILL_PCT:.0f}%: {'met' if t['skill_pct'] >= TARGET_SKILL_PCT else 'NOT met'}), "
             f"than ridge by {100 * (1 - t['mae'] / ridge['mae']):.1f}%"

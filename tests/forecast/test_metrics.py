@@ -57,6 +57,7 @@ def test_evaluation_table_scores_baselines_on_the_test_split(frame):
         "task",
         "horizon",
         "steps",
+        "windows",
         "mae",
         "rmse",
         "smape_pct",
@@ -71,6 +72,14 @@ def test_evaluation_table_scores_baselines_on_the_test_split(frame):
 def test_evaluation_uses_only_test_block_targets(frame):
     ev = evaluate(frame, TZ, spec=SMALL_SPEC)
     first_test_row = int(round(ev.matrix.n_rows * 0.85))
-    assert ev.anchors.min() - SMALL_SPEC.sequence_length + 1 >= first_test_row
+    for name, steps in SMALL_SPEC.horizons:
+        at = ev.anchors[name]
+        assert at.min() - SMALL_SPEC.sequence_length + 1 >= first_test_row
+        assert at.max() + steps < ev.matrix.n_rows
+        # every window whose forecast of this length fits in the block is scored
+        assert at.max() + steps == ev.matrix.n_rows - 1
+    day, month = ev.anchors["day"], ev.anchors["month"]
+    assert len(day) > len(month) and set(month) <= set(day)
+    assert ev.table.filter(pl.col("horizon") == "day")["windows"].unique().to_list() == [len(day)]
     by_hour = ev.error_by_hour("day")
     assert set(by_hour["hour"]) <= set(range(24)) and by_hour["mae"].min() >= 0

@@ -1,6 +1,6 @@
 """Property-based tests of the foundation's invariants."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
@@ -106,3 +106,28 @@ def test_upsert_twice_equals_upsert_once(tmp_path_factory, frame):
     assert {p: p.stat().st_mtime_ns for p in store.root.rglob("*.parquet")} == files
     back, _ = store.read("p", "usage")
     assert back.equals(data)
+
+
+@given(
+    st.integers(0, 10 * 365 * 24 * 12),
+    st.integers(0, 3000),
+    st.sampled_from([1, 5, 15, 30, 60]),
+    st.integers(-12, 14),
+)
+def test_interval_index_is_polars_datetime_range_in_utc(start_5min, n, minutes, offset_h):
+    """The numpy grid builder gives exactly polars' datetime_range, for any zone of the bounds."""
+    start = (datetime(2020, 1, 1, tzinfo=UTC) + timedelta(minutes=5 * start_5min)).astimezone(
+        timezone(timedelta(hours=offset_h))
+    )
+    end = start + timedelta(minutes=minutes * n + (minutes // 2))
+    expected = pl.datetime_range(
+        start,
+        end,
+        interval=f"{minutes}m",
+        closed="left",
+        time_unit="us",
+        time_zone="UTC",
+        eager=True,
+    )
+    got = interval_index(start, end, minutes)
+    assert got.dtype == pl.Datetime("us", "UTC") and got.to_list() == expected.to_list()

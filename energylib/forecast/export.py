@@ -189,7 +189,7 @@ def predict(history: pl.DataFrame, model: str | Path | ForecastRunner) -> dict[s
     ----------
     history : polars.DataFrame
         Half-hourly canonical frame with the model's feature columns; its latest
-        ``spec.history_rows`` intervals (48 + 4 lags for ``TRADING_24``) must be present.
+        ``spec.history_rows`` intervals (48 + 336 for the lags of ``TRADING_24``) must be present.
     model : str, Path or ForecastRunner
         An exported model file (loaded once and cached until the file changes) or a
         loaded forecaster.

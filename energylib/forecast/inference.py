@@ -68,7 +68,7 @@ class ForecastRunner(ABC):
         ----------
         history : polars.DataFrame
             Canonical half-hourly frame (UTC ``interval_start``) with the spec's columns;
-            at least the latest ``spec.history_rows`` intervals (48 + 4 for ``TRADING_24``)
+            at least the latest ``spec.history_rows`` intervals (48 + 336 for ``TRADING_24``)
             must be present.
 
         Returns

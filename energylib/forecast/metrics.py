@@ -259,50 +259,48 @@ def evaluate(
                 anchors[hname][:, None] + np.arange(1, h + 1)[None, :], t
             ].astype(np.float64)
 
+    # Every model forecasts each window any horizon scores once, at the longest horizon;
+    # a horizon takes its own windows' rows and its first steps.
+    every = np.unique(np.concatenate(list(anchors.values())))
+    rows = {hname: np.searchsorted(every, a) for hname, a in anchors.items()}
+
+    def by_horizon(full: np.ndarray) -> dict[str, np.ndarray]:
+        return {hname: full[rows[hname], :h].astype(np.float64) for hname, h in horizons.items()}
+
     predictions: dict[str, dict[tuple[str, str], np.ndarray]] = {}
     if forecaster is not None:
-        # One forward pass over every window any horizon scores; each horizon takes its own.
-        every = np.unique(np.concatenate(list(anchors.values())))
         out = forecaster.predict_array(input_windows(fm.inputs, every, spec.sequence_length))
         predictions[model_name] = {
-            (task, hname): out[f"{task}_{hname}"][np.searchsorted(every, anchors[hname])].astype(
-                np.float64
-            )
+            (task, hname): out[f"{task}_{hname}"][rows[hname]].astype(np.float64)
             for task in spec.tasks
             for hname in horizons
         }
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise ValueError(f"baseline(s) {unknown} unknown; use any of {BASELINES}")
     slots = week_slots(fm.times, timezone, spec.interval_minutes)
-    exog = _exog(data, fm, timezone)
+    exog = _exog(data, fm, timezone) if "ridge" in baselines else None
+    per_day = 24 * 60 // spec.interval_minutes
+    H = spec.max_horizon
     for name in baselines:
         preds = {}
         for t, task in enumerate(spec.tasks):
             y = fm.targets[:, t].astype(np.float64)
-            if name == "ridge":
-                model = RidgeAR.fit(
-                    y,
-                    exog,
-                    train_anchors,
-                    spec.max_horizon,
-                    lags=spec.sequence_length,
-                    alpha=ridge_alpha,
+            if name == "seasonal_naive_day":
+                full = seasonal_naive(y, every, H, per_day)
+            elif name == "seasonal_naive_week":
+                full = seasonal_naive(y, every, H, 7 * per_day)
+            elif name == "ridge":
+                fit = RidgeAR.fit(
+                    y, exog, train_anchors, H, lags=spec.sequence_length, alpha=ridge_alpha
                 )
-            for hname, h in spec.horizons:
-                at = anchors[hname]
-                if name == "seasonal_naive_day":
-                    preds[(task, hname)] = seasonal_naive(
-                        y, at, h, 24 * 60 // spec.interval_minutes
-                    )
-                elif name == "seasonal_naive_week":
-                    preds[(task, hname)] = seasonal_naive(
-                        y, at, h, 7 * 24 * 60 // spec.interval_minutes
-                    )
-                elif name == "ridge":
-                    preds[(task, hname)] = model.predict(y, exog, at)[:, :h]
-                elif name == "profile":
-                    prof = hour_of_week_profile(y, slots, blocks["train"])
-                    preds[(task, hname)] = profile_forecast(prof, slots, at, h)
-                else:
-                    raise ValueError(f"baseline {name!r} unknown; use any of {BASELINES}")
+                full = fit.predict(y, exog, every)
+            else:  # profile: reads each target row's slot, so only rows inside the data
+                prof = hour_of_week_profile(y, slots, blocks["train"])
+                for hname, h in horizons.items():
+                    preds[(task, hname)] = profile_forecast(prof, slots, anchors[hname], h)
+                continue
+            preds |= {(task, hname): f for hname, f in by_horizon(full).items()}
         predictions[name] = preds
     table = score_table(actual, predictions, horizons)
     return Evaluation(table, actual, predictions, anchors, fm)

@@ -19,6 +19,27 @@ from energylib.forecast.transformer import EnergyTransformer, ModelConfig
 from energylib.schema import interval_index
 
 PRICE = 1
+ANGLE = 2 * np.pi * np.arange(48) / 48
+#: Unscaled (hour_sin, hour_cos) of each local half-hour slot: the slot keys of a model
+#: whose time inputs are not rescaled.
+KEYS = np.column_stack([np.sin(ANGLE), np.cos(ANGLE)]).astype(np.float32)
+
+
+def _profile_config(**changes) -> ModelConfig:
+    """A tiny model whose price task (input 3) has a 48-slot profile; inputs 0-1 are the hour."""
+    base = dict(
+        n_features=4,
+        d_model=8,
+        n_layers=1,
+        n_heads=2,
+        d_ff=16,
+        sequence_length=8,
+        horizons=(4, 8, 12),
+        level_inputs=(-1, 3),
+        profile_slots=48,
+        time_inputs=(0, 1),
+    )
+    return ModelConfig(**(base | changes))
 
 
 def _wreck_after(frame: pl.DataFrame, cut: datetime) -> pl.DataFrame:
@@ -84,26 +105,14 @@ def test_trained_checkpoint_carries_the_training_profile(trained, frame):
 
 def test_price_heads_forecast_a_residual_on_recent_level_plus_profile():
     L, H = 8, (4, 8, 12)
-    cfg = ModelConfig(
-        n_features=4,
-        d_model=8,
-        n_layers=1,
-        n_heads=2,
-        d_ff=16,
-        sequence_length=L,
-        horizons=H,
-        level_inputs=(-1, 3),
-        profile_slots=48,
-        time_inputs=(0, 1),
-    )
+    cfg = _profile_config(sequence_length=L, horizons=H)
     model = EnergyTransformer(cfg).eval()
     without = EnergyTransformer(ModelConfig.from_dict(cfg.to_dict() | {"profile_slots": 0}))
     assert sum(p.numel() for p in model.parameters()) == sum(
         p.numel() for p in without.parameters()
     )
     rng = np.random.default_rng(1)
-    angle = 2 * np.pi * np.arange(48) / 48
-    keys = np.column_stack([np.sin(angle), np.cos(angle)]).astype(np.float32)
+    keys = KEYS
     profile = np.stack([np.zeros(48), rng.normal(0, 1, 48)]).astype(np.float32)
     model.set_profile(profile, keys)
     with torch.no_grad():
@@ -129,24 +138,11 @@ def test_price_heads_forecast_a_residual_on_recent_level_plus_profile():
 
 def test_the_level_is_the_median_over_the_window_and_its_whole_day_lags():
     L = 8
-    cfg = ModelConfig(
-        n_features=6,
-        d_model=8,
-        n_layers=1,
-        n_heads=2,
-        d_ff=16,
-        sequence_length=L,
-        horizons=(4, 8, 12),
-        level_inputs=(-1, 3),
-        profile_slots=48,
-        time_inputs=(0, 1),
-        level_lags=((), (4, 5)),  # price one and seven days back
-    )
+    cfg = _profile_config(n_features=6, level_lags=((), (4, 5)))  # price 1 and 7 days back
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     model = EnergyTransformer(cfg).eval()
     rng = np.random.default_rng(2)
-    angle = 2 * np.pi * np.arange(48) / 48
-    keys = np.column_stack([np.sin(angle), np.cos(angle)]).astype(np.float32)
+    keys = KEYS
     profile = np.stack([np.zeros(48), rng.normal(0, 1, 48)]).astype(np.float32)
     model.set_profile(profile, keys)
     window = (20 - np.arange(L - 1, -1, -1)) % 48
@@ -173,18 +169,7 @@ def test_profile_needs_hour_inputs_and_a_level_input():
 
 
 def test_an_untrained_model_forecasts_exactly_the_price_baseline():
-    cfg = ModelConfig(
-        n_features=4,
-        d_model=8,
-        n_layers=1,
-        n_heads=2,
-        d_ff=16,
-        sequence_length=8,
-        horizons=(4, 8, 12),
-        level_inputs=(-1, 3),
-        profile_slots=48,
-        time_inputs=(0, 1),
-    )
+    cfg = _profile_config()
     torch.manual_seed(0)
     model = EnergyTransformer(cfg).eval()
     x = torch.randn(2, 8, 4)

@@ -34,12 +34,7 @@ def line_over_time(
     }
     if color:
         enc["color"] = alt.Color(f"{color}:N")
-    return (
-        alt.Chart(data.to_pandas())
-        .mark_line()
-        .encode(**enc)
-        .properties(title=title, width=700, height=220)
-    )
+    return alt.Chart(data).mark_line().encode(**enc).properties(title=title, width=700, height=220)
 
 
 def daily_overview(
@@ -66,7 +61,7 @@ def daily_overview(
         .unpivot(index="day", variable_name="series", value_name="value")
     )
     return (
-        alt.Chart(daily.to_pandas())
+        alt.Chart(daily)
         .mark_line(point=True)
         .encode(
             x=alt.X("day:T", title="day (local)"),
@@ -99,7 +94,7 @@ def monthly_bills_chart(monthly: pl.DataFrame, currency: str, *, title: str = ""
         .alias("month_name")
     )
     return (
-        alt.Chart(data.to_pandas())
+        alt.Chart(data)
         .mark_bar()
         .encode(
             x=alt.X("month_name:N", sort=list(MONTH_NAMES), title="month (2025)"),
@@ -121,7 +116,7 @@ def typical_days_chart(days: pl.DataFrame, *, title: str = "") -> alt.Chart:
         s for s in ("summer", "autumn", "winter", "spring") if s in set(days["season"].to_list())
     ]
     return (
-        alt.Chart(days.to_pandas())
+        alt.Chart(days)
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("hour:Q", title="local hour", scale=alt.Scale(domain=[0, 24])),
@@ -141,7 +136,7 @@ def soc_week_chart(soc: pl.DataFrame, *, title: str = "") -> alt.Chart:
     ``soc``: ``local_time`` (naive local datetime), ``series``, ``soc_pct`` [0-100].
     """
     return (
-        alt.Chart(soc.to_pandas())
+        alt.Chart(soc)
         .mark_line()
         .encode(
             x=alt.X("local_time:T", title="local time"),
@@ -159,7 +154,7 @@ def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> al
     ``cash``: ``scenario``, ``year``, ``cumulative_discounted_amount`` [currency].
     """
     lines = (
-        alt.Chart(cash.to_pandas())
+        alt.Chart(cash)
         .mark_line(point=True)
         .encode(
             x=alt.X("year:Q", title="year"),
@@ -175,7 +170,7 @@ def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> al
             ],
         )
     )
-    zero = alt.Chart(pl.DataFrame({"y": [0.0]}).to_pandas()).mark_rule(color="grey").encode(y="y:Q")
+    zero = alt.Chart(pl.DataFrame({"y": [0.0]})).mark_rule(color="grey").encode(y="y:Q")
     return (zero + lines).properties(width=720, height=300, title=title)
 
 
@@ -188,7 +183,7 @@ def npv_heatmap(grid: pl.DataFrame, currency: str, *, title: str = "") -> alt.La
         pl.col("pv_kw").map_elements(lambda v: f"{v:g} kW", return_dtype=pl.String).alias("pv")
     )
     pv_order = [f"{v:g} kW" for v in sorted(set(grid["pv_kw"].to_list()))]
-    base = alt.Chart(data.to_pandas()).encode(
+    base = alt.Chart(data).encode(
         x=alt.X("pv:N", sort=pv_order, title="PV size (kWdc)"),
         y=alt.Y("battery:N", title="battery"),
     )
@@ -219,7 +214,7 @@ def ev_strategies_chart(ev: pl.DataFrame, currency: str, *, title: str = "") -> 
         .with_columns(pl.col("source").replace({"ev_grid_kwh": "grid", "ev_pv_kwh": "solar"}))
     )
     left = (
-        alt.Chart(energy.to_pandas())
+        alt.Chart(energy)
         .mark_bar()
         .encode(
             y=alt.Y("strategy:N", sort=order, title="EV strategy"),
@@ -234,7 +229,7 @@ def ev_strategies_chart(ev: pl.DataFrame, currency: str, *, title: str = "") -> 
         .properties(width=330, height=30 * max(len(order), 2))
     )
     right = (
-        alt.Chart(ev.to_pandas())
+        alt.Chart(ev)
         .mark_bar(color="#3b6ea5")
         .encode(
             y=alt.Y("strategy:N", sort=order, title=None, axis=alt.Axis(labels=False)),
@@ -254,7 +249,7 @@ def policy_vs_optimum_chart(
     ``policies``: ``policy``, ``saving_amount`` [currency], ``share_of_optimum_pct`` [%].
     """
     order = policies.sort("saving_amount", descending=True)["policy"].to_list()
-    base = alt.Chart(policies.to_pandas()).encode(
+    base = alt.Chart(policies).encode(
         y=alt.Y("policy:N", sort=order, title="dispatch policy"),
         x=alt.X("saving_amount:Q", title=f"annual saving against the baseline ({currency})"),
     )
@@ -287,7 +282,7 @@ def tornado_chart(rows: pl.DataFrame, currency: str, *, title: str = "") -> alt.
     reach = 1.3 * max(
         float(rows["delta_npv_amount"].abs().max() or 0.0), 1.0
     )  # room for the labels
-    base = alt.Chart(rows.to_pandas()).encode(
+    base = alt.Chart(rows).encode(
         y=alt.Y("parameter:N", sort=order, title=None),
         x=alt.X(
             "delta_npv_amount:Q",
@@ -311,7 +306,5 @@ def tornado_chart(rows: pl.DataFrame, currency: str, *, title: str = "") -> alt.
         align="right", dx=-4, fontSize=10
     )
     labels = right.encode(text="change:N") + left.encode(text="change:N")
-    zero = (
-        alt.Chart(pl.DataFrame({"x": [0.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
-    )
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
     return (bars + labels + zero).properties(width=560, height=34 * max(len(order), 2), title=title)

@@ -12,7 +12,7 @@ def learning_curve_chart(history: pl.DataFrame, *, title: str = "Learning curves
         index="epoch", variable_name="split", value_name="loss"
     )
     return (
-        alt.Chart(long.to_pandas(), title=title)
+        alt.Chart(long, title=title)
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch"),
@@ -36,7 +36,7 @@ def forecast_vs_actual_chart(frame: pl.DataFrame, timezone: str, *, title: str =
         .alias("local_time")
     )
     return (
-        alt.Chart(df.drop("interval_start").to_pandas(), title=title)
+        alt.Chart(df.drop("interval_start"), title=title)
         .mark_line(strokeWidth=1.5)
         .encode(
             x=alt.X("local_time:T", title="local time"),
@@ -55,7 +55,7 @@ def forecast_vs_actual_chart(frame: pl.DataFrame, timezone: str, *, title: str =
 def error_by_horizon_chart(table: pl.DataFrame, *, title: str = "MAE by horizon") -> alt.Chart:
     """MAE of every model at each horizon, one panel per task, from the evaluation table."""
     return (
-        alt.Chart(table.to_pandas(), title=title)
+        alt.Chart(table, title=title)
         .mark_bar()
         .encode(
             x=alt.X("model:N", title=None, axis=alt.Axis(labelAngle=-30)),
@@ -81,7 +81,7 @@ def error_by_hour_chart(
 ) -> alt.Chart:
     """MAE by the forecast interval's local hour, from ``Evaluation.error_by_hour``."""
     return (
-        alt.Chart(by_hour.to_pandas(), title=title)
+        alt.Chart(by_hour, title=title)
         .mark_line(point=True)
         .encode(
             x=alt.X("hour:O", title="local hour"),

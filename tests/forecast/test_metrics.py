@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -83,3 +84,14 @@ def test_evaluation_uses_only_test_block_targets(frame):
     assert ev.table.filter(pl.col("horizon") == "day")["windows"].unique().to_list() == [len(day)]
     by_hour = ev.error_by_hour("day")
     assert set(by_hour["hour"]) <= set(range(24)) and by_hour["mae"].min() >= 0
+    # each hour's MAE is the mean error of the forecasts of intervals in that local hour
+    zone = ZoneInfo(TZ)
+    target_rows = day[:, None] + np.arange(1, 5)[None, :]
+    local_hour = np.vectorize(lambda i: ev.matrix.times[int(i)].astimezone(zone).hour)(target_rows)
+    err = np.abs(
+        ev.predictions["seasonal_naive_day"][("price", "day")] - ev.actual[("price", "day")]
+    )
+    got = by_hour.filter((pl.col("model") == "seasonal_naive_day") & (pl.col("task") == "price"))
+    assert got.height == len(np.unique(local_hour))
+    for hour, mae_h in got.select("hour", "mae").iter_rows():
+        assert mae_h == pytest.approx(err[local_hour == hour].mean(), rel=1e-9)

@@ -112,9 +112,8 @@ def test_price_heads_forecast_a_residual_on_recent_level_plus_profile():
         p.numel() for p in without.parameters()
     )
     rng = np.random.default_rng(1)
-    keys = KEYS
     profile = np.stack([np.zeros(48), rng.normal(0, 1, 48)]).astype(np.float32)
-    model.set_profile(profile, keys)
+    model.set_profile(profile, KEYS)
     with torch.no_grad():
         for head in model.heads:  # heads that forecast "no correction"
             head[-1].weight.zero_()
@@ -123,7 +122,7 @@ def test_price_heads_forecast_a_residual_on_recent_level_plus_profile():
     x = rng.normal(0, 1, (3, L, 4)).astype(np.float32)
     for i, s in enumerate(last_slots):
         window = (s - np.arange(L - 1, -1, -1)) % 48
-        x[i, :, 0], x[i, :, 1] = keys[window, 0], keys[window, 1]
+        x[i, :, 0], x[i, :, 1] = KEYS[window, 0], KEYS[window, 1]
     with torch.no_grad():
         out = model(torch.from_numpy(x))
     for i, s in enumerate(last_slots):
@@ -142,12 +141,11 @@ def test_the_level_is_the_median_over_the_window_and_its_whole_day_lags():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     model = EnergyTransformer(cfg).eval()
     rng = np.random.default_rng(2)
-    keys = KEYS
     profile = np.stack([np.zeros(48), rng.normal(0, 1, 48)]).astype(np.float32)
-    model.set_profile(profile, keys)
+    model.set_profile(profile, KEYS)
     window = (20 - np.arange(L - 1, -1, -1)) % 48
     x = rng.normal(0, 1, (1, L, 6)).astype(np.float32)
-    x[0, :, 0], x[0, :, 1] = keys[window, 0], keys[window, 1]
+    x[0, :, 0], x[0, :, 1] = KEYS[window, 0], KEYS[window, 1]
     x[0, :, 4] += 3.0  # the lagged days ran higher than today
     x[0, :, 5] += 3.0
     with torch.no_grad():

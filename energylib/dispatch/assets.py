@@ -103,6 +103,17 @@ class Battery:
         h = interval_minutes / 60.0
         return self.charge_kw * h, self.discharge_kw * h
 
+    @property
+    def initial_soc_kwh(self) -> float:
+        """Stored energy at the first interval, ``initial_soc_fraction`` clipped into the window [kWh]."""
+        f = min(max(self.initial_soc_fraction, self.soc_min_fraction), self.soc_max_fraction)
+        return f * self.capacity_kwh
+
+    def calendar_capacity_kwh(self, n: int, interval_minutes: int, start: int = 0) -> np.ndarray:
+        """Capacity after calendar fade in intervals ``start .. start + n - 1`` [kWh] (never < 0)."""
+        years = (start + np.arange(n)) * interval_minutes / 525_600.0
+        return self.capacity_kwh * np.maximum(1.0 - self.fade_per_year_fraction * years, 0.0)
+
 
 POWERWALL_2 = Battery()
 

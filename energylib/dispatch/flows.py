@@ -24,6 +24,38 @@ from energylib.schema import TIME
 BALANCE_TOLERANCE_KWH = 1e-6
 
 
+def dispatch_inputs(
+    load_kwh: np.ndarray,
+    pv_kwh: np.ndarray,
+    import_per_kwh: np.ndarray,
+    export_credit_per_kwh: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The four input series of a dispatch as contiguous float arrays, checked.
+
+    Every series must have ``load_kwh``'s length and be finite; load and PV must be >= 0.
+    Shared by the rule kernels and the optimum so both refuse the same inputs.
+    """
+    n = np.size(load_kwh)
+    named = {
+        "load_kwh": load_kwh,
+        "pv_kwh": pv_kwh,
+        "import_per_kwh": import_per_kwh,
+        "export_credit_per_kwh": export_credit_per_kwh,
+    }
+    for name, arr in named.items():
+        arr = named[name] = np.ascontiguousarray(arr, dtype=float)
+        if arr.shape != (n,):
+            raise ValueError(f"{name} has shape {arr.shape}; it must match load_kwh ({n},)")
+        if not np.isfinite(arr).all():
+            raise ValueError(
+                f"{name} holds NaN or inf at {np.flatnonzero(~np.isfinite(arr))[:5]}...; fill gaps first"
+            )
+    load, pv, ip, ec = named.values()
+    if (load < 0).any() or (pv < 0).any():
+        raise ValueError("load_kwh and pv_kwh must be >= 0 kWh")
+    return load, pv, ip, ec
+
+
 @dataclass(eq=False)
 class Flows:
     """Per-interval flows of one dispatch [kWh per interval unless stated].

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from energylib.dispatch.assets import EV, Battery, EVArrays, GridLimits
-from energylib.dispatch.flows import Flows
+from energylib.dispatch.flows import Flows, dispatch_inputs
 from energylib.dispatch.lp import Model, Solution
 
 SIMULTANEOUS_TOL_KWH = 1e-7
@@ -119,8 +119,7 @@ def _build_window(
     objective = ip * imp - ec * exp + 1e-7 * curt
 
     if battery is not None:
-        years = (t0 + np.arange(n)) * interval_minutes / 525_600.0
-        cap = battery.capacity_kwh * np.maximum(1.0 - battery.fade_per_year_fraction * years, 0.0)
+        cap = battery.calendar_capacity_kwh(n, interval_minutes, start=t0)
         eta = battery.eta_one_way
         bc = m.variable("bc", upper=bc_max)
         bd = m.variable("bd", upper=bd_max)
@@ -228,14 +227,8 @@ def optimise(
         ``policy='optimum'``.
     """
     options = options or OptimumOptions()
-    load = np.asarray(load_kwh, dtype=float)
+    load, pv, ip, ec = dispatch_inputs(load_kwh, pv_kwh, import_per_kwh, export_credit_per_kwh)
     n = load.size
-    pv = np.asarray(pv_kwh, dtype=float)
-    ip = np.asarray(import_per_kwh, dtype=float)
-    ec = np.asarray(export_credit_per_kwh, dtype=float)
-    for name, arr in (("pv_kwh", pv), ("import_per_kwh", ip), ("export_credit_per_kwh", ec)):
-        if arr.shape != (n,):
-            raise ValueError(f"{name} has shape {arr.shape}; it must match load_kwh ({n},)")
     if ev is not None and ev_arrays is None:
         raise ValueError("an EV needs its ev_arrays (EV.arrays(local_times, interval_minutes))")
     grid = grid or GridLimits()
@@ -243,12 +236,7 @@ def optimise(
     penalty = options.penalty_per_kwh
     if penalty is None:
         penalty = 10.0 * float(np.abs(ip).max(initial=0.0)) + 10.0
-    soc0 = 0.0
-    if battery is not None:
-        f0 = min(
-            max(battery.initial_soc_fraction, battery.soc_min_fraction), battery.soc_max_fraction
-        )
-        soc0 = f0 * battery.capacity_kwh
+    soc0 = battery.initial_soc_kwh if battery is not None else 0.0
     ev_soc0 = ev.initial_soc_fraction * ev.capacity_kwh if ev is not None else 0.0
 
     steps_per_day = 1440 / interval_minutes
@@ -311,11 +299,7 @@ def optimise(
         if key not in ("soc", "ev_soc"):
             out[key][np.abs(out[key]) < 1e-9] = 0.0
             np.clip(out[key], 0.0, None, out=out[key])
-    if battery is not None:
-        years = np.arange(n) * interval_minutes / 525_600.0
-        cap = battery.capacity_kwh * np.maximum(1.0 - battery.fade_per_year_fraction * years, 0.0)
-    else:
-        cap = np.zeros(n)
+    cap = battery.calendar_capacity_kwh(n, interval_minutes) if battery is not None else np.zeros(n)
     req = ev_arrays.required_kwh if ev is not None else np.zeros(n)
     short = np.where(req > 0, np.maximum(req - out["ev_soc"], 0.0), 0.0)
     short[short < 1e-6] = 0.0

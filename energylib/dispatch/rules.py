@@ -57,7 +57,7 @@ import numpy as np
 from numba import njit
 
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, EVArrays, GridLimits
-from energylib.dispatch.flows import Flows
+from energylib.dispatch.flows import Flows, dispatch_inputs
 
 POLICY_CODES = {"self_consumption": 0, "price_threshold": 1, "forecast": 2}
 STRATEGY_CODES = {name: i for i, name in enumerate(EV_STRATEGIES)}
@@ -526,20 +526,8 @@ def dispatch_rules(
         Per-interval flows; ``Flows.check_balance()`` holds by construction.
     """
     policy = SelfConsumption() if policy is None else policy
-    load = np.ascontiguousarray(load_kwh, dtype=float)
+    load, pv, ip, ec = dispatch_inputs(load_kwh, pv_kwh, import_per_kwh, export_credit_per_kwh)
     n = load.size
-    pv = np.ascontiguousarray(pv_kwh, dtype=float)
-    ip = np.ascontiguousarray(import_per_kwh, dtype=float)
-    ec = np.ascontiguousarray(export_credit_per_kwh, dtype=float)
-    for name, arr in (("pv_kwh", pv), ("import_per_kwh", ip), ("export_credit_per_kwh", ec)):
-        if arr.shape != (n,):
-            raise ValueError(f"{name} has shape {arr.shape}; it must match load_kwh ({n},)")
-        if not np.isfinite(arr).all():
-            raise ValueError(
-                f"{name} holds NaN or inf at {np.flatnonzero(~np.isfinite(arr))[:5]}...; fill gaps first"
-            )
-    if (load < 0).any() or (pv < 0).any():
-        raise ValueError("load_kwh and pv_kwh must be >= 0 kWh")
     if ev_strategy not in STRATEGY_CODES:
         raise ValueError(f"ev_strategy={ev_strategy!r}; use one of {EV_STRATEGIES}")
     grid = GridLimits() if grid is None else grid
@@ -548,20 +536,12 @@ def dispatch_rules(
     cb, da, ea = policy_thresholds(policy, n, interval_minutes, ip, load, pv, battery)
     if battery is not None:
         bc_max, bd_max = battery.per_interval(interval_minutes)
-        cap0 = battery.capacity_kwh
-        soc0 = (
-            min(
-                max(battery.initial_soc_fraction, battery.soc_min_fraction),
-                battery.soc_max_fraction,
-            )
-            * cap0
-        )
         b = (
             True,
-            cap0,
+            battery.capacity_kwh,
             battery.soc_min_fraction,
             battery.soc_max_fraction,
-            soc0,
+            battery.initial_soc_kwh,
             bc_max,
             bd_max,
             battery.eta_one_way,

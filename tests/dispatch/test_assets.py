@@ -68,3 +68,23 @@ def test_trading_system_grid_limits_scale_to_the_interval():
 def test_bad_specs_say_what_is_wrong(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_initial_soc_is_clipped_into_the_window_and_both_dispatchers_start_there():
+    from energylib.dispatch.optimum import optimise
+    from energylib.dispatch.rules import dispatch_rules
+
+    b = Battery(
+        capacity_kwh=10, soc_min_fraction=0.2, soc_max_fraction=0.8, initial_soc_fraction=0.95
+    )
+    assert b.initial_soc_kwh == pytest.approx(8.0)
+    assert Battery(
+        capacity_kwh=10, soc_min_fraction=0.2, initial_soc_fraction=0.0
+    ).initial_soc_kwh == (pytest.approx(2.0))
+    # no load, no pv, exporting costs: the battery rests at its initial SoC
+    z, fee = np.zeros(3), np.full(3, -0.1)
+    for f in (
+        dispatch_rules(z, z, np.full(3, 0.3), fee, 60, battery=b),
+        optimise(z, z, np.full(3, 0.3), fee, 60, battery=b),
+    ):
+        np.testing.assert_allclose(f.battery_soc_kwh, 8.0, atol=1e-7)

@@ -79,6 +79,19 @@ def test_soc_never_leaves_window(c: Case):
         if c.ev is not None:
             assert (f.ev_soc_kwh >= -TOL).all(), f.policy
             assert (f.ev_soc_kwh <= c.ev.max_soc_fraction * c.ev.capacity_kwh + TOL).all(), f.policy
+            # the EV's SoC follows its charge, discharge, trips and away-from-home top-ups
+            ev0 = c.ev.initial_soc_fraction * c.ev.capacity_kwh
+            prev = np.concatenate(([ev0], f.ev_soc_kwh[:-1]))
+            np.testing.assert_allclose(
+                f.ev_soc_kwh,
+                prev
+                + c.ev.charge_efficiency * f.ev_charge_kwh
+                - f.ev_discharge_kwh / c.ev.discharge_efficiency
+                - c.ev_arrays.trip_kwh
+                + f.ev_topup_kwh,
+                atol=1e-5,
+                err_msg=f.policy,
+            )
             if f.policy != "optimum":
                 # the rules discharge the car only above its reserve
                 d = f.ev_discharge_kwh > TOL
@@ -106,6 +119,8 @@ def test_no_power_limit_is_exceeded(c: Case):
             assert (f.ev_charge_kwh <= c.ev.charger_kw * h * home + TOL).all(), f.policy
             d_lim = c.ev.bidirectional_kw * h if (c.v2h or c.v2g) else 0.0
             assert (f.ev_discharge_kwh <= d_lim * home + TOL).all(), f.policy
+        else:
+            assert not f.ev_charge_kwh.any() and not f.ev_discharge_kwh.any(), f.policy
 
 
 @SETTINGS

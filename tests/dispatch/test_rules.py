@@ -263,10 +263,18 @@ def test_v2h_serves_the_home_above_the_reserve_only():
 
 
 def test_inputs_of_the_wrong_shape_or_with_nan_are_rejected():
-    with pytest.raises(ValueError, match="pv_kwh has shape"):
-        dispatch_rules(np.ones(3), np.ones(2), np.ones(3), np.ones(3), 60)
-    with pytest.raises(ValueError, match="NaN"):
-        dispatch_rules(np.ones(2), np.ones(2), np.array([0.1, np.nan]), np.ones(2), 60)
+    from energylib.dispatch.optimum import optimise
+
+    # the rules and the optimum share one input check: both refuse the same series
+    for dispatch in (dispatch_rules, optimise):
+        with pytest.raises(ValueError, match="pv_kwh has shape"):
+            dispatch(np.ones(3), np.ones(2), np.ones(3), np.ones(3), 60)
+        with pytest.raises(ValueError, match="NaN"):
+            dispatch(np.ones(2), np.ones(2), np.array([0.1, np.nan]), np.ones(2), 60)
+        with pytest.raises(ValueError, match="load_kwh holds NaN"):
+            dispatch(np.array([1.0, np.nan]), np.ones(2), np.ones(2), np.ones(2), 60)
+        with pytest.raises(ValueError, match=">= 0 kWh"):
+            dispatch(np.ones(2), np.array([1.0, -0.5]), np.ones(2), np.ones(2), 60)
     with pytest.raises(ValueError, match="ev_strategy"):
         dispatch_rules(np.ones(2), np.ones(2), np.ones(2), np.ones(2), 60, ev_strategy="whenever")
 
@@ -286,3 +294,6 @@ def test_capacity_fades_with_calendar_years_in_rules_and_optimum():
     )
     assert (g.battery_soc_kwh <= b.soc_max_fraction * g.battery_capacity_kwh + 1e-6).all()
     assert g.battery_capacity_kwh[-1] < 10.0
+    # both fade the same calendar capacity, the one Battery.calendar_capacity_kwh gives
+    np.testing.assert_allclose(g.battery_capacity_kwh, f.battery_capacity_kwh[:short], rtol=1e-12)
+    np.testing.assert_allclose(g.battery_capacity_kwh, b.calendar_capacity_kwh(short, 60))

@@ -10,8 +10,8 @@ Environment variables (all optional):
                                           (default ``<data_dir>/agent``)
 ``ENERGY_AGENT_MODELS_DIR``               models folder (default ``<state_dir>/models``)
 ``ENERGY_AGENT_MARKET``                   ``amber`` or ``entsoe`` (default ``amber``)
-``ENERGY_AGENT_SITE``                     site id in the store (default ``AMBER_SITE_ID`` or
-                                          ``default``)
+``ENERGY_AGENT_SITE``                     site id in the store (default ``AMBER_SITE_ID`` on
+                                          ``amber``, ``ENTSOE_ZONE`` on ``entsoe``)
 ``ENERGY_AGENT_TIMEZONE``                 site IANA zone (default ``Australia/Sydney``)
 ``ENERGY_AGENT_STALE_AFTER_MIN``          price data older than this -> safe hold [min] (30)
 ``ENERGY_AGENT_COLLECT_EVERY_S``          price collection period [s] (300)
@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from energylib.config import PROJECT_ROOT, load_settings, read_environment
+from energylib.config import PROJECT_ROOT, Settings, load_settings, read_environment
 
 PREFIX = "ENERGY_AGENT_"
 
@@ -57,7 +57,7 @@ class AgentSettings:
     market : str
         ``amber`` (5-min retail prices, AUD) or ``entsoe`` (day-ahead, EUR).
     site : str
-        Site id used in the store.
+        Site id used in the store; on ``entsoe``, the bidding zone (``default`` = ``NL``).
     timezone : str
         IANA zone of the site (local-time features, "today" in the kiosk).
     stale_after_min : float
@@ -146,6 +146,11 @@ class AgentSettings:
         return self.models_dir if self.models_dir is not None else self.state_dir / "models"
 
     @property
+    def entsoe_zone(self) -> str:
+        """ENTSO-E bidding zone of the ``entsoe`` market: the site, ``NL`` when it is ``default``."""
+        return self.site if self.site != "default" else Settings.entsoe_zone
+
+    @property
     def currency(self) -> str:
         """Currency of the market's prices."""
         return "AUD" if self.market == "amber" else "EUR"
@@ -172,8 +177,11 @@ def load_agent_settings(
     env = read_environment(env_file, environ)
     base = load_settings(env_file=env_file, environ=environ)
     values: dict[str, object] = {"state_dir": base.data_dir / "agent"}
-    if base.amber_site_id:
-        values["site"] = base.amber_site_id
+    # The site of a market without ENERGY_AGENT_SITE: the collector and the decider must agree.
+    market = overrides.get("market") or env.get(PREFIX + "MARKET") or "amber"
+    site = base.entsoe_zone if market == "entsoe" else base.amber_site_id
+    if site:
+        values["site"] = site
     for f in fields(AgentSettings):
         key = PREFIX + f.name.upper()
         raw = env.get(key)

@@ -86,7 +86,7 @@ class Market:
 
         return cls(
             "entsoe",
-            zone_area(s.site if s.site != "default" else "NL").name,
+            zone_area(s.entsoe_zone).name,
             DAY_AHEAD,
             "spot_per_kwh",
             None,
@@ -304,9 +304,12 @@ class Decider:
         )
 
     # ----------------------------------------------------------------- state
-    def data_age_s(self, now: datetime) -> float | None:
-        """Seconds since the market's collector last succeeded (None: never)."""
-        last = self.cache.collector_health().get(self.market.freshness_collector, (None, 0))[0]
+    def data_age_s(self, now: datetime, health: dict | None = None) -> float | None:
+        """Seconds since the market's collector last succeeded (None: never); ``health`` is
+        :meth:`LiveCache.collector_health` when the caller has it already."""
+        if health is None:
+            health = self.cache.collector_health()
+        last = health.get(self.market.freshness_collector, (None, 0))[0]
         return None if last is None else (now - last).total_seconds()
 
     def build_state(self, now: datetime) -> State:
@@ -364,8 +367,8 @@ class Decider:
         load_y = on_grid(usage, "energy_kwh", grid - DAY_US, energy=True)
 
         device = self.actuator.read_state(now)
-        # Forecaster
-        model_price, model_load, version, note = self._forecast(now, t0, grid, prices, usage)
+        health = self.cache.collector_health()  # one read: data age and the forecast cache key
+        model_price, model_load, version, note = self._forecast(health, t0, grid, prices, usage)
         fill = ~np.isfinite(price) & np.isfinite(model_price)
         price[fill], source[fill] = model_price[fill], 1
         fill = ~np.isfinite(price) & np.isfinite(yesterday)
@@ -395,7 +398,7 @@ class Decider:
             load[~np.isfinite(load)] = mean
             load = np.clip(load, 0.0, None)
 
-        age = self.data_age_s(now)
+        age = self.data_age_s(now, health)
         stale = None
         if not np.isfinite(price[0]) or source[0] != 0:
             stale = "no market price for the current interval in the cache"
@@ -419,13 +422,14 @@ class Decider:
             note,
         )
 
-    def _forecast(self, now, t0, grid, prices, usage) -> tuple[np.ndarray, np.ndarray, str, str]:
+    def _forecast(self, health, t0, grid, prices, usage) -> tuple[np.ndarray, np.ndarray, str, str]:
         nan = np.full(grid.size, np.nan)
         cur = self.models.current if self.models is not None else None
         if cur is None:
             return nan, nan.copy(), "none", "no model loaded"
         anchor = (t0 // (30 * 60_000_000)) * (30 * 60_000_000)
-        key = (cur.version, anchor, self._data_version())
+        # The data version changes whenever a collector stores new data.
+        key = (cur.version, anchor, tuple(sorted((k, v[1]) for k, v in health.items())))
         if self.use_cache and key == self._fc_key and self._fc_val is not None:
             return self._fc_val
         try:
@@ -438,10 +442,7 @@ class Decider:
             outs = runner.predict_array(window)
             hname, steps = spec.horizons[0]
             step_us = spec.interval_minutes * 60_000_000
-            first = (
-                _us(last if isinstance(last, datetime) else datetime.fromisoformat(str(last)))
-                + step_us
-            )
+            first = _us(last) + step_us
             series = {
                 "interval_start": first + np.arange(steps, dtype=np.int64) * step_us,
                 "interval_minutes": np.full(steps, spec.interval_minutes, dtype=np.int64),
@@ -469,10 +470,6 @@ class Decider:
         self._fc_key, self._fc_val = key, val
         return val
 
-    def _data_version(self) -> tuple:
-        """Changes whenever a collector stores new data (the forecast cache key)."""
-        return tuple(sorted((k, v[1]) for k, v in self.cache.collector_health().items()))
-
     def history(self, t0: int, spec) -> pl.DataFrame:
         """The latest complete half-hours of price, usage and weather as a canonical 30-min frame."""
         m = self.market
@@ -496,15 +493,14 @@ class Decider:
         for c in ("ghi_w_m2", "temp_air_c"):
             if weather is not None and c in weather:
                 cols[c] = on_grid(weather, c, sub).reshape(-1, 6).mean(axis=1)
-        frame = pl.DataFrame(cols).with_columns(
+        # Up to the latest complete half-hour (usage is often metered late); a gap inside the
+        # window stays NaN for history_window to report, not dropped (that would shift the lags).
+        values = np.column_stack([v for k, v in cols.items() if k != "interval_start"])
+        complete = np.flatnonzero(np.isfinite(values).all(axis=1))
+        n = int(complete[-1]) + 1 if complete.size else 0
+        return pl.DataFrame({k: v[:n] for k, v in cols.items()}).with_columns(
             pl.from_epoch(pl.col("interval_start"), time_unit="us").dt.replace_time_zone("UTC")
         )
-        frame = frame.fill_nan(None)
-        # Up to the latest complete half-hour (usage is often metered late); a gap inside the
-        # window is left for history_window to report, not dropped (that would shift the lags).
-        complete = frame.select(pl.all_horizontal(pl.all().is_not_null())).to_series()
-        idx = complete.arg_true()
-        return frame.head(int(idx[-1]) + 1) if idx.len() else frame.head(0)
 
     # ----------------------------------------------------------------- decision
     def decide(self, now: datetime) -> Decision:
@@ -514,49 +510,19 @@ class Decider:
             state = self.build_state(now)
         except Exception as exc:
             log.exception("decision at %s: state build failed", now.isoformat())
-            return self._hold(
-                now,
-                f"safe hold: state build failed: {type(exc).__name__}: {exc}",
-                None,
-                None,
-                "none",
-                t_start,
-                {},
-                {},
-            )
+            reason = f"state build failed: {type(exc).__name__}: {exc}"
+            return self._hold(now, reason, None, None, "none", t_start, {}, {})
         t_state = time.perf_counter()
         inputs = self._inputs(state)
         summary = self._summary(state)
+        seen = (_f(state.price[0]), state.data_age_s, state.model_version, t_start, inputs, summary)
         if state.stale_reason:
-            d = self._hold(
-                now,
-                f"safe hold: {state.stale_reason}",
-                _f(state.price[0]),
-                state.data_age_s,
-                state.model_version,
-                t_start,
-                inputs,
-                summary,
-                stale=True,
-            )
-            self.actuator.apply(now, d.action, 0.0, 0.0, d.reason)
-            return d
+            return self._hold(now, state.stale_reason, *seen, stale=True)
         try:
             action, batt_kw, ev_kw, reason = self._policy(state)
         except Exception as exc:
             log.exception("decision at %s: policy failed", now.isoformat())
-            d = self._hold(
-                now,
-                f"safe hold: policy failed: {type(exc).__name__}: {exc}",
-                _f(state.price[0]),
-                state.data_age_s,
-                state.model_version,
-                t_start,
-                inputs,
-                summary,
-            )
-            self.actuator.apply(now, d.action, 0.0, 0.0, d.reason)
-            return d
+            return self._hold(now, f"policy failed: {type(exc).__name__}: {exc}", *seen)
         t_end = time.perf_counter()
         self.timings_ms = {"state": (t_state - t_start) * 1e3, "policy": (t_end - t_state) * 1e3}
         d = Decision(
@@ -577,9 +543,15 @@ class Decider:
         return d
 
     def _hold(
-        self, now, reason, price, age, version, t_start, inputs, summary, stale=False
+        self, now, why, price, age, version, t_start, inputs, summary, stale=False
     ) -> Decision:
+        """A safe hold (battery 0 kW, EV 0 kW), applied to the actuator whatever went wrong."""
+        reason = f"safe hold: {why}"
         log.warning("decision at %s: %s", now.isoformat(), reason)
+        try:
+            self.actuator.apply(now, "hold", 0.0, 0.0, reason)
+        except Exception:  # the decision is still logged; the next one tries again
+            log.exception("decision at %s: the actuator refused the hold", now.isoformat())
         return Decision(
             now,
             "hold",

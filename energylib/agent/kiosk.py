@@ -127,8 +127,14 @@ class KioskData:
             con.close()
 
     # ----------------------------------------------------------------- views
-    def data_age_s(self, now: datetime) -> float | None:
-        st = load_collector_state(self.settings.live_db, self.market.freshness_collector)
+    def freshness(self):
+        """The market collector's saved state (None before its first run)."""
+        return load_collector_state(self.settings.live_db, self.market.freshness_collector)
+
+    def data_age_s(self, now: datetime, state=None) -> float | None:
+        """Seconds since the market's collector last succeeded (None: never); ``state`` is
+        :meth:`freshness` when the caller has it already."""
+        st = state if state is not None else self.freshness()
         if st is None or st.last_success is None:
             return None
         return (now - st.last_success).total_seconds()
@@ -141,10 +147,10 @@ class KioskData:
         for r in rows:
             if r[0] <= _us(now) < r[0] + r[1] * 60_000_000:
                 current = r
-        age = self.data_age_s(now)
+        st = self.freshness()
+        age = self.data_age_s(now, st)
         stale_limit_s = self.settings.stale_after_min * 60
         stale = age is None or age > stale_limit_s or current is None
-        st = load_collector_state(self.settings.live_db, self.market.freshness_collector)
         past = np.array([r[2] for r in rows if r[0] < _us(now) and r[2] is not None], dtype=float)
         band, band_from = "unknown", "none"
         if current is not None and current[3]:

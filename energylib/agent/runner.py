@@ -225,6 +225,9 @@ class Agent:
 def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> list[Collector]:
     """The collectors a real deployment runs, with tokens from the environment / ``.env``."""
     backoff = dict(backoff_base_s=settings.collect_every_s, backoff_max_s=settings.backoff_max_s)
+    hourly_backoff = dict(
+        backoff_base_s=settings.weather_every_s, backoff_max_s=4 * settings.weather_every_s
+    )
     out = []
     if settings.market == "amber":
         from energylib.ingest.amber import AmberClient
@@ -243,28 +246,12 @@ def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> 
             )
         )
         out.append(
-            Collector(
-                "price_history",
-                amber_price_history_fetcher(client),
-                store,
-                backoff_base_s=settings.weather_every_s,
-                backoff_max_s=4 * settings.weather_every_s,
-            )
+            Collector("price_history", amber_price_history_fetcher(client), store, **hourly_backoff)
         )
-        out.append(
-            Collector(
-                "usage",
-                amber_usage_fetcher(client),
-                store,
-                backoff_base_s=settings.weather_every_s,
-                backoff_max_s=4 * settings.weather_every_s,
-            )
-        )
+        out.append(Collector("usage", amber_usage_fetcher(client), store, **hourly_backoff))
     else:
-        from energylib.config import load_settings
-
-        zone = settings.site if settings.site != "default" else load_settings().entsoe_zone
-        out.append(Collector("day_ahead", entsoe_day_ahead_fetcher(zone), store, **backoff))
+        fetch = entsoe_day_ahead_fetcher(settings.entsoe_zone)
+        out.append(Collector("day_ahead", fetch, store, **backoff))
     out.append(
         Collector(
             "weather",
@@ -280,8 +267,7 @@ def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> 
                 settings.latitude, settings.longitude, settings.timezone, site=settings.site
             ),
             store,
-            backoff_base_s=settings.weather_every_s,
-            backoff_max_s=4 * settings.weather_every_s,
+            **hourly_backoff,
         )
     )
     return out

@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from ingest.amber_fake import NEM, interval
 from werkzeug import Response
 
 from energylib.agent.clock import SimulatedClock
@@ -25,8 +27,9 @@ from energylib.schema import interval_index
 
 SITE = "01TESTSITE"
 TOKEN = "psk_test_secret_token_0123456789abcdef"
-NEM = timedelta(hours=10)
 START = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # 11:00 in Sydney
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def price_c_per_kwh(t: datetime) -> float:
@@ -39,38 +42,24 @@ def descriptor(c: float) -> str:
     return "veryLow" if c < 12 else "low" if c < 20 else "neutral" if c < 32 else "high"
 
 
-def _z(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def price_record(
     start: datetime, kind: str, channel: str = "general", minutes: int = 5, shift_c: float = 0.0
 ) -> dict:
+    """One interval of the daily price shape, in the shape of :func:`ingest.amber_fake.interval`."""
     c = price_c_per_kwh(start) + shift_c
     if channel == "feedIn":
         c = -0.6 * c
-    end = start + timedelta(minutes=minutes)
-    rec = {
-        "type": kind,
-        "date": (start + NEM).date().isoformat(),
-        "duration": minutes,
-        "startTime": _z(start + timedelta(seconds=1)),
-        "endTime": _z(end),
-        "nemTime": (end + NEM).replace(tzinfo=None).isoformat() + "+10:00",
-        "perKwh": round(c, 4),
-        "spotPerKwh": round(c / 3, 4),
-        "channelType": channel,
-        "renewables": 40.0,
-        "spikeStatus": "none",
-        "descriptor": descriptor(abs(c)),
-        "tariffInformation": {"period": "offPeak"},
-    }
-    if kind == "CurrentInterval":
-        rec["estimate"] = True
-    if kind in ("ForecastInterval", "CurrentInterval"):
-        rec["range"] = {"min": c / 3 - 1, "max": c / 3 + 1}
-        rec["advancedPrice"] = {"low": c - 3, "predicted": c, "high": c + 3}
-    return rec
+    return interval(
+        start,
+        minutes,
+        channel,
+        kind,
+        per_kwh=round(c, 4),
+        spot_per_kwh=round(c / 3, 4),
+        renewables=40.0,
+        descriptor=descriptor(abs(c)),
+        tariffInformation={"period": "offPeak"},
+    )
 
 
 def usage_kwh(start: datetime) -> float:
@@ -198,12 +187,7 @@ class FakeAmber:
         fault = self._fault()
         if fault is not None:
             return fault
-        start = datetime.fromisoformat(request.args["startDate"]).replace(tzinfo=UTC) - NEM
-        end = (
-            datetime.fromisoformat(request.args["endDate"]).replace(tzinfo=UTC)
-            - NEM
-            + timedelta(days=1)
-        )
+        start, end = _nem_days(request)
         now = self.clock.now()
         out = []
         t = start
@@ -220,12 +204,7 @@ class FakeAmber:
         fault = self._fault()
         if fault is not None:
             return fault
-        start = datetime.fromisoformat(request.args["startDate"]).replace(tzinfo=UTC) - NEM
-        end = (
-            datetime.fromisoformat(request.args["endDate"]).replace(tzinfo=UTC)
-            - NEM
-            + timedelta(days=1)
-        )
+        start, end = _nem_days(request)
         now = self.clock.now()
         out = []
         t = start
@@ -243,6 +222,15 @@ class FakeAmber:
             out.append(rec)
             t += timedelta(minutes=30)
         return Response(json.dumps(out), status=200, content_type="application/json")
+
+
+def _nem_days(request) -> tuple[datetime, datetime]:
+    """UTC ``[start, end)`` of the NEM days ``startDate``..``endDate`` of a request."""
+    first, last = (
+        datetime.fromisoformat(request.args[k]).replace(tzinfo=UTC) - NEM
+        for k in ("startDate", "endDate")
+    )
+    return first, last + timedelta(days=1)
 
 
 def amber_collectors(settings: AgentSettings, store, fake: FakeAmber):
@@ -402,3 +390,27 @@ def seed_history(store, end: datetime, days: float = 2.0) -> None:
     ):
         for data, meta in frames:
             store.upsert(data, meta, nullable=tuple((meta.extra or {}).get("nullable", ())))
+
+
+def headless_chromium(profile: Path, *flags: str):
+    """A WebDriver on a headless Chromium (Debian's ``chromium`` + ``chromium-driver``) that
+    reaches nothing but the pages it is sent to; ``profile`` is its user-data folder."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *flags,
+    ):
+        opts.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)

@@ -14,6 +14,8 @@ from energylib.agent.decision_log import read_decisions
 from energylib.dispatch.assets import Battery
 from energylib.store import SqliteStore
 
+THRESHOLDS = dict(policy="price_threshold", charge_below_per_kwh=0.12, discharge_above_per_kwh=0.35)
+
 
 def _agent(settings, clock, fake, **changes):
     s = settings.replace(**changes)
@@ -26,14 +28,7 @@ def test_cheap_price_charges_at_the_battery_limit_through_the_threshold_policy(
 ):
     # 02:00 UTC is around Sydney's solar noon: the fake's cheapest prices (~8 c/kWh).
     clock.set(START + timedelta(hours=2))
-    agent = _agent(
-        settings,
-        clock,
-        fake_amber,
-        policy="price_threshold",
-        charge_below_per_kwh=0.12,
-        discharge_above_per_kwh=0.35,
-    )
+    agent = _agent(settings, clock, fake_amber, **THRESHOLDS)
     d = agent.run_once()
     assert price_c_per_kwh(clock.now()) < 12
     assert d.action == "charge" and d.battery_kw == pytest.approx(settings.battery_kw)
@@ -42,14 +37,7 @@ def test_cheap_price_charges_at_the_battery_limit_through_the_threshold_policy(
 
 def test_dear_price_discharges_to_meet_the_load(settings, clock, fake_amber):
     clock.set(START + timedelta(hours=7, minutes=30))  # 18:30 in Sydney: the evening peak
-    agent = _agent(
-        settings,
-        clock,
-        fake_amber,
-        policy="price_threshold",
-        charge_below_per_kwh=0.12,
-        discharge_above_per_kwh=0.35,
-    )
+    agent = _agent(settings, clock, fake_amber, **THRESHOLDS)
     d = agent.run_once()
     assert d.price_per_kwh > 0.35
     assert d.action == "discharge" and d.battery_kw < 0
@@ -80,6 +68,22 @@ def test_stale_data_gives_a_safe_hold_with_the_reason(settings, clock, fake_ambe
     assert d.stale and d.action == "hold" and d.battery_kw == 0.0 and d.ev_kw == 0.0
     assert d.reason.startswith("safe hold: price data is") and "limit 10 min" in d.reason
     assert agent.actuator._set_kw == 0.0  # the hold reached the actuator
+
+
+def test_a_failed_state_build_is_a_safe_hold_that_reaches_the_actuator(
+    settings, clock, fake_amber, monkeypatch
+):
+    agent = _agent(settings, clock, fake_amber)
+    agent.actuator.apply(clock.now(), "charge", 5.0, 0.0, "an earlier set-point")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(agent.cache, "series", broken)
+    d = agent.decider.decide(clock.now())
+    assert d.action == "hold" and d.battery_kw == 0.0 and d.ev_kw == 0.0
+    assert d.reason == "safe hold: state build failed: OSError: disk I/O error"
+    assert agent.actuator._set_kw == 0.0  # the earlier charge set-point is not left running
 
 
 def test_no_price_for_the_current_interval_is_a_safe_hold(settings, clock, fake_amber):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from agent.agent_fakes import CHROMEDRIVER, CHROMIUM, headless_chromium
 
 from energylib.agent.collect import Collector
 from energylib.agent.config import AgentSettings
@@ -27,8 +28,6 @@ from energylib.store import SqliteStore
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 NOW = datetime(2025, 1, 6, 8, 2, tzinfo=UTC)  # 19:02 in Sydney
 
@@ -105,31 +104,12 @@ def kiosk_server(tmp_path):
 
 @pytest.fixture
 def browser():
-    if not (CHROMIUM and DRIVER):
+    if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip(
             "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
         )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="kiosk-chromium-")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=800,480",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    profile = Path(tempfile.mkdtemp(prefix="kiosk-chromium-"))
+    driver = headless_chromium(profile, "--disable-dev-shm-usage", "--window-size=800,480")
     # A 7-inch Raspberry Pi touchscreen: 800 x 480 CSS pixels of page.
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",

@@ -25,6 +25,7 @@ def test_jobs_run_on_clock_aligned_slots():
     s.add("decide", 60, _recorder(one), run_at_start=False)
     s.run_until(T0 + timedelta(minutes=30))
     assert [t.minute for t in five] == [5, 10, 15, 20, 25, 30][: len(five)]
+    assert len(five) == 6  # 12:05 .. 12:30
     assert all(t.second == 0 and t.minute % 5 == 0 for t in five)
     assert all(t.second == 0 for t in one)
     assert len(one) == 30  # 12:03, 12:04 .. 12:32 (the run ends at 12:32:30)
@@ -91,11 +92,14 @@ def test_overrunning_job_makes_the_next_decision_late_not_missing():
     s = Scheduler(clock)
     decided = []
     s.add("slow", 300, lambda now: clock.advance(90))  # a 90 s collection
-    s.add("decide", 60, _recorder(decided))
+    decide = s.add("decide", 60, _recorder(decided))
     s.run_until(datetime(2025, 3, 1, 12, 10, tzinfo=UTC))
     slots = {current_slot(t, 60) for t in decided}
     # 12:00 .. 12:09: every minute slot has a decision although collections overran it.
     assert len(slots) >= 8
+    assert slots == {datetime(2025, 3, 1, 12, m, tzinfo=UTC) for m in range(10)}
+    assert decide.missed == 0
+    assert any(t.second == 30 for t in decided)  # the overrun made some of them late
 
 
 @settings(max_examples=50, deadline=None)

@@ -135,6 +135,18 @@ def test_agent_settings_from_environment_and_dotenv(tmp_path):
     assert s.kiosk_host == "127.0.0.1"
 
 
+def test_entsoe_site_defaults_to_the_entsoe_zone_for_collector_and_decider(tmp_path):
+    from energylib.agent.decide import Market
+
+    env = {"ENERGY_AGENT_MARKET": "entsoe", "ENTSOE_ZONE": "DE_LU", "AMBER_SITE_ID": SITE}
+    s = load_agent_settings(env_file=tmp_path / "none.env", environ=env)
+    assert s.site == s.entsoe_zone == "DE_LU"  # not the Amber site id
+    assert Market.from_settings(s).site == "DE_LU"  # where the day-ahead collector stores it
+    amber = load_agent_settings(env_file=tmp_path / "none.env", environ={"AMBER_SITE_ID": SITE})
+    assert amber.site == SITE
+    assert AgentSettings(market="entsoe").entsoe_zone == "NL"
+
+
 @pytest.mark.parametrize(
     "env, message",
     [

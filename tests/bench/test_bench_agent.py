@@ -248,7 +248,6 @@ def test_bench_decision_latency_and_memory(model_file, tmp_path):
 
 
 def test_bench_kiosk_page_load(tmp_path):
-    import shutil
     import socket
     import threading
 
@@ -256,7 +255,7 @@ def test_bench_kiosk_page_load(tmp_path):
     import uvicorn
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from agent.agent_fakes import START, seed_history
+    from agent.agent_fakes import CHROMEDRIVER, CHROMIUM, START, headless_chromium, seed_history
 
     from energylib.agent.config import AgentSettings
     from energylib.agent.kiosk import create_app
@@ -286,28 +285,8 @@ def test_bench_kiosk_page_load(tmp_path):
         f"\n[kiosk] page GET on loopback (7 days of 5-min prices in the cache): p50 {np.percentile(times, 50):.1f} ms, "
         f"p95 {np.percentile(times, 95):.1f} ms, max {max(times):.1f} ms (target <= 300 ms)"
     )
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium and driver:
-        import tempfile
-
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for flag in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tempfile.mkdtemp()}",
-        ):
-            opts.add_argument(flag)
-        d = webdriver.Chrome(service=Service(driver), options=opts)
+    if CHROMIUM and CHROMEDRIVER:
+        d = headless_chromium(tmp_path / "chromium")
         loads = []
         try:
             for _ in range(10):

@@ -231,14 +231,13 @@ def value_columns(data: pl.DataFrame, unit: str | None = None) -> list[str]:
 
 def _ranges(mask: pl.Series) -> list[tuple[int, int]]:
     """Row index ranges (inclusive) where ``mask`` is true."""
-    idx = mask.arg_true().to_list()
-    out: list[tuple[int, int]] = []
-    for i in idx:
-        if out and i == out[-1][1] + 1:
-            out[-1] = (out[-1][0], i)
-        else:
-            out.append((i, i))
-    return out
+    idx = mask.arg_true().to_numpy()
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    firsts = np.concatenate(([idx[0]], idx[breaks + 1]))
+    lasts = np.concatenate((idx[breaks], [idx[-1]]))
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
 
 
 def _problem(

@@ -43,6 +43,19 @@ def test_resampling_preserves_total_kwh(frame, target):
 
 
 @SETTINGS
+@given(usage_frames(minutes=60), st.sampled_from([5, 15, 30]))
+def test_uniform_upsampling_preserves_kwh_and_round_trips(frame, target):
+    data, meta = frame
+    fine, fine_meta = align.resample(data, meta, target, energy_method="uniform")
+    assert fine.height == data.height * (60 // target)
+    assert np.isclose(fine["energy_kwh"].sum(), data["energy_kwh"].sum(), rtol=1e-9, atol=1e-9)
+    back, _ = align.resample(fine, fine_meta, 60, weight="energy_kwh")
+    assert back["interval_start"].equals(data["interval_start"])
+    np.testing.assert_allclose(back["energy_kwh"], data["energy_kwh"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(back["price_per_kwh"], data["price_per_kwh"], rtol=1e-9, atol=1e-12)
+
+
+@SETTINGS
 @given(usage_frames())
 def test_energy_weighted_price_preserves_cost(frame):
     data, meta = frame

@@ -10,12 +10,22 @@ from energylib.config import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
-COMMANDS = [line.split("#")[0].strip() for block in BLOCKS for line in block.splitlines() if line.startswith("energy ")]
+COMMANDS = [
+    line.split("#")[0].strip()
+    for block in BLOCKS
+    for line in block.splitlines()
+    if line.startswith("energy ")
+]
 
 
 def test_readme_shows_the_two_commands_first():
     first = BLOCKS[0]
     assert "make report" in first and "make test" in first
+
+
+def test_readme_shows_energy_commands():
+    # guards the parametrised test below, which would pass vacuously on an empty list
+    assert COMMANDS, "no `energy ...` lines found in the README's bash blocks"
 
 
 @pytest.mark.parametrize("command", COMMANDS)

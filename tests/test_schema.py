@@ -51,6 +51,10 @@ def test_duplicates_name_every_range(frame):
         validate(dup, meta)
     problem = next(p for p in err.value.problems if p.what == "duplicate intervals")
     assert problem.count == 6  # both copies of three intervals
+    # intervals 5-6 (two copies each) then interval 100, two rows later after the sort
+    assert problem.rows == ((5, 8), (102, 103))
+    t = data["interval_start"]
+    assert problem.times == ((t[5], t[6]), (t[100], t[100]))
     assert "on_duplicate" in str(err.value) or "deduplicate" in str(err.value)
 
 

@@ -48,6 +48,34 @@ def test_stored_energy_balances_with_efficiency():
     assert (r["soc_pct"][-1] - 50.0) / 100 * 10 == pytest.approx(stored, rel=1e-6)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    cap=st.floats(1, 30),
+    pch=st.floats(0.5, 10),
+    pdis=st.floats(0.5, 10),
+    rte=st.floats(0.7, 1.0),
+    lo=st.floats(0, 0.5),
+    hi=st.floats(0.5, 1.0),
+    soc0=st.floats(0, 1),
+    seed=st.integers(0, 100),
+)
+def test_stored_energy_balances_for_any_battery(cap, pch, pdis, rte, lo, hi, soc0, seed):
+    """Without ageing, the change in stored energy is what went in times the charge
+    efficiency less what came out over the discharge efficiency (SoC starts clipped to
+    the window)."""
+    spec = BatterySpec(
+        cap, pch, pdis, rte, soc0, lo, hi, cycle_life=0.0, calendar_fade_pct_per_year=0.0
+    )
+    pv, load, temp = _day(seed=seed)
+    r = simulate_battery(pv, load, temp, 5, spec)
+    eta = np.sqrt(rte)
+    e = r["power_kw"] / 12
+    stored = eta * e[e > 0].sum() - (-e[e < 0]).sum() / eta
+    start = min(max(soc0, lo), hi)
+    assert r["soc_pct"][-1] / 100 * cap - start * cap == pytest.approx(stored, rel=1e-9, abs=1e-9)
+    assert np.all(r["soh_pct"] == 100.0)
+
+
 def test_battery_only_charges_from_surplus_and_covers_deficit():
     pv, load, temp = _day()
     r = simulate_battery(pv, load, temp, 5)

@@ -132,6 +132,8 @@ def test_sample_is_a_week_of_load_and_prices():
     data, meta = sample(days=2, seed=3)
     assert data.height == 2 * 288
     assert {"total_kwh", "price_per_kwh"} <= set(data.columns)
+    assert data.columns == ["interval_start", "total_kwh", "pv_kwh", "price_per_kwh"]
+    assert data["pv_kwh"].sum() > 0 and data["total_kwh"].sum() > 0
     assert meta.currency == "AUD" and meta.interval_minutes == 5
     validate(data, meta)
     again, _ = sample(days=2, seed=3)

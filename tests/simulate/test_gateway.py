@@ -167,6 +167,16 @@ def test_historical_writes_jsonl_and_canonical_frames(tmp_path):
     for kind in ("pv", "weather", "battery", "grid"):
         frame, m = store.read("simulated", kind, site="gw-test")
         validate(frame, m)
+    # the stored grid flow closes: import - export = net = load - PV + battery charge,
+    # and the battery part stays within its 5 kW limits
+    grid, _ = store.read("simulated", "grid", site="gw-test")
+    pv, _ = store.read("simulated", "pv", site="gw-test")
+    imp, exp, net = (grid[c].to_numpy() for c in ("import_kwh", "export_kwh", "net_grid_kwh"))
+    assert (imp >= 0).all() and (exp >= 0).all() and (imp * exp == 0).all()
+    np.testing.assert_allclose(imp - exp, net, rtol=0, atol=1e-12)
+    battery_kwh = net - (load["total_kwh"].to_numpy() - pv["pv_kwh"].to_numpy())
+    assert np.abs(battery_kwh).max() <= 5.0 * 5 / 60 + 1e-9
+    assert (battery_kwh > 1e-6).any() and (battery_kwh < -1e-6).any()
     feed, _ = store.read("simulated", "prices", site="gw-test", channel="feed_in")
     assert (feed["price_per_kwh"] == -DEFAULT_CONFIG["grid_price"]["feed_in"]).all()
     # the JSONL readings and the stored frames are the same numbers

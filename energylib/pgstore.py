@@ -39,7 +39,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,7 +48,15 @@ import psycopg
 from psycopg import sql
 
 from energylib.schema import TIME, FrameMeta, validate, value_columns
-from energylib.store import KEY, SERIES_COLUMNS, ParquetStore, UpsertResult, _with_series_columns
+from energylib.store import (
+    KEY,
+    SERIES_COLUMNS,
+    ParquetStore,
+    UpsertResult,
+    _as_utc,
+    _drop_empty_columns,
+    _with_series_columns,
+)
 
 DEFAULT_SCHEMA = "energylib"
 STATE_TABLE = "sync_state"
@@ -625,15 +633,6 @@ class PostgresStore:
             pl.from_epoch(pl.col(TIME), time_unit="us").dt.replace_time_zone("UTC"),
             *[pl.col(c).cast(pl.Boolean) for c in values if columns[c] == "boolean"],
         )
-        frame = frame.select(
-            [c for c in frame.columns if c == TIME or frame[c].null_count() < frame.height]
-        )
+        frame = _drop_empty_columns(frame)
         site_, channel_, minutes, currency, tz = series[0]
         return frame, FrameMeta(source, kind, int(minutes), site_, channel_, currency, tz)
-
-
-def _as_utc(t: datetime | str) -> datetime:
-    t = datetime.fromisoformat(t) if isinstance(t, str) else t
-    if t.tzinfo is None:
-        raise ValueError(f"naive time {t!r}: pass a time zone-aware datetime (UTC storage)")
-    return t.astimezone(UTC)

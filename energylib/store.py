@@ -76,6 +76,12 @@ def _with_series_columns(data: pl.DataFrame, meta: FrameMeta) -> pl.DataFrame:
     ).select([*SERIES_COLUMNS, TIME, *value_columns(data)])
 
 
+def _drop_empty_columns(data: pl.DataFrame) -> pl.DataFrame:
+    """Drop value columns with no value in ``data``: a column null over the range read
+    (another series' column in a shared partition or table) is not part of this series."""
+    return data.select([c for c in data.columns if c == TIME or data[c].null_count() < data.height])
+
+
 def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -342,9 +348,7 @@ class ParquetStore:
                 .sort(TIME)
                 .collect()
             )
-            part = part.select(
-                [c for c in part.columns if not part[c].is_null().all() or c == TIME]
-            )
+            part = _drop_empty_columns(part)
             if columns is not None:
                 part = part.select([TIME, *[c for c in columns if c in part.columns]])
             m = FrameMeta(
@@ -527,7 +531,7 @@ class SqliteStore:
         data = frame.drop(list(SERIES_COLUMNS)).with_columns(
             pl.from_epoch(pl.col(TIME), time_unit="us").dt.replace_time_zone("UTC")
         )
-        data = data.select([c for c in data.columns if c == TIME or not data[c].is_null().all()])
+        data = _drop_empty_columns(data)
         return data, meta
 
 

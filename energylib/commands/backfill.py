@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 
 def _day(text: str) -> date:
@@ -149,12 +148,10 @@ def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
 
 
 def _entsoe(args: argparse.Namespace, store, settings, progress: bool) -> int:
-    from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_timezone
+    from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
 
     zone = args.zone or settings.entsoe_zone
-    tz = ZoneInfo(zone_timezone(zone))
-    start = datetime.combine(args.start, time(0), tz)
-    end = datetime.combine(args.end + timedelta(days=1), time(0), tz)
+    start, end = zone_days(zone, args.start, args.end)
     kwargs = {"base_url": args.base_url} if args.base_url else {}
     try:
         report = backfill_entsoe(

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from energylib.config import load_settings
-    from energylib.ingest.powerpal import read_powerpal_csv, read_powerpal_csvs
+    from energylib.ingest.powerpal import merge_powerpal_exports, read_powerpal_csv
     from energylib.schema import DataValidationError
     from energylib.store import ParquetStore
 
@@ -66,14 +66,11 @@ def run(args: argparse.Namespace) -> int:
     args.site = args.site or "home"
     try:
         # Group by resolution first: a 1-min and a 30-min export are two series.
-        by_minutes: dict[int, list[str]] = defaultdict(list)
+        by_minutes: dict[int, list] = defaultdict(list)
         for f in args.files:
-            _, meta = read_powerpal_csv(f, timezone=args.timezone, site=args.site)
-            by_minutes[meta.interval_minutes].append(f)
-        merged = [
-            read_powerpal_csvs(files, timezone=args.timezone, site=args.site)
-            for files in by_minutes.values()
-        ]
+            data, meta = read_powerpal_csv(f, timezone=args.timezone, site=args.site)
+            by_minutes[meta.interval_minutes].append((data, meta))
+        merged = [merge_powerpal_exports(parts) for parts in by_minutes.values()]
     except DataValidationError as exc:
         print(f"import failed, nothing stored:\n{exc}", file=sys.stderr)
         return 1

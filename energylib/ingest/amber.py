@@ -27,13 +27,14 @@ import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from energylib.align import floor_to_grid
+from energylib.ingest.backfill import _as_date
 from energylib.ingest.http import MalformedResponse, RetryPolicy, get_json, make_session
 from energylib.schema import TIME, FrameMeta, validate
 
@@ -655,14 +656,6 @@ class AmberClient:
         """Raw ``/sites/{id}/usage`` for NEM dates ``start``..``end`` (at most 90 days)."""
         params = {"startDate": start.isoformat(), "endDate": end.isoformat()}
         return self.get(f"/sites/{self.site_id}/usage", params, where=f"usage {start}..{end}")
-
-
-def _as_date(d: date | datetime | str) -> date:
-    if isinstance(d, datetime):
-        return d.date()
-    if isinstance(d, date):
-        return d
-    return date.fromisoformat(str(d)[:10])
 
 
 def get_amber_sites(client: AmberClient | None = None, **client_kwargs) -> list[AmberSite]:

@@ -76,7 +76,7 @@ def coverage_chart(matrix: pl.DataFrame, *, title: str = ""):
     import altair as alt
 
     return (
-        alt.Chart(matrix.to_pandas())
+        alt.Chart(matrix)
         .mark_rect()
         .encode(
             x=alt.X(
@@ -232,9 +232,6 @@ def configured_backfill(
     Failures do not raise: everything fetched before them is stored and the
     message says how to resume, so a notebook goes on to show the store.
     """
-    from datetime import time, timedelta
-    from zoneinfo import ZoneInfo
-
     from energylib.config import load_settings
     from energylib.ingest.backfill import BackfillError, _as_date, backfill_aemo, backfill_amber
     from energylib.ingest.http import HttpError
@@ -255,12 +252,10 @@ def configured_backfill(
                     False,
                     "No ENTSO-E token is configured (set ENTSOE_API_KEY in the environment or .env), so nothing was fetched; below is what the store already holds.",
                 )
-            from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_timezone
+            from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
 
             zone = zone or settings.entsoe_zone
-            tz = ZoneInfo(zone_timezone(zone))
-            lo = datetime.combine(s, time(0), tz)
-            hi = datetime.combine(e + timedelta(days=1), time(0), tz)
+            lo, hi = zone_days(zone, s, e)
             try:
                 report = backfill_entsoe(store, zone, lo, hi, resume=resume, progress=progress)
             except EntsoeError as exc:

@@ -34,8 +34,9 @@ import warnings
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from energylib.schema import TIME, FrameMeta, validate
+from energylib.store import _as_utc
 
 SOURCE = "entsoe"
 KIND = "prices"
@@ -99,6 +101,16 @@ def zone_area(zone: str | Area) -> Area:
 def zone_timezone(zone: str | Area) -> str:
     """IANA time zone of a bidding zone (``NL`` -> ``Europe/Amsterdam``)."""
     return zone_area(zone).tz
+
+
+def zone_days(zone: str | Area, first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the zone's local days ``first_day``..``last_day`` (both included):
+    local midnight of ``first_day`` to local midnight after ``last_day``."""
+    tz = ZoneInfo(zone_timezone(zone))
+    return (
+        datetime.combine(first_day, time(0), tz),
+        datetime.combine(last_day + timedelta(days=1), time(0), tz),
+    )
 
 
 # --------------------------------------------------------------------------- parsing
@@ -512,13 +524,6 @@ class EntsoeBackfillError(EntsoeError):
         self.report = report
 
 
-def _utc(t: datetime | str) -> datetime:
-    t = datetime.fromisoformat(t) if isinstance(t, str) else t
-    if t.tzinfo is None:
-        raise ValueError(f"naive time {t!r}: pass a time zone-aware datetime")
-    return t.astimezone(UTC)
-
-
 def latest_stored(store, zone: str, channel: str = DAY_AHEAD) -> datetime | None:
     """End of the latest stored interval of a zone's series (any resolution), or None."""
     try:
@@ -587,7 +592,7 @@ def backfill_entsoe(
     """
     if start is None or end is None:
         raise ValueError("backfill_entsoe needs start and end")
-    lo, hi = _utc(start), _utc(end)
+    lo, hi = _as_utc(start), _as_utc(end)
     if hi <= lo:
         raise ValueError(f"backfill end {hi} is not after start {lo}")
     area = zone_area(zone)

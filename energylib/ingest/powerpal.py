@@ -274,18 +274,27 @@ def read_powerpal_csvs(
     """
     if not paths:
         raise ValueError("no Powerpal files given")
-    parts = [read_powerpal_csv(p, timezone=timezone, site=site) for p in paths]
+    return merge_powerpal_exports(
+        [read_powerpal_csv(p, timezone=timezone, site=site) for p in paths]
+    )
+
+
+def merge_powerpal_exports(
+    parts: Sequence[tuple[pl.DataFrame, FrameMeta]],
+) -> tuple[pl.DataFrame, FrameMeta]:
+    """Merge exports already read by :func:`read_powerpal_csv` (one resolution), as
+    :func:`read_powerpal_csvs` does; each export's file is ``meta.extra['files']``."""
+    if not parts:
+        raise ValueError("no Powerpal exports given")
+    paths = [m.extra["files"][0] for _, m in parts]
     minutes = {m.interval_minutes for _, m in parts}
     if len(minutes) > 1:
-        by = {str(p): m.interval_minutes for p, (_, m) in zip(paths, parts, strict=True)}
+        by = {p: m.interval_minutes for p, (_, m) in zip(paths, parts, strict=True)}
         raise ValueError(
             f"exports at different resolutions {by}; import each resolution separately"
         )
     tagged = pl.concat(
-        [
-            d.with_columns(pl.lit(str(p)).alias("_file"))
-            for p, (d, _) in zip(paths, parts, strict=True)
-        ]
+        [d.with_columns(pl.lit(p).alias("_file")) for p, (d, _) in zip(paths, parts, strict=True)]
     )
     distinct = tagged.unique(
         subset=[c for c in tagged.columns if c != "_file"], keep="first", maintain_order=True
@@ -301,11 +310,9 @@ def read_powerpal_csvs(
                     fix="keep one export of the overlapping period",
                 )
             ],
-            ", ".join(map(str, paths)),
+            ", ".join(paths),
         )
     meta0 = parts[0][1]
     data = distinct.drop("_file").sort(TIME)
-    meta = meta0.replace(
-        extra={"gaps": find_gaps(data, meta0.interval_minutes), "files": [str(p) for p in paths]}
-    )
+    meta = meta0.replace(extra={"gaps": find_gaps(data, meta0.interval_minutes), "files": paths})
     return data, meta

@@ -128,6 +128,9 @@ def test_duplicate_interval_across_windows_stored_once(amber):
     assert data.height == 14 * 48
     assert data["interval_start"].is_unique().all()
     assert report.stored.unchanged + report.stored.updated >= 1
+    # the repeated interval is the only row the second window did not insert
+    assert report.stored.inserted == 2 * 14 * 48
+    assert report.stored.unchanged + report.stored.updated == 1
 
 
 def test_429_honours_retry_after_then_succeeds(amber):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from energylib.ingest.entsoe import (
     imbalance_zip,
     make_client,
     read_entsoe_xml,
+    zone_days,
     zone_timezone,
 )
 
@@ -129,6 +130,16 @@ def test_zone_maps_to_its_time_zone():
     assert zone_timezone("DE-LU") == "Europe/Berlin"
     with pytest.raises(ValueError, match="unknown ENTSO-E bidding zone"):
         zone_timezone("ATLANTIS")
+
+
+def test_zone_days_run_from_local_midnight_to_local_midnight_across_dst():
+    # 2025-03-30 is 23 h long in Amsterdam (clocks go forward)
+    assert zone_days("NL", date(2025, 3, 30), date(2025, 3, 30)) == (
+        utc(2025, 3, 29, 23),
+        utc(2025, 3, 30, 22),
+    )
+    lo, hi = zone_days("NL", date(2025, 1, 1), date(2025, 1, 31))
+    assert (lo, hi) == (utc(2024, 12, 31, 23), utc(2025, 1, 31, 23))
 
 
 def _a03_document(
@@ -406,6 +417,12 @@ def test_backfill_failure_keeps_what_was_stored_and_says_how_to_resume(httpserve
     assert info.value.report.inserted == 24
     kept, _ = store.read("entsoe", "prices", site="NL", channel="day_ahead", interval_minutes=60)
     assert kept.height == 24
+
+
+def test_backfill_refuses_naive_bounds(store):
+    with pytest.raises(ValueError, match="naive time"):
+        backfill_entsoe(store, "NL", datetime(2025, 3, 9), utc(2025, 3, 10), api_key="x")
+    assert store.datasets() == []
 
 
 @settings(max_examples=50, deadline=None)

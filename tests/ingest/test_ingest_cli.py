@@ -50,6 +50,21 @@ def test_import_powerpal_merges_overlapping_files(env, tmp_path, capsys):
     assert data.height == 58 and meta.interval_minutes == 30
 
 
+def test_import_powerpal_stores_each_resolution_as_its_own_series(env, tmp_path, capsys):
+    files = [
+        str(FIX / "powerpal" / "powerpal_30min_a.csv"),
+        str(FIX / "powerpal" / "powerpal_60min.csv"),
+        str(FIX / "powerpal" / "powerpal_30min_b.csv"),
+    ]
+    assert main(["import", "powerpal", *files]) == 0
+    out = capsys.readouterr().out
+    assert "powerpal 30-min usage for home: 58 intervals" in out and "from 2 file(s)" in out
+    assert "powerpal 60-min usage for home: 24 intervals" in out and "from 1 file(s)" in out
+    store = store_of(tmp_path)
+    assert store.read("powerpal", "usage", site="home", interval_minutes=30)[0].height == 58
+    assert store.read("powerpal", "usage", site="home", interval_minutes=60)[0].height == 24
+
+
 def test_import_powerpal_bad_file_stores_nothing(env, tmp_path, capsys):
     files = [
         str(FIX / "powerpal" / "powerpal_60min.csv"),

@@ -85,6 +85,12 @@ def test_overlapping_exports_merge_idempotently(tmp_path):
     assert again.inserted == 0 and again.updated == 0 and again.unchanged == 36
 
 
+def test_exports_at_different_resolutions_are_not_merged():
+    with pytest.raises(ValueError, match="different resolutions") as err:
+        read_powerpal_csvs([A, FIX / "powerpal_60min.csv"])
+    assert f"'{A}': 30" in str(err.value)
+
+
 def test_exports_that_disagree_name_both_files(tmp_path):
     lines = B.read_text().splitlines()
     f = lines[1].split(",")

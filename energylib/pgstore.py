@@ -46,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 import polars as pl
 import psycopg
 from psycopg import sql
+from tqdm.auto import tqdm
 
 from energylib.schema import TIME, FrameMeta, validate, value_columns
 from energylib.store import (
@@ -376,7 +377,7 @@ def sync_to_postgres(
     batch_rows : int
         Rows per COPY + upsert transaction.
     progress : bool
-        Show a progress bar over partitions (rich).
+        Show a progress bar over partitions (tqdm).
     force : bool
         Upsert every partition, even those unchanged since the last sync.
     retries : int
@@ -407,7 +408,7 @@ def sync_to_postgres(
     parts = list(_partitions(store))
     report.partitions = len(parts)
     con = _sync_connection(url, retries, retry_wait_s)
-    bar = _Progress(progress, len(parts), "sync to Postgres")
+    bar = tqdm(total=len(parts), desc="sync to Postgres", disable=not progress)
     try:
         _ensure_schema(con, schema)
         state = {
@@ -426,7 +427,7 @@ def sync_to_postgres(
             key = (source, kind, path.stem)
             if not force and state.get(key) == fp:
                 report.skipped += 1
-                bar.advance()
+                bar.update()
                 continue
             frame = pl.read_parquet(io.BytesIO(raw))
             # a column with no values in this partition has no type to store; it carries nothing
@@ -455,7 +456,7 @@ def sync_to_postgres(
             report.inserted += counts[0]
             report.updated += counts[1]
             report.tables.add(f"{schema}.{kind}")
-            bar.advance()
+            bar.update()
     finally:
         bar.close()
         with contextlib.suppress(Exception):
@@ -497,25 +498,6 @@ def _sync_partition(con, schema, key, fingerprint, frame, batch_rows, on_batch) 
         if on_batch is not None:
             on_batch(BatchInfo(source, kind, partition, i, batch.height, con.info.backend_pid))
     return inserted, updated
-
-
-class _Progress:
-    def __init__(self, enabled: bool, total: int, label: str):
-        self._p = None
-        if enabled and total:
-            from rich.progress import Progress
-
-            self._p = Progress(transient=False)
-            self._p.start()
-            self._task = self._p.add_task(label, total=total)
-
-    def advance(self) -> None:
-        if self._p is not None:
-            self._p.advance(self._task)
-
-    def close(self) -> None:
-        if self._p is not None:
-            self._p.stop()
 
 
 # --------------------------------------------------------------------------- reading

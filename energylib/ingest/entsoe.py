@@ -47,6 +47,7 @@ from entsoe.exceptions import NoMatchingDataError
 from entsoe.mappings import Area, lookup_area
 from entsoe.series_parsers import _extract_timeseries, _parse_timeseries_generic
 from requests.adapters import HTTPAdapter
+from tqdm.auto import tqdm
 from urllib3.util.retry import Retry
 
 from energylib.schema import TIME, FrameMeta, validate
@@ -570,7 +571,7 @@ def backfill_entsoe(
     api_key : str, optional
         ENTSO-E token; defaults to ``ENTSOE_API_KEY``.
     progress : bool
-        Show a progress bar per window (rich).
+        Show a progress bar per window (tqdm).
     base_url : str, optional
         Another endpoint (a mirror, a test server).
     window_days : int
@@ -608,7 +609,7 @@ def backfill_entsoe(
     while t < hi:
         windows.append((t, min(t + timedelta(days=window_days), hi)))
         t = windows[-1][1]
-    bar = _progress(progress, len(windows), f"entsoe {area.name}")
+    bar = tqdm(total=len(windows), desc=f"entsoe {area.name}", disable=not progress)
     try:
         for w_lo, w_hi in windows:
             try:
@@ -630,28 +631,7 @@ def backfill_entsoe(
                 report.unchanged += result.unchanged
                 rows += data.height
             report.windows.append({"start": w_lo, "end": w_hi, "rows": rows})
-            bar.advance()
+            bar.update()
     finally:
         bar.close()
     return report
-
-
-class _progress:
-    """A rich progress bar, or nothing."""
-
-    def __init__(self, enabled: bool, total: int, label: str):
-        self._progress = None
-        if enabled and total:
-            from rich.progress import Progress
-
-            self._progress = Progress(transient=False)
-            self._progress.start()
-            self._task = self._progress.add_task(label, total=total)
-
-    def advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()

@@ -119,7 +119,13 @@ def test_channels_always_sum_to_total_and_total_to_target(seed, days, minutes, a
     ghi = np.clip(800 * np.sin(np.linspace(0, days * 2 * np.pi, len(idx))), 0, None)
     hh = HOUSEHOLDS["nem"].with_annual_kwh(annual)
     hh = Household(**{**hh.__dict__, "has_ev": has_ev})
-    out = generate_load(idx, temp, ghi, minutes, seed, hh)
+    try:
+        out = generate_load(idx, temp, ghi, minutes, seed, hh)
+    except ValueError as exc:
+        # A day or two of driving can outweigh a small household's pro-rated annual use: the
+        # generator refuses (it cannot scale the other loads below zero) and says what to change.
+        assert has_ev and "EV charging alone" in str(exc) and "annual_kwh" in str(exc)
+        return
     parts = sum(out[f"{c}_kwh"] for c in CHANNELS)
     np.testing.assert_allclose(parts, out["total_kwh"], rtol=1e-12, atol=1e-12)
     assert out["total_kwh"].sum() == pytest.approx(

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
 from energylib.schema import FrameMeta, interval_index
+
+
+# Real public data and API formats sit in ../shared beside the project root, as CI lays them out.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real AEMO, SGSC, CityLearn, epftoolbox files); skips where absent."""
+    folder = SHARED / "data"
+    if not folder.is_dir():
+        pytest.skip(f"real data absent: no {folder} (CI lays out ../shared beside the project)")
+    return folder
 
 
 @pytest.fixture

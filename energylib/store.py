@@ -317,6 +317,8 @@ class ParquetStore:
         source stored a series at two resolutions (hourly then 15-min day-ahead
         prices), pass ``resample_to`` to read both at one interval length:
         each resolution is resampled explicitly with :func:`align.resample`.
+        Where the resolutions overlap in time, the finest present wins interval by
+        interval, so no energy is counted twice.
         """
         lf = self.scan(
             source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes
@@ -366,8 +368,12 @@ class ParquetStore:
                 part, m = resample(part, m, resample_to)
             frames.append(part)
             meta = m
+        # Resolutions were read finest first: where two cover the same interval (a 30-min and
+        # a 60-min export of the same days), the finest one counts and the coarser is dropped.
         data = (
-            pl.concat(frames, how="diagonal_relaxed").sort(TIME) if len(frames) > 1 else frames[0]
+            pl.concat(frames, how="diagonal_relaxed").unique(TIME, keep="first").sort(TIME)
+            if len(frames) > 1
+            else frames[0]
         )
         assert meta is not None
         return data, meta

@@ -308,6 +308,7 @@ class ParquetStore:
         channel: str | None = None,
         interval_minutes: int | None = None,
         resample_to: int | None = None,
+        energy_method: str | None = None,
         columns: list[str] | None = None,
     ) -> tuple[pl.DataFrame, FrameMeta]:
         """Read one series as a canonical frame and its metadata.
@@ -318,7 +319,8 @@ class ParquetStore:
         prices), pass ``resample_to`` to read both at one interval length:
         each resolution is resampled explicitly with :func:`align.resample`.
         Where the resolutions overlap in time, the finest present wins interval by
-        interval, so no energy is counted twice.
+        interval, so no energy is counted twice.  Reading energy at a finer interval than
+        stored needs ``energy_method='uniform'`` (see :func:`align.resample`).
         """
         lf = self.scan(
             source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes
@@ -365,7 +367,7 @@ class ParquetStore:
             if resample_to is not None and resample_to != minutes:
                 from energylib.align import resample
 
-                part, m = resample(part, m, resample_to)
+                part, m = resample(part, m, resample_to, energy_method=energy_method)
             frames.append(part)
             meta = m
         # Resolutions were read finest first: where two cover the same interval (a 30-min and

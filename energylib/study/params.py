@@ -464,7 +464,7 @@ class PolicyComparison:
     battery: str | None = None
     policies: tuple[str, ...] = (*REALISTIC_RULES, "forecast")
     optimum: bool = True
-    optimum_window_days: float | None = 7.0
+    optimum_window_days: float | None = 14.0
 
 
 # --------------------------------------------------------------------------- tariffs

@@ -476,6 +476,8 @@ class ScenarioSpec:
         How the battery (and, for the optimum, the EV) is dispatched.
     grid : GridLimits
         Grid connection limits.
+    pv_factor : float
+        Share of ``pv``'s output left after degradation [0-1] (a later year of the system).
     """
 
     name: str = field(default="", compare=False)
@@ -488,6 +490,7 @@ class ScenarioSpec:
     tariff: Tariff = field(default_factory=AmberTariff)
     policy: object = field(default_factory=SelfConsumption)
     grid: GridLimits = field(default_factory=GridLimits)
+    pv_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.ev_strategy not in EV_STRATEGIES:
@@ -704,7 +707,7 @@ def run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
 
 
 def _run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
-    pv = year.pv_kwh(spec.pv)
+    pv = year.pv_kwh(spec.pv) * spec.pv_factor
     flows = _dispatch(spec, year, pv, spec.battery, spec.ev_strategy, spec.policy_object)
     bill = spec.tariff.bill(
         flows.import_kwh, flows.export_kwh, year.cal, prices=year.prices(spec.tariff)

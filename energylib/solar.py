@@ -493,7 +493,19 @@ SOLPOS_COLUMNS = (
     "elevation",
     "azimuth",
     "dni_extra",
+    "cos_zenith",
+    "sin_zenith",
+    "cos_azimuth",
+    "sin_azimuth",
+    "airmass_relative",
 )
+
+
+def _unit_vectors(apparent_zenith, azimuth):
+    """Cosines and sines of the apparent zenith and the azimuth (any panel's projection is
+    then products and sums: no trigonometry per orientation)."""
+    z, a = np.radians(apparent_zenith), np.radians(azimuth)
+    return np.cos(z), np.sin(z), np.cos(a), np.sin(a)
 
 
 def _digest(arr: np.ndarray) -> str:
@@ -552,8 +564,10 @@ def solar_position(
     -------
     pandas.DataFrame
         Indexed by the interval *starts*; ``apparent_zenith``, ``zenith``,
-        ``apparent_elevation``, ``elevation``, ``azimuth`` [degrees] and ``dni_extra``
-        (extraterrestrial irradiance on the local day of year [W/m2]).  ``attrs`` records the
+        ``apparent_elevation``, ``elevation``, ``azimuth`` [degrees], ``dni_extra``
+        (extraterrestrial irradiance on the local day of year [W/m2]) and the cosines and sines
+        of apparent zenith and azimuth (``cos_zenith`` ...), and the relative air mass
+        (Kasten-Young on the apparent zenith, NaN below the horizon).  ``attrs`` records the
         convention.  The same site, index, convention and atmosphere are computed once per
         process (:func:`solar_position_cache_info`).
     """
@@ -562,8 +576,9 @@ def solar_position(
     if sun_position not in SUN_POSITIONS:
         raise ValueError(f"sun_position={sun_position!r}; use one of {SUN_POSITIONS}")
     n = len(index)
-    times = index if sun_position == "label" else midpoints(index, interval_minutes)
-    ns = np.asarray(times.tz_convert("UTC").as_unit("ns").asi8)
+    ns = np.asarray(index.as_unit("ns").asi8)  # UTC epoch [ns]
+    if sun_position == "midpoint":
+        ns = ns + int(interval_minutes * 30 * 1_000_000_000)
     pressure = np.broadcast_to(
         np.asarray(
             pvlib.atmosphere.alt2pres(site.altitude_m) if pressure_pa is None else pressure_pa,
@@ -589,9 +604,23 @@ def solar_position(
         if n:
             # Extraterrestrial irradiance on the local day of year of the sun's times, as
             # pvlib's get_extra_radiation(index) gives it (Spencer), once per day of year.
-            doy = np.asarray(times.day_of_year)
+            times = pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
+            doy = np.asarray(times.tz_convert(index.tz).day_of_year)
             per_day = pvlib.irradiance.get_extra_radiation(np.arange(1, 367))
-            arrays = (*_spa(ns / 1e9, site, pressure, temp), per_day[doy - 1])
+            app_zen, zen, app_elev, elev, azim = _spa(ns / 1e9, site, pressure, temp)
+            arrays = (
+                app_zen,
+                zen,
+                app_elev,
+                elev,
+                azim,
+                per_day[doy - 1],
+                *_unit_vectors(app_zen, azim),
+                # as ModelChain takes it: Kasten-Young on the apparent zenith (NaN below it)
+                np.asarray(
+                    pvlib.atmosphere.get_relative_airmass(app_zen, "kastenyoung1989"), dtype=float
+                ),
+            )
         else:
             arrays = tuple(np.empty(0) for _ in SOLPOS_COLUMNS)
         for a in arrays:
@@ -699,17 +728,31 @@ def pvwatts_v8_cover(aoi_deg, tilt_deg, beam, sky, ground):
     beam, sky, ground : array
         Plane-of-array beam, sky diffuse and ground-reflected irradiance [W/m2].
     """
-    theta = np.clip(aoi_deg, 1.0, 89.0)
-    coat, theta_in = _cover_transmittance(theta, 1.3, 1.0, 4.0, 2e-5)
-    tau_beam = coat * _cover_transmittance(theta_in, 1.526, 1.3)[0]
-    coat_n, theta_n = _cover_transmittance(1.0, 1.3, 1.0, 4.0, 2e-5)
-    tau_normal = coat_n * _cover_transmittance(theta_n, 1.526, 1.0)[0]
+    grid, k_beam = _pvwatts_v8_beam_table()
+    tau_normal = _pvwatts_v8_tau_normal()
     theta_sky = 59.7 - 0.1388 * tilt_deg + 0.001497 * tilt_deg**2
     theta_ground = 90.0 - 0.5788 * tilt_deg + 0.002693 * tilt_deg**2
-    k_beam = np.minimum(tau_beam / tau_normal, 1.0)
     k_sky = min(_cover_transmittance(theta_sky, 1.526, 1.0)[0] / tau_normal, 1.0)
     k_ground = min(_cover_transmittance(theta_ground, 1.526, 1.0)[0] / tau_normal, 1.0)
-    return np.maximum(beam * k_beam + sky * k_sky + ground * k_ground, 0.0)
+    through = beam * np.interp(aoi_deg, grid, k_beam) + sky * k_sky + ground * k_ground
+    return np.maximum(through, 0.0)
+
+
+def _pvwatts_v8_tau_normal() -> float:
+    """Transmittance of the coated cover at normal incidence (SAM takes 1 degree)."""
+    coat, theta = _cover_transmittance(1.0, 1.3, 1.0, 4.0, 2e-5)
+    return float(coat * _cover_transmittance(theta, 1.526, 1.0)[0])
+
+
+@cache
+def _pvwatts_v8_beam_table() -> tuple[np.ndarray, np.ndarray]:
+    """The beam's cover factor on a 0.01-degree grid of incidence angles (it is smooth:
+    linear interpolation is exact to ~1e-8)."""
+    grid = np.linspace(0.0, 90.0, 9001)
+    theta = np.clip(grid, 1.0, 89.0)
+    coat, theta_in = _cover_transmittance(theta, 1.3, 1.0, 4.0, 2e-5)
+    tau_beam = coat * _cover_transmittance(theta_in, 1.526, 1.3)[0]
+    return grid, np.minimum(tau_beam / _pvwatts_v8_tau_normal(), 1.0)
 
 
 def desoto_air_mass_modifier(zenith_deg, altitude_m: float):
@@ -768,20 +811,38 @@ def pvwatts_v8_dc_w(effective_irradiance, temp_cell, kwdc: float, *, exact: bool
     if exact:
         return _pvwatts_v8_module_w(g, tc) * scale
     s_axis, t_axis, table = _pvwatts_v8_module_table()
-    s = np.sqrt(np.maximum(g, 0.0))
-    outside = (s >= s_axis[-1]) | (tc < t_axis[0]) | (tc >= t_axis[-1])
-    fs = s / (s_axis[1] - s_axis[0])
-    i = np.minimum(fs.astype(np.int64), s_axis.size - 2)
-    ws = fs - i
-    ft = (np.clip(tc, t_axis[0], t_axis[-1]) - t_axis[0]) / (t_axis[1] - t_axis[0])
-    j = np.minimum(ft.astype(np.int64), t_axis.size - 2)
-    wt = ft - j
-    p = (table[i, j] * (1 - ws) + table[i + 1, j] * ws) * (1 - wt) + (
-        table[i, j + 1] * (1 - ws) + table[i + 1, j + 1] * ws
-    ) * wt
+    p, outside = _bilinear(
+        table, s_axis[1] - s_axis[0], t_axis[0], t_axis[1] - t_axis[0], np.sqrt(g), tc
+    )
     if outside.any():
         p[outside] = _pvwatts_v8_module_w(g[outside], tc[outside])
-    return np.where(g >= 1.0, p, 0.0) * scale
+    return p * scale
+
+
+@njit(cache=True)
+def _bilinear(table, ds, t0, dt, s, t):
+    """Bilinear interpolation on a regular (s from 0, t from t0) grid; flags points outside.
+    Irradiance below 1 W/m2 (s < 1) gives 0, as SAM's module model does."""
+    n = s.size
+    out = np.zeros(n)
+    outside = np.zeros(n, dtype=np.bool_)
+    ns, nt = table.shape
+    for k in range(n):
+        if not s[k] >= 1.0:
+            continue
+        fs = s[k] / ds
+        ft = (t[k] - t0) / dt
+        i = int(fs)
+        j = int(math.floor(ft))
+        if i > ns - 2 or j < 0 or j > nt - 2:
+            outside[k] = True
+            continue
+        ws = fs - i
+        wt = ft - j
+        out[k] = (table[i, j] * (1 - ws) + table[i + 1, j] * ws) * (1 - wt) + (
+            table[i, j + 1] * (1 - ws) + table[i + 1, j + 1] * ws
+        ) * wt
+    return out, outside
 
 
 def _albedo(weather: pd.DataFrame, model: PVModel, rows: np.ndarray):
@@ -878,6 +939,10 @@ def pv_ac_kwh(
             sun_position=model.sun_position,
             **_refraction_atmosphere(weather, model),
         )
+    elif missing := [c for c in SOLPOS_COLUMNS if c not in solpos.columns]:
+        raise ValueError(
+            f"solpos lacks {missing}: pass a frame from energylib.solar.solar_position, or none"
+        )
     elif solpos.attrs.get("sun_position", model.sun_position) != model.sun_position:
         raise ValueError(
             f"solpos was computed at the interval {solpos.attrs['sun_position']}s but the PV "
@@ -900,32 +965,49 @@ def pv_ac_kwh(
 def _ac_w(weather, site, system, interval_minutes, solpos, rows, ghi, dni, dhi) -> np.ndarray:
     """AC power [W] on the lit rows: the model's chain, one pvlib call per physical step."""
     model = system.model
-    zen = solpos["apparent_zenith"].to_numpy()[rows]
-    azi = solpos["azimuth"].to_numpy()[rows]
-    tilt, surface_azimuth = system.tilt_deg, system.azimuth_for(site)
-    aoi = pvlib.irradiance.aoi(tilt, surface_azimuth, zen, azi)
 
-    # Plane of array, as pvlib's get_total_irradiance composes it (aoi computed once).
-    airmass = None
-    if model.transposition == "perez":
-        airmass = pvlib.atmosphere.get_relative_airmass(zen, "kastenyoung1989")
-    sky = pvlib.irradiance.get_sky_diffuse(
-        tilt,
-        surface_azimuth,
-        zen,
-        azi,
-        dni[rows],
-        ghi[rows],
-        dhi[rows],
-        dni_extra=solpos["dni_extra"].to_numpy()[rows],
-        airmass=airmass,
-        model=model.transposition,
+    def sun(column: str) -> np.ndarray:
+        return solpos[column].to_numpy()[rows]
+
+    tilt, surface_azimuth = system.tilt_deg, system.azimuth_for(site)
+    dni, ghi, dhi = dni[rows], ghi[rows], dhi[rows]
+
+    # Plane of array, as pvlib's get_total_irradiance composes it.  The projection of the sun
+    # on the panel (pvlib's aoi_projection) from the cached unit vectors: products, no trig.
+    t, a = math.radians(tilt), math.radians(surface_azimuth)
+    cos_zenith = sun("cos_zenith")
+    projection = np.clip(
+        math.cos(t) * cos_zenith
+        + math.sin(t)
+        * sun("sin_zenith")
+        * (sun("cos_azimuth") * math.cos(a) + sun("sin_azimuth") * math.sin(a)),
+        -1.0,
+        1.0,
     )
-    ground = pvlib.irradiance.get_ground_diffuse(tilt, ghi[rows], _albedo(weather, model, rows))
-    poa = pvlib.irradiance.poa_components(aoi, dni[rows], sky, ground)
-    beam = np.nan_to_num(np.asarray(poa["poa_direct"], dtype=float))
-    sky = np.nan_to_num(np.asarray(poa["poa_sky_diffuse"], dtype=float))
-    ground = np.nan_to_num(np.asarray(poa["poa_ground_diffuse"], dtype=float))
+    aoi = np.degrees(np.arccos(projection))  # pvlib.irradiance.aoi
+    if model.transposition == "perez":
+        sky = pvlib.irradiance.perez(
+            tilt,
+            surface_azimuth,
+            dhi,
+            dni,
+            sun("dni_extra"),
+            sun("apparent_zenith"),
+            sun("azimuth"),
+            sun("airmass_relative"),
+        )
+    elif model.transposition == "haydavies":
+        # pvlib's beam ratio: cos(aoi) over cos(zenith), the sun held 1 degree up (GH 432)
+        ratio = np.maximum(projection, 0.0) / np.maximum(cos_zenith, 0.01745)
+        sky = pvlib.irradiance.haydavies(
+            tilt, surface_azimuth, dhi, dni, sun("dni_extra"), projection_ratio=ratio
+        )
+    else:
+        sky = pvlib.irradiance.isotropic(tilt, dhi)
+    ground = pvlib.irradiance.get_ground_diffuse(tilt, ghi, _albedo(weather, model, rows))
+    beam = np.maximum(dni * projection, 0.0)  # pvlib.irradiance.poa_components
+    sky = np.nan_to_num(np.asarray(sky, dtype=float))
+    ground = np.asarray(ground, dtype=float) * np.ones_like(beam)
     poa_global = beam + sky + ground
 
     # Reflection and spectrum: irradiance that reaches the cells.
@@ -935,9 +1017,7 @@ def _ac_w(weather, site, system, interval_minutes, solpos, rows, ghi, dni, dhi) 
         iam = 1.0 if model.iam == "none" else np.nan_to_num(getattr(pvlib.iam, model.iam)(aoi))
         effective = beam * iam + sky + ground
     if model.spectral == "pvwatts_v8":
-        effective = effective * desoto_air_mass_modifier(
-            solpos["zenith"].to_numpy()[rows], site.altitude_m
-        )
+        effective = effective * desoto_air_mass_modifier(sun("zenith"), site.altitude_m)
     effective = np.clip(effective, 0.0, None)
 
     temp_air = _column(weather, "temp_air", DEFAULT_TEMP_AIR_C)

@@ -303,6 +303,8 @@ class Model:
                 lower.append(rhs if con.sense in ("==", ">=") else np.full(rhs.size, -np.inf))
                 upper.append(rhs if con.sense in ("==", "<=") else np.full(rhs.size, np.inf))
             r0 += int(mask.sum())
+        if not vals:  # bounds only
+            return sp.csc_matrix((0, nvar)), np.zeros(0), np.zeros(0)
         a = sp.csc_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, nvar)
         )

@@ -383,21 +383,11 @@ class ScenarioYear:
         if key not in self._cache:
             if self.weather is None:
                 raise ScenarioError(f"{self.description}: PV needs weather; this year has none")
-            from energylib.solar import pv_ac_kwh, solar_position
+            from energylib.solar import pv_ac_kwh
 
-            if "solpos" not in self._cache:
-                self._cache["solpos"] = solar_position(
-                    self.weather.index, self.site, self.interval_minutes
-                )
+            # solar.solar_position caches the sun per site, period and the model's convention
             self._cache[key] = np.ascontiguousarray(
-                pv_ac_kwh(
-                    self.weather,
-                    self.site,
-                    base,
-                    self.interval_minutes,
-                    solpos=self._cache["solpos"],
-                ),
-                dtype=float,
+                pv_ac_kwh(self.weather, self.site, base, self.interval_minutes), dtype=float
             )
         return self._cache[key] * system.kwdc if scalable else self._cache[key]
 

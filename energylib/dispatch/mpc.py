@@ -60,6 +60,7 @@ policy, battery, ev, ev_arrays, v2h, v2g, grid, export_limit_kw, prices, market)
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -248,10 +249,17 @@ class PersistenceForecast(Forecast):
     def values(self, series: Series, name: str, t: int, n: int) -> np.ndarray:
         x = series.get(name)
         day = series.steps_per_day
-        s = t + np.arange(n)
-        src = s - day * ((s - t) // day + 1)
-        src = np.where(src < 0, s % day, src)
+        src = t + _lags(n, day)
+        if t < day:  # no earlier day: the first day repeats itself
+            src = np.where(src < 0, (t + np.arange(n)) % day, src)
         return x[np.minimum(src, x.size - 1)]
+
+
+@functools.lru_cache(maxsize=16)
+def _lags(n: int, day: int) -> np.ndarray:
+    """Offset of the latest same-time-of-day interval before the decision, per step ahead."""
+    j = np.arange(n)
+    return j - day * (j // day + 1)
 
 
 @dataclass(eq=False)
@@ -822,18 +830,7 @@ class MPCController:
 
         put()
         new = self._plan(start, self.lp.solve())
-        cap = b.calendar_capacity_kwh(n, self.interval_minutes, start=fade_start) if b else None
-        args = (
-            load[:m],
-            pv[:m],
-            ip[:m],
-            ec[:m],
-            soc0,
-            ev_soc0,
-            eva,
-            None if cap is None else cap[:m],
-        )
-        new.expected_cost = self._cost(new, args, value)
+        cap = b.calendar_capacity_kwh(1, self.interval_minutes, start=fade_start) if b else None
         d0 = load[0] - pv[0]
         mode = MODES[self._label(new, d0, soc0, cap)]
         threshold = self.policy.switch_threshold
@@ -847,8 +844,6 @@ class MPCController:
         else:
             put()
             keep = self._keep(start, mode_now, d0, soc0, float(cap[0]))
-            if keep is not None:
-                keep.expected_cost = self._cost(keep, args, value)
             gain = math.inf if keep is None else keep.expected_cost - new.expected_cost
             if keep is None:
                 changed = True
@@ -873,21 +868,23 @@ class MPCController:
     def _plan(self, start: int, sol) -> Plan:
         v = sol.values
         z = np.zeros(self.n)
-        return plan_from_flows(
+        plan = plan_from_flows(
             start, v["imp"], v["exp"], v["curt"], v.get("bc", z), v.get("bd", z),
             v.get("soc", z), v.get("evc"), v.get("evd"), v.get("ev_topup"),
         )  # fmt: skip
+        plan.expected_cost = sol.objective  # the LP's own: the terminal value is in it
+        return plan
 
     def _label(self, plan: Plan, d0: float, soc0: float, cap) -> int:
         """The mode of a plan's first step, read as :func:`battery_modes` reads flows."""
         b, tol = self.battery, MODE_TOL_KWH
         if b is None:
             return HOLD
-        return int(_mode_of(
+        return _mode(
             plan.bc[0], plan.bd[0], float(plan.import_ok[0]), float(plan.export_ok[0]),
             d0 + plan.evc[0] - plan.evd[0],
             soc0 > b.soc_min_fraction * cap[0] + tol, soc0 < b.soc_max_fraction * cap[0] - tol,
-        ))  # fmt: skip
+        )  # fmt: skip
 
     def _keep(self, start: int, mode: str, d0: float, soc0: float, cap0: float) -> Plan | None:
         """The best plan whose first interval carries on in ``mode``: ``hold`` the battery
@@ -917,13 +914,6 @@ class MPCController:
             return self._plan(start, self.lp.solve())
         except InfeasibleError:
             return None
-
-    def _cost(self, plan: Plan, args, value: float) -> float:
-        out = self.simulate(plan, *args)
-        cost = out[-1]
-        if self.battery is not None and out[5].size:
-            cost -= value * out[5][-1]
-        return float(cost)
 
 
 # --------------------------------------------------------------------------- a whole period
@@ -1072,7 +1062,7 @@ def run_mpc(
         if battery is not None:
             c_t = cap[t]
             d = load[t] + out["evc"][t] - out["evd"][t] - pv[t]
-            mode_now = MODES[_mode_of(
+            mode_now = MODES[_mode(
                 out["bc"][t], out["bd"][t], out["imp"][t], out["exp"][t], d,
                 soc > battery.soc_min_fraction * c_t + MODE_TOL_KWH,
                 soc < battery.soc_max_fraction * c_t - MODE_TOL_KWH,
@@ -1126,6 +1116,17 @@ def _mode_of(bc, bd, imp, exp, d, can_give, can_take, tol: float = MODE_TOL_KWH)
         [CHARGE, DISCHARGE, HOLD],
         FOLLOW,
     ).astype(np.int8)
+
+
+def _mode(bc, bd, imp, exp, d, can_give, can_take, tol: float = MODE_TOL_KWH) -> int:
+    """:func:`_mode_of` for one interval (plain floats: no arrays in the decision loop)."""
+    if bc > tol and imp > tol:
+        return CHARGE
+    if bd > tol and exp > tol:
+        return DISCHARGE
+    if bc <= tol and bd <= tol and ((d > tol and can_give) or (d < -tol and can_take)):
+        return HOLD
+    return FOLLOW
 
 
 def battery_modes(flows: Flows, battery: Battery, tol: float = MODE_TOL_KWH) -> np.ndarray:

@@ -65,14 +65,17 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
+import polars as pl
 from numba import njit
 
 from energylib.dispatch.assets import EV, Battery, EVArrays, GridLimits
 from energylib.dispatch.flows import Flows, dispatch_inputs
 from energylib.dispatch.lp import InfeasibleError
 from energylib.dispatch.optimum import DispatchLP
+from energylib.forecast.features import feature_matrix, input_windows
 
 #: Named forecasts an :class:`MPCPolicy` resolves by itself.
 FORECASTS = ("perfect", "persistence")
@@ -108,6 +111,10 @@ class MPCPolicy:
     switch_threshold : float
         A new plan replaces the one being followed only when it is cheaper by more than
         this, by the forecast [currency over the horizon]; 0 replans every decision.
+    known_intervals : int
+        Intervals, from the decision interval on, whose market prices are known when
+        deciding (1: the current interval's price, as Amber publishes it and as the live
+        agent reads it; 0: every price is forecast).
     penalty_per_kwh : float or None
         Price of an EV shortfall, top-up or reserve breach [currency/kWh]; default as the
         optimum's (10 x the largest absolute import price + 10).
@@ -118,6 +125,7 @@ class MPCPolicy:
     replan_minutes: int | None = None
     terminal_value: float | str = "median"
     switch_threshold: float = 0.0
+    known_intervals: int = 0
     penalty_per_kwh: float | None = None
     name: str = "mpc"
 
@@ -142,6 +150,8 @@ class MPCPolicy:
             raise ValueError(
                 f"MPCPolicy.switch_threshold must be >= 0, got {self.switch_threshold}"
             )
+        if self.known_intervals < 0:
+            raise ValueError(f"MPCPolicy.known_intervals must be >= 0, got {self.known_intervals}")
         if self.replan_minutes is not None and self.replan_minutes <= 0:
             raise ValueError(f"MPCPolicy.replan_minutes must be > 0 min, got {self.replan_minutes}")
 
@@ -332,6 +342,92 @@ class CallableForecast(Forecast):
             vals[key] = v
         load, pv = vals.pop("load_kwh"), vals.pop("pv_kwh")
         return Window(load, pv, vals)
+
+
+def forecaster_forecast(
+    runner,
+    history: pl.DataFrame,
+    start: datetime,
+    n: int,
+    interval_minutes: int,
+    *,
+    targets: Mapping[str, str],
+    every: int = 1,
+    batch_size: int = 256,
+    name: str = "forecaster",
+) -> IssuedForecast:
+    """A trained forecaster's forecasts as issued at each decision of a period.
+
+    At decision interval ``t`` (every ``every`` intervals of the period that starts at
+    ``start``) the forecaster sees the latest ``spec.sequence_length`` complete intervals of
+    ``history`` before it, as the live agent does, and forecasts its first horizon.  All
+    windows go through the model in batches.  Decisions whose window is incomplete (the
+    first days, gaps) get no forecast: the :class:`IssuedForecast` falls back to persistence.
+
+    Parameters
+    ----------
+    runner : energylib.forecast.inference.ForecastRunner
+        The loaded model (ONNX, TorchScript or eager): ``spec``, ``timezone``,
+        ``predict_array``.
+    history : polars.DataFrame
+        Canonical frame at the spec's interval with the columns it reads, covering the
+        period and the history before it (``interval_start`` UTC).
+    start : datetime
+        The period's first interval start (UTC).
+    n : int
+        Intervals in the period.
+    interval_minutes : int
+        The period's interval length [min] (the spec's, or a divisor of it).
+    targets : dict of str to str
+        Which forecast target feeds which series: ``{"price_per_kwh": "general_per_kwh"}``
+        (a market channel), ``{"total_kwh": "load_kwh"}``.
+    every : int
+        Intervals between decisions.
+    name : str
+        Label in results.
+    """
+    spec = runner.spec
+    ratio = spec.interval_minutes // interval_minutes
+    if ratio < 1 or ratio * interval_minutes != spec.interval_minutes:
+        raise ValueError(
+            f"the forecaster runs at {spec.interval_minutes} min; the period's {interval_minutes}-min "
+            "intervals must divide it"
+        )
+    fm = feature_matrix(history, spec, runner.timezone)
+    issued = np.arange(0, n, every, dtype=np.int64)
+    step_us = spec.interval_minutes * 60_000_000
+    t_us = _epoch_us(start) + issued * interval_minutes * 60_000_000
+    first_us = _epoch_us(fm.times[0])
+    anchor = (t_us - first_us) // step_us - 1  # the latest complete interval before t
+    lead = ((t_us - first_us) % step_us) // (interval_minutes * 60_000_000)  # into its interval
+    L = spec.sequence_length
+    usable = (anchor >= L - 1) & (anchor < fm.n_rows)
+    windows = input_windows(fm.inputs, np.clip(anchor, L - 1, fm.n_rows - 1), L)
+    usable &= np.isfinite(windows).all(axis=(1, 2))
+    hname, steps = spec.horizons[0]
+    out = {key: np.full((issued.size, steps * ratio), np.nan) for key in targets.values()}
+    rows = np.flatnonzero(usable)
+    if rows.size:
+        outs = runner.predict_array(windows[rows], batch_size=batch_size)
+        for target, key in targets.items():
+            task = spec.tasks[list(spec.targets).index(target)]
+            y = np.asarray(outs[f"{task}_{hname}"], dtype=float)
+            if target.endswith("_kwh"):
+                y = y / ratio  # energy per spec interval, split evenly
+            out[key][rows] = np.repeat(y, ratio, axis=1)
+    # A decision inside a spec interval starts that far into the forecast.
+    for key, table in out.items():
+        if ratio > 1:
+            shifted = np.full_like(table, np.nan)
+            for k in range(ratio):
+                sel = lead == k
+                shifted[sel, : table.shape[1] - k] = table[sel, k:]
+            out[key] = shifted
+    return IssuedForecast(issued, out, name=name)
+
+
+def _epoch_us(t) -> np.int64:
+    return np.int64(round(t.timestamp() * 1_000_000)) if hasattr(t, "timestamp") else np.int64(t)
 
 
 # --------------------------------------------------------------------------- prices
@@ -1041,6 +1137,10 @@ def run_mpc(
                              ev_arrays.next_departure[sl])  # fmt: skip
         if t % every == 0 or plan is None:
             w = forecast.window(series, t, m)
+            k = min(policy.known_intervals, m)
+            if k:  # prices published by now
+                for c, v in w.market.items():
+                    w.market[c] = np.concatenate((series.market[c][t : t + k], v[k:]))
             f_ip, f_ec = prices.prices(t, m, w.market)
             step = ctl.decide(
                 t, np.clip(w.load_kwh, 0.0, None), np.clip(w.pv_kwh, 0.0, None), f_ip, f_ec,
@@ -1177,6 +1277,7 @@ __all__ = [
     "Window",
     "battery_modes",
     "dispatch_mpc",
+    "forecaster_forecast",
     "mode_changes_per_day",
     "plan_from_flows",
     "run_mpc",

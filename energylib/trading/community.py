@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from tqdm import tqdm
 
 from energylib.schema import TIME
 from energylib.trading.homes import Community
@@ -144,6 +145,12 @@ class TradingOptions:
             raise ValueError(f"score_threshold must be within 0-100, got {self.score_threshold}")
         if not self.horizon_hours > 0:
             raise ValueError(f"horizon_hours must be > 0 h, got {self.horizon_hours}")
+        if self.forecast == "persistence" and self.horizon_hours > 24:
+            # yesterday's value is only known up to 24 h ahead
+            raise ValueError(
+                f"horizon_hours={self.horizon_hours} with persistence forecasts: yesterday's "
+                "values reach 24 h ahead at most; use horizon_hours <= 24 or forecast='perfect'"
+            )
         Forecasts(self.forecast)  # checks the name
 
 
@@ -287,11 +294,10 @@ def simulate(
     -------
     MarketRun
     """
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     options = options or TradingOptions()
     fc = _forecasts(options, forecasts)
+    fc.check(community.load_kwh.shape)
     name = NO_MARKET if mechanism in (None, NO_MARKET) else mechanism
     clear = None if name == NO_MARKET else get_mechanism(name)
     year = community.year

@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
+from tqdm import tqdm
 
 from energylib.dispatch.assets import Battery, GridLimits
 from energylib.trading.community import (
@@ -291,8 +292,6 @@ def run_distributed(
     dict of str to CommunityResult
         One per scenario name, feeders combined.
     """
-    from tqdm import tqdm
-
     feeders = list(feeders)
     scenarios = list(scenarios)
     if not feeders or not scenarios:

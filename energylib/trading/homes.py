@@ -38,7 +38,7 @@ counted in ``Community.filled_share``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +47,11 @@ import polars as pl
 
 from energylib.align import resample
 from energylib.dispatch.assets import Battery, GridLimits
+from energylib.ingest.households import read_citylearn_buildings, read_sgsc_households
+from energylib.scenario import ScenarioYear
 from energylib.schema import TIME, FrameMeta
 from energylib.site import Site, site_for_market
-from energylib.tariff import Calendar, Tariff
+from energylib.tariff import AmberTariff, Calendar, DynamicEUTariff, Tariff, bill_from_prices
 
 #: The trading design's battery: 13.5 kWh, 5 kW each way, 90 % round trip, SoC 10-80 %.
 TRADING_BATTERY = Battery(
@@ -131,10 +133,12 @@ class MarketYear:
         return self.cal.interval_minutes
 
     @classmethod
-    def from_scenario_year(cls, year, tariff: Tariff, *, pv_tilt_deg: float = 20.0) -> MarketYear:
+    def from_scenario_year(
+        cls, year: ScenarioYear, tariff: Tariff, *, pv_tilt_deg: float = 20.0
+    ) -> MarketYear:
         """From an :class:`energylib.scenario.ScenarioYear` and a tariff (the scenario
         engine's prices, PV per kWdc where the year has weather)."""
-        from energylib.solar import PVSystem
+        from energylib.solar import PVSystem  # slow import (pvlib), only where PV is modelled
 
         imp, exp = year.prices(tariff)
         pv = year.pv_kwh(PVSystem(1.0, tilt_deg=pv_tilt_deg)) if year.weather is not None else None
@@ -178,8 +182,6 @@ class MarketYear:
 
     def fixed_charges(self) -> float:
         """The tariff's supply charges and fees over the calendar, less its tax credit [currency]."""
-        from energylib.tariff import bill_from_prices
-
         z = np.zeros(len(self))
         bill = bill_from_prices(
             z,
@@ -225,9 +227,8 @@ def market_year(
         default year: ``store_source`` / ``store_site`` pick the series (kind ``prices``,
         channels ``general`` and, where present, ``feed_in``).
     """
-    from energylib.scenario import ScenarioYear
+    # slow import (pvlib, the price models), only where a year is built
     from energylib.simulate.default_year import DEFAULT_SEED, generate, year_bounds
-    from energylib.tariff import AmberTariff, DynamicEUTariff
 
     site = site_for_market(market)
     tariff = tariff or (AmberTariff() if market == "nem" else DynamicEUTariff())
@@ -330,7 +331,6 @@ class Community:
     grid: GridLimits = TRADING_GRID
     filled_share: np.ndarray | None = None
     description: str = ""
-    meta: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         t, n = len(self.year), len(self.names)
@@ -590,8 +590,6 @@ def citylearn_community(
     grid : GridLimits
         Connection limits.
     """
-    from energylib.ingest.households import read_citylearn_buildings
-
     homes = read_citylearn_buildings(folder)[: count or None]
     names, loads, pvs, batts, filled = [], [], [], [], []
     for frame, meta in homes:
@@ -656,8 +654,6 @@ def sgsc_community(
     grid : GridLimits
         Connection limits.
     """
-    from energylib.ingest.households import read_sgsc_households
-
     pv1 = _need_pv(year)
     homes = read_sgsc_households(path)[: count or None]
     assets = assign_assets(len(homes), mix, seed)
@@ -700,6 +696,7 @@ def generated_community(
     weather with the market's household scaled by its drawn consumption factor, an EV
     where drawn; PV and battery as drawn by :func:`assign_assets`.
     """
+    # slow import (scipy.signal through the weather model), only for generated homes
     from energylib.simulate.load import HOUSEHOLDS, generate_load
 
     if year.weather is None:

@@ -11,8 +11,9 @@ Forecasts (:class:`Forecasts`)
 ``perfect``
     The actual values (a bound on what a forecaster can give).
 ``persistence``
-    Yesterday's value at the same time (the first day repeats itself), the naive
-    forecast :func:`energylib.dispatch.rules.persistence` makes for one home.
+    Yesterday's value at the same time (on the first day, which has no yesterday, the
+    day's own values), the naive forecast :func:`energylib.dispatch.rules.persistence`
+    makes for one home.
 arrays
     Any forecaster's output, one value per interval and home (load, PV) and per interval
     (prices): for the trained EnergyTransformer, run it day-ahead and pass its forecasts.
@@ -127,6 +128,24 @@ class Forecasts:
             raise ValueError(
                 "Forecasts(kind='arrays') needs load_kwh, pv_kwh, import_per_kwh and export_credit_per_kwh"
             )
+
+    def check(self, shape: tuple[int, int]) -> None:
+        """Refuse forecast arrays that do not cover ``(T, N)`` intervals and homes."""
+        if self.kind != "arrays":
+            return
+        n_t = shape[0]
+        for name, want in (
+            ("load_kwh", shape),
+            ("pv_kwh", shape),
+            ("import_per_kwh", (n_t,)),
+            ("export_credit_per_kwh", (n_t,)),
+        ):
+            got = np.shape(getattr(self, name))
+            if got != want:
+                raise ValueError(
+                    f"Forecasts.{name} has shape {got}; the community needs {want} "
+                    "(intervals x homes for energy, intervals for prices)"
+                )
 
     def horizon(
         self,

@@ -25,7 +25,10 @@ from typing import Any
 import polars as pl
 import yaml
 
+from energylib.config import PROJECT_ROOT, load_settings
 from energylib.dispatch.assets import Battery, GridLimits
+from energylib.store import ParquetStore
+from energylib.tariff import AmberTariff, DynamicEUTariff, FlatTariff
 from energylib.trading.community import (
     NO_MARKET,
     CommunityResult,
@@ -260,8 +263,6 @@ def _battery_dict(b: Battery) -> dict[str, Any]:
 def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> MarketParams:
     """Read a market study's YAML file (relative paths: the current folder, then the
     project root); ``overrides`` replace top-level keys (nested mappings merge one level)."""
-    from energylib.config import PROJECT_ROOT
-
     p = Path(path)
     if not p.is_file() and not p.is_absolute() and (PROJECT_ROOT / p).is_file():
         p = PROJECT_ROOT / p
@@ -288,8 +289,6 @@ def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> Ma
 # --------------------------------------------------------------------------- inputs
 def make_tariff(params: MarketParams):
     """The tariff of the params' ``tariff:`` section."""
-    from energylib.tariff import AmberTariff, DynamicEUTariff, FlatTariff
-
     t = dict(params.tariff)
     kind = t.pop("kind")
     cls = {"amber": AmberTariff, "eu_dynamic": DynamicEUTariff, "flat": FlatTariff}[kind]
@@ -301,9 +300,6 @@ def load_year(params: MarketParams) -> MarketYear:
     pr = params.prices
     store = None
     if pr["source"] == "store":
-        from energylib.config import load_settings
-        from energylib.store import ParquetStore
-
         store = ParquetStore(pr["store_dir"] or load_settings().processed_dir)
     try:
         year = market_year(
@@ -321,8 +317,6 @@ def load_year(params: MarketParams) -> MarketYear:
 
 
 def _data_path(path: str) -> Path:
-    from energylib.config import PROJECT_ROOT
-
     p = Path(path).expanduser()
     return p if p.is_absolute() else PROJECT_ROOT / p
 

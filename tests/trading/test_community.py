@@ -3,6 +3,8 @@ limits, individual rationality, determinism; and the no-market run against the r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -189,3 +191,25 @@ def test_gini_of_savings():
     assert gini(np.array([5.0, 5.0, 5.0])) == pytest.approx(0.0)
     assert gini(np.array([0.0, 0.0, 9.0])) == pytest.approx(2 / 3)
     assert np.isnan(gini(np.array([])))
+
+
+def test_persistence_forecasts_never_look_ahead():
+    """Under persistence forecasts what happens up to interval k (after the first day, which
+    has no yesterday) does not depend on any load, PV or price after it."""
+    c = trading_pair(days=3)
+    k = 80
+    later = slice(k + 1, None)
+    load, pv = c.load_kwh.copy(), c.pv_kwh.copy()
+    load[later] *= 3.0
+    pv[later] *= 0.2
+    imp = c.year.import_per_kwh.copy()
+    imp[later] += 0.4
+    changed = replace(c, load_kwh=load, pv_kwh=pv, year=replace(c.year, import_per_kwh=imp))
+    options = TradingOptions(forecast="persistence")
+    for m in DEFAULT_MECHANISMS:
+        a = simulate(c, m, options, record=True)
+        b = simulate(changed, m, options, record=True)
+        for key, value in a.flows.items():
+            np.testing.assert_array_equal(value[: k + 1], b.flows[key][: k + 1], err_msg=f"{m} {key}")
+    with pytest.raises(ValueError, match="24 h ahead"):
+        TradingOptions(forecast="persistence", horizon_hours=48)

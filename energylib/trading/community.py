@@ -513,6 +513,19 @@ def optimum_totals(
     )
 
 
+def pooling_saving(intervals: pl.DataFrame) -> float:
+    """What netting every feeder's grid flows of the no-market run in each interval would
+    save (imports at the import price, exports at the credit, no loss) [currency]."""
+    alone = intervals.filter(pl.col("mechanism") == NO_MARKET)
+    imp, exp = pl.col("grid_import_kwh"), pl.col("grid_export_kwh")
+    net = imp - exp
+    p_in, p_out = pl.col("import_per_kwh"), pl.col("feed_in_per_kwh")
+    saving = (p_in * imp - p_out * exp) - (
+        p_in * net.clip(lower_bound=0.0) - p_out * (-net).clip(lower_bound=0.0)
+    )
+    return float(alone.select(saving.sum()).item()) if alone.height else 0.0
+
+
 def summarise(
     households: pl.DataFrame,
     intervals: pl.DataFrame,
@@ -534,8 +547,12 @@ def summarise(
     ``loss_kwh``, ``mean_price_per_kwh`` (volume-weighted trade price),
     ``mean_import_per_kwh`` and ``mean_feed_in_per_kwh`` (weighted by the traded volume, so
     comparable with the trade price), ``peak_import_kwh`` and ``peak_export_kwh`` (largest
-    net feeder flow per interval) and ``share_of_optimum`` (saving / the cooperative
-    optimum's saving, where given).
+    net feeder flow per interval), ``share_of_optimum`` (saving / the cooperative
+    optimum's saving, where given) and ``share_of_pooling`` (saving / the *pooling*
+    saving: what the homes would save if each feeder netted their grid flows alone as one
+    meter, every battery running as alone, no loss; the value of sharing energy without
+    moving any battery, next to the optimum, which also moves the batteries with perfect
+    foresight).
     """
     by_t = intervals.group_by(TIME, "mechanism", maintain_order=True).agg(
         pl.col(c).sum()
@@ -606,10 +623,14 @@ def summarise(
             }
         )
     out = pl.DataFrame(rows).join(energy, on="mechanism", how="left")
+    pool = pooling_saving(intervals)
     out = out.with_columns(
         (pl.col("saving") / pl.col("bill_alone")).alias("saving_share"),
         (pl.col("saving") / best if best else pl.lit(None, dtype=pl.Float64)).alias(
             "share_of_optimum"
+        ),
+        (pl.col("saving") / pool if pool > 0 else pl.lit(None, dtype=pl.Float64)).alias(
+            "share_of_pooling"
         ),
     )
     order = {NO_MARKET: -1, OPTIMUM: 99}

@@ -405,10 +405,18 @@ class MarketStudy:
     def currency(self) -> str:
         return self.result.currency
 
+    def _mechanisms(self) -> pl.DataFrame:
+        return self.summary.filter(~pl.col("mechanism").is_in([NO_MARKET, "cooperative_optimum"]))
+
     def best(self) -> dict[str, Any]:
         """The mechanism with the largest community saving (a summary row as a dict)."""
-        s = self.summary.filter(~pl.col("mechanism").is_in([NO_MARKET, "cooperative_optimum"]))
-        return s.sort("saving", descending=True).row(0, named=True)
+        return self._mechanisms().sort("saving", descending=True).row(0, named=True)
+
+    def fairest(self) -> dict[str, Any]:
+        """The mechanism whose savings are spread most evenly (lowest Gini coefficient of
+        savings; a summary row as a dict)."""
+        s = self._mechanisms().filter(pl.col("gini_saving").is_not_nan())
+        return (s if s.height else self._mechanisms()).sort("gini_saving").row(0, named=True)
 
 
 def _merge_mechanisms(results: dict[str, CommunityResult], description: str) -> CommunityResult:
@@ -525,6 +533,7 @@ def headline(study: MarketStudy) -> pl.DataFrame:
         pl.col("saving").round(0),
         (pl.col("saving_share") * 100).round(1).alias("saving_pct"),
         (pl.col("share_of_optimum") * 100).round(0).alias("of_optimum_pct"),
+        (pl.col("share_of_pooling") * 100).round(0).alias("of_pooling_pct"),
         (pl.col("self_sufficiency") * 100).round(1).alias("self_sufficiency_pct"),
         (pl.col("self_consumption") * 100).round(1).alias("self_consumption_pct"),
         pl.col("traded_kwh").round(0),

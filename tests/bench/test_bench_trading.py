@@ -136,6 +136,7 @@ def test_bench_citylearn_homes_against_the_cooperative_optimum(nem30):
         (pl.col("self_sufficiency") * 100).round(1).alias("self_sufficiency_pct"),
         (pl.col("self_consumption") * 100).round(1).alias("self_consumption_pct"),
         (pl.col("share_of_optimum") * 100).round(1).alias("of_optimum_pct"),
+        (pl.col("share_of_pooling") * 100).round(1).alias("of_pooling_pct"),
         pl.col("traded_kwh").round(0),
         pl.col("gini_saving").round(2),
         pl.col("worse_off"),

@@ -210,6 +210,8 @@ def test_persistence_forecasts_never_look_ahead():
         a = simulate(c, m, options, record=True)
         b = simulate(changed, m, options, record=True)
         for key, value in a.flows.items():
-            np.testing.assert_array_equal(value[: k + 1], b.flows[key][: k + 1], err_msg=f"{m} {key}")
+            np.testing.assert_array_equal(
+                value[: k + 1], b.flows[key][: k + 1], err_msg=f"{m} {key}"
+            )
     with pytest.raises(ValueError, match="24 h ahead"):
         TradingOptions(forecast="persistence", horizon_hours=48)

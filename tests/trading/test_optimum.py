@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from trading.cases import communities
 
-from energylib.trading.community import DEFAULT_MECHANISMS, simulate
+from energylib.trading.community import (
+    DEFAULT_MECHANISMS,
+    pooling_saving,
+    run_community,
+    simulate,
+)
 from energylib.trading.homes import Community
 from energylib.trading.node import BatteryArrays
 from energylib.trading.optimum import cooperative_optimum
@@ -68,3 +76,21 @@ def test_rolling_windows_stay_close_to_the_single_lp():
     daily = cooperative_optimum(c, window_days=1)
     assert whole.energy_cost <= daily.energy_cost + 1e-6
     assert daily.energy_cost == pytest.approx(whole.energy_cost, rel=0.1, abs=0.5)
+
+
+@settings(max_examples=5, deadline=None)
+@given(communities(max_homes=4, minutes=(30,)))
+def test_without_batteries_the_optimum_saves_exactly_the_pooling_saving(c):
+    """With no battery to move and no negative price to curtail for, the cooperative optimum
+    can only net the homes' flows: the summary's pooling reference."""
+    imp = np.abs(c.year.import_per_kwh)
+    exp = np.minimum(np.abs(c.year.export_credit_per_kwh), imp)
+    c = replace(
+        c,
+        batteries=(None,) * c.n_homes,
+        year=replace(c.year, import_per_kwh=imp, export_credit_per_kwh=exp),
+    )
+    res = run_community(c, ("uniform_auction",), optimum=True)
+    s = res.summary
+    best = s.filter(pl.col("mechanism") == "cooperative_optimum")["saving"][0]
+    assert pooling_saving(res.intervals) == pytest.approx(best, abs=1e-6)

@@ -22,7 +22,7 @@ def test_the_notebook_runs_a_small_study_under_papermill(tmp_path, monkeypatch):
     out = execute_notebook(
         Study(
             NOTEBOOK,
-            PROJECT_ROOT / PARAMS[0],
+            PROJECT_ROOT / PARAMS[1],  # generated homes: no data files needed
             tmp_path / "04.ipynb",
             {"days": 2, "results_out": str(tmp_path / "frames")},
         )

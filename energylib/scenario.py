@@ -383,21 +383,11 @@ class ScenarioYear:
         if key not in self._cache:
             if self.weather is None:
                 raise ScenarioError(f"{self.description}: PV needs weather; this year has none")
-            from energylib.solar import pv_ac_kwh, solar_position
+            from energylib.solar import pv_ac_kwh
 
-            if "solpos" not in self._cache:
-                self._cache["solpos"] = solar_position(
-                    self.weather.index, self.site, self.interval_minutes
-                )
+            # solar.solar_position caches the sun per site, period and the model's convention
             self._cache[key] = np.ascontiguousarray(
-                pv_ac_kwh(
-                    self.weather,
-                    self.site,
-                    base,
-                    self.interval_minutes,
-                    solpos=self._cache["solpos"],
-                ),
-                dtype=float,
+                pv_ac_kwh(self.weather, self.site, base, self.interval_minutes), dtype=float
             )
         return self._cache[key] * system.kwdc if scalable else self._cache[key]
 
@@ -476,6 +466,8 @@ class ScenarioSpec:
         How the battery (and, for the optimum, the EV) is dispatched.
     grid : GridLimits
         Grid connection limits.
+    pv_factor : float
+        Share of ``pv``'s output left after degradation [0-1] (a later year of the system).
     """
 
     name: str = field(default="", compare=False)
@@ -488,6 +480,7 @@ class ScenarioSpec:
     tariff: Tariff = field(default_factory=AmberTariff)
     policy: object = field(default_factory=SelfConsumption)
     grid: GridLimits = field(default_factory=GridLimits)
+    pv_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.ev_strategy not in EV_STRATEGIES:
@@ -704,7 +697,7 @@ def run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
 
 
 def _run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
-    pv = year.pv_kwh(spec.pv)
+    pv = year.pv_kwh(spec.pv) * spec.pv_factor
     flows = _dispatch(spec, year, pv, spec.battery, spec.ev_strategy, spec.policy_object)
     bill = spec.tariff.bill(
         flows.import_kwh, flows.export_kwh, year.cal, prices=year.prices(spec.tariff)

@@ -186,7 +186,7 @@ def test_npv_payback_and_irr_agree_for_every_scenario(result):
         else:
             assert row["irr_note"].startswith("no IRR")
         turns_positive = bool(np.any(np.cumsum(net) >= 0))
-        assert (row["simple_payback_years"] is not None) == turns_positive
+        assert (row["payback_years"] is not None) == turns_positive
         assert (row["discounted_payback_years"] is not None) == bool(
             np.any(cf["cumulative_discounted_amount"].to_numpy() >= 0)
         )
@@ -407,7 +407,7 @@ def test_every_scenario_stays_consistent_under_other_finance_assumptions(
         if r.irr is not None:
             terms = np.abs(flows / (1 + r.irr) ** np.arange(flows.size)).sum()
             assert abs(net_present_value(flows, r.irr)) <= 1e-6 * terms
-        assert (r.simple_payback_years is not None) == bool(np.any(np.cumsum(flows) >= 0))
+        assert (r.payback_years is not None) == bool(np.any(np.cumsum(flows) >= 0))
         assert r.npv == pytest.approx(net_present_value(flows, discount))
 
 
@@ -426,3 +426,90 @@ def _inputs(store_dir):
     if "inputs" not in _CACHE:
         _CACHE["inputs"] = load_inputs(_small_params(store_dir))
     return _CACHE["inputs"]
+
+
+# --------------------------------------------------------------------------- re-simulated finance
+def test_a_later_year_is_the_degraded_system_dispatched_and_billed_again(result):
+    from dataclasses import replace
+
+    from energylib.scenario import run
+    from energylib.study.pipeline import Dispatcher
+    from energylib.study.plan import make_plan
+
+    params = result.params
+    plan = make_plan(params)
+    d = Dispatcher(params, result.inputs)
+    choice = next(c for c in plan.scenarios if c.name == "Solar 6.6 kW + Powerwall 3")
+    spec = d.best(choice).spec
+    a = params.assumptions
+    y = 5
+    faded = replace(
+        spec.battery, capacity_kwh=spec.battery.capacity_kwh * (1 - a.battery_fade) ** (y - 1)
+    )
+    later = run(
+        replace(spec, battery=faded, pv_factor=(1 - a.pv_degradation) ** (y - 1)),
+        result.inputs.year,
+    )
+    base = run(plan.baseline, result.inputs.year)
+    expected = (later.baseline_total - later.bill_total) * result.annualisation
+    imp, exp, _ = d._year(spec, plan.baseline, y)
+    assert imp + exp == pytest.approx(expected)
+    assert base.bill_total == pytest.approx(later.baseline_total)
+    cash = result.cash_flows.filter(pl.col("scenario") == choice.name).sort("year")
+    row = result.scenario(choice.name)
+    assert cash["savings_amount"][1] == pytest.approx(row["year_one_saving_amount"])
+    escalation = (1 + a.tariff_escalation) ** (y - 1), (1 + a.export_escalation) ** (y - 1)
+    assert cash["savings_amount"][y] == pytest.approx(imp * escalation[0] + exp * escalation[1])
+
+
+def test_a_replaced_battery_saves_as_much_as_a_new_one(store_dir):
+    from energylib.study.pipeline import Dispatcher
+    from energylib.study.plan import make_plan
+
+    raw = small_raw(store_dir, battery_life_years=4)
+    raw["finance"] = {
+        **raw["finance"],
+        "pv_degradation": 0.0,
+        "battery_fade": 0.2,
+        "horizon_years": 8,
+    }
+    params = params_from_dict(raw)
+    d = Dispatcher(params, _inputs(store_dir))
+    plan = make_plan(params)
+    choice = next(c for c in plan.scenarios if c.battery)
+    spec = d.best(choice).spec
+    years = [sum(d._year(spec, plan.baseline, y)[:2]) for y in range(1, 9)]
+    assert years[4] == pytest.approx(years[0])  # year 5: a new battery
+    assert years[3] <= years[0] and years[7] == pytest.approx(years[3])
+
+
+def test_a_tariff_change_inside_the_horizon_prices_the_years_after_it(store_dir):
+    raw = small_raw(
+        store_dir, tariff={"kind": "flat", "import_per_kwh": 0.30, "feed_in_credit_per_kwh": 0.10}
+    )
+    raw["tariff_changes"] = [{"from": "2027-01-01", "feed_in_credit_per_kwh": 0.0}]
+    raw["finance"] = {
+        **raw["finance"],
+        "pv_degradation": 0.0,
+        "tariff_escalation": 0.0,
+        "export_price_escalation": 0.0,
+    }
+    result = run_study(params_from_dict(raw))
+    cash = result.cash_flows.filter(pl.col("scenario") == "Solar 6.6 kW").sort("year")[
+        "savings_amount"
+    ]
+    assert cash[1] == pytest.approx(cash[2])  # 2025 and 2026 with a feed-in tariff
+    assert cash[3] < cash[2] and cash[3] == pytest.approx(cash[4])  # none from 2027
+    assert "From 2027-01-01: feed_in_credit_per_kwh 0.0" in result.finance_method
+
+
+def test_the_scaled_method_is_an_option_and_the_report_says_which(store_dir):
+    raw = small_raw(store_dir)
+    raw["finance"] = {**raw["finance"], "method": "scaled"}
+    scaled = run_study(params_from_dict(raw))
+    assert "scaled down by PV degradation" in scaled.finance_method
+    resimulated = run_study(params_from_dict(small_raw(store_dir)))
+    assert "dispatched and billed again" in resimulated.finance_method
+    a, b = (r.scenario("Solar 6.6 kW + Powerwall 3") for r in (scaled, resimulated))
+    assert a["year_one_saving_amount"] == pytest.approx(b["year_one_saving_amount"])
+    assert a["npv_amount"] != pytest.approx(b["npv_amount"], rel=1e-6)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ class StudyResult:
     cash_flows : polars.DataFrame
         ``scenario`` plus :func:`energylib.finance.cash_flow_table` columns.
     npv_grid : polars.DataFrame
-        ``pv_kw``, ``battery``, ``battery_policy``, ``npv_amount``, ``simple_payback_years``,
+        ``pv_kw``, ``battery``, ``battery_policy``, ``npv_amount``, ``payback_years``,
         ``saving_amount``, ``net_capex_amount``.
     ev_strategies : polars.DataFrame
         ``strategy``, ``ev_grid_kwh``, ``ev_pv_kwh``, ``ev_discharge_kwh``, ``bill_amount``,
@@ -97,6 +98,31 @@ class StudyResult:
             )
             .sort("swing_amount", descending=True)
         )
+
+    @property
+    def finance_method(self) -> str:
+        """How the cash flows were made, in a sentence for the report."""
+        p = self.params
+        a = p.assumptions
+        if p.finance_method == "scaled":
+            text = (f"Each year's saving is year 1's, escalated and scaled down by PV degradation "
+                    f"({a.pv_degradation:.1%} a year) and battery fade ({a.battery_fade:.1%} a year).")  # fmt: skip
+        else:
+            text = (f"Every year of the {a.horizon_years} is dispatched and billed again: the PV losing "
+                    f"{a.pv_degradation:.1%} of its output a year, the battery {a.battery_fade:.1%} of its "
+                    "capacity a year of its age")  # fmt: skip
+            text += (
+                f" (a new one after {p.battery_life_years} years)" if p.battery_life_years else ""
+            )
+            text += ", under the tariff in force that year, then escalated."
+        for day, tariff in p.tariff_changes:
+            changed = {
+                k: v
+                for k, v in vars(tariff).items()
+                if vars(p.tariff_on(day - timedelta(days=1))).get(k) != v
+            }
+            text += f" From {day}: {', '.join(f'{k} {v}' for k, v in changed.items())}."
+        return text
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -222,7 +248,7 @@ def grid_row(choice: Choice, best: ScenarioResult, base: ScenarioResult, money) 
         "battery": choice.battery or "none",
         "battery_policy": policy_label(best.spec),
         "npv_amount": money.result.npv,
-        "simple_payback_years": money.result.simple_payback_years,
+        "payback_years": money.result.payback_years,
         "saving_amount": base.bill_total - best.bill_total,
         "net_capex_amount": money.capex.net,
     }
@@ -241,7 +267,9 @@ def headline_frame(params: StudyParams, rows: list[dict]) -> pl.DataFrame:
     def payback(r: dict) -> str | None:
         if r["horizon_years"] is None:
             return None
-        return finance.format_payback(r["simple_payback_years"], r["horizon_years"])
+        return finance.format_paybacks(
+            r["payback_years"], r["final_payback_years"], r["horizon_years"]
+        )
 
     def irr(r: dict) -> str | None:
         return (
@@ -250,13 +278,13 @@ def headline_frame(params: StudyParams, rows: list[dict]) -> pl.DataFrame:
 
     return pl.DataFrame(rows, infer_schema_length=None).with_columns(
         pl.lit(params.currency).alias("currency"),
-        pl.struct("simple_payback_years", "horizon_years").map_elements(payback, return_dtype=pl.String).alias("payback_text"),
+        pl.struct("payback_years", "final_payback_years", "horizon_years").map_elements(payback, return_dtype=pl.String).alias("payback_text"),
         pl.struct("irr_fraction", "irr_note").map_elements(irr, return_dtype=pl.String).alias("irr_text"),
     )  # fmt: skip
 
 
 def grid_frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema_overrides={"simple_payback_years": pl.Float64})
+    return pl.DataFrame(rows, schema_overrides={"payback_years": pl.Float64})
 
 
 def monthly_frame(base: pl.DataFrame, scenarios: dict[str, pl.DataFrame]) -> pl.DataFrame:

@@ -10,6 +10,7 @@ a :class:`StudyError` naming the file, the key and the fix.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from datetime import time as dt_time
@@ -46,6 +47,9 @@ REALISTIC_RULES = ("self_consumption", "price_threshold", "forecast_persistence"
 POLICIES = (*REALISTIC_RULES, "forecast", "optimum")
 BEST_RULE = "best_rule"
 FILLS = ("same_weekday_last_year", "previous_day")
+#: ``resimulated``: every year of the horizon dispatched and billed again; ``scaled``: year 1
+#: scaled by degradation and fade (see energylib.finance).
+FINANCE_METHODS = ("resimulated", "scaled")
 UPSAMPLING = ("uniform",)
 INTERVALS = (5, 15, 30, 60)
 
@@ -316,6 +320,7 @@ class PVOptions:
     """PV sizes to study and their prices.
 
     ``sizes_kw`` [kWdc], ``tilt_deg`` and ``azimuth_deg`` [degrees; None faces the equator],
+    ``model`` (a :data:`energylib.solar.PRESETS` name: ``energylib_v1``, ``pvwatts_v8``),
     ``export_limit_kw`` [kW], ``cost_per_kw`` [currency/kWdc], ``installation``, ``rebate``
     [currency], ``om_per_kw_year`` [currency/kW/year], inverter life [years] and its
     replacement cost [currency].
@@ -331,6 +336,7 @@ class PVOptions:
     om_per_kw_year: float = 0.0
     inverter_life_years: int | None = None
     inverter_replacement_cost: float = 0.0
+    model: str = "energylib_v1"
 
     def system(self, kw: float) -> PVSystem | None:
         """The PV system of ``kw`` kWdc (None for 0)."""
@@ -341,6 +347,7 @@ class PVOptions:
             tilt_deg=float(self.tilt_deg),
             azimuth_deg=self.azimuth_deg,
             export_limit_kw=self.export_limit_kw,
+            model=self.model,
         )
 
 
@@ -537,6 +544,16 @@ class StudyParams:
     sensitivity_scenario: str | None
     soc_week_start: str | None = None
     source: Path | None = None
+    tariff_changes: tuple[tuple[date, Tariff], ...] = ()
+    finance_method: str = "resimulated"
+
+    def tariff_on(self, day: date) -> Tariff:
+        """The tariff in force on ``day``: the base tariff, or the latest change from before it."""
+        current = self.tariff
+        for start, tariff in self.tariff_changes:
+            if start <= day:
+                current = tariff
+        return current
 
     @property
     def where(self) -> str:
@@ -572,7 +589,7 @@ TOP_KEYS = frozenset(
         "title", "currency", "site", "period", "interval_minutes", "inputs", "tariff", "pv",
         "batteries", "battery_rebate", "battery_life_years", "battery_wear_per_kwh", "ev",
         "scenarios", "policy", "policy_comparison", "finance", "sensitivity_scenario",
-        "soc_week_start",
+        "soc_week_start", "tariff_changes",
     }
 )  # fmt: skip
 
@@ -665,6 +682,9 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
 
     fin = _mapping(raw.get("finance"), "finance", where)
     other_om = float(fin.pop("other_om_per_year", 0.0))
+    method = fin.pop("method", "resimulated")
+    if method not in FINANCE_METHODS:
+        raise StudyError(f"{where}: finance.method {method!r}; use one of {list(FINANCE_METHODS)}")
     _check_keys(fin, _names(finance.Assumptions), "finance", where)
     assumptions = _build(finance.Assumptions, fin, "finance", where)
 
@@ -716,6 +736,30 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
         r is not None and r.replay_from for r in (inputs.load, inputs.prices, inputs.pv_measured)
     ):
         raise StudyError(f"{where}: replay_from needs a period with a start, not last_12_months")
+    tariff = _tariff(raw.get("tariff"), site, inputs.prices, where)
+    changes = []
+    for i, item in enumerate(raw.get("tariff_changes") or []):
+        change = _mapping(item, f"tariff_changes[{i}]", where)
+        if "from" not in change:
+            raise StudyError(
+                f"{where}: tariff_changes[{i}] needs from: (the first day the change applies)"
+            )
+        day = _date(change.pop("from"), f"tariff_changes[{i}].from", where)
+        base = changes[-1][1] if changes else tariff
+        _check_keys(change, _names(type(base), ("name",)), f"tariff_changes[{i}]", where)
+        changes.append(
+            (
+                day,
+                _build(
+                    functools.partial(dataclasses.replace, base),
+                    change,
+                    f"tariff_changes[{i}]",
+                    where,
+                ),
+            )
+        )
+    if [d for d, _ in changes] != sorted(d for d, _ in changes):
+        raise StudyError(f"{where}: tariff_changes must be in date order")
     return StudyParams(
         title=str(raw.get("title", "Scenario study")),
         currency=str(raw.get("currency", "AUD")),
@@ -723,7 +767,9 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
         period=period,
         interval_minutes=minutes,
         inputs=inputs,
-        tariff=_tariff(raw.get("tariff"), site, inputs.prices, where),
+        tariff=tariff,
+        tariff_changes=tuple(changes),
+        finance_method=method,
         pv=pv,
         batteries=batteries,
         battery_rebate_per_kwh=float(rebate.get("per_kwh", 0.0)),

@@ -11,16 +11,26 @@ Savings and finance
 A scenario's saving is the baseline bill (no new PV, no battery, the EV charged on arrival,
 or no EV at all where the home has none) less the scenario's bill.  Where the data covers
 less than a year, the finance uses the savings scaled to 365 days
-(``StudyResult.annualisation``).  The share of the saving that degrades with the PV is what
-the PV alone adds; the share that fades with the battery is what the battery adds on top
-(both measured by running the scenario without them).
+(``StudyResult.annualisation``).
+
+With ``finance.method: resimulated`` (the default) every year of the horizon is dispatched
+and billed again: the PV at ``(1 - degradation) ** (year - 1)`` of its output, the battery
+at ``(1 - fade) ** age`` of its capacity (age restarting when it is replaced), under the
+tariff in force when that year starts (``tariff_changes``: Dutch net metering ends in 2027),
+against the same year's baseline; :mod:`energylib.finance` escalates those savings.  With
+``scaled`` the year-1 saving is scaled instead: the share of it that degrades with the PV
+is what the PV alone adds, the share that fades with the battery what the battery adds on
+top (both measured by running the scenario without them); those shares also drive the
+degradation sensitivity under either method.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from energylib import finance
@@ -87,10 +97,40 @@ class Dispatcher:
         self.days = len(self.year) * self.year.interval_minutes / 1440.0
         self.annual = 365.0 / self.days
         self.ongoing = ongoing(params)
+        self.horizon = int(params.assumptions.horizon_years)
+        self.start = inputs.period.start or self.year.cal.local_date[0].astype(date)
         self._best: dict[Choice, ScenarioSpec] = {}
 
     def run(self, spec: ScenarioSpec) -> ScenarioResult:
         return run(spec, self.year)
+
+    def _split(self, base: ScenarioResult, run_: ScenarioResult) -> tuple[float, float, float]:
+        """A year's saving split into imports and feed-in, and the new PV's generation,
+        annualised [currency, currency, kWh]."""
+        base_credit = float(base.bill["feed_in_credit"].sum())
+        credit = float(run_.bill["feed_in_credit"].sum())
+        f = run_.flows
+        new_pv = np.clip(f.pv_kwh - f.curtailed_kwh - self.year.existing_pv_kwh, 0.0, None)
+        return (
+            ((base.bill_total + base_credit) - (run_.bill_total + credit)) * self.annual,
+            (credit - base_credit) * self.annual,
+            float(new_pv.sum()) * self.annual,
+        )
+
+    def _year(self, spec: ScenarioSpec, base: ScenarioSpec, y: int) -> tuple[float, float, float]:
+        """Year ``y`` of a system, dispatched and billed again (see the module docstring)."""
+        a = self.params.assumptions
+        tariff = self.params.tariff_on(_add_years(self.start, y - 1))
+        battery = spec.battery
+        if battery is not None:
+            life = self.params.battery_life_years
+            age = (y - 1) % int(life) if life and int(life) < self.horizon else y - 1
+            battery = replace(
+                battery, capacity_kwh=battery.capacity_kwh * (1.0 - a.battery_fade) ** age
+            )
+        pv_factor = (1.0 - a.pv_degradation) ** (y - 1) if spec.pv is not None else 1.0
+        later = replace(spec, tariff=tariff, battery=battery, pv_factor=pv_factor)
+        return self._split(self.run(replace(base, tariff=tariff)), self.run(later))
 
     def best(self, choice: Choice) -> ScenarioResult:
         """The cheapest of a choice's candidates (one per rule policy tried)."""
@@ -117,21 +157,34 @@ class Dispatcher:
                 pv_fraction = (no_battery - no_pv) / saving
         pv_fraction = min(max(pv_fraction, 0.0), 1.0)
         battery_fraction = min(max(battery_fraction, 0.0), 1.0 - pv_fraction)
-        f = run_.flows
-        base_credit = float(base.bill["feed_in_credit"].sum())
-        credit = float(run_.bill["feed_in_credit"].sum())
+        import_saving, export_credit, pv_kwh = self._split(base, run_)
+        by_year = {}
+        if self.params.finance_method == "resimulated":
+            years = [self._year(run_.spec, base.spec, y) for y in range(1, self.horizon + 1)]
+            by_year = {
+                "import_by_year": tuple(y[0] for y in years),
+                "export_by_year": tuple(y[1] for y in years),
+                "pv_kwh_by_year": tuple(y[2] for y in years),
+            }
         savings = finance.Savings(
-            import_saving=((base.bill_total + base_credit) - (run_.bill_total + credit))
-            * self.annual,
-            export_credit=(credit - base_credit) * self.annual,
+            import_saving=import_saving,
+            export_credit=export_credit,
             pv_fraction=pv_fraction,
             battery_fraction=battery_fraction,
-            pv_generation_kwh=float((f.pv_kwh - f.curtailed_kwh).sum()) * self.annual,
+            pv_generation_kwh=pv_kwh,
+            **by_year,
         )
         spec = run_.spec
         c = capex(self.params, choice.pv_kw, choice.battery, spec.v2h or spec.v2g)
         result = finance.evaluate(c, savings, self.params.assumptions, self.ongoing)
         return Money(c, savings, result)
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def run_study(

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +57,7 @@ def _child(func: str, *args: str, timeout: int = 3600) -> dict:
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env=os.environ | ONE_THREAD,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         timeout=timeout,
     )
@@ -136,7 +135,11 @@ def _default_forecaster(tmp: Path):
     env = os.environ | {"ENERGYLIB_DATA_DIR": str(tmp)}
     params = ROOT / "params" / "train_pi.yaml"
     text = params.read_text()
-    for key, value in (("max_epochs", "15"), ("max_train_batches", "200"), ("max_eval_batches", "20")):
+    for key, value in (
+        ("max_epochs", "15"),
+        ("max_train_batches", "200"),
+        ("max_eval_batches", "20"),
+    ):
         text = "\n".join(
             f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines()
         )
@@ -148,7 +151,9 @@ def _default_forecaster(tmp: Path):
         [sys.executable, "-m", "energylib.cli", "train", "--params", str(path), "--quiet"],
         cwd=ROOT, env=env, check=True,
     )  # fmt: skip
-    print(f"[mpc] trained the pi preset (15 epochs x 200 batches) in {time.perf_counter() - t0:.0f} s")
+    print(
+        f"[mpc] trained the pi preset (15 epochs x 200 batches) in {time.perf_counter() - t0:.0f} s"
+    )
     return load_model(out / "model.onnx"), str(out / "model.onnx")
 
 
@@ -171,7 +176,9 @@ def test_bench_mpc_on_the_default_year(tmp_path):
         runner, history, _start(year), len(year), year.interval_minutes,
         targets={"price_per_kwh": "general_per_kwh"}, name="forecaster",
     )  # fmt: skip
-    print(f"[mpc] forecaster {path}: {fc.issued.size} forecasts in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"[mpc] forecaster {path}: {fc.issued.size} forecasts in {time.perf_counter() - t0:.1f} s"
+    )
     rows = _compare("default year", base, year, _mpc_cases(fc), rules)
     assert rows[0]["policy"] == "optimum"
     print(f"[mpc] load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -229,7 +236,9 @@ def _real_forecaster(tmp: Path, shared: Path, site, timezone: str):
     spot30, _ = resample(spot.select(TIME, "spot_per_kwh"), frames[0][1], 30)
     ((usage, _),) = read_sgsc_households(shared / "sgsc_households", customers=[SGSC_HOME])
     shifts = [timedelta(weeks=w) for w in (522, 574)]  # 2012-13 onto 2022-23, 2013 onto 2024
-    load = pl.concat([usage.with_columns(pl.col(TIME) + s) for s in shifts]).unique(TIME, keep="last")
+    load = pl.concat([usage.with_columns(pl.col(TIME) + s) for s in shifts]).unique(
+        TIME, keep="last"
+    )
     w = generate_weather(site, start, end, 30, WEATHER_SEED)
     weather = pl.DataFrame(
         {TIME: w.index.tz_convert("UTC").to_pydatetime(), "ghi_w_m2": w["ghi"].to_numpy(),
@@ -308,20 +317,29 @@ def child_plan_latency(minutes: str, n: str) -> None:
     from energylib.dispatch.mpc import MPCController, MPCPolicy
 
     m = int(minutes)
-    ctl = MPCController(MPCPolicy(horizon_hours=48, switch_threshold=THRESHOLD), m, battery=Battery())
+    ctl = MPCController(
+        MPCPolicy(horizon_hours=48, switch_threshold=THRESHOLD), m, battery=Battery()
+    )
     steps, per_day = ctl.n, 1440 // m
     rng = np.random.default_rng(0)
     total = steps + int(n)
     t = np.arange(total)
     h = m / 60
     load = (0.6 + 0.4 * np.sin(2 * np.pi * t / per_day) + rng.gamma(2, 0.2, total)) * h
-    pv = np.clip(np.sin(2 * np.pi * (t / per_day - 0.25)), 0, None) * 5 * h * rng.uniform(0.5, 1, total)
+    pv = (
+        np.clip(np.sin(2 * np.pi * (t / per_day - 0.25)), 0, None)
+        * 5
+        * h
+        * rng.uniform(0.5, 1, total)
+    )
     price = 0.25 + 0.15 * np.sin(2 * np.pi * t / per_day + 1) + rng.normal(0, 0.05, total)
     ms, cpu, soc, mode = [], [], 6.75, None
     for k in range(int(n)):
         sl = slice(k, k + steps)
         c0, t0 = time.thread_time(), time.perf_counter()
-        step = ctl.decide(k, load[sl], pv[sl], price[sl], 0.3 * price[sl], soc_kwh=soc, mode_now=mode)
+        step = ctl.decide(
+            k, load[sl], pv[sl], price[sl], 0.3 * price[sl], soc_kwh=soc, mode_now=mode
+        )
         ms.append((time.perf_counter() - t0) * 1e3)
         cpu.append((time.thread_time() - c0) * 1e3)
         soc, mode = float(step.plan.soc_kwh[0]), step.mode

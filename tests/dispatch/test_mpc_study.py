@@ -9,8 +9,8 @@ from test_study import small_raw
 
 from energylib import plots
 from energylib.dispatch.mpc import MPCPolicy
-from energylib.store import ParquetStore
 from energylib.scenario import run
+from energylib.store import ParquetStore
 from energylib.study import StudyError, load_inputs, params_from_dict
 from energylib.study.frames import policy_frame, stability_frame
 from energylib.study.plan import make_plan

@@ -195,7 +195,7 @@ def test_fedprox_term_holds_local_weights_near_the_global_model(homes):
     def drift(mu: float) -> float:
         m = build_model(config, homes[2])
         load_shared(m, start)
-        fit(m, [homes[2]], LocalOptions(learning_rate=1e-2, batch_size=32, max_train_batches=15, proximal_mu=mu), 1, seed=3)
+        fit(m, [homes[2]], LocalOptions(learning_rate=1e-2, batch_size=32, max_train_batches=10, proximal_mu=mu), 1, seed=3)
         return float(sum(((p.detach() - start[n]) ** 2).sum() for n, p in m.named_parameters()))
 
     assert drift(50.0) < 0.5 * drift(0.0)
@@ -325,3 +325,83 @@ def test_exported_federated_model_is_hot_swapped_by_the_agents_watcher(study, tm
     np.testing.assert_allclose(day["total_kwh"], eager["total_kwh"], rtol=1e-4, atol=1e-6)
     assert json.loads(json.dumps(watcher.status()))["swaps"] == 1
     torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------- any spec, any household source
+def test_a_client_trains_any_spec_from_its_own_store_and_sends_no_local_buffers(tmp_path, monkeypatch):
+    """A price spec (TRADING_24, with its per-household price profile) from a store holding
+    load channels, prices, weather and battery: the ClientApp, called as Flower calls it,
+    replies with the shared parameters only (the profile buffers and scalers stay)."""
+    from flwr.app import Context, Message, MessageType, RecordDict
+    from forecast.synthetic import SMALL_SPEC, synthetic_frame
+
+    from energylib.forecast.federated.apps import RoundSetup, make_client_app
+    from energylib.schema import LOAD_CHANNELS
+
+    frame = synthetic_frame(days=24)
+    store = ParquetStore(tmp_path / "store")
+    kinds = {
+        "load": [f"{c}_kwh" for c in LOAD_CHANNELS] + ["total_kwh"],
+        "prices": ["price_per_kwh"],
+        "weather": ["ghi_w_m2", "temp_air_c"],
+        "battery": ["soc_pct", "soh_pct", "cycles_count"],
+    }
+    for kind, cols in kinds.items():
+        channel = "general" if kind == "prices" else "all"
+        meta = FrameMeta("home", kind, 30, "pi-1", channel, currency="AUD", timezone=TZ)
+        store.upsert(frame.select("interval_start", *cols), meta)
+    ref = HouseholdRef("store", "pi-1", str(tmp_path / "store"), source="home")
+    params = FederationParams(feature_spec=SMALL_SPEC.to_dict(), model=TINY_MODEL, max_train_batches=3, batch_size=16)
+    setup = RoundSetup.from_params(params)
+    config = setup.model_config
+    assert config.profile_slots == 48  # the price task forecasts on the household's own profile
+    start = shared_state(initial_model(config, 0))
+    config_record = setup.to_config()
+    config_record["server-round"] = 1
+    # The identity of the run Flower's runtime gives the process that builds messages.
+    from flwr.supercore.task_identity import TaskIdentity
+
+    for attr in ("_run_id", "_task_id", "_node_id"):
+        monkeypatch.setattr(TaskIdentity, attr, 1)
+    message = Message(
+        RecordDict({"arrays": ArrayRecord(start), "config": config_record}),
+        dst_node_id=7,
+        message_type=MessageType.TRAIN,
+    )
+    context = Context(run_id=1, node_id=7, node_config=ref.to_node_config(), state=RecordDict(), run_config={})
+    reply = make_client_app()(message, context)  # the deployment's app: the node config names the store
+    assert set(reply.content) == {"arrays", "metrics"}
+    sent = reply.content["arrays"]
+    assert set(sent) == set(start) and not {"profile", "slot_keys"} & set(sent)
+    assert any(not np.array_equal(sent[k].numpy(), start[k].numpy()) for k in start)  # it trained
+    assert reply.content["metrics"]["steps"] == 3
+
+
+def test_citylearn_households_read_hourly_and_ask_for_the_hourly_spec(shared_data):
+    ref = HouseholdRef("citylearn", "3", str(shared_data / "citylearn_2022"))
+    frame, tz = load_household(ref, 60)
+    assert frame.columns == ["interval_start", "total_kwh"] and frame.height == 8760 and tz == "America/Los_Angeles"
+    with pytest.raises(ValueError, match="60-min but the feature spec reads 30-min.*CONSUMPTION_TIME_60MIN"):
+        load_household(ref, 30)
+
+
+def test_sgsc_households_are_listed_in_id_order_and_read_half_hourly(shared_data):
+    params = FederationParams(data_path=str(shared_data / "sgsc_households"), households=2, days=30,
+                              new_households=(1,), new_history_days=10)
+    refs = params.household_refs()
+    assert [r.name for r in refs] == ["sgsc-10006414", "sgsc-10006664"]
+    assert refs[1].history_days == 10 and refs[0].history_days is None
+    frame, tz = load_household(refs[0], 30)
+    assert tz == "Australia/Sydney" and frame.height <= 30 * 48 + 1
+    assert (frame["interval_start"].diff().drop_nulls() >= timedelta(minutes=30)).all()
+
+
+def test_generated_homes_differ_in_size_and_habits():
+    from energylib.forecast.federated.households import simulated_home
+
+    homes = [simulated_home(i, seed=0) for i in range(6)]
+    assert len({round(h.annual_kwh) for h in homes}) == 6
+    assert {h.has_ev for h in homes} == {True, False}
+    frame, tz = load_household(HouseholdRef("simulated", "2", days=20), 30)
+    assert frame.height == 20 * 48 and tz == "Australia/Sydney"
+    assert frame["total_kwh"].sum() == pytest.approx(homes[2].annual_kwh * 20 / 365, rel=0.35)

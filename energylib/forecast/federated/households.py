@@ -193,15 +193,53 @@ def _read(ref: HouseholdRef, interval_minutes: int) -> tuple[pl.DataFrame, str]:
         )
         times = pl.Series(TIME, rd.index.tz_convert("UTC")).cast(pl.Datetime("us", "UTC"))
         return pl.DataFrame({TIME: times, "total_kwh": rd.load["total_kwh"]}), site.timezone
-    # store: the household's own metered usage
+    return _read_store(ref, interval_minutes)
+
+
+#: What a store may hold for a household, by kind and channel: every series found is joined,
+#: so a spec with price or weather inputs finds them (a kind the store lacks is skipped).
+STORE_KINDS = (
+    ("load", None),
+    ("usage", "general"),
+    ("prices", "general"),
+    ("weather", None),
+    ("battery", None),
+)
+
+
+def _read_store(ref: HouseholdRef, interval_minutes: int) -> tuple[pl.DataFrame, str]:
+    """The household's series in its own store, joined at ``interval_minutes``; metered
+    usage (``energy_kwh``) becomes ``total_kwh`` where no load series gives one."""
     from energylib.store import ParquetStore, SqliteStore
 
     path = _resolve(ref.path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"household {ref.name}: no store at {path}; set its path (node config path=...)"
+        )
     store = SqliteStore(path) if path.is_file() else ParquetStore(path)
-    data, meta = store.read(ref.source, "usage", site=ref.key, channel="general")
-    return _canonical(
-        data, meta, "energy_kwh", interval_minutes, f"{path} ({ref.source}/{ref.key})"
-    )
+    frames = {}
+    for kind, channel in STORE_KINDS:
+        try:
+            frames[kind] = store.read(ref.source, kind, site=ref.key, channel=channel)
+        except LookupError:
+            continue
+    if "load" not in frames and "usage" not in frames:
+        raise LookupError(
+            f"household {ref.name}: the store at {path} holds no usage or load for source "
+            f"{ref.source!r}, site {ref.key!r}; check source= and key= in its node config"
+        )
+    where = f"{path} ({ref.source}/{ref.key})"
+    for _, meta in frames.values():
+        if meta.interval_minutes > interval_minutes:
+            raise ValueError(
+                f"{where}: {meta.kind} is {meta.interval_minutes}-min but the feature spec reads "
+                f"{interval_minutes}-min intervals; use a spec at {meta.interval_minutes} min"
+            )
+    data, tz = assemble_frame(frames, interval_minutes)
+    if "total_kwh" not in data.columns:
+        data = data.rename({"energy_kwh": "total_kwh"})
+    return data, tz
 
 
 def load_household(

@@ -82,7 +82,7 @@ def round_progress(params: FederationParams, enabled: bool = True):
     return bar, update
 
 
-def start_ray(cpus: int, attempts: int = 2) -> None:
+def start_ray(cpus: int, attempts: int = 3) -> None:
     """Start the local Ray instance Flower's simulation runtime runs the ClientApps on.
 
     Flower would start it too (with the same ``PYTHONPATH`` hand-over to the workers); it

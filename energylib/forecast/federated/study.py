@@ -51,12 +51,24 @@ from energylib.forecast.federated.training import (
 METHOD_ORDER = ("local", "fedavg", "fedprox", "centralised")
 
 
+def _not_the_run_simulation_notice(record: logging.LogRecord) -> bool:
+    # Flower 1.42 deprecates run_simulation in favour of `flwr run` on a simulation SuperLink;
+    # the notice would sit in every report.  Other warnings pass.
+    return "`run_simulation` function is deprecated" not in record.getMessage()
+
+
 def _quiet_flower() -> Callable[[], None]:
     """Lower Flower's per-message INFO logging while a progress bar shows the rounds."""
     logger = logging.getLogger("flwr")
     level = logger.level
     logger.setLevel(logging.WARNING)
-    return lambda: logger.setLevel(level)
+    logger.addFilter(_not_the_run_simulation_notice)
+
+    def restore() -> None:
+        logger.setLevel(level)
+        logger.removeFilter(_not_the_run_simulation_notice)
+
+    return restore
 
 
 def round_progress(params: FederationParams, enabled: bool = True):

@@ -10,6 +10,10 @@
    naive (yesterday), on the households' own test blocks (the last 15 % of each one's rows).
 3. The deployment runtime: a SuperLink and 3 SuperNode processes on loopback, 2 rounds:
    rounds completed, bytes each client sent and received per round.
+4. Scale: 50 generated homes in one simulation (1 round, a few steps each).
+
+Two of the ten SGSC homes are "new" (28 days of training history before their validation
+block) to show who gains from federation.
 
 Prints the figures (with the load average: the machine is shared) and writes them to
 ``tests/artifacts/bench_federated/figures.json``; asserts only correctness, never times.
@@ -28,7 +32,7 @@ import pytest
 
 from energylib.forecast.federated import FederationParams
 from energylib.forecast.federated.deployment import LoopbackFederation
-from energylib.forecast.federated.study import run_study
+from energylib.forecast.federated.study import run_federation, run_study
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench_federated"
 TARGET_S = 300.0
@@ -49,6 +53,8 @@ def _params(shared: Path, out: Path, **changes) -> FederationParams:
         dataset="sgsc",
         data_path=str(shared / "sgsc_households"),
         households=10,
+        new_households=(8, 9),  # two homes that joined 28 days before their validation block
+        new_history_days=28,
         preset="pi",
         feature_spec="CONSUMPTION_TIME",
         horizons={"day": 48},
@@ -83,9 +89,15 @@ def study(shared_data):
 
 def test_ten_households_five_rounds_and_where_a_round_goes(study):
     rounds = study.run.rounds
-    assert rounds.height == 10 and (rounds["clients_train"] == 10).all() and (rounds["failures"] == 0).all()
+    assert (
+        rounds.height == 10
+        and (rounds["clients_train"] == 10).all()
+        and (rounds["failures"] == 0).all()
+    )
     per_strategy = rounds.group_by("strategy", maintain_order=True).agg(
-        (pl.col("train_phase_s") + pl.col("aggregation_s") + pl.col("evaluate_phase_s")).sum().alias("rounds_s")
+        (pl.col("train_phase_s") + pl.col("aggregation_s") + pl.col("evaluate_phase_s"))
+        .sum()
+        .alias("rounds_s")
     )
     round_s = dict(per_strategy.iter_rows())
     startup = study.seconds["federation"] - sum(round_s.values())
@@ -127,7 +139,10 @@ def test_accuracy_table_against_seasonal_naive(study):
         print(gains)
     FIGURES["accuracy"] = {"overall": overall.to_dicts(), "households": gains.to_dicts()}
     assert set(overall["method"]) == {"naive", "local", "fedavg", "fedprox", "centralised"}
-    assert (study.scores.group_by("household").agg(pl.col("test_windows").n_unique())["test_windows"] == 1).all()
+    assert (
+        study.scores.group_by("household").agg(pl.col("test_windows").n_unique())["test_windows"]
+        == 1
+    ).all()
 
 
 def test_deployment_runtime_three_supernodes(shared_data, tmp_path):
@@ -135,6 +150,7 @@ def test_deployment_runtime_three_supernodes(shared_data, tmp_path):
         shared_data,
         tmp_path / "out",
         households=3,
+        new_households=(),
         days=120,
         rounds=2,
         strategies=("fedavg",),
@@ -149,7 +165,16 @@ def test_deployment_runtime_three_supernodes(shared_data, tmp_path):
     wall = time.perf_counter() - t0
     rounds = run.rounds
     with pl.Config(tbl_cols=12, float_precision=2, tbl_width_chars=200):
-        print(rounds.select("round", "clients_train", "bytes_per_client", "bytes_to_client", "train_phase_s", "evaluate_phase_s"))
+        print(
+            rounds.select(
+                "round",
+                "clients_train",
+                "bytes_per_client",
+                "bytes_to_client",
+                "train_phase_s",
+                "evaluate_phase_s",
+            )
+        )
     sent = run.messages.group_by("kind").agg(pl.col("bytes").mean())
     _line(
         f"deployment: SuperLink + 3 SuperNodes up in {started:.1f} s; {rounds.height} rounds completed in "
@@ -168,3 +193,29 @@ def test_deployment_runtime_three_supernodes(shared_data, tmp_path):
     }
     assert rounds.height == 2 and (rounds["clients_train"] == 3).all()
     (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=1, default=str))
+
+
+def test_fifty_generated_homes_in_one_simulation(tmp_path):
+    params = FederationParams(
+        dataset="simulated",
+        households=50,
+        days=60,
+        horizons={"day": 48},
+        rounds=1,
+        max_train_batches=3,
+        fraction_evaluate=0.2,
+        compare=(),
+        eval_windows=50,
+        out_dir=str(tmp_path),
+    )
+    t0 = time.perf_counter()
+    run = run_federation(params, progress=True)
+    wall = time.perf_counter() - t0
+    row = run.rounds.row(0, named=True)
+    _line(
+        f"50 generated homes, 1 round of 3 steps each: {row['clients_train']} trained, "
+        f"{row['clients_evaluate']} evaluated, {wall:.0f} s ({row['train_phase_s']:.0f} s training phase); {_load()}"
+    )
+    FIGURES["fifty_homes"] = {"wall_s": wall, "round": row, "load": _load()}
+    (ARTIFACTS / "figures.json").write_text(json.dumps(FIGURES, indent=1, default=str))
+    assert row["clients_train"] == 50 and row["failures"] == 0

@@ -36,15 +36,27 @@ def test_three_supernodes_train_one_round_over_loopback_and_a_pi_swaps_the_model
     models = tmp_path / "agent-models"
     params = tiny_params(tmp_path / "out", rounds=1, strategies=("fedavg",), compare=(), export=())
     rounds_seen = []
-    with LoopbackFederation(refs, tmp_path / "federation", node_extra={0: {"model-dir": str(models)}}) as fed:
+    with LoopbackFederation(
+        refs, tmp_path / "federation", node_extra={0: {"model-dir": str(models)}}
+    ) as fed:
         processes = list(fed.processes)  # the SuperLink, then one SuperNode per household
         assert len(processes) == 1 + 3 and all(p.poll() is None for p in processes)
-        run = fed.run(params, progress=lambda s, r, row: rounds_seen.append((s, r, row["clients_train"])))
+        run = fed.run(
+            params, progress=lambda s, r, row: rounds_seen.append((s, r, row["clients_train"]))
+        )
     assert all(p.poll() is not None for p in processes)  # every process stopped on exit
     assert rounds_seen == [("fedavg", 1, 3)]
     row = run.rounds.row(0, named=True)
-    assert (row["round"], row["clients_train"], row["clients_evaluate"], row["failures"]) == (1, 3, 3, 0)
-    names = {n for n, _ in build_model(model_config_for(TINY_SPEC, "pi", params.model)).named_parameters()}
+    assert (row["round"], row["clients_train"], row["clients_evaluate"], row["failures"]) == (
+        1,
+        3,
+        3,
+        0,
+    )
+    names = {
+        n
+        for n, _ in build_model(model_config_for(TINY_SPEC, "pi", params.model)).named_parameters()
+    }
     train = run.messages.filter(run.messages["kind"] == "train")
     assert train.height == 3 and train["node_id"].n_unique() == 3
     for r in train.iter_rows(named=True):
@@ -109,7 +121,9 @@ def test_federation_units_run_flowers_commands_with_flags_flower_accepts():
     node = _exec_argv("energy-supernode.service", ENV)
     assert node[0].endswith("/.venv/bin/flower-supernode")
     args = _parse_args_run_supernode().parse_args(node[1:])
-    assert args.superlink == "coordinator.local:9100" and args.node_config == ENV["ENERGY_NODE_CONFIG"]
+    assert (
+        args.superlink == "coordinator.local:9100" and args.node_config == ENV["ENERGY_NODE_CONFIG"]
+    )
     federate = _exec_argv("energy-federate.service", ENV)
     assert federate[0].endswith("/.venv/bin/energy")
     build_parser().parse_args(federate[1:])  # SystemExit if a flag did not exist
@@ -123,10 +137,16 @@ def test_federation_units_run_flowers_commands_with_flags_flower_accepts():
 
 def test_federation_install_script_parses_and_readme_commands_exist():
     bash = shutil.which("bash")
-    r = subprocess.run([bash, "-n", str(PI / "systemd" / "install-federation.sh")], capture_output=True, text=True)
+    r = subprocess.run(
+        [bash, "-n", str(PI / "systemd" / "install-federation.sh")], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     readme = (PI / "README.md").read_text()
     section = readme[readme.index("## Federated forecasting") :]
     for line in re.findall(r"^energy federate (.+)$", section, flags=re.M):
         build_parser().parse_args(["federate", *shlex.split(line.split("#")[0])])
-    assert "flower-superlink" in section and "flower-supernode" in section and "--node-config" in section
+    assert (
+        "flower-superlink" in section
+        and "flower-supernode" in section
+        and "--node-config" in section
+    )

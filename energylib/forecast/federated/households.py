@@ -159,6 +159,7 @@ def simulated_home(index: int, seed: int = 0, days: int = 365):
         heating_setpoint_c=float(rng.uniform(14.0, 18.0)),
         electric_heating=bool(rng.random() < 0.6),
         water_heater_kw=float(rng.choice([0.0, 1.0, 3.0])),
+        ev_in_annual=False,  # the EV comes on top of the home's own use (a small home may drive far)
     )
 
 

@@ -132,8 +132,16 @@ class Calendar:
     def months(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(months, month_index, days, days_in_month)``: the local months present, each
         interval's index into them, local dates present per month, calendar days per month."""
-        months, m_idx = np.unique(self.local_month, return_inverse=True)
-        _, first = np.unique(self.local_date, return_index=True)
+        local_month, local_date = self.local_month, self.local_date
+        if local_month.size and np.all(local_month[1:] >= local_month[:-1]):
+            # Sorted intervals (every calendar a study builds): runs, not a sort.
+            starts = np.flatnonzero(np.r_[True, local_month[1:] != local_month[:-1]])
+            months = local_month[starts]
+            m_idx = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, local_month.size]))
+            first = np.flatnonzero(np.r_[True, local_date[1:] != local_date[:-1]])
+        else:
+            months, m_idx = np.unique(local_month, return_inverse=True)
+            _, first = np.unique(local_date, return_index=True)
         days = np.bincount(m_idx[first], minlength=months.size).astype(float)
         days_in_month = np.array(
             [_calendar.monthrange(int(str(m)[:4]), int(str(m)[5:7]))[1] for m in months],

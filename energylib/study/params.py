@@ -320,6 +320,7 @@ class PVOptions:
     """PV sizes to study and their prices.
 
     ``sizes_kw`` [kWdc], ``tilt_deg`` and ``azimuth_deg`` [degrees; None faces the equator],
+    ``model`` (a :data:`energylib.solar.PRESETS` name: ``energylib_v1``, ``pvwatts_v8``),
     ``export_limit_kw`` [kW], ``cost_per_kw`` [currency/kWdc], ``installation``, ``rebate``
     [currency], ``om_per_kw_year`` [currency/kW/year], inverter life [years] and its
     replacement cost [currency].
@@ -335,6 +336,7 @@ class PVOptions:
     om_per_kw_year: float = 0.0
     inverter_life_years: int | None = None
     inverter_replacement_cost: float = 0.0
+    model: str = "energylib_v1"
 
     def system(self, kw: float) -> PVSystem | None:
         """The PV system of ``kw`` kWdc (None for 0)."""
@@ -345,6 +347,7 @@ class PVOptions:
             tilt_deg=float(self.tilt_deg),
             azimuth_deg=self.azimuth_deg,
             export_limit_kw=self.export_limit_kw,
+            model=self.model,
         )
 
 

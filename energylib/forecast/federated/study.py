@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +103,7 @@ def start_ray(cpus: int, attempts: int = 3) -> None:
     heavily loaded machine can exceed) is retried and then reported before the ServerApp
     starts waiting for clients.  Flower's backend shuts it down at the end of the run.
     """
-    import ray  # the simulation extra: loaded only for a simulation
+    import ray  # the simulation extra: loaded only for a simulation (run_federation loads it first)
 
     if ray.is_initialized():
         return
@@ -152,7 +153,11 @@ def run_federation(
 
             with LoopbackFederation(households) as federation:
                 return federation.run(params, progress=update)
-        from flwr.simulation import run_simulation
+        with warnings.catch_warnings():
+            # Flower's simulation loads Ray, which imports tqdm.auto: it warns in a notebook
+            # without ipywidgets.
+            warnings.simplefilter("ignore", category=Warning)
+            from flwr.simulation import run_simulation  # the simulation extra, Ray included
 
         sink: list[FederationRun] = []
         concurrency = max(int(params.parallel_clients // params.client_cpus), 1)

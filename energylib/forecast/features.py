@@ -20,6 +20,11 @@ Both forecast consumption (``total_kwh``, modelled as ``ln(kWh + 0.01)``) and pr
 (``price_per_kwh``) at three horizons: day (48), week (336) and month (1440)
 half-hours after the anchor.
 
+* :data:`CONSUMPTION_TIME` (and :func:`consumption_spec` for other interval lengths):
+  meter data alone (total load, its value 1 and 7 days back, local time) forecasting
+  consumption only: what real households without price or weather series have, and
+  what the federated forecaster (:mod:`energylib.forecast.federated`) trains on.
+
 Leakage rules, enforced here and proved in ``tests/forecast``: a sample anchored
 at row ``i`` takes inputs from rows ``i - 47 .. i`` only (lags reach further
 back, never forward) and targets from rows ``i + 1 .. i + H``; splits are
@@ -257,7 +262,42 @@ TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
     description="real data (Amber, ENTSO-E): total load, price with lags of 1, 2, 3 and 7 days, weather, local time",
 )
 
-SPECS: dict[str, FeatureSpec] = {s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME)}
+
+
+def consumption_spec(interval_minutes: int = 30) -> FeatureSpec:
+    """Meter data alone: total load, its value 1 and 7 days back, and local time; one task,
+    consumption (``total_kwh``, log-transformed) at day, week and month horizons.
+
+    What a household's own meter gives (SGSC, CityLearn, Powerpal, the simulator's load):
+    no price and no weather, so it suits federated training across homes whose other
+    data differ.  Window, lags and horizons are whole days at ``interval_minutes`` [min]
+    (30: 48-step window, lags 48 / 336; 60: 24-step window, lags 24 / 168).
+    """
+    per_day = 24 * 60 // interval_minutes
+    suffix = "" if interval_minutes == 30 else f"_{interval_minutes}MIN"
+    return FeatureSpec(
+        name=f"CONSUMPTION_TIME{suffix}",
+        features=(
+            Feature("total_kwh", "column", ("total_kwh",)),
+            Feature(f"total_kwh_lag_{per_day}", "lag", ("total_kwh",), per_day),
+            Feature(f"total_kwh_lag_{7 * per_day}", "lag", ("total_kwh",), 7 * per_day),
+        )
+        + tuple(Feature(e, "time", (e,)) for e in TIME_ENCODINGS),
+        targets=("total_kwh",),
+        tasks=("consumption",),
+        sequence_length=per_day,
+        horizons=(("day", per_day), ("week", 7 * per_day), ("month", 30 * per_day)),
+        interval_minutes=interval_minutes,
+        target_transforms=("log",),
+        description="meter data alone: total load with its values 1 and 7 days back, local time; consumption only",
+    )
+
+
+CONSUMPTION_TIME = consumption_spec(30)
+
+SPECS: dict[str, FeatureSpec] = {
+    s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME, CONSUMPTION_TIME, consumption_spec(60))
+}
 
 
 def get_spec(spec: str | FeatureSpec | Mapping) -> FeatureSpec:

@@ -11,7 +11,6 @@ import pytest
 
 from energylib.schema import FrameMeta, interval_index
 
-
 # Real public data and API formats sit in ../shared beside the project root, as CI lays them out.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

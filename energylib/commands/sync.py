@@ -44,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from energylib.pgstore import PostgresSyncError, resolve_url, sync_to_postgres
     from energylib.store import ParquetStore
+    from energylib.store.postgres import PostgresSyncError, resolve_url
+    from energylib.store.sync import sync_to_postgres
 
     try:
         url = resolve_url(args.to)

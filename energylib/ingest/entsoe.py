@@ -50,8 +50,8 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 from urllib3.util.retry import Retry
 
+from energylib.dates import as_utc
 from energylib.schema import TIME, FrameMeta, validate
-from energylib.store import _as_utc
 
 SOURCE = "entsoe"
 KIND = "prices"
@@ -593,7 +593,7 @@ def backfill_entsoe(
     """
     if start is None or end is None:
         raise ValueError("backfill_entsoe needs start and end")
-    lo, hi = _as_utc(start), _as_utc(end)
+    lo, hi = as_utc(start), as_utc(end)
     if hi <= lo:
         raise ValueError(f"backfill end {hi} is not after start {lo}")
     area = zone_area(zone)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from tqdm.auto import tqdm
 
 from energylib.schema import TIME, FrameMeta
 from energylib.simulate.battery import BatterySpec, simulate_battery
@@ -39,6 +40,7 @@ from energylib.simulate.prices import NL_QUARTER_HOUR_FROM, nem_retail, nem_spot
 from energylib.simulate.weather import generate_weather, interval_starts
 from energylib.site import Site, site_for_market
 from energylib.solar import PVSystem, pv_ac_kwh, solar_position
+from energylib.store import Store
 
 SOURCE = "simulated"
 DEFAULT_SEED = 2025
@@ -288,7 +290,7 @@ def nl_price_frames(
 
 
 def write_default_year(
-    store,
+    store: Store,
     markets: tuple[str, ...] = ("nem", "nl"),
     seed: int = DEFAULT_SEED,
     *,
@@ -299,8 +301,8 @@ def write_default_year(
 
     Parameters
     ----------
-    store : ParquetStore or SqliteStore
-        Where to write (anything with ``upsert(frame, meta)``).
+    store : Store
+        Where to write.
     markets : tuple of str
         ``nem`` and/or ``nl``.
     seed : int
@@ -315,8 +317,6 @@ def write_default_year(
     dict
         ``"<market>:<key>"`` -> rows written (inserted + updated).
     """
-    from tqdm.auto import tqdm
-
     summary: dict[str, int] = {}
     bar = tqdm(total=len(markets) * 2, desc="default year", unit="step", disable=not progress)
     for market in markets:
@@ -332,7 +332,7 @@ def write_default_year(
     return summary
 
 
-def has_default_year(store, market: str, year: int = 2025) -> bool:
+def has_default_year(store: Store, market: str, year: int = 2025) -> bool:
     """Whether ``store`` already holds the market's default-year load and prices."""
     site = site_for_market(market)
     start, end = year_bounds(site, year)
@@ -343,7 +343,7 @@ def has_default_year(store, market: str, year: int = 2025) -> bool:
         ("pv", "general"),
         ("weather", "general"),
     ):
-        lf = store.scan(
+        series = store.series(
             SOURCE,
             kind,
             start.to_pydatetime(),
@@ -351,7 +351,7 @@ def has_default_year(store, market: str, year: int = 2025) -> bool:
             site=site.name,
             channel=channel,
         )
-        rows = lf.select(pl.len()).collect().item()
+        rows = int(series["rows"].sum())
         if kind == "load" and rows < expected:
             return False
         if rows == 0:
@@ -360,7 +360,7 @@ def has_default_year(store, market: str, year: int = 2025) -> bool:
 
 
 def ensure_default_year(
-    store,
+    store: Store,
     markets: tuple[str, ...] = ("nem", "nl"),
     seed: int = DEFAULT_SEED,
     *,

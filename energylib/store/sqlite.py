@@ -1,0 +1,264 @@
+"""The Pi's live cache: one SQLite file in WAL mode, the same contract as every store.
+
+One table per kind, keyed like the other stores (:mod:`energylib.store.protocol`);
+times are integer microseconds since the epoch (UTC) so ordering and range queries
+are exact, and each table is indexed by time within a series, because the agent
+reads short time ranges of one series every minute.  WAL lets the kiosk (another
+process) read while the agent writes.  Reads and upserts are the SQL path shared
+with Postgres (:mod:`energylib.store.sql`).
+
+A store opened with ``read_only=True`` (the kiosk) never creates or changes the
+file: it reads through ``mode=ro`` connections and reports a missing file as
+nothing stored.  Each thread keeps one reading connection open, so a read costs
+the queries alone (the agent decides every minute within a few milliseconds).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from energylib.dates import epoch_us
+from energylib.schema import FrameMeta, validate
+from energylib.store import sql
+from energylib.store.protocol import (
+    SERIES_SCHEMA,
+    Bound,
+    ResampleTo,
+    UpsertResult,
+    utc_bounds,
+    with_series_columns,
+)
+
+_SQL_TYPES = {"REAL": pl.Float64, "INTEGER": pl.Int64, "BOOLEAN": pl.Boolean, "TEXT": pl.String}
+
+
+class SqliteDialect(sql.Dialect):
+    """SQLite: ``?`` parameters, times as integer microseconds, rows loaded by ``executemany``."""
+
+    time_type = "INTEGER"
+    differs = "IS NOT"
+    fill_hint = "the agent's collectors fill it (energy agent run)"
+
+    def __init__(self, path: Path):
+        self.where = str(path)
+
+    def sql_type(self, dtype: pl.DataType) -> str:
+        if dtype == pl.Boolean:
+            return "BOOLEAN"
+        if dtype.is_float():
+            return "REAL"
+        if dtype.is_integer():
+            return "INTEGER"
+        return "TEXT"
+
+    def polars_type(self, sql_type: str) -> pl.DataType:
+        return _SQL_TYPES.get(sql_type.upper(), pl.String)
+
+    def time_value(self, t: datetime) -> int:
+        return epoch_us(t)
+
+    def time_as_us(self) -> str:
+        return "interval_start"
+
+    def time_from_us(self, expr: str) -> str:
+        return expr
+
+    def columns(self, con: sqlite3.Connection, kind: str) -> dict[str, str]:
+        return {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({sql.identifier(kind)})")}
+
+    def kinds(self, con: sqlite3.Connection) -> list[str]:
+        rows = con.execute(
+            "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND EXISTS "
+            "(SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'interval_minutes')"
+        ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def create_index(self, con: sqlite3.Connection, kind: str) -> None:
+        # The key puts interval_minutes before the time, so a time range of one series
+        # would otherwise scan the series whole.
+        con.execute(
+            f"CREATE INDEX IF NOT EXISTS {sql.identifier(kind + '_by_time')} ON "
+            f"{sql.identifier(kind)} (source, site, channel, interval_start)"
+        )
+
+    def load_stage(self, con: sqlite3.Connection, columns: list[str], rows: pl.DataFrame) -> None:
+        marks = ", ".join("?" for _ in columns)
+        con.executemany(f"INSERT INTO _stage VALUES ({marks})", rows.rows())
+
+    def changes(self, con: sqlite3.Connection, statement: str, args: tuple = ()) -> int:
+        before = con.total_changes
+        con.execute(statement, args)
+        return con.total_changes - before
+
+    def fetch(
+        self, con: sqlite3.Connection, query: str, args: list, schema: dict[str, pl.DataType]
+    ) -> pl.DataFrame:
+        rows = con.execute(query, args).fetchall()
+        loaded = {c: pl.Int64 if t == pl.Boolean else t for c, t in schema.items()}
+        frame = pl.DataFrame(rows, schema=loaded, orient="row")
+        return frame.cast(schema)
+
+
+class SqliteStore:
+    """The live cache: one SQLite file (WAL), with the contract of :class:`~energylib.store.Store`.
+
+    Parameters
+    ----------
+    path : path
+        The database file (created, with its folder, unless ``read_only``).
+    timeout_s : float
+        How long a statement waits for a lock held by another connection [s].
+    read_only : bool
+        Never create or write the file (the kiosk); upserts are refused.
+    """
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 10.0, read_only: bool = False):
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self.read_only = read_only
+        self._dialect = SqliteDialect(self.path)
+        self._local = threading.local()
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.connect() as con:
+                con.execute("PRAGMA journal_mode=WAL")
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
+
+    # ------------------------------------------------------------------ connections
+    def connect(self) -> sqlite3.Connection:
+        """A new writing connection (autocommit; the caller opens transactions)."""
+        if self.read_only:
+            raise PermissionError(f"{self} is read-only")
+        con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+        return con
+
+    def reader(self) -> sqlite3.Connection | None:
+        """This thread's reading connection (``mode=ro``, kept open); None while there is no file."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            if not self.path.exists():
+                return None
+            con = sqlite3.connect(
+                f"file:{self.path.resolve()}?mode=ro",
+                uri=True,
+                timeout=self.timeout_s,
+                check_same_thread=False,
+            )
+            con.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
+            self._local.con = con
+        return con
+
+    def close(self) -> None:
+        """Close this thread's reading connection."""
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # ------------------------------------------------------------------ writing
+    def upsert(
+        self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()
+    ) -> UpsertResult:
+        """Insert or replace rows in one transaction; returns what changed."""
+        validate(data, meta, nullable=nullable)
+        sql.identifier(meta.kind)
+        if data.height == 0:
+            return UpsertResult()
+        rows = with_series_columns(data, meta)
+        con = self.connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            sql.ensure_table(con, self._dialect, meta.kind, rows)
+            inserted, updated = sql.upsert_rows(con, self._dialect, meta.kind, rows)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+        return UpsertResult(
+            inserted=inserted, updated=updated, unchanged=data.height - inserted - updated
+        )
+
+    def prune(self, before: datetime, kinds: tuple[str, ...] | None = None) -> int:
+        """Delete rows of every kind (or of ``kinds``) whose interval starts before ``before``;
+        returns the rows deleted.  The live cache keeps a few weeks, not the history."""
+        con = self.connect()
+        try:
+            gone = 0
+            for kind in kinds or self._dialect.kinds(con):
+                if self._dialect.columns(con, kind):
+                    gone += self._dialect.changes(
+                        con,
+                        f"DELETE FROM {sql.identifier(kind)} WHERE interval_start < ?",
+                        (epoch_us(before),),
+                    )
+            return gone
+        finally:
+            con.close()
+
+    # ------------------------------------------------------------------ reading
+    def read(
+        self,
+        source: str,
+        kind: str,
+        start: Bound = None,
+        end: Bound = None,
+        *,
+        site: str | None = None,
+        channel: str | None = None,
+        interval_minutes: int | None = None,
+        resample_to: ResampleTo = None,
+        columns: list[str] | None = None,
+    ) -> tuple[pl.DataFrame, FrameMeta]:
+        """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`)."""
+        sql.identifier(kind)
+        start, end = utc_bounds(start, end)
+        con = self.reader()
+        if con is None:
+            raise LookupError(f"no live cache at {self.path}; {self._dialect.fill_hint}")
+        return sql.read(
+            con,
+            self._dialect,
+            source,
+            kind,
+            start,
+            end,
+            site=site,
+            channel=channel,
+            interval_minutes=interval_minutes,
+            resample_to=resample_to,
+            columns=columns,
+        )
+
+    def series(
+        self,
+        source: str,
+        kind: str,
+        start: Bound = None,
+        end: Bound = None,
+        *,
+        site: str | None = None,
+        channel: str | None = None,
+    ) -> pl.DataFrame:
+        """The series of a kind with their row counts and time span in ``[start, end)``."""
+        start, end = utc_bounds(start, end)
+        con = self.reader()
+        if con is None:
+            return pl.DataFrame(schema=SERIES_SCHEMA)
+        return sql.series(con, self._dialect, source, kind, start, end, site=site, channel=channel)
+
+    def datasets(self) -> list[tuple[str, str]]:
+        """Every (source, kind) with rows."""
+        con = self.reader()
+        return [] if con is None else sql.datasets(con, self._dialect)

@@ -27,6 +27,13 @@ Tariffs
     period wins; a flat (or TOU) feed-in credit.
 :class:`FlatTariff`
     One import price, one feed-in credit.
+:class:`NemRetailTariff`
+    Retail prices built from NEM wholesale spot prices, for anyone without an Amber
+    account: ``(spot x loss factor + network time-of-use charge + pass-throughs +
+    retail margin) x (1 + GST)`` per interval, the network's daily supply and metering
+    charges, a monthly retail fee, and feed-in at spot x loss factor (Amber-style) or a
+    flat feed-in tariff.  :data:`NETWORKS` holds indicative 2025-26 network rates per
+    distribution network; :data:`REGION_NETWORKS` picks one per NEM price region.
 :class:`DynamicEUTariff`
     European dynamic contract: ``(spot + supplier margin + energy tax) x (1 + VAT)`` per
     interval, feed-in at spot minus a fee (or at the import price under netting), a
@@ -537,13 +544,199 @@ class DynamicEUTariff(Tariff):
                 f"DynamicEUTariff.vat_fraction must be in [0, 1), got {self.vat_fraction}"
             )
 
+    def import_per_kwh(self, spot_per_kwh: np.ndarray) -> np.ndarray:
+        """The all-in import price of day-ahead prices [currency/kWh incl. tax and VAT]."""
+        spot = np.asarray(spot_per_kwh, dtype=float)
+        return (spot + self.supplier_margin_per_kwh + self.energy_tax_per_kwh) * (
+            1.0 + self.vat_fraction
+        )
+
     def interval_prices(
         self, cal: Calendar, market: MarketPrices | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         market = market or MarketPrices()
         spot = market.need("spot_per_kwh", "DynamicEUTariff", len(cal))
-        imp = (spot + self.supplier_margin_per_kwh + self.energy_tax_per_kwh) * (
-            1.0 + self.vat_fraction
-        )
+        imp = self.import_per_kwh(spot)
         exp = imp.copy() if self.feed_in == "import_price" else spot - self.feed_in_fee_per_kwh
         return imp, exp
+
+
+# --------------------------------------------------------------------------- NEM retail from spot
+@dataclass(frozen=True)
+class NetworkTariff:
+    """A distribution network's residential time-of-use charges.
+
+    Parameters
+    ----------
+    name : str
+        The network (``ausgrid`` ...).
+    periods : tuple of TouPeriod
+        Network energy charge per period [currency/kWh, ex GST]; the first matching period
+        wins, so list the peak first and end with an all-day catch-all.
+    daily_per_day : float
+        Daily supply plus metering charge [currency/day, ex GST].
+    source : str
+        Where the figures come from.
+    """
+
+    name: str
+    periods: tuple[TouPeriod, ...]
+    daily_per_day: float
+    source: str = ""
+
+
+_SUMMER = (11, 12, 1, 2, 3)
+_WINTER = (6, 7, 8)
+_ALL_DAY = (time(0, 0), time(0, 0))
+_AMBER_SUMMARY = "2025-26 rates read off Amber bills (a third-party summary, ex GST): indicative"
+
+#: Residential network tariffs [AUD/kWh and AUD/day, ex GST].  Check your own bill: networks
+#: publish several residential tariffs and change them every July.
+NETWORKS = {
+    "ausgrid": NetworkTariff(
+        "ausgrid",
+        (
+            TouPeriod("peak", 0.2925, time(15), time(21), "weekdays", _SUMMER),
+            TouPeriod("peak", 0.2925, time(17), time(21), "weekdays", _WINTER),
+            TouPeriod("off_peak", 0.0515, *_ALL_DAY),
+        ),
+        daily_per_day=0.5534 + 0.0754,
+        source=_AMBER_SUMMARY + "; peak on working weekdays 15-21 in Nov-Mar, 17-21 in Jun-Aug",
+    ),
+    "citipower": NetworkTariff(
+        "citipower",
+        (
+            TouPeriod("peak", 0.1644, time(15), time(21)),
+            TouPeriod("off_peak", 0.0411, *_ALL_DAY),
+        ),
+        daily_per_day=0.2877 + 0.1977,
+        source=_AMBER_SUMMARY + "; peak 15-21 every day",
+    ),
+    "energex": NetworkTariff(
+        "energex",
+        (
+            TouPeriod("peak", 0.1937, time(16), time(21)),
+            TouPeriod("solar_sponge", 0.0487, time(11), time(16)),
+            TouPeriod("off_peak", 0.0048, *_ALL_DAY),
+        ),
+        daily_per_day=0.5180,
+        source=_AMBER_SUMMARY
+        + "; peak 16-21, solar sponge 11-16 (rates as the summary gives them)",
+    ),
+    "sapn": NetworkTariff(
+        "sapn",
+        (
+            TouPeriod("peak", 0.1895, time(17), time(21)),
+            TouPeriod("solar_sponge", 0.0474, time(10), time(15)),
+            TouPeriod("off_peak", 0.0947, *_ALL_DAY),
+        ),
+        daily_per_day=0.6185,
+        source=_AMBER_SUMMARY + "; peak 17-21, solar sponge 10-15",
+    ),
+    # The default year's own NSW-like network (energylib.simulate.prices): peak 16-21,
+    # shoulder 07-16 and 21-22, off-peak 22-07, every day.
+    "simulated_nsw": NetworkTariff(
+        "simulated_nsw",
+        (
+            TouPeriod("peak", 0.190, time(16), time(21)),
+            TouPeriod("shoulder", 0.075, time(7), time(22)),
+            TouPeriod("off_peak", 0.045, *_ALL_DAY),
+        ),
+        daily_per_day=1.12 / 1.10,
+        source="the default year's model network (energylib.simulate.prices)",
+    ),
+}
+#: The network a NEM price region's default household is on (the capital's network).
+REGION_NETWORKS = {"NSW1": "ausgrid", "VIC1": "citipower", "QLD1": "energex", "SA1": "sapn"}
+#: Retailer pass-throughs on every kWh [AUD/kWh ex GST]: environmental certificates 1.34,
+#: market operator 1.44, hedging 1.00, carbon offset 0.10 c/kWh (2025-26, indicative).
+NEM_PASS_THROUGH_PER_KWH = 0.0388
+
+
+@dataclass(frozen=True)
+class NemRetailTariff(Tariff):
+    """Retail prices from NEM wholesale spot prices (a pass-through plan, as Amber's).
+
+    ``import = (spot x loss_factor + network(t) + pass_through + margin) x (1 + gst)``;
+    exports earn ``spot x loss_factor`` (``feed_in='spot'``) or a flat feed-in tariff
+    (``feed_in='flat'``).  Network periods are read in the site's local time.
+
+    Parameters
+    ----------
+    network : str
+        A key of :data:`NETWORKS` (``ausgrid``, ``citipower``, ``energex``, ``sapn``,
+        ``simulated_nsw``); see :data:`REGION_NETWORKS` for the one of each price region.
+    network_periods : tuple of TouPeriod
+        Your own network's energy charges [currency/kWh ex GST]; replaces the network's.
+    loss_factor : float
+        Distribution and transmission loss factor applied to spot [-].
+    pass_through_per_kwh : float
+        Environmental, market-operator and hedging charges [currency/kWh ex GST].
+    margin_per_kwh : float
+        The retailer's margin per kWh [currency/kWh ex GST].
+    gst_fraction : float
+        GST [0-1] on every import charge.
+    feed_in : {'spot', 'flat'}
+        How exports are paid.
+    feed_in_credit_per_kwh : float
+        The flat feed-in tariff [currency/kWh] (``feed_in='flat'``).
+    daily_supply_per_day : float or None
+        Daily charge [currency/day incl. GST]; ``None``: the network's supply and metering
+        charge plus GST.
+    monthly_fee : float
+        The retailer's fee [currency/month incl. GST].
+    """
+
+    network: str = "ausgrid"
+    network_periods: tuple[TouPeriod, ...] = ()
+    loss_factor: float = 1.04
+    pass_through_per_kwh: float = NEM_PASS_THROUGH_PER_KWH
+    margin_per_kwh: float = 0.0
+    gst_fraction: float = 0.10
+    feed_in: str = "spot"
+    feed_in_credit_per_kwh: float = 0.0
+    daily_supply_per_day: float | None = None
+    monthly_fee: float = 0.0
+    name: str = "nem_retail"
+
+    def __post_init__(self) -> None:
+        if not self.network_periods and self.network not in NETWORKS:
+            raise ValueError(
+                f"NemRetailTariff: network {self.network!r} is not one of {sorted(NETWORKS)}; "
+                "name one, or give your network's rates as network_periods"
+            )
+        if self.feed_in not in ("spot", "flat"):
+            raise ValueError(f"NemRetailTariff.feed_in={self.feed_in!r}; use 'spot' or 'flat'")
+        if not 0 <= self.gst_fraction < 1:
+            raise ValueError(
+                f"NemRetailTariff.gst_fraction must be in [0, 1), got {self.gst_fraction}"
+            )
+        if self.daily_supply_per_day is None:
+            if self.network not in NETWORKS:
+                raise ValueError(
+                    f"NemRetailTariff: network {self.network!r} has no known daily charge; "
+                    "give daily_supply_per_day (incl. GST) with your own network_periods"
+                )
+            daily = NETWORKS[self.network].daily_per_day * (1.0 + self.gst_fraction)
+            object.__setattr__(self, "daily_supply_per_day", daily)
+
+    @property
+    def periods(self) -> tuple[TouPeriod, ...]:
+        """The network's energy charges in force [currency/kWh ex GST]."""
+        return self.network_periods or NETWORKS[self.network].periods
+
+    def network_per_kwh(self, cal: Calendar) -> np.ndarray:
+        """The network energy charge per interval [currency/kWh ex GST]."""
+        return TimeOfUseTariff._price(self.periods, cal, "network")
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        market = market or MarketPrices()
+        spot = market.need("spot_per_kwh", "NemRetailTariff", len(cal)) * self.loss_factor
+        imp = (
+            spot + self.network_per_kwh(cal) + self.pass_through_per_kwh + self.margin_per_kwh
+        ) * (1.0 + self.gst_fraction)
+        if self.feed_in == "spot":
+            return imp, spot
+        return imp, np.full(len(cal), float(self.feed_in_credit_per_kwh))

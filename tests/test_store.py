@@ -120,6 +120,21 @@ def test_two_resolutions_of_one_series_read_with_explicit_resampling(any_store, 
     assert one_day.equals(hourly) and m.interval_minutes == 60  # one resolution: as stored
 
 
+def test_overlapping_resolutions_never_count_energy_twice(any_store, make_frame):
+    # A 30-min and a 60-min export of the same two days, plus a third day only hourly.
+    half, hm = make_frame(n=96, minutes=30, kind="usage")
+    hourly, _ = make_frame(n=72, minutes=60, kind="usage", seed=3)
+    half = half.drop("price_per_kwh")
+    hourly = hourly.drop("price_per_kwh")
+    any_store.upsert(half, hm)
+    any_store.upsert(hourly, hm.replace(interval_minutes=60))
+    data, meta = any_store.read("test", "usage", resample_to=60)
+    assert meta.interval_minutes == 60 and data.height == 72
+    assert data["interval_start"].is_unique().all()
+    expected = half["energy_kwh"].sum() + hourly["energy_kwh"][48:].sum()
+    assert data["energy_kwh"].sum() == pytest.approx(expected)
+
+
 def test_invalid_frame_writes_nothing_and_keeps_what_is_stored(any_store, frame):
     data, meta = frame
     any_store.upsert(data, meta)

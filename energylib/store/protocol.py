@@ -16,6 +16,8 @@ The contract, the same for Parquet, SQLite and Postgres:
   out one (site, channel); where that series is stored at several resolutions in the
   range, ``resample_to`` reads them all at one interval length (each resolution is
   resampled with :func:`energylib.align.resample`; ``"finest"`` picks the finest stored).
+  Where the resolutions overlap in time, the finest present wins interval by interval, so
+  no energy is counted twice.
   Value columns with no value in the range (another series' column in a shared table)
   are left out.  Every refusal is a ``LookupError`` that says what to pass or run.
 * ``series(source, kind, ...)`` lists the series with their row counts and time span;
@@ -224,6 +226,12 @@ def read_one_series(
             part, m = resample(part, m, int(resample_to))
         frames.append(part)
         meta = m
-    data = pl.concat(frames, how="diagonal_relaxed").sort(TIME) if len(frames) > 1 else frames[0]
+    # Resolutions were read finest first: where two cover the same interval (a 30-min and a
+    # 60-min export of the same days), the finest one counts and the coarser is dropped.
+    data = (
+        pl.concat(frames, how="diagonal_relaxed").unique(TIME, keep="first").sort(TIME)
+        if len(frames) > 1
+        else frames[0]
+    )
     assert meta is not None
     return data, meta

@@ -4,13 +4,18 @@ Everything here works on canonical frames (see :mod:`energylib.schema`) and
 changes nothing silently: a gap stays a gap until a named fill policy fills it
 (and the filled rows are marked), duplicates need a named policy, and energy is
 never upsampled without an explicit method.
+
+:func:`values_at` is the numpy fast path for putting a frame's values on arbitrary
+instants (the live agent does it for every decision, within a few milliseconds).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from energylib.schema import (
@@ -255,6 +260,64 @@ def _upsample(data, src, dst, energy_method) -> pl.DataFrame:
     if energy:
         out = out.with_columns([pl.col(c) / k for c in energy])
     return out.sort(TIME).select(data.columns)
+
+
+def values_at(
+    data: pl.DataFrame,
+    interval_minutes: int,
+    times_us: np.ndarray,
+    columns: Sequence[str],
+    *,
+    step_minutes: int | None = None,
+) -> dict[str, np.ndarray]:
+    """The value of the interval that covers each instant (NaN, or None for text, where none does).
+
+    The numpy fast path of resampling onto given instants: a price, power or other
+    mean value repeats over every instant its interval covers; with ``step_minutes``,
+    energy columns (``*_kwh``) are spread evenly over their interval and given per
+    step of that length (kWh per step).
+
+    Parameters
+    ----------
+    data : polars.DataFrame
+        A canonical frame, sorted by ``interval_start``, with no duplicate starts.
+    interval_minutes : int
+        Its interval length [min].
+    times_us : numpy.ndarray of int64
+        Instants as microseconds since the epoch (UTC).
+    columns : sequence of str
+        Value columns wanted; one the frame lacks comes back all missing.
+    step_minutes : int, optional
+        Length of the steps energy is given per [min].
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array per column, aligned with ``times_us``: float (NaN where missing) for
+        numeric columns, object (None where missing) for text.
+    """
+    times = np.asarray(times_us, dtype=np.int64)
+    # datetime64 -> int64 microseconds without polars' expression engine (a decision's budget)
+    starts = data[TIME].to_numpy().astype("datetime64[us]", copy=False).view(np.int64)
+    idx = np.searchsorted(starts, times, side="right") - 1
+    covered = idx >= 0
+    j = np.where(covered, idx, 0)
+    if starts.size:
+        covered &= times < starts[j] + interval_minutes * 60_000_000
+    out: dict[str, np.ndarray] = {}
+    for c in columns:
+        series = data.get_column(c) if c in data.columns else None
+        numeric = series is None or series.dtype.is_numeric()
+        res = np.full(times.size, np.nan) if numeric else np.full(times.size, None, dtype=object)
+        if series is not None and covered.any():
+            values = series.to_numpy()
+            if numeric:
+                values = values.astype(float, copy=False)
+                if step_minutes is not None and column_unit(c) == "energy":
+                    values = values * (step_minutes / interval_minutes)
+            res[covered] = values[j[covered]]
+        out[c] = res
+    return out
 
 
 # --------------------------------------------------------------------------- gaps

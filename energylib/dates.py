@@ -56,7 +56,9 @@ def nem_date(now: datetime) -> date:
 
 
 def epoch_us(t: datetime) -> int:
-    """Microseconds since the epoch (UTC) of a zone-aware instant."""
+    """Microseconds since the epoch (UTC) of a zone-aware instant (a naive one is refused)."""
+    if t.tzinfo is None:
+        raise ValueError(f"naive time {t!r}: pass a time zone-aware datetime (UTC storage)")
     return int(round(t.timestamp() * 1_000_000))
 
 

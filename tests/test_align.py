@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -239,3 +240,22 @@ def test_join_refuses_mixed_resolutions(make_frame):
 def test_meta_replace_keeps_the_rest():
     m = FrameMeta("amber", "prices", 5, "s", "general", "AUD", "Australia/Sydney")
     assert m.replace(interval_minutes=30).currency == "AUD"
+
+
+# ----------------------------------------------------------------- values at instants
+def test_values_at_repeats_prices_and_splits_energy_over_finer_steps():
+    data = pl.DataFrame(
+        {"interval_start": [T0, T0 + timedelta(minutes=30)], "p_per_kwh": [1.0, 2.0]}
+    ).with_columns(pl.col("interval_start").dt.cast_time_unit("us"), pl.Series("e_kwh", [0.6, 1.2]))
+    t0_us = int(T0.timestamp() * 1_000_000)
+    step = 5 * 60_000_000
+    times = t0_us + np.arange(-1, 14, dtype=np.int64) * step
+    got = align.values_at(data, 30, times, ["p_per_kwh", "e_kwh", "absent_kwh"], step_minutes=5)
+    p, e = got["p_per_kwh"], got["e_kwh"]
+    assert np.isnan(p[0]) and list(p[1:13]) == [1.0] * 6 + [2.0] * 6 and np.isnan(p[13:]).all()
+    assert np.nansum(e) == pytest.approx(1.8) and e[1] == pytest.approx(0.1)
+    assert np.isnan(got["absent_kwh"]).all()
+    text = align.values_at(
+        data.with_columns(pl.lit("low").alias("descriptor")), 30, times[:2], ["descriptor"]
+    )
+    assert text["descriptor"].tolist() == [None, "low"]

@@ -31,11 +31,11 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from energylib.dates import epoch_us, from_epoch_us
 from energylib.ingest.http import HttpError, MalformedResponse, RateLimited, RetryPolicy
 from energylib.schema import DataValidationError, FrameMeta
 from energylib.store import SqliteStore
@@ -56,12 +56,8 @@ CREATE TABLE IF NOT EXISTS agent_collectors (
 """
 
 
-def _us(t: datetime | None) -> int | None:
-    return None if t is None else int(round(t.timestamp() * 1_000_000))
-
-
-def _from_us(v: int | None) -> datetime | None:
-    return None if v is None else datetime.fromtimestamp(v / 1e6, UTC)
+#: The store source of each weather fetcher, by ``ENERGY_AGENT_WEATHER``.
+WEATHER_SOURCES = {"open-meteo": "open_meteo", "clearsky": "clearsky"}
 
 
 @dataclass
@@ -119,7 +115,7 @@ class Collector:
         self.store = store
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self.state = load_collector_state(store.path, name) or CollectorState(name)
+        self.state = load_collector_state(store, name) or CollectorState(name)
         with self.store.connect() as con:
             con.execute(STATUS_SCHEMA)
 
@@ -206,16 +202,18 @@ class Collector:
                     "INSERT OR REPLACE INTO agent_collectors VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         st.name,
-                        _us(st.last_attempt),
-                        _us(st.last_success),
+                        *[
+                            None if t is None else epoch_us(t)
+                            for t in (st.last_attempt, st.last_success)
+                        ],
                         st.last_error,
-                        _us(st.last_error_at),
+                        None if st.last_error_at is None else epoch_us(st.last_error_at),
                         st.consecutive_failures,
                         st.fetch_errors_total,
                         st.malformed_total,
                         st.successes_total,
                         st.rows_total,
-                        _us(st.next_attempt),
+                        None if st.next_attempt is None else epoch_us(st.next_attempt),
                     ),
                 )
             finally:
@@ -225,37 +223,18 @@ class Collector:
 
 
 def load_collector_state(
-    path: str | Path, name: str | None = None
+    store: SqliteStore, name: str | None = None
 ) -> CollectorState | dict[str, CollectorState] | None:
-    """Collector health saved in a live cache file: one by ``name``, or all as a dict."""
-    path = Path(path)
-    if not path.exists():
-        return None if name else {}
+    """Collector health saved in a live cache: one by ``name``, or all as a dict."""
+    con = store.reader()
     try:
-        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=2.0)
-    except sqlite3.Error:
-        return None if name else {}
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name='agent_collectors'").fetchone():
-            return None if name else {}
-        rows = con.execute("SELECT * FROM agent_collectors").fetchall()
-    finally:
-        con.close()
+        rows = [] if con is None else con.execute("SELECT * FROM agent_collectors").fetchall()
+    except sqlite3.Error:  # no collector has run yet (no table), or the file is unreadable
+        rows = []
     out = {}
     for r in rows:
-        out[r[0]] = CollectorState(
-            r[0],
-            _from_us(r[1]),
-            _from_us(r[2]),
-            r[3],
-            _from_us(r[4]),
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            _from_us(r[10]),
-        )
+        t = [None if v is None else from_epoch_us(v) for v in (r[1], r[2], r[4], r[10])]
+        out[r[0]] = CollectorState(r[0], t[0], t[1], r[3], t[2], *r[5:10], t[3])
     if name is not None:
         return out.get(name)
     return out

@@ -1,7 +1,9 @@
 """One decision: state from the live cache -> forecaster -> dispatch policy -> set-points.
 
-:class:`Decider` builds the state at ``now`` from the live SQLite cache (prices
-with their forecasts, usage, weather) and the actuator (battery SoC, EV plugged
+:class:`Decider` builds the state at ``now`` from the live cache (a
+:class:`~energylib.store.SqliteStore`: prices with their forecasts, usage, weather, read
+like any store and put on the decision's grid by :func:`energylib.align.values_at`) and
+the actuator (battery SoC, EV plugged
 in), forecasts price and load over the horizon, and asks the *same* dispatch code
 the studies use (:func:`energylib.dispatch.rules.dispatch_rules` with the configured
 :class:`~energylib.dispatch.rules.ForecastPolicy` / ``PriceThreshold`` /
@@ -32,18 +34,20 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from energylib.agent.actuator import Actuator, DeviceState
+from energylib.agent.collect import WEATHER_SOURCES, load_collector_state
 from energylib.agent.config import AgentSettings
 from energylib.agent.decision_log import Decision
+from energylib.align import values_at
+from energylib.dates import epoch_us, from_epoch_us
 from energylib.dispatch.assets import EV, Battery
 from energylib.dispatch.rules import (
     ForecastPolicy,
@@ -53,6 +57,8 @@ from energylib.dispatch.rules import (
     policy_thresholds,
 )
 from energylib.forecast.features import history_window
+from energylib.schema import TIME
+from energylib.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ STEP_MIN = 5
 STEP_US = STEP_MIN * 60 * 1_000_000
 STEPS_PER_HOUR = 60 // STEP_MIN
 DAY_US = 86_400 * 1_000_000
+HALF_HOUR_US = 30 * 60_000_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class Market:
     def from_settings(cls, s: AgentSettings) -> Market:
         if s.market == "amber":
             return cls("amber", s.site, "general", "price_per_kwh", "feed_in", "AUD")
+        # Slow, and only for this market: entsoe-py and pandas stay out of an Amber agent.
         from energylib.ingest.entsoe import DAY_AHEAD, zone_area
 
         return cls(
@@ -95,145 +103,52 @@ class Market:
         )
 
 
-def _us(t: datetime) -> int:
-    return int(round(t.timestamp() * 1_000_000))
+@dataclass(frozen=True)
+class Series:
+    """One series read from the live cache for a decision: the frame and its interval length."""
+
+    data: pl.DataFrame
+    interval_minutes: int
+
+    def at(
+        self, column: str, *times_us: np.ndarray, step_minutes: int | None = None
+    ) -> list[np.ndarray]:
+        """``column`` at each instant of each array (:func:`energylib.align.values_at`, once)."""
+        times = np.concatenate(times_us) if len(times_us) > 1 else times_us[0]
+        values = values_at(
+            self.data, self.interval_minutes, times, [column], step_minutes=step_minutes
+        )[column]
+        if len(times_us) == 1:
+            return [values]
+        return np.split(values, np.cumsum([t.size for t in times_us])[:-1])
 
 
-class LiveCache:
-    """Fast reads of the live SQLite cache for the decision path (a read-only connection
-    kept open; WAL lets it read while the collector writes)."""
-
-    def __init__(self, path):
-        from energylib.store import SqliteStore
-
-        self.path = path
-        self.store = SqliteStore(path)  # creates the file in WAL mode if missing
-        self._indexed: set[str] = set()
-        self._con: sqlite3.Connection | None = None
-        self.ensure_indexes()
-
-    def ensure_indexes(self) -> None:
-        """Index each series table by time (the store's key puts ``interval_minutes`` first, so a
-        time range within one series would otherwise scan it whole).  Cheap once done."""
-        todo = [t for t in ("prices", "usage", "weather") if t not in self._indexed]
-        if not todo:
-            return
-        try:
-            con = self.store.connect()
-            try:
-                for table in todo:
-                    if con.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
-                    ).fetchone():
-                        con.execute(
-                            f'CREATE INDEX IF NOT EXISTS "agent_{table}_time" ON "{table}" '
-                            "(source, site, channel, interval_start)"
-                        )
-                        self._indexed.add(table)
-            finally:
-                con.close()
-        except sqlite3.Error as exc:  # a full disk or a lock: the reads still work, only slower
-            log.warning("live cache %s: cannot create time indexes: %s", self.path, exc)
-
-    def con(self) -> sqlite3.Connection:
-        if self._con is None:
-            self._con = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, timeout=2.0, check_same_thread=False
-            )
-            self._con.execute("PRAGMA busy_timeout=2000")
-        return self._con
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
-    def collector_health(self) -> dict[str, tuple[datetime | None, int]]:
-        """``{collector: (last success (UTC) or None, successes)}`` from ``agent_collectors``."""
-        try:
-            rows = (
-                self.con()
-                .execute("SELECT name, last_success, successes_total FROM agent_collectors")
-                .fetchall()
-            )
-        except sqlite3.OperationalError:  # no collector has run yet
-            return {}
-        return {
-            n: (None if t is None else datetime.fromtimestamp(t / 1e6, UTC), int(k))
-            for n, t, k in rows
-        }
-
-    def _columns(self, table: str) -> set[str]:
-        return {r[1] for r in self.con().execute(f'PRAGMA table_info("{table}")')}
-
-    def series(
-        self,
-        table: str,
-        columns: list[str],
-        start_us: int,
-        end_us: int,
-        *,
-        source: str | None = None,
-        site: str | None = None,
-        channel: str | None = None,
-    ) -> dict[str, np.ndarray] | None:
-        """Rows of one table in ``[start, end)``: ``interval_start`` [us], ``interval_minutes`` and the
-        asked columns that exist (None where the table does not exist or no row matches)."""
-        have = self._columns(table)
-        if not have:
-            return None
-        cols = [c for c in columns if c in have]
-        where, args = ["interval_start >= ?", "interval_start < ?"], [start_us, end_us]
-        for name, val in (("source", source), ("site", site), ("channel", channel)):
-            if val is not None:
-                where.append(f"{name} = ?")
-                args.append(val)
-        sel = ", ".join(["interval_start", "interval_minutes", *[f'"{c}"' for c in cols]])
-        rows = (
-            self.con()
-            .execute(
-                f'SELECT {sel} FROM "{table}" WHERE {" AND ".join(where)} ORDER BY interval_start',
-                args,
-            )
-            .fetchall()
+def read_series(
+    store: SqliteStore,
+    source: str,
+    kind: str,
+    start_us: int,
+    end_us: int,
+    columns: list[str],
+    *,
+    site: str,
+    channel: str | None = None,
+) -> Series | None:
+    """The rows of one series in ``[start, end)`` at its finest stored resolution (None: none)."""
+    try:
+        data, meta = store.read(
+            source,
+            kind,
+            from_epoch_us(start_us),
+            from_epoch_us(end_us),
+            site=site,
+            channel=channel,
+            resample_to="finest",
+            columns=columns,
         )
-        if not rows:
-            return None
-        out: dict[str, np.ndarray] = {
-            "interval_start": np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-            "interval_minutes": np.fromiter((r[1] for r in rows), np.int64, len(rows)),
-        }
-        for i, c in enumerate(cols, start=2):
-            vals = [r[i] for r in rows]
-            if c in ("descriptor", "spike_status", "interval_type", "tariff_period", "quality"):
-                out[c] = np.array(vals, dtype=object)
-            else:
-                out[c] = np.array([np.nan if v is None else v for v in vals], dtype=float)
-        return out
-
-
-def on_grid(
-    series: dict[str, np.ndarray] | None, column: str, grid_us: np.ndarray, *, energy: bool = False
-) -> np.ndarray:
-    """Values of a stored series at each 5-min grid start (NaN where no interval covers it).
-
-    A price or power repeats over the 5-min steps its interval covers; ``energy=True``
-    splits a kWh value evenly over them (kWh per 5 min).
-    """
-    out = np.full(grid_us.size, np.nan)
-    if series is None or column not in series:
-        return out
-    t = series["interval_start"]
-    minutes = series["interval_minutes"]
-    idx = np.searchsorted(t, grid_us, side="right") - 1
-    ok = idx >= 0
-    j = np.where(ok, idx, 0)
-    ok &= grid_us < t[j] + minutes[j] * 60_000_000
-    vals = series[column][j]
-    if energy:
-        vals = vals * (STEP_MIN / minutes[j])
-    out[ok] = vals[ok]
-    return out
+    except LookupError:
+        return None
+    return Series(data, meta.interval_minutes)
 
 
 @dataclass
@@ -262,7 +177,8 @@ class Decider:
     Parameters
     ----------
     settings : AgentSettings
-    cache : LiveCache
+    store : SqliteStore
+        The live cache.
     actuator : Actuator
     models : ModelWatcher or None
         Source of the forecaster in use (None: fallbacks only).
@@ -273,7 +189,7 @@ class Decider:
     """
 
     settings: AgentSettings
-    cache: LiveCache
+    store: SqliteStore
     actuator: Actuator
     models: Any = None
     typical_load_kw: float = 0.8
@@ -304,71 +220,70 @@ class Decider:
         )
 
     # ----------------------------------------------------------------- state
+    def health(self) -> dict[str, tuple[datetime | None, int]]:
+        """``{collector: (last success (UTC) or None, successes)}`` from the collectors' saved state."""
+        states = load_collector_state(self.store) or {}
+        return {n: (st.last_success, st.successes_total) for n, st in states.items()}
+
     def data_age_s(self, now: datetime, health: dict | None = None) -> float | None:
         """Seconds since the market's collector last succeeded (None: never); ``health`` is
-        :meth:`LiveCache.collector_health` when the caller has it already."""
+        :meth:`health` when the caller has it already."""
         if health is None:
-            health = self.cache.collector_health()
+            health = self.health()
         last = health.get(self.market.freshness_collector, (None, 0))[0]
         return None if last is None else (now - last).total_seconds()
+
+    def _read(
+        self, kind: str, start_us: int, end_us: int, columns: list[str], **where: Any
+    ) -> Series | None:
+        return read_series(
+            self.store, kind=kind, start_us=start_us, end_us=end_us, columns=columns, **where
+        )
 
     def build_state(self, now: datetime) -> State:
         s, m = self.settings, self.market
         n = int(round(s.horizon_hours * STEPS_PER_HOUR))
-        t0 = (_us(now) // STEP_US) * STEP_US
+        t0 = (epoch_us(now) // STEP_US) * STEP_US
         grid = t0 + np.arange(n, dtype=np.int64) * STEP_US
-        prices = self.cache.series(
+        prices = self._read(
             "prices",
-            [m.price_column, "descriptor"],
             t0 - DAY_US - 3_600_000_000,
             t0 + n * STEP_US,
+            [m.price_column, "descriptor"],
             source=m.source,
             site=m.site,
             channel=m.channel,
         )
-        price = on_grid(prices, m.price_column, grid)
+        nothing = np.full(n, np.nan)
+        if prices:
+            price, yesterday = prices.at(m.price_column, grid, grid - DAY_US)
+            descriptor = prices.at("descriptor", grid[:1])[0][0]
+        else:
+            price, yesterday, descriptor = nothing.copy(), nothing.copy(), None
+        if isinstance(descriptor, float):  # a frame without descriptors
+            descriptor = None
         source = np.where(np.isfinite(price), 0, -1)
-        yesterday = on_grid(prices, m.price_column, grid - DAY_US)
-        descriptor = None
-        if prices is not None and "descriptor" in prices:
-            idx = np.searchsorted(prices["interval_start"], t0, side="right") - 1
-            if (
-                idx >= 0
-                and t0
-                < prices["interval_start"][idx] + prices["interval_minutes"][idx] * 60_000_000
-            ):
-                descriptor = prices["descriptor"][idx]
         if m.feed_in_channel:
-            fi = self.cache.series(
+            fi = self._read(
                 "prices",
-                [m.price_column],
                 t0,
                 t0 + n * STEP_US,
+                [m.price_column],
                 source=m.source,
                 site=m.site,
                 channel=m.feed_in_channel,
             )
             # Amber bills feed-in negative when exporting earns: the credit is minus the price.
-            credit = -on_grid(fi, m.price_column, grid)
+            credit = -fi.at(m.price_column, grid)[0] if fi else nothing.copy()
             credit = np.where(np.isfinite(credit), credit, 0.0)
         else:
             credit = np.where(
                 np.isfinite(price), price, 0.0
             )  # day-ahead: export earns the spot price
 
-        usage = self.cache.series(
-            "usage",
-            ["energy_kwh"],
-            t0 - 2 * DAY_US,
-            t0 + n * STEP_US,
-            site=m.site,
-            channel="general",
-        )
-        load_y = on_grid(usage, "energy_kwh", grid - DAY_US, energy=True)
-
         device = self.actuator.read_state(now)
-        health = self.cache.collector_health()  # one read: data age and the forecast cache key
-        model_price, model_load, version, note = self._forecast(health, t0, grid, prices, usage)
+        health = self.health()  # one read: data age and the forecast cache key
+        model_price, model_load, version, note = self._forecast(health, t0, grid)
         fill = ~np.isfinite(price) & np.isfinite(model_price)
         price[fill], source[fill] = model_price[fill], 1
         fill = ~np.isfinite(price) & np.isfinite(yesterday)
@@ -381,11 +296,31 @@ class Decider:
         if np.isfinite(model_load).all():
             load, load_source = model_load, f"forecaster {version}"
         else:
+            # Metered usage is read only where the forecaster leaves load to fill.
+            usage = self._read(
+                "usage",
+                t0 - 2 * DAY_US,
+                t0 + n * STEP_US,
+                ["energy_kwh"],
+                source=m.source,
+                site=m.site,
+                channel="general",
+            )
+            load_y = (
+                usage.at("energy_kwh", grid - DAY_US, step_minutes=STEP_MIN)[0]
+                if usage
+                else nothing.copy()
+            )
+            metered = (
+                usage.data["energy_kwh"].to_numpy().astype(float)
+                if usage and "energy_kwh" in usage.data.columns
+                else np.zeros(0)
+            )
             load = model_load.copy()
             fill = ~np.isfinite(load) & np.isfinite(load_y)
             load[fill] = load_y[fill]
-            if usage is not None and np.isfinite(usage["energy_kwh"]).any():
-                recent = usage["energy_kwh"] * (STEP_MIN / usage["interval_minutes"])
+            if np.isfinite(metered).any():
+                recent = metered * (STEP_MIN / usage.interval_minutes)
                 mean = float(np.nanmean(recent[-288:]))
                 load_source = (
                     "forecaster + yesterday's usage"
@@ -422,12 +357,12 @@ class Decider:
             note,
         )
 
-    def _forecast(self, health, t0, grid, prices, usage) -> tuple[np.ndarray, np.ndarray, str, str]:
+    def _forecast(self, health, t0, grid) -> tuple[np.ndarray, np.ndarray, str, str]:
         nan = np.full(grid.size, np.nan)
         cur = self.models.current if self.models is not None else None
         if cur is None:
             return nan, nan.copy(), "none", "no model loaded"
-        anchor = (t0 // (30 * 60_000_000)) * (30 * 60_000_000)
+        anchor = (t0 // HALF_HOUR_US) * HALF_HOUR_US
         # The data version changes whenever a collector stores new data.
         key = (cur.version, anchor, tuple(sorted((k, v[1]) for k, v in health.items())))
         if self.use_cache and key == self._fc_key and self._fc_val is not None:
@@ -442,20 +377,22 @@ class Decider:
             outs = runner.predict_array(window)
             hname, steps = spec.horizons[0]
             step_us = spec.interval_minutes * 60_000_000
-            first = _us(last) + step_us
-            series = {
-                "interval_start": first + np.arange(steps, dtype=np.int64) * step_us,
-                "interval_minutes": np.full(steps, spec.interval_minutes, dtype=np.int64),
-            }
-            for task, target in zip(spec.tasks, spec.targets, strict=True):
-                series[target] = np.asarray(outs[f"{task}_{hname}"][0], dtype=float)
-            mp = on_grid(series, "price_per_kwh", grid)
-            ml = np.clip(on_grid(series, "total_kwh", grid, energy=True), 0.0, None)
+            first = epoch_us(last) + step_us
+            forecast = pl.DataFrame(
+                {TIME: _utc(first + np.arange(steps, dtype=np.int64) * step_us)}
+                | {
+                    target: np.asarray(outs[f"{task}_{hname}"][0], dtype=float)
+                    for task, target in zip(spec.tasks, spec.targets, strict=True)
+                }
+            )
+            at = Series(forecast, spec.interval_minutes).at
+            mp = at("price_per_kwh", grid)[0]
+            ml = np.clip(at("total_kwh", grid, step_minutes=STEP_MIN)[0], 0.0, None)
             val = (
                 mp,
                 ml,
                 cur.version,
-                f"forecaster {cur.version} anchored {datetime.fromtimestamp(first / 1e6, UTC).isoformat()}",
+                f"forecaster {cur.version} anchored {from_epoch_us(first).isoformat()}",
             )
         except Exception as exc:  # an unusable history or model must not stop the decision
             self.forecast_errors += 1
@@ -473,34 +410,45 @@ class Decider:
     def history(self, t0: int, spec) -> pl.DataFrame:
         """The latest complete half-hours of price, usage and weather as a canonical 30-min frame."""
         m = self.market
-        half = 30 * 60_000_000
-        end = (t0 // half) * half
-        start = end - (spec.history_rows + 8) * half  # slack for usage metered a few hours late
-        grid = start + np.arange((end - start) // half, dtype=np.int64) * half
+        end = (t0 // HALF_HOUR_US) * HALF_HOUR_US
+        start = end - (spec.history_rows + 8) * HALF_HOUR_US  # slack for usage metered late
+        grid = start + np.arange((end - start) // HALF_HOUR_US, dtype=np.int64) * HALF_HOUR_US
+        # Each half-hour is the mean (power, price, weather) or sum (energy) of its six
+        # 5-min steps: a half-hour missing any of them stays missing.
         sub = (grid[:, None] + np.arange(6, dtype=np.int64)[None, :] * STEP_US).reshape(-1)
-        cols: dict[str, Any] = {"interval_start": grid}
-        prices = self.cache.series(
-            "prices", [m.price_column], start, end, source=m.source, site=m.site, channel=m.channel
+        cols: dict[str, Any] = {TIME: grid}
+        prices = self._read(
+            "prices", start, end, [m.price_column], source=m.source, site=m.site, channel=m.channel
         )
-        cols["price_per_kwh"] = on_grid(prices, m.price_column, sub).reshape(-1, 6).mean(axis=1)
-        usage = self.cache.series(
-            "usage", ["energy_kwh"], start, end, site=m.site, channel="general"
+        p = prices.at(m.price_column, sub)[0] if prices else np.full(sub.size, np.nan)
+        cols["price_per_kwh"] = p.reshape(-1, 6).mean(axis=1)
+        usage = self._read(
+            "usage", start, end, ["energy_kwh"], source=m.source, site=m.site, channel="general"
         )
-        cols["total_kwh"] = (
-            on_grid(usage, "energy_kwh", sub, energy=True).reshape(-1, 6).sum(axis=1)
+        e = (
+            usage.at("energy_kwh", sub, step_minutes=STEP_MIN)[0]
+            if usage
+            else np.full(sub.size, np.nan)
         )
-        weather = self.cache.series("weather", ["ghi_w_m2", "temp_air_c"], start, end, site=m.site)
+        cols["total_kwh"] = e.reshape(-1, 6).sum(axis=1)
+        weather = self._read(
+            "weather",
+            start,
+            end,
+            ["ghi_w_m2", "temp_air_c"],
+            source=WEATHER_SOURCES[self.settings.weather],
+            site=m.site,
+            channel="general",
+        )
         for c in ("ghi_w_m2", "temp_air_c"):
-            if weather is not None and c in weather:
-                cols[c] = on_grid(weather, c, sub).reshape(-1, 6).mean(axis=1)
+            if weather is not None and c in weather.data.columns:
+                cols[c] = weather.at(c, sub)[0].reshape(-1, 6).mean(axis=1)
         # Up to the latest complete half-hour (usage is often metered late); a gap inside the
         # window stays NaN for history_window to report, not dropped (that would shift the lags).
-        values = np.column_stack([v for k, v in cols.items() if k != "interval_start"])
+        values = np.column_stack([v for k, v in cols.items() if k != TIME])
         complete = np.flatnonzero(np.isfinite(values).all(axis=1))
         n = int(complete[-1]) + 1 if complete.size else 0
-        return pl.DataFrame({k: v[:n] for k, v in cols.items()}).with_columns(
-            pl.from_epoch(pl.col("interval_start"), time_unit="us").dt.replace_time_zone("UTC")
-        )
+        return pl.DataFrame({k: _utc(v[:n]) if k == TIME else v[:n] for k, v in cols.items()})
 
     # ----------------------------------------------------------------- decision
     def decide(self, now: datetime) -> Decision:
@@ -683,6 +631,11 @@ class Decider:
             "model": st.model_version,
             "note": st.forecast_note,
         }
+
+
+def _utc(us: np.ndarray) -> pl.Series:
+    """Microseconds since the epoch as a UTC ``interval_start`` column (a cast: no expression)."""
+    return pl.Series(TIME, us).cast(pl.Datetime("us", "UTC"))
 
 
 def _f(x) -> float | None:

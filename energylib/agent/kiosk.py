@@ -26,16 +26,19 @@ import math
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import polars as pl
 
 from energylib.agent.collect import load_collector_state
 from energylib.agent.config import AgentSettings
+from energylib.agent.decide import Market
 from energylib.agent.decision_log import decision_stats, read_decisions
 from energylib.agent.runner import read_status
+from energylib.schema import TIME
+from energylib.store import SqliteStore
 
 CHEAP = ("extremelyLow", "veryLow", "low", "negative")
 EXPENSIVE = ("high", "spike")
@@ -45,14 +48,6 @@ STATE_COLOURS = {
     "expensive": "#c62828",
     "unknown": "#555555",
 }
-
-
-def _us(t: datetime) -> int:
-    return int(round(t.timestamp() * 1_000_000))
-
-
-def _dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1e6, UTC)
 
 
 class KioskData:
@@ -73,63 +68,49 @@ class KioskData:
         clock: Callable[[], datetime] | None = None,
         status_provider: Callable[[], dict | None] | None = None,
     ):
-        from energylib.agent.decide import Market
-
         self.settings = settings
         self.market = Market.from_settings(settings)
+        self.store = SqliteStore(settings.live_db, read_only=True)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.status_provider = status_provider or (lambda: read_status(settings.state_dir))
         self.tz = ZoneInfo(settings.timezone)
 
     # ----------------------------------------------------------------- low level
-    def _con(self) -> sqlite3.Connection | None:
-        path = Path(self.settings.live_db)
-        if not path.exists():
-            return None
-        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=2.0)
-        con.execute("PRAGMA busy_timeout=2000")
-        return con
-
-    def _rows(self, sql: str, args: tuple, table: str) -> list[tuple]:
-        con = self._con()
-        if con is None:
-            return []
-        try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
-            ).fetchone():
-                return []
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
-
-    def _price_rows(
-        self, start: datetime, end: datetime, channel: str | None = None
-    ) -> list[tuple]:
+    def _rows(
+        self, kind: str, start: datetime, end: datetime, columns: list[str], channel: str
+    ) -> tuple[pl.DataFrame, int]:
+        """One series of the market's site in ``[start, end)`` at its finest stored resolution,
+        with every asked column (null where the cache has none); empty where nothing is stored."""
         m = self.market
-        col = m.price_column
-        has_desc = self._has_column("prices", "descriptor")
-        desc = "descriptor" if has_desc else "NULL"
+        try:
+            data, meta = self.store.read(
+                m.source,
+                kind,
+                start,
+                end,
+                site=m.site,
+                channel=channel,
+                resample_to="finest",
+                columns=columns,
+            )
+        except LookupError:
+            data, meta = pl.DataFrame(schema={TIME: pl.Datetime("us", "UTC")}), None
+        missing = [c for c in columns if c not in data.columns]
+        data = data.with_columns(pl.lit(None).alias(c) for c in missing).select(TIME, *columns)
+        return data, meta.interval_minutes if meta else 0
+
+    def _price_rows(self, start: datetime, end: datetime) -> tuple[pl.DataFrame, int]:
         return self._rows(
-            f'SELECT interval_start, interval_minutes, "{col}", {desc} FROM prices WHERE source=? AND site=? '
-            "AND channel=? AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
-            (m.source, m.site, channel or m.channel, _us(start), _us(end)),
-            "prices",
+            "prices", start, end, [self.market.price_column, "descriptor"], self.market.channel
         )
 
-    def _has_column(self, table: str, column: str) -> bool:
-        con = self._con()
-        if con is None:
-            return False
-        try:
-            return column in {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
-        finally:
-            con.close()
+    def _usage_rows(self, start: datetime, end: datetime) -> tuple[pl.DataFrame, int]:
+        return self._rows("usage", start, end, ["energy_kwh", "cost_amount"], "general")
 
     # ----------------------------------------------------------------- views
     def freshness(self):
         """The market collector's saved state (None before its first run)."""
-        return load_collector_state(self.settings.live_db, self.market.freshness_collector)
+        return load_collector_state(self.store, self.market.freshness_collector)
 
     def data_age_s(self, now: datetime, state=None) -> float | None:
         """Seconds since the market's collector last succeeded (None: never); ``state`` is
@@ -142,48 +123,51 @@ class KioskData:
     def price(self) -> dict[str, Any]:
         """The price now, its band, freshness, and the next hours' prices."""
         now = self.clock()
-        rows = self._price_rows(now - timedelta(days=7), now + timedelta(hours=24))
+        rows, minutes = self._price_rows(now - timedelta(days=7), now + timedelta(hours=24))
+        length = timedelta(minutes=minutes)
+        col = self.market.price_column
         current = None
-        for r in rows:
-            if r[0] <= _us(now) < r[0] + r[1] * 60_000_000:
-                current = r
+        for t, p, d in rows.iter_rows():
+            if t <= now < t + length:
+                current = (t, p, d)
         st = self.freshness()
         age = self.data_age_s(now, st)
         stale_limit_s = self.settings.stale_after_min * 60
         stale = age is None or age > stale_limit_s or current is None
-        past = np.array([r[2] for r in rows if r[0] < _us(now) and r[2] is not None], dtype=float)
+        past = rows.filter((pl.col(TIME) < now) & pl.col(col).is_not_null())[col].to_numpy()
+        past = past.astype(float)
         band, band_from = "unknown", "none"
-        if current is not None and current[3]:
+        if current is not None and current[2]:
             band = (
                 "cheap"
-                if current[3] in CHEAP
+                if current[2] in CHEAP
                 else "expensive"
-                if current[3] in EXPENSIVE
+                if current[2] in EXPENSIVE
                 else "normal"
             )
-            band_from = f"descriptor {current[3]}"
+            band_from = f"descriptor {current[2]}"
         elif current is not None and past.size >= 12:
             p25, p75 = np.percentile(past, [25, 75])
-            band = "cheap" if current[2] <= p25 else "expensive" if current[2] >= p75 else "normal"
+            band = "cheap" if current[1] <= p25 else "expensive" if current[1] >= p75 else "normal"
             band_from = f"percentiles of {past.size} recent prices (p25 {p25:.4f}, p75 {p75:.4f})"
         upcoming = [
             {
-                "interval_start": _dt(r[0]).isoformat(),
-                "interval_minutes": r[1],
-                "price_per_kwh": r[2],
-                "descriptor": r[3],
+                "interval_start": t.isoformat(),
+                "interval_minutes": minutes,
+                "price_per_kwh": p,
+                "descriptor": d,
             }
-            for r in rows
-            if r[0] + r[1] * 60_000_000 > _us(now)
+            for t, p, d in rows.iter_rows()
+            if t + length > now
         ]
         return {
             "now": now.isoformat(),
             "currency": self.market.currency,
-            "price_per_kwh": current[2] if current else None,
-            "display": self.display_price(current[2] if current else None),
+            "price_per_kwh": current[1] if current else None,
+            "display": self.display_price(current[1] if current else None),
             "unit": self.unit(),
-            "interval_start": _dt(current[0]).isoformat() if current else None,
-            "descriptor": current[3] if current else None,
+            "interval_start": current[0].isoformat() if current else None,
+            "descriptor": current[2] if current else None,
             "state": band,
             "state_from": band_from,
             "colour": STATE_COLOURS[band],
@@ -202,22 +186,12 @@ class KioskData:
             return "--"
         return f"{p * 100:.1f}" if self.market.currency == "AUD" else f"{p:.3f}"
 
-    def _usage_rows(self, start: datetime, end: datetime) -> list[tuple]:
-        has_cost = self._has_column("usage", "cost_amount")
-        cost = "cost_amount" if has_cost else "NULL"
-        return self._rows(
-            f"SELECT interval_start, interval_minutes, energy_kwh, {cost} FROM usage WHERE site=? AND channel='general' "
-            "AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
-            (self.market.site, _us(start), _us(end)),
-            "usage",
-        )
-
     def cost(self) -> dict[str, Any]:
         """Cost per hour at the latest metered usage and the price now."""
         now = self.clock()
         price = self.price()
-        rows = self._usage_rows(now - timedelta(days=2), now + timedelta(minutes=1))
-        if not rows:
+        rows, minutes = self._usage_rows(now - timedelta(days=2), now + timedelta(minutes=1))
+        if rows.height == 0:
             return {
                 "now": now.isoformat(),
                 "usage_kw": None,
@@ -227,14 +201,14 @@ class KioskData:
                 "currency": self.market.currency,
                 "note": "no usage metered yet",
             }
-        t, minutes, kwh, _ = rows[-1]
+        t, kwh, _ = rows.row(-1)
         kw = kwh / (minutes / 60.0)
         p = price["price_per_kwh"]
         return {
             "now": now.isoformat(),
             "usage_kw": kw,
-            "usage_at": _dt(t).isoformat(),
-            "usage_age_s": (now - _dt(t)).total_seconds(),
+            "usage_at": t.isoformat(),
+            "usage_age_s": (now - t).total_seconds(),
             "price_per_kwh": p,
             "cost_per_hour": None if p is None else kw * p,
             "currency": self.market.currency,
@@ -246,19 +220,18 @@ class KioskData:
         local = now.astimezone(self.tz)
         day0 = local.replace(hour=0, minute=0, second=0, microsecond=0)
         month0 = day0.replace(day=1)
-        rows = self._usage_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
-        prices = {
-            r[0]: r[2] for r in self._price_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
-        }
+        usage, _ = self._usage_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
+        priced, _ = self._price_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
+        prices = dict(priced.select(TIME, self.market.price_column).iter_rows())
 
         def total(since: datetime) -> dict[str, float]:
             kwh = cost = 0.0
-            for t, _, e, c in rows:
-                if t >= _us(since):
+            for t, e, c in usage.iter_rows():
+                if t >= since:
                     kwh += e or 0.0
                     if c is not None:
                         cost += c
-                    elif t in prices and prices[t] is not None:
+                    elif prices.get(t) is not None:
                         cost += (e or 0.0) * prices[t]
             return {"kwh": round(kwh, 4), "cost": round(cost, 4)}
 
@@ -479,7 +452,7 @@ def metrics_text(data: KioskData) -> bytes:
             for q in (0.5, 0.9, 0.99):
                 g.add_metric([str(q)], float(np.quantile(lat, q)) if lat.size else float("nan"))
             yield g
-            states = load_collector_state(data.settings.live_db) or {}
+            states = load_collector_state(data.store) or {}
             fe = CounterMetricFamily(
                 "energy_agent_fetch_errors", "Failed collections", labels=["collector"]
             )

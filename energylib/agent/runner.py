@@ -50,10 +50,11 @@ from energylib.agent.collect import (
     open_meteo_weather_fetcher,
 )
 from energylib.agent.config import AgentSettings
-from energylib.agent.decide import Decider, LiveCache
+from energylib.agent.decide import Decider
 from energylib.agent.decision_log import Decision, DecisionLog
 from energylib.agent.models import ModelWatcher
 from energylib.agent.schedule import Scheduler
+from energylib.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Agent:
 
     settings: AgentSettings
     clock: Any
-    cache: LiveCache
+    store: SqliteStore
     collectors: list[Collector]
     models: ModelWatcher
     decider: Decider
@@ -105,8 +106,7 @@ class Agent:
 
     def _collect_job(self, collector: Collector):
         def job(now: datetime) -> None:
-            if collector.run(now):
-                self.cache.ensure_indexes()
+            collector.run(now)
 
         return job
 
@@ -121,17 +121,10 @@ class Agent:
 
     def housekeep(self, now: datetime) -> None:
         """Drop cached rows older than the retention window so the live cache stays small."""
-        cutoff = int((now - timedelta(days=RETENTION_DAYS)).timestamp() * 1_000_000)
         try:
-            con = self.cache.store.connect()
-            try:
-                for table in ("prices", "usage", "weather"):
-                    if con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (table,)).fetchone():
-                        con.execute(f'DELETE FROM "{table}" WHERE interval_start < ?', (cutoff,))
-            finally:
-                con.close()
+            self.store.prune(now - timedelta(days=RETENTION_DAYS), ("prices", "usage", "weather"))
         except sqlite3.Error as exc:
-            log.error("housekeeping of %s failed: %s", self.cache.path, exc)
+            log.error("housekeeping of %s failed: %s", self.store.path, exc)
 
     def status(self, now: datetime | None = None) -> dict[str, Any]:
         """Everything the kiosk shows about the agent."""
@@ -218,11 +211,13 @@ class Agent:
 
     def close(self) -> None:
         self.decision_log.close()
-        self.cache.close()
+        self.store.close()
         log.info("agent stopped after %d decision(s)", self.decisions_made)
 
 
-def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> list[Collector]:
+def default_collectors(
+    settings: AgentSettings, store: SqliteStore, *, amber_client=None
+) -> list[Collector]:
     """The collectors a real deployment runs, with tokens from the environment / ``.env``."""
     backoff = dict(backoff_base_s=settings.collect_every_s, backoff_max_s=settings.backoff_max_s)
     hourly_backoff = dict(
@@ -287,15 +282,15 @@ def build_agent(
     and collectors pointed at a local server)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
-    cache = LiveCache(settings.live_db)
+    store = SqliteStore(settings.live_db)
     if collectors is None:
-        collectors = default_collectors(settings, cache.store)
+        collectors = default_collectors(settings, store)
     models = models or ModelWatcher(settings.models_path)
     log_ = decision_log or DecisionLog(settings.decisions_db)
-    decider = Decider(settings, cache, DryRunActuator(), models, use_cache=use_forecast_cache)
+    decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
     act = actuator or DryRunActuator(decider.battery())
     decider.actuator = act
-    return Agent(settings, clock, cache, collectors, models, decider, log_, act)
+    return Agent(settings, clock, store, collectors, models, decider, log_, act)
 
 
 def read_status(state_dir: str | Path) -> dict[str, Any] | None:

@@ -287,7 +287,7 @@ class ParquetStore:
         lf = self.scan(
             source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes
         )
-        series = lf.select(SERIES_COLUMNS).unique().collect()
+        series = lf.select(SERIES_COLUMNS).unique().collect().rows()
 
         def rows(minutes: int) -> pl.DataFrame:
             return (

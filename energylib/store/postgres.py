@@ -30,7 +30,6 @@ from energylib.config import load_settings
 from energylib.schema import FrameMeta, validate
 from energylib.store import sql
 from energylib.store.protocol import (
-    SERIES_SCHEMA,
     Bound,
     ResampleTo,
     UpsertResult,
@@ -179,7 +178,9 @@ class PostgresDialect(sql.Dialect):
         quoted = sql.identifier(column)
         return f"{quoted}::int" if sql_type == "boolean" else quoted
 
-    def columns(self, con: psycopg.Connection, kind: str) -> dict[str, str]:
+    def columns(
+        self, con: psycopg.Connection, kind: str, wanted: list[str] | None = None
+    ) -> dict[str, str]:
         rows = con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
@@ -215,11 +216,20 @@ class PostgresDialect(sql.Dialect):
         with con.cursor().copy(f"COPY ({query}) TO STDOUT (FORMAT csv)", args) as copy:
             for chunk in copy:
                 buf.write(chunk)
-        loaded = {c: pl.Int8 if t == pl.Boolean else t for c, t in schema.items()}
+        loaded = {
+            c: pl.Int8 if t == pl.Boolean else pl.Int64 if isinstance(t, pl.Datetime) else t
+            for c, t in schema.items()
+        }
         frame = pl.read_csv(
             buf.getvalue(), has_header=False, new_columns=list(loaded), schema=loaded
         )
-        return frame.cast(schema)
+        return frame.with_columns(
+            pl.from_epoch(c, time_unit="us").dt.replace_time_zone("UTC")
+            if isinstance(t, pl.Datetime)
+            else pl.col(c).cast(t)
+            for c, t in schema.items()
+            if t != loaded[c]
+        )
 
 
 class PostgresStore:
@@ -308,8 +318,6 @@ class PostgresStore:
         """The series of a kind with their row counts and time span in ``[start, end)``."""
         start, end = utc_bounds(start, end)
         with connect(self.url) as con:
-            if not self.dialect.columns(con, kind):
-                return pl.DataFrame(schema=SERIES_SCHEMA)
             return sql.series(
                 con, self.dialect, source, kind, start, end, site=site, channel=channel
             )

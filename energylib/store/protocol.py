@@ -144,13 +144,14 @@ def with_series_columns(data: pl.DataFrame, meta: FrameMeta) -> pl.DataFrame:
 def drop_empty_columns(data: pl.DataFrame) -> pl.DataFrame:
     """Drop value columns with no value in ``data``: a column null over the range read
     (another series' column in a shared partition or table) is not part of this series."""
-    return data.select([c for c in data.columns if c == TIME or data[c].null_count() < data.height])
+    empty = [c for c in data.columns if c != TIME and data[c].null_count() == data.height]
+    return data.drop(empty) if empty else data
 
 
 def read_one_series(
     source: str,
     kind: str,
-    series: pl.DataFrame,
+    series: list[tuple],
     rows: Callable[[int], pl.DataFrame],
     *,
     where: str,
@@ -168,8 +169,8 @@ def read_one_series(
     ----------
     source, kind : str
         The dataset read.
-    series : polars.DataFrame
-        The distinct :data:`SERIES_COLUMNS` rows that match the arguments in the range.
+    series : list of tuple
+        The distinct :data:`SERIES_COLUMNS` values that match the arguments in the range.
     rows : callable
         ``rows(interval_minutes)`` -> the matching rows of one resolution: ``interval_start``
         (UTC) and the value columns, sorted by time.
@@ -184,21 +185,23 @@ def read_one_series(
     columns : list of str, optional
         Value columns to keep (those the series has).
     """
-    if series.height == 0:
+    if not series:
         raise LookupError(
             f"no {source}/{kind} rows in {where} for site={site} channel={channel} "
             f"between {start} and {end}; {fill_hint}"
         )
-    series = series.sort(list(SERIES_COLUMNS))
-    identity = series.select("site", "channel").unique(maintain_order=True)
-    if identity.height > 1:
+    series = sorted(
+        set(series), key=lambda r: tuple((v is None, "" if v is None else v) for v in r)
+    )
+    identity = sorted({(r[1], r[2]) for r in series})
+    if len(identity) > 1:
         raise LookupError(
-            f"{identity.height} series match {source}/{kind} in {where}: {identity.rows()}; "
+            f"{len(identity)} series match {source}/{kind} in {where}: {identity}; "
             "pass site= and channel= to pick one (or pass site=, channel= and interval_minutes= "
             "to read one resolution)"
         )
-    resolutions = series["interval_minutes"].unique().sort().to_list()
-    first = series.row(0, named=True)
+    resolutions = sorted({int(r[3]) for r in series})
+    first = dict(zip(SERIES_COLUMNS, series[0], strict=True))
     if resample_to == "finest":
         resample_to = int(resolutions[0]) if len(resolutions) > 1 else None
     if len(resolutions) > 1 and resample_to is None:
@@ -210,9 +213,11 @@ def read_one_series(
     frames = []
     meta = None
     for minutes in resolutions:
-        part = drop_empty_columns(rows(int(minutes)))
+        part = drop_empty_columns(rows(minutes))
         if columns is not None:
-            part = part.select([TIME, *[c for c in columns if c in part.columns and c != TIME]])
+            keep = [TIME, *[c for c in columns if c in part.columns and c != TIME]]
+            if keep != part.columns:
+                part = part.select(keep)
         m = FrameMeta(
             source=source,
             kind=kind,

@@ -24,10 +24,12 @@ are loaded and fetched, how the table is locked) is a :class:`Dialect`.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from energylib.schema import TIME, FrameMeta, value_columns
@@ -44,6 +46,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FIXED_COLUMNS = (*KEY, "currency", "timezone")
 
 
+@functools.lru_cache(maxsize=4096)
 def identifier(name: str) -> str:
     """``name`` double-quoted for SQL, after checking it is letters, digits and ``_`` only."""
     if not _IDENT.match(name):
@@ -95,8 +98,9 @@ class Dialect:
         """SQL expression that reads a value column (booleans come back as 0/1)."""
         return identifier(column)
 
-    def columns(self, con: Any, kind: str) -> dict[str, str]:
-        """``{column: type}`` of the kind's table; empty where it does not exist."""
+    def columns(self, con: Any, kind: str, wanted: list[str] | None = None) -> dict[str, str]:
+        """``{column: type}`` of the kind's table; empty where it does not exist.  A dialect
+        may answer from what it saw before when that holds every ``wanted`` column."""
         raise NotImplementedError
 
     def kinds(self, con: Any) -> list[str]:
@@ -217,9 +221,9 @@ def _where(
 ) -> tuple[str, list]:
     p = d.param
     conds, args = [f"source = {p}"], [source]
-    for col, val in equal.items():
+    for col, val in equal.items():  # site, channel, interval_minutes: our own names
         if val is not None:
-            conds.append(f"{identifier(col)} = {p}")
+            conds.append(f"{col} = {p}")
             args.append(val)
     if start is not None:
         conds.append(f"interval_start >= {p}")
@@ -228,6 +232,27 @@ def _where(
         conds.append(f"interval_start < {p}")
         args.append(d.time_value(end))
     return " AND ".join(conds), args
+
+
+def _series_rows(
+    con: Any,
+    d: Dialect,
+    source: str,
+    kind: str,
+    start: datetime | None,
+    end: datetime | None,
+    **equal: object,
+) -> list[tuple]:
+    """``(*SERIES_COLUMNS, rows, first [us], last [us])`` of each matching series."""
+    where, args = _where(d, source, start, end, **equal)
+    t = d.time_as_us()
+    return con.execute(
+        f"SELECT source, site, channel, interval_minutes, currency, timezone, COUNT(*), "
+        f"MIN({t}), MAX({t}) FROM {d.table(kind)} WHERE {where} "
+        "GROUP BY source, site, channel, interval_minutes, currency, timezone "
+        "ORDER BY site, channel, interval_minutes",
+        args,
+    ).fetchall()
 
 
 def series(
@@ -240,29 +265,12 @@ def series(
     *,
     site: str | None = None,
     channel: str | None = None,
-    interval_minutes: int | None = None,
 ) -> pl.DataFrame:
     """The series of a kind's table matching the arguments, with rows and time span."""
     if not d.columns(con, kind):
         return pl.DataFrame(schema=SERIES_SCHEMA)
-    where, args = _where(
-        d, source, start, end, site=site, channel=channel, interval_minutes=interval_minutes
-    )
-    t = d.time_as_us()
-    schema = dict(SERIES_SCHEMA) | {"rows": pl.Int64, "first": pl.Int64, "last": pl.Int64}
-    frame = d.fetch(
-        con,
-        f"SELECT source, site, channel, interval_minutes, currency, timezone, COUNT(*), "
-        f"MIN({t}), MAX({t}) FROM {d.table(kind)} WHERE {where} "
-        "GROUP BY source, site, channel, interval_minutes, currency, timezone "
-        "ORDER BY site, channel, interval_minutes",
-        args,
-        schema,
-    )
-    return frame.with_columns(
-        pl.from_epoch(pl.col(c), time_unit="us").dt.replace_time_zone("UTC")
-        for c in ("first", "last")
-    ).cast(SERIES_SCHEMA)
+    rows = _series_rows(con, d, source, kind, start, end, site=site, channel=channel)
+    return pl.DataFrame(rows, schema=SERIES_SCHEMA, orient="row")
 
 
 def read(
@@ -280,49 +288,62 @@ def read(
     columns: list[str] | None,
 ) -> tuple[pl.DataFrame, FrameMeta]:
     """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`)."""
-    have = d.columns(con, kind)
+    have = d.columns(con, kind, columns)
     if not have:
         raise LookupError(f"no {kind} table in {d.where}; {d.fill_hint}")
-    found = series(
-        con,
-        d,
-        source,
-        kind,
-        start,
-        end,
-        site=site,
-        channel=channel,
-        interval_minutes=interval_minutes,
-    )
-    values = [c for c in have if c not in FIXED_COLUMNS and (columns is None or c in columns)]
-    select = ", ".join([d.time_as_us(), *(d.select_value(c, have[c]) for c in values)])
-    schema = {TIME: pl.Int64} | {c: d.polars_type(have[c]) for c in values}
-
-    def rows(minutes: int) -> pl.DataFrame:
-        row = found.filter(pl.col("interval_minutes") == minutes).row(0, named=True)
+    if site is None or channel is None:
+        # Which series?  (The agent and the kiosk name theirs, and skip this scan.)
         where, args = _where(
-            d,
-            source,
-            start,
-            end,
-            site=row["site"],
-            channel=row["channel"],
-            interval_minutes=minutes,
+            d, source, start, end, site=site, channel=channel, interval_minutes=interval_minutes
         )
+        found = con.execute(
+            f"SELECT DISTINCT {', '.join(SERIES_COLUMNS)} FROM {d.table(kind)} WHERE {where}",
+            args,
+        ).fetchall()
+        identities = {(r[1], r[2]) for r in found}
+        if len(identities) == 1:
+            site, channel = identities.pop()
+    frame = None
+    if site is not None and channel is not None:
+        # One query for every resolution of the series; the series' currency and zone from
+        # its first row in the range.
+        where, args = _where(
+            d, source, start, end, site=site, channel=channel, interval_minutes=interval_minutes
+        )
+        values = [c for c in have if c not in FIXED_COLUMNS and (columns is None or c in columns)]
+        select = ", ".join(
+            ["interval_minutes", d.time_as_us(), *(d.select_value(c, have[c]) for c in values)]
+        )
+        schema = {"interval_minutes": pl.Int64, TIME: pl.Datetime("us", "UTC")}
+        schema |= {c: d.polars_type(have[c]) for c in values}
         frame = d.fetch(
             con,
             f"SELECT {select} FROM {d.table(kind)} WHERE {where} ORDER BY interval_start",
             args,
             schema,
         )
-        return frame.with_columns(
-            pl.from_epoch(pl.col(TIME), time_unit="us").dt.replace_time_zone("UTC")
-        )
+        found = []
+        if frame.height:
+            currency, zone = con.execute(
+                f"SELECT currency, timezone FROM {d.table(kind)} WHERE {where} LIMIT 1", args
+            ).fetchone()
+            # numpy and drop_in_place, not polars expressions: each of those costs a query
+            # plan, and the agent reads a few series every minute.
+            per_row = frame.drop_in_place("interval_minutes").to_numpy()
+            found = [(source, site, channel, int(m), currency, zone) for m in np.unique(per_row)]
+            if len(found) > 1:
+                frame = frame.with_columns(pl.Series("interval_minutes", per_row))
+
+    def rows(minutes: int) -> pl.DataFrame:
+        assert frame is not None
+        if len(found) > 1:
+            return frame.filter(pl.col("interval_minutes") == minutes).drop("interval_minutes")
+        return frame
 
     return read_one_series(
         source,
         kind,
-        found.select(SERIES_COLUMNS).unique(),
+        found,
         rows,
         where=d.where,
         fill_hint=d.fill_hint,

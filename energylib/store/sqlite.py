@@ -46,6 +46,7 @@ class SqliteDialect(sql.Dialect):
 
     def __init__(self, path: Path):
         self.where = str(path)
+        self._columns: dict[str, dict[str, str]] = {}
 
     def sql_type(self, dtype: pl.DataType) -> str:
         if dtype == pl.Boolean:
@@ -68,8 +69,17 @@ class SqliteDialect(sql.Dialect):
     def time_from_us(self, expr: str) -> str:
         return expr
 
-    def columns(self, con: sqlite3.Connection, kind: str) -> dict[str, str]:
-        return {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({sql.identifier(kind)})")}
+    def columns(
+        self, con: sqlite3.Connection, kind: str, wanted: list[str] | None = None
+    ) -> dict[str, str]:
+        # A column once seen stays (SQLite only adds columns): a read that names its columns
+        # skips the PRAGMA while every one of them is known, which the agent's reads do.
+        seen = self._columns.get(kind)
+        if seen and wanted is not None and all(c in seen for c in wanted):
+            return seen
+        found = {r[1]: r[2] for r in con.execute(f"PRAGMA table_info({sql.identifier(kind)})")}
+        self._columns[kind] = found
+        return found
 
     def kinds(self, con: sqlite3.Connection) -> list[str]:
         rows = con.execute(
@@ -79,11 +89,13 @@ class SqliteDialect(sql.Dialect):
         return sorted(r[0] for r in rows)
 
     def create_index(self, con: sqlite3.Connection, kind: str) -> None:
-        # The key puts interval_minutes before the time, so a time range of one series
-        # would otherwise scan the series whole.
+        # The key puts interval_minutes before the time, so a time range of one series would
+        # otherwise scan the series whole; the series columns make the index cover the
+        # "which series are in this range" query of every read.
         con.execute(
             f"CREATE INDEX IF NOT EXISTS {sql.identifier(kind + '_by_time')} ON "
-            f"{sql.identifier(kind)} (source, site, channel, interval_start)"
+            f"{sql.identifier(kind)} (source, site, channel, interval_start, interval_minutes, "
+            "currency, timezone)"
         )
 
     def load_stage(self, con: sqlite3.Connection, columns: list[str], rows: pl.DataFrame) -> None:
@@ -99,9 +111,15 @@ class SqliteDialect(sql.Dialect):
         self, con: sqlite3.Connection, query: str, args: list, schema: dict[str, pl.DataType]
     ) -> pl.DataFrame:
         rows = con.execute(query, args).fetchall()
-        loaded = {c: pl.Int64 if t == pl.Boolean else t for c, t in schema.items()}
-        frame = pl.DataFrame(rows, schema=loaded, orient="row")
-        return frame.cast(schema)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
+        frame = pl.DataFrame(
+            [
+                pl.Series(name, values, dtype=pl.Int8 if dtype == pl.Boolean else dtype)
+                for (name, dtype), values in zip(schema.items(), columns, strict=True)
+            ]
+        )
+        booleans = [name for name, dtype in schema.items() if dtype == pl.Boolean]
+        return frame.with_columns(pl.col(booleans).cast(pl.Boolean)) if booleans else frame
 
 
 class SqliteStore:

@@ -335,8 +335,9 @@ def train_and_export(folder: Path, seed: int, name: str) -> Path:
 
 
 def weather_frames(start: datetime, end: datetime, site: str = SITE):
-    """Half-hourly GHI [W/m2] and air temperature [degC] in the canonical shape (a weather
-    service's answer; a plug-in collector stores it like any other)."""
+    """Half-hourly GHI [W/m2] and air temperature [degC] in the canonical shape, stored under
+    the source of the weather the settings name (``open-meteo``, the default), which is
+    the one the agent reads."""
     from energylib.schema import FrameMeta
 
     h = pl.DataFrame({"interval_start": interval_index(start, end, 30)})
@@ -346,7 +347,7 @@ def weather_frames(start: datetime, end: datetime, site: str = SITE):
         pl.Series("temp_air_c", [22 + 5 * math.sin(math.pi * (x - 9) / 12) for x in hours]),
     )
     return [
-        (data, FrameMeta("testweather", "weather", 30, site, "general", None, "Australia/Sydney"))
+        (data, FrameMeta("open_meteo", "weather", 30, site, "general", None, "Australia/Sydney"))
     ]
 
 

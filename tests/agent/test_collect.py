@@ -171,7 +171,7 @@ def test_collector_health_is_saved_for_the_kiosk(settings, clock, fake_amber):
     fake_amber.mode = "503"
     clock.advance(300)
     prices.run(clock.now())
-    saved = load_collector_state(settings.live_db, "prices")
+    saved = load_collector_state(SqliteStore(settings.live_db, read_only=True), "prices")
     assert saved.successes_total == 1
     assert saved.fetch_errors_total == 1
     assert saved.consecutive_failures == 1

@@ -9,7 +9,6 @@ import pytest
 from agent.agent_fakes import START, make_agent, price_c_per_kwh, seed_history
 
 from energylib.agent.actuator import DeviceState, DryRunActuator
-from energylib.agent.decide import STEP_US, on_grid
 from energylib.agent.decision_log import read_decisions
 from energylib.dispatch.assets import Battery
 from energylib.store import SqliteStore
@@ -79,7 +78,7 @@ def test_a_failed_state_build_is_a_safe_hold_that_reaches_the_actuator(
     def broken(*args, **kwargs):
         raise OSError("disk I/O error")
 
-    monkeypatch.setattr(agent.cache, "series", broken)
+    monkeypatch.setattr(agent.store, "read", broken)
     d = agent.decider.decide(clock.now())
     assert d.action == "hold" and d.battery_kw == 0.0 and d.ev_kw == 0.0
     assert d.reason == "safe hold: state build failed: OSError: disk I/O error"
@@ -124,20 +123,6 @@ def test_dry_run_actuator_keeps_its_virtual_battery_in_the_window():
         t += timedelta(minutes=1)
         act.read_state(t)
     assert act.soc_fraction == pytest.approx(0.1)
-
-
-def test_on_grid_repeats_prices_and_splits_energy():
-    series = {
-        "interval_start": np.array([0, 30 * 60_000_000]),
-        "interval_minutes": np.array([30, 30]),
-        "p": np.array([1.0, 2.0]),
-        "e": np.array([0.6, 1.2]),
-    }
-    grid = np.arange(14, dtype=np.int64) * STEP_US
-    p = on_grid(series, "p", grid)
-    e = on_grid(series, "e", grid, energy=True)
-    assert list(p[:12]) == [1.0] * 6 + [2.0] * 6 and np.isnan(p[12:]).all()
-    assert np.nansum(e) == pytest.approx(1.8)
 
 
 def test_plugged_in_ev_gets_a_charge_rate_within_the_charger_limit(settings, clock, fake_amber):

@@ -141,10 +141,7 @@ def render(
         subprocess.run([quarto, "render"], cwd=root, check=True)
         # A website project keeps each input's project-relative path under output-dir.
         site = root / "reports" / "_site"
-        return [
-            site / Path(p).resolve().relative_to(root.resolve()).with_suffix(".html")
-            for p in executed
-        ]
+        return [site / Path(p).resolve().relative_to(root.resolve()).with_suffix(".html") for p in executed]
     return [export_html(Path(p)) for p in executed]
 
 

@@ -48,14 +48,8 @@ from energylib.agent.config import AgentSettings
 from energylib.agent.decision_log import Decision
 from energylib.align import values_at
 from energylib.dates import epoch_us, from_epoch_us
-from energylib.dispatch.assets import EV, Battery
-from energylib.dispatch.rules import (
-    ForecastPolicy,
-    PriceThreshold,
-    SelfConsumption,
-    dispatch_rules,
-    policy_thresholds,
-)
+from energylib.dispatch import policies
+from energylib.dispatch.rules import dispatch_rules, policy_thresholds
 from energylib.forecast.features import history_window
 from energylib.schema import TIME
 from energylib.store import SqliteStore
@@ -88,7 +82,7 @@ class Market:
     @classmethod
     def from_settings(cls, s: AgentSettings) -> Market:
         if s.market == "amber":
-            return cls("amber", s.site, "general", "price_per_kwh", "feed_in", "AUD")
+            return cls("amber", s.site.name, "general", "price_per_kwh", "feed_in", "AUD")
         # Slow, and only for this market: entsoe-py and pandas stay out of an Amber agent.
         from energylib.ingest.entsoe import DAY_AHEAD, zone_area
 
@@ -204,20 +198,6 @@ class Decider:
     def __post_init__(self) -> None:
         if self.market is None:
             self.market = Market.from_settings(self.settings)
-
-    # ----------------------------------------------------------------- battery / EV specs
-    def battery(self) -> Battery | None:
-        s = self.settings
-        if s.battery_kwh <= 0:
-            return None
-        return Battery(
-            capacity_kwh=s.battery_kwh, charge_kw=s.battery_kw, discharge_kw=s.battery_kw
-        )
-
-    def ev(self) -> EV | None:
-        return (
-            EV(charger_kw=self.settings.ev_charger_kw) if self.settings.ev_charger_kw > 0 else None
-        )
 
     # ----------------------------------------------------------------- state
     def health(self) -> dict[str, tuple[datetime | None, int]]:
@@ -517,31 +497,22 @@ class Decider:
 
     def _policy(self, st: State) -> tuple[str, float, float, str]:
         s = self.settings
-        battery = self.battery()
+        battery = s.battery
         if battery is not None and st.device.battery_soc_fraction is not None:
             battery = replace(battery, initial_soc_fraction=float(st.device.battery_soc_fraction))
         n = st.grid_us.size
-        if s.policy == "forecast":
-            policy = ForecastPolicy(
-                price_forecast_per_kwh=st.price,
-                load_forecast_kwh=st.load_kwh,
-                horizon_hours=s.horizon_hours,
-            )
-        elif s.policy == "price_threshold":
-            policy = PriceThreshold(
-                charge_below_per_kwh=s.charge_below_per_kwh,
-                discharge_above_per_kwh=s.discharge_above_per_kwh,
-            )
-        else:
-            policy = SelfConsumption()
-        ev = self.ev() if st.device.ev_plugged_in else None
+        options = s.policy_options
+        if s.policy == "forecast":  # it plans on this decision's own forecasts
+            options |= {"price_forecast_per_kwh": st.price, "load_forecast_kwh": st.load_kwh}
+        policy = policies.resolve(s.policy, **options)
+        ev = s.ev if st.device.ev_plugged_in else None
         ev_kwargs: dict[str, Any] = {}
         if ev is not None:
             local = (
                 pl.Series(st.grid_us)
                 .cast(pl.Datetime("us"))
                 .dt.replace_time_zone("UTC")
-                .dt.convert_time_zone(s.timezone)
+                .dt.convert_time_zone(s.site.timezone)
                 .dt.replace_time_zone(None)
                 .to_numpy()
             )

@@ -73,7 +73,7 @@ class KioskData:
         self.store = SqliteStore(settings.live_db, read_only=True)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.status_provider = status_provider or (lambda: read_status(settings.state_dir))
-        self.tz = ZoneInfo(settings.timezone)
+        self.tz = ZoneInfo(settings.site.timezone)
 
     # ----------------------------------------------------------------- low level
     def _rows(
@@ -238,7 +238,7 @@ class KioskData:
         return {
             "now": now.isoformat(),
             "currency": self.market.currency,
-            "timezone": self.settings.timezone,
+            "timezone": self.settings.site.timezone,
             "today": total(day0),
             "month": total(month0),
         }

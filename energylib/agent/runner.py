@@ -135,7 +135,7 @@ class Agent:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "pid": os.getpid(),
             "market": self.settings.market,
-            "site": self.settings.site,
+            "site": self.settings.site.name,
             "currency": self.settings.currency,
             "policy": self.settings.policy,
             "actuator": self.actuator.name,
@@ -193,7 +193,7 @@ class Agent:
         log.info(
             "agent started: %s market, site %s, policy %s, actuator %s, state in %s",
             self.settings.market,
-            self.settings.site,
+            self.settings.site.name,
             self.settings.policy,
             self.actuator.name,
             self.settings.state_dir,
@@ -228,9 +228,9 @@ def default_collectors(
         from energylib.ingest.amber import AmberClient
 
         client = amber_client or AmberClient(
-            site_id=None if settings.site == "default" else settings.site,
+            site_id=None if settings.site.name == "default" else settings.site.name,
             policy=agent_retry_policy(),
-            timezone=settings.timezone,
+            timezone=settings.site.timezone,
         )
         out.append(
             Collector(
@@ -251,15 +251,18 @@ def default_collectors(
         Collector(
             "weather",
             open_meteo_weather_fetcher(
-                settings.latitude,
-                settings.longitude,
-                settings.timezone,
-                site=settings.site,
+                settings.site.latitude,
+                settings.site.longitude,
+                settings.site.timezone,
+                site=settings.site.name,
                 base_url=settings.weather_url,
             )
             if settings.weather == "open-meteo"
             else clear_sky_weather_fetcher(
-                settings.latitude, settings.longitude, settings.timezone, site=settings.site
+                settings.site.latitude,
+                settings.site.longitude,
+                settings.site.timezone,
+                site=settings.site.name,
             ),
             store,
             **hourly_backoff,
@@ -288,7 +291,7 @@ def build_agent(
     models = models or ModelWatcher(settings.models_path)
     log_ = decision_log or DecisionLog(settings.decisions_db)
     decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
-    act = actuator or DryRunActuator(decider.battery())
+    act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
     return Agent(settings, clock, store, collectors, models, decider, log_, act)
 

@@ -24,12 +24,18 @@ from werkzeug import Response
 from energylib.agent.clock import SimulatedClock
 from energylib.agent.config import AgentSettings
 from energylib.schema import interval_index
+from energylib.site import SYDNEY, Site
 
 SITE = "01TESTSITE"
 TOKEN = "psk_test_secret_token_0123456789abcdef"
 START = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # 11:00 in Sydney
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def at_home(name: str = SITE) -> Site:
+    """The agent's default site (Sydney) under the store site id ``name``."""
+    return dataclasses.replace(SYDNEY, name=name)
 
 
 def price_c_per_kwh(t: datetime) -> float:

@@ -10,7 +10,7 @@ from agent.agent_fakes import START, make_agent, price_c_per_kwh, seed_history
 
 from energylib.agent.actuator import DeviceState, DryRunActuator
 from energylib.agent.decision_log import read_decisions
-from energylib.dispatch.assets import Battery
+from energylib.dispatch.assets import EV, Battery
 from energylib.store import SqliteStore
 
 THRESHOLDS = dict(policy="price_threshold", charge_below_per_kwh=0.12, discharge_above_per_kwh=0.35)
@@ -30,7 +30,7 @@ def test_cheap_price_charges_at_the_battery_limit_through_the_threshold_policy(
     agent = _agent(settings, clock, fake_amber, **THRESHOLDS)
     d = agent.run_once()
     assert price_c_per_kwh(clock.now()) < 12
-    assert d.action == "charge" and d.battery_kw == pytest.approx(settings.battery_kw)
+    assert d.action == "charge" and d.battery_kw == pytest.approx(settings.battery.charge_kw)
     assert "charge threshold" in d.reason and not d.stale
 
 
@@ -40,7 +40,7 @@ def test_dear_price_discharges_to_meet_the_load(settings, clock, fake_amber):
     d = agent.run_once()
     assert d.price_per_kwh > 0.35
     assert d.action == "discharge" and d.battery_kw < 0
-    assert abs(d.battery_kw) <= settings.battery_kw + 1e-9
+    assert abs(d.battery_kw) <= settings.battery.discharge_kw + 1e-9
 
 
 def test_forecast_policy_charges_in_the_cheapest_hours_only(settings, clock, fake_amber):
@@ -131,7 +131,7 @@ def test_plugged_in_ev_gets_a_charge_rate_within_the_charger_limit(settings, clo
     from energylib.agent.runner import build_agent
     from energylib.store import SqliteStore as _Store
 
-    s = settings.replace(ev_charger_kw=7.0, policy="forecast")
+    s = settings.replace(ev=EV(charger_kw=7.0), policy="forecast")
     store = _Store(s.live_db)
     seed_history(store, START, days=1)
     rates = []

@@ -33,7 +33,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from energylib.schema import TIME, FrameMeta
-from energylib.simulate.battery import BatterySpec, simulate_battery
+from energylib.simulate.battery import GatewayBattery
 from energylib.simulate.carbon import carbon_intensity
 from energylib.simulate.load import HOUSEHOLDS, Household, generate_load
 from energylib.simulate.prices import NL_QUARTER_HOUR_FROM, nem_retail, nem_spot, nl_retail, nl_spot
@@ -46,7 +46,7 @@ SOURCE = "simulated"
 DEFAULT_SEED = 2025
 #: Reference PV system per market: what the household would have produced.
 REFERENCE_PV = {"nem": PVSystem(6.6, tilt_deg=20.0), "nl": PVSystem(4.0, tilt_deg=35.0)}
-REFERENCE_BATTERY = BatterySpec()
+REFERENCE_BATTERY = GatewayBattery()
 CURRENCY = {"nem": "AUD", "nl": "EUR"}
 WEATHER_COLUMNS = {
     "ghi": "ghi_w_m2",
@@ -224,8 +224,8 @@ def frames_from_range(
             ),
             meta("prices", "feed_in"),
         )
-        bat = simulate_battery(
-            rd.pv_kwh, rd.load["total_kwh"], rd.weather["temp_air"].to_numpy(), m, REFERENCE_BATTERY
+        bat = REFERENCE_BATTERY.simulate(
+            rd.pv_kwh, rd.load["total_kwh"], rd.weather["temp_air"].to_numpy(), m
         )
         out["battery"] = (
             _frame(

@@ -36,7 +36,8 @@ Tariffs
     distribution network; :data:`REGION_NETWORKS` picks one per NEM price region.
 :class:`DynamicEUTariff`
     European dynamic contract: ``(spot + supplier margin + energy tax) x (1 + VAT)`` per
-    interval, feed-in at spot minus a fee (or at the import price under netting), a
+    interval, feed-in at spot minus a fee (or, under Dutch annual netting, the energy tax
+    netted on volume over the billing year), a
     monthly fee, a daily network charge and an annual energy-tax credit
     (Dutch *vermindering energiebelasting*).
 
@@ -131,8 +132,16 @@ class Calendar:
     def months(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(months, month_index, days, days_in_month)``: the local months present, each
         interval's index into them, local dates present per month, calendar days per month."""
-        months, m_idx = np.unique(self.local_month, return_inverse=True)
-        _, first = np.unique(self.local_date, return_index=True)
+        local_month, local_date = self.local_month, self.local_date
+        if local_month.size and np.all(local_month[1:] >= local_month[:-1]):
+            # Sorted intervals (every calendar a study builds): runs, not a sort.
+            starts = np.flatnonzero(np.r_[True, local_month[1:] != local_month[:-1]])
+            months = local_month[starts]
+            m_idx = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, local_month.size]))
+            first = np.flatnonzero(np.r_[True, local_date[1:] != local_date[:-1]])
+        else:
+            months, m_idx = np.unique(local_month, return_inverse=True)
+            _, first = np.unique(local_date, return_index=True)
         days = np.bincount(m_idx[first], minlength=months.size).astype(float)
         days_in_month = np.array(
             [_calendar.monthrange(int(str(m)[:4]), int(str(m)[5:7]))[1] for m in months],
@@ -510,10 +519,16 @@ class DynamicEUTariff(Tariff):
         Supplier's purchase fee on imports, excl. VAT [currency/kWh].
     vat_fraction : float
         VAT [0-1] (NL: 0.21), on spot, margin and tax of imports.
-    feed_in : {'spot', 'import_price'}
-        ``spot``: exports earn spot minus ``feed_in_fee_per_kwh``; ``import_price``: netting
-        (saldering), exports earn the interval's import price (the annual netting cap is not
-        modelled).
+    feed_in : {'spot', 'netting'}
+        ``spot``: exports earn spot minus ``feed_in_fee_per_kwh`` per interval (no VAT: a
+        household's sales carry none).  ``netting`` (Dutch *saldering*, until 2026): exports
+        earn the market price with VAT, ``(spot - fee) x (1 + VAT)``, per interval, and over
+        each billing year (the calendar year) the energy tax with its VAT is charged on the
+        net volume ``max(imports - exports, 0)`` instead of on the imports: the bill credits
+        ``min(imports, exports) x tax x (1 + VAT)`` in the year's last month.  Exports beyond
+        the year's imports earn the market price only.  For dispatch decisions an exported
+        kWh is worth the market price plus the netted tax (true while a year's exports stay
+        below its imports); the bill nets the actual volumes.
     feed_in_fee_per_kwh : float
         Supplier's fee per exported kWh [currency/kWh].
     monthly_fee : float
@@ -535,10 +550,8 @@ class DynamicEUTariff(Tariff):
     name: str = "eu_dynamic"
 
     def __post_init__(self) -> None:
-        if self.feed_in not in ("spot", "import_price"):
-            raise ValueError(
-                f"DynamicEUTariff.feed_in={self.feed_in!r}; use 'spot' or 'import_price'"
-            )
+        if self.feed_in not in ("spot", "netting"):
+            raise ValueError(f"DynamicEUTariff.feed_in={self.feed_in!r}; use 'spot' or 'netting'")
         if not 0 <= self.vat_fraction < 1:
             raise ValueError(
                 f"DynamicEUTariff.vat_fraction must be in [0, 1), got {self.vat_fraction}"
@@ -557,8 +570,48 @@ class DynamicEUTariff(Tariff):
         market = market or MarketPrices()
         spot = market.need("spot_per_kwh", "DynamicEUTariff", len(cal))
         imp = self.import_per_kwh(spot)
-        exp = imp.copy() if self.feed_in == "import_price" else spot - self.feed_in_fee_per_kwh
-        return imp, exp
+        if self.feed_in == "spot":
+            return imp, spot - self.feed_in_fee_per_kwh
+        return imp, (spot - self.feed_in_fee_per_kwh) * (1.0 + self.vat_fraction) + self._netted_tax
+
+    @property
+    def _netted_tax(self) -> float:
+        """Energy tax with its VAT on one netted kWh [currency/kWh]."""
+        return self.energy_tax_per_kwh * (1.0 + self.vat_fraction)
+
+    def bill(
+        self,
+        import_kwh: np.ndarray,
+        export_kwh: np.ndarray,
+        cal: Calendar,
+        market: MarketPrices | None = None,
+        *,
+        prices: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> pl.DataFrame:
+        """The monthly bill; under netting, the year's netted energy tax is credited in the
+        last month of each calendar year present (``feed_in_credit``)."""
+        if self.feed_in != "netting":
+            return super().bill(import_kwh, export_kwh, cal, market, prices=prices)
+        imp_p, exp_c = self.interval_prices(cal, market) if prices is None else prices
+        bill = bill_from_prices(
+            import_kwh, export_kwh, imp_p, exp_c - self._netted_tax, cal,
+            daily_supply_per_day=self.daily_supply_per_day, monthly_fee=self.monthly_fee,
+            annual_tax_credit=self.annual_tax_credit,
+        )  # fmt: skip
+        years = bill["month"].str.slice(0, 4)
+        per_year = bill.group_by(years.alias("year")).agg(
+            pl.col("import_kwh").sum(),
+            pl.col("export_kwh").sum(),
+            pl.col("month").max().alias("last"),
+        )
+        netted = {
+            last: min(i, e) * self._netted_tax for last, i, e in per_year.select("last", "import_kwh", "export_kwh").rows()
+        }  # fmt: skip
+        credit = pl.col("month").replace_strict(netted, default=0.0, return_dtype=pl.Float64)
+        return bill.with_columns(
+            (pl.col("feed_in_credit") + credit).alias("feed_in_credit"),
+            (pl.col("total_cost") - credit).alias("total_cost"),
+        )
 
 
 # --------------------------------------------------------------------------- NEM retail from spot

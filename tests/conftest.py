@@ -15,6 +15,17 @@ from energylib.schema import FrameMeta, interval_index
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_dir(tmp_path_factory):
+    """No test reads or writes the user's data/: the data folder is a session folder (a test
+    that needs its own sets ENERGYLIB_DATA_DIR itself)."""
+    folder = tmp_path_factory.mktemp("energylib_data")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ENERGYLIB_DATA_DIR", str(folder))
+    yield folder
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (real AEMO, SGSC, CityLearn, epftoolbox files); skips where absent."""

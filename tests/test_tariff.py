@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 
 from energylib.tariff import (
@@ -168,12 +169,42 @@ def test_eu_dynamic_prices_and_bill_with_tax_credit():
     )
 
 
-def test_eu_netting_credits_exports_at_the_import_price():
+def test_eu_netting_nets_the_energy_tax_on_the_year_s_volume():
+    """Saldering: exports earn the market price with VAT per interval, and the energy tax
+    with VAT comes back on min(imports, exports) of each calendar year."""
     ams = "Europe/Amsterdam"
-    cal = Calendar.from_utc(local_to_utc("2025-02-03 12:00", tz=ams), ams, 60)
-    tariff = DynamicEUTariff(feed_in="import_price")
-    imp, exp = tariff.interval_prices(cal, MarketPrices(spot_per_kwh=np.array([0.08])))
-    np.testing.assert_allclose(exp, imp)
+    utc = local_to_utc("2025-06-03 12:00", "2025-06-03 20:00", "2025-12-03 20:00", tz=ams)
+    cal = Calendar.from_utc(utc, ams, 60)
+    spot = np.array([0.05, 0.20, 0.15])
+    tariff = DynamicEUTariff(
+        feed_in="netting", monthly_fee=0.0, daily_supply_per_day=0.0, annual_tax_credit=0.0
+    )
+    imports, exports = np.array([0.0, 2.0, 1.0]), np.array([5.0, 0.0, 0.0])
+    bill = tariff.bill(imports, exports, cal, MarketPrices(spot_per_kwh=spot))
+    tax = 0.10154 * 1.21
+    energy = float(((spot + 0.02 + 0.10154) * 1.21 * imports).sum())
+    market = float(((spot - 0.01) * 1.21 * exports).sum())
+    netted = min(3.0, 5.0) * tax  # 3 kWh imported, 5 exported: 3 kWh netted
+    assert bill["total_cost"].sum() == pytest.approx(energy - market - netted)
+    # The netting settles in the billing year's last month.
+    assert bill.filter(pl.col("month") == "2025-12")["feed_in_credit"][0] == pytest.approx(netted)
+    # Per interval at the import price would have credited all 5 kWh of exports with the tax.
+    assert netted < 5.0 * tax
+
+
+def test_eu_netting_settles_each_calendar_year_on_its_own():
+    ams = "Europe/Amsterdam"
+    utc = local_to_utc("2025-12-31 12:00", "2026-01-01 20:00", tz=ams)
+    cal = Calendar.from_utc(utc, ams, 60)
+    tariff = DynamicEUTariff(
+        feed_in="netting", monthly_fee=0.0, daily_supply_per_day=0.0, annual_tax_credit=0.0
+    )
+    bill = tariff.bill(
+        np.array([0.0, 4.0]), np.array([4.0, 0.0]), cal, MarketPrices(spot_per_kwh=np.zeros(2))
+    )
+    assert bill["feed_in_credit"].to_list() == pytest.approx(
+        [4.0 * -0.01 * 1.21, 0.0]
+    )  # nothing to net
 
 
 def test_bill_rejects_series_of_the_wrong_length():

@@ -274,6 +274,7 @@ class ParquetStore:
         channel: str | None = None,
         interval_minutes: int | None = None,
         resample_to: ResampleTo = None,
+        energy_method: str | None = None,
         columns: list[str] | None = None,
     ) -> tuple[pl.DataFrame, FrameMeta]:
         """Read one series as a canonical frame and its metadata.
@@ -309,5 +310,6 @@ class ParquetStore:
             start=start,
             end=end,
             resample_to=resample_to,
+            energy_method=energy_method,
             columns=columns,
         )

@@ -279,6 +279,7 @@ class PostgresStore:
         channel: str | None = None,
         interval_minutes: int | None = None,
         resample_to: ResampleTo = None,
+        energy_method: str | None = None,
         columns: list[str] | None = None,
     ) -> tuple[pl.DataFrame, FrameMeta]:
         """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`).
@@ -302,6 +303,7 @@ class PostgresStore:
                 channel=channel,
                 interval_minutes=interval_minutes,
                 resample_to=resample_to,
+                energy_method=energy_method,
                 columns=columns,
             )
 

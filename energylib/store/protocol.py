@@ -17,7 +17,8 @@ The contract, the same for Parquet, SQLite and Postgres:
   range, ``resample_to`` reads them all at one interval length (each resolution is
   resampled with :func:`energylib.align.resample`; ``"finest"`` picks the finest stored).
   Where the resolutions overlap in time, the finest present wins interval by interval, so
-  no energy is counted twice.
+  no energy is counted twice.  Reading energy at a finer interval than stored needs
+  ``energy_method='uniform'``.
   Value columns with no value in the range (another series' column in a shared table)
   are left out.  Every refusal is a ``LookupError`` that says what to pass or run.
 * ``series(source, kind, ...)`` lists the series with their row counts and time span;
@@ -98,6 +99,7 @@ class Store(Protocol):
         channel: str | None = None,
         interval_minutes: int | None = None,
         resample_to: ResampleTo = None,
+        energy_method: str | None = None,
         columns: list[str] | None = None,
     ) -> tuple[pl.DataFrame, FrameMeta]:
         """One series over ``[start, end)`` as a canonical frame and its metadata."""
@@ -161,6 +163,7 @@ def read_one_series(
     start: datetime | None,
     end: datetime | None,
     resample_to: ResampleTo = None,
+    energy_method: str | None = None,
     columns: list[str] | None = None,
 ) -> tuple[pl.DataFrame, FrameMeta]:
     """The read contract of every store (see the module docstring), written once.
@@ -182,6 +185,9 @@ def read_one_series(
         The arguments, for messages.
     resample_to : int, "finest" or None
         Interval length to read every stored resolution at [min].
+    energy_method : str, optional
+        How energy is split when read at a finer interval than stored
+        (``'uniform'``; see :func:`energylib.align.resample`, which refuses otherwise).
     columns : list of str, optional
         Value columns to keep (those the series has).
     """
@@ -228,7 +234,7 @@ def read_one_series(
             timezone=first["timezone"],
         )
         if resample_to is not None and resample_to != minutes:
-            part, m = resample(part, m, int(resample_to))
+            part, m = resample(part, m, int(resample_to), energy_method=energy_method)
         frames.append(part)
         meta = m
     # Resolutions were read finest first: where two cover the same interval (a 30-min and a

@@ -285,6 +285,7 @@ def read(
     channel: str | None,
     interval_minutes: int | None,
     resample_to: ResampleTo,
+    energy_method: str | None,
     columns: list[str] | None,
 ) -> tuple[pl.DataFrame, FrameMeta]:
     """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`)."""
@@ -352,6 +353,7 @@ def read(
         start=start,
         end=end,
         resample_to=resample_to,
+        energy_method=energy_method,
         columns=columns,
     )
 

@@ -237,6 +237,7 @@ class SqliteStore:
         channel: str | None = None,
         interval_minutes: int | None = None,
         resample_to: ResampleTo = None,
+        energy_method: str | None = None,
         columns: list[str] | None = None,
     ) -> tuple[pl.DataFrame, FrameMeta]:
         """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`)."""
@@ -256,6 +257,7 @@ class SqliteStore:
             channel=channel,
             interval_minutes=interval_minutes,
             resample_to=resample_to,
+            energy_method=energy_method,
             columns=columns,
         )
 

@@ -37,6 +37,7 @@ from energylib.agent.config import AgentSettings
 from energylib.agent.decide import Market
 from energylib.agent.decision_log import decision_stats, read_decisions
 from energylib.agent.runner import read_status
+from energylib.plots.svg import price_bars_svg
 from energylib.schema import TIME
 from energylib.store import SqliteStore
 
@@ -266,7 +267,8 @@ class KioskData:
 def chart_svg(
     data: KioskData, price: dict[str, Any], hours: float = 12.0, width: int = 760, height: int = 170
 ) -> str:
-    """Next hours' prices as an inline SVG bar chart (one bar per interval, coloured by band)."""
+    """Next hours' prices as an inline SVG bar chart (one bar per interval, coloured by band:
+    the descriptor where Amber gives one, else the quartiles of the prices shown)."""
     now = data.clock()
     items = [
         x
@@ -275,58 +277,20 @@ def chart_svg(
         and datetime.fromisoformat(x["interval_start"]) < now + timedelta(hours=hours)
     ]
     scale = 100.0 if data.market.currency == "AUD" else 1.0
-    head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="prices for the next {hours:g} hours">'
-    )
-    if not items:
-        return (
-            head
-            + f'<text x="10" y="{height / 2}" font-size="22" fill="#888">no price forecast</text></svg>'
-        )
-    vals = np.array([x["price_per_kwh"] * scale for x in items])
-    lo, hi = min(0.0, float(vals.min())), max(float(vals.max()), 1e-9)
-    pad_b, pad_t = 28, 10
-    h = height - pad_b - pad_t
-    bw = width / len(items)
-    zero_y = pad_t + h * (hi / (hi - lo))
-    parts = [head]
-    finite = np.array([x["price_per_kwh"] for x in items])
-    p25, p75 = np.percentile(finite, [25, 75]) if finite.size >= 4 else (finite.min(), finite.max())
-    for i, (x, v) in enumerate(zip(items, vals, strict=True)):
-        d = x.get("descriptor")
-        band = (
-            ("cheap" if d in CHEAP else "expensive" if d in EXPENSIVE else "normal")
-            if d
-            else (
-                "cheap"
-                if x["price_per_kwh"] <= p25
-                else "expensive"
-                if x["price_per_kwh"] >= p75
-                else "normal"
-            )
-        )
-        y = pad_t + h * ((hi - max(v, 0)) / (hi - lo))
-        bh = abs(v) / (hi - lo) * h
-        parts.append(
-            f'<rect x="{i * bw + 0.5:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" height="{max(bh, 1):.1f}" '
-            f'fill="{STATE_COLOURS[band]}"/>'
-        )
-    parts.append(
-        f'<line x1="0" y1="{zero_y:.1f}" x2="{width}" y2="{zero_y:.1f}" stroke="#999" stroke-width="1"/>'
-    )
-    tz = data.tz
-    for i, x in enumerate(items):
-        t = datetime.fromisoformat(x["interval_start"]).astimezone(tz)
-        if t.minute == 0 and t.hour % 2 == 0:
-            parts.append(
-                f'<text x="{i * bw:.1f}" y="{height - 6}" font-size="18" fill="#ddd">{t:%H}h</text>'
-            )
-    parts.append(
-        f'<text x="{width - 4}" y="{pad_t + 16}" font-size="16" fill="#ddd" text-anchor="end">'
-        f"max {vals.max():.1f}</text></svg>"
-    )
-    return "".join(parts)
+    shown = np.array([x["price_per_kwh"] for x in items], dtype=float)
+    if shown.size >= 4:
+        p25, p75 = np.percentile(shown, [25, 75])
+    elif shown.size:
+        p25, p75 = shown.min(), shown.max()
+    bars = []
+    for x in items:
+        d, p = x.get("descriptor"), x["price_per_kwh"]
+        if d:
+            band = "cheap" if d in CHEAP else "expensive" if d in EXPENSIVE else "normal"
+        else:
+            band = "cheap" if p <= p25 else "expensive" if p >= p75 else "normal"
+        bars.append((datetime.fromisoformat(x["interval_start"]), p * scale, STATE_COLOURS[band]))
+    return price_bars_svg(bars, timezone=data.tz, hours=hours, width=width, height=height)
 
 
 def render_page(data: KioskData, refresh_s: float = 15.0) -> str:

@@ -93,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _amber(args: argparse.Namespace, store, progress: bool) -> int:
-    from energylib.ingest.amber import AmberClient, AmberConfigError
-    from energylib.ingest.backfill import BackfillError, backfill_amber
+    from energylib.ingest.amber import AmberClient, AmberConfigError, backfill_amber
+    from energylib.ingest.backfill import BackfillError
     from energylib.ingest.http import HttpError
 
     try:
@@ -125,7 +125,8 @@ def _amber(args: argparse.Namespace, store, progress: bool) -> int:
 
 
 def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
-    from energylib.ingest.backfill import BackfillError, backfill_aemo
+    from energylib.ingest.aemo import backfill_aemo
+    from energylib.ingest.backfill import BackfillError
 
     try:
         report = backfill_aemo(

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from energylib.align import resample
+from energylib.align import join
 from energylib.schema import LOAD_CHANNELS, TIME, FrameMeta, column_unit, interval_index
 
 TARGET_TRANSFORMS = ("none", "log")
@@ -276,7 +276,8 @@ def assemble_frame(
     frames: Mapping[str, tuple[pl.DataFrame, FrameMeta]],
     interval_minutes: int = 30,
 ) -> tuple[pl.DataFrame, str]:
-    """Resample several canonical frames to one interval length and join them.
+    """Resample several canonical frames to one interval length and join them
+    (:func:`energylib.align.join`, inner).
 
     Parameters
     ----------
@@ -299,28 +300,21 @@ def assemble_frame(
         raise ValueError(
             f"frames come from sites in different time zones {sorted(zones)}; assemble one site at a time"
         )
-    out: pl.DataFrame | None = None
-    for key, (data, meta) in frames.items():
-        numeric = [
-            c
-            for c in data.columns
-            if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
-        ]
-        data = data.select([TIME, *numeric])
-        if meta.interval_minutes != interval_minutes:
-            data, _ = resample(data, meta, interval_minutes)
-        if out is None:
-            out = data
-            continue
-        new = [c for c in data.columns if c not in out.columns]
-        if not new:
-            continue
-        out = out.join(data.select([TIME, *new]), on=TIME, how="inner")
-        if out.height == 0:
-            raise ValueError(
-                f"frame {key!r} shares no interval with the frames before it; check their date ranges"
-            )
-    return out.sort(TIME), zones.pop()
+    numeric = {
+        key: (
+            data.select(
+                TIME,
+                *[
+                    c
+                    for c in data.columns
+                    if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
+                ],
+            ),
+            meta,
+        )
+        for key, (data, meta) in frames.items()
+    }
+    return join(numeric, interval_minutes, how="inner", clash="first").data, zones.pop()
 
 
 def default_year_frame(

@@ -11,14 +11,9 @@ from hypothesis import strategies as st
 from ingest.amber_fake import interval, nem_day_start, prices_for_days
 from werkzeug import Request, Response
 
-from energylib.ingest.amber import AmberClient
-from energylib.ingest.backfill import (
-    BackfillError,
-    backfill_amber,
-    iter_windows,
-    latest_stored,
-    month_windows,
-)
+from energylib.dates import iter_windows, month_windows
+from energylib.ingest.amber import AmberClient, backfill_amber
+from energylib.ingest.backfill import BackfillError, latest_stored
 from energylib.ingest.http import RetryPolicy, retry_after_s
 from energylib.store import ParquetStore
 
@@ -280,7 +275,7 @@ def test_windows_cover_the_range_exactly_once(start, n, days):
 
 
 def test_saved_responses_merge_actual_over_forecast_and_later_file_wins(tmp_path):
-    from energylib.ingest.backfill import store_amber_responses
+    from energylib.ingest.amber import store_amber_responses
 
     t = nem_day_start(date(2025, 1, 1))
     older = tmp_path / "a.json"

@@ -31,6 +31,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from energylib.agent.collect import load_collector_state
 from energylib.agent.config import AgentSettings
@@ -391,8 +396,6 @@ body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;g
 # --------------------------------------------------------------------------- metrics
 def metrics_text(data: KioskData) -> bytes:
     """Prometheus exposition of decisions, latency, fetch errors and data age."""
-    from prometheus_client import CollectorRegistry, generate_latest
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     class _Collector:
         def collect(self):
@@ -485,9 +488,6 @@ def create_app(
     refresh_s: float = 15.0,
 ):
     """The kiosk FastAPI app (read-only).  See the module docstring."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-
     data = KioskData(settings, clock, status_provider)
     app = FastAPI(title="energylib kiosk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = data
@@ -559,8 +559,6 @@ def create_app(
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
-        from prometheus_client import CONTENT_TYPE_LATEST
-
         return PlainTextResponse(metrics_text(data), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -568,8 +566,6 @@ def create_app(
 
 def serve(settings: AgentSettings, host: str | None = None, port: int | None = None) -> None:
     """Run the kiosk with uvicorn (blocking)."""
-    import uvicorn
-
     uvicorn.run(
         create_app(settings),
         host=host or settings.kiosk_host,

@@ -54,6 +54,7 @@ from energylib.agent.decide import Decider
 from energylib.agent.decision_log import Decision, DecisionLog
 from energylib.agent.models import ModelWatcher
 from energylib.agent.schedule import Scheduler
+from energylib.ingest.amber import AmberClient
 from energylib.store import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,6 @@ def default_collectors(
     )
     out = []
     if settings.market == "amber":
-        from energylib.ingest.amber import AmberClient
-
         client = amber_client or AmberClient(
             site_id=None if settings.site.name == "default" else settings.site.name,
             policy=agent_retry_policy(),

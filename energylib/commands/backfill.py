@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from pathlib import Path
 
 
 def _day(text: str) -> date:
@@ -73,8 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.config import load_settings
     from energylib.store import ParquetStore
 
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _amber(args: argparse.Namespace, store, progress: bool) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.amber import AmberClient, AmberConfigError, backfill_amber
     from energylib.ingest.backfill import BackfillError
     from energylib.ingest.http import HttpError
@@ -125,6 +126,7 @@ def _amber(args: argparse.Namespace, store, progress: bool) -> int:
 
 
 def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.aemo import backfill_aemo
     from energylib.ingest.backfill import BackfillError
 
@@ -149,6 +151,7 @@ def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
 
 
 def _entsoe(args: argparse.Namespace, store, settings, progress: bool) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
 
     zone = args.zone or settings.entsoe_zone

@@ -324,6 +324,8 @@ def default_year_frame(
 
     ``days`` keeps only the first so many days [d] (a quick run on a subset).
     """
+    # Slow (the simulator imports pvlib): the live agent imports this module and never
+    # generates a year.
     from energylib.simulate import default_year
 
     frames = default_year.generate(market=market, seed=seed)

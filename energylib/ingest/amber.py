@@ -34,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from energylib.align import floor_to_grid
+from energylib.config import load_settings
 from energylib.dates import as_date
 from energylib.ingest.backfill import (
     BackfillReport,
@@ -594,8 +595,6 @@ class AmberClient:
         policy: RetryPolicy | None = None,
         timezone: str = DEFAULT_TIMEZONE,
     ):
-        from energylib.config import load_settings
-
         settings = load_settings()
         token = token or settings.amber_token
         if not token:

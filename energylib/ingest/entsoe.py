@@ -50,6 +50,7 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 from urllib3.util.retry import Retry
 
+from energylib.config import load_settings
 from energylib.dates import as_utc
 from energylib.schema import TIME, FrameMeta, validate
 
@@ -409,8 +410,6 @@ def make_client(
         Per-request timeout [s].
     """
     if api_key is None:
-        from energylib.config import load_settings
-
         api_key = load_settings().entsoe_api_key
     if not api_key:
         raise EntsoeError(

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -46,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from tqdm.auto import tqdm
 
 from energylib.schema import FrameMeta
 from energylib.simulate.battery import LFP_HOME_BATTERY, GatewayBattery
@@ -55,6 +57,7 @@ from energylib.simulate.prices import network_period
 from energylib.simulate.weather import ar1, rng_stream
 from energylib.site import Site
 from energylib.solar import PVSystem
+from energylib.store import Store
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "device_id": "gateway-001",
@@ -558,8 +561,6 @@ def run_continuous(
     ``interval_s`` since the Unix epoch: 10:05:00, 10:10:00 ...); otherwise the
     first reading is immediate and later ones follow at ``interval_s`` spacing.
     """
-    import time
-
     clock = clock or time.time
     sleep = sleep or time.sleep
     if interval_s <= 0:
@@ -588,7 +589,7 @@ def run_historical(
     end: datetime | pd.Timestamp,
     output: str | Path,
     *,
-    store=None,
+    store: Store | None = None,
     sinks: list[Sink] = (),
     progress: bool = False,
 ) -> int:
@@ -597,8 +598,6 @@ def run_historical(
 
     Returns the number of readings written.
     """
-    from tqdm.auto import tqdm
-
     times = gateway.times(start, end)
     if len(times) == 0:
         raise ValueError(f"no readings between {start} and {end}: --start must be before --end")

@@ -260,7 +260,7 @@ def test_sqlite_read_only_never_creates_or_writes_the_file(tmp_path, frame):
     path = tmp_path / "kiosk" / "live.sqlite"
     ro = SqliteStore(path, read_only=True)
     assert not path.parent.exists()
-    with pytest.raises(LookupError, match="no live cache"):
+    with pytest.raises(LookupError, match="nothing stored at .* yet"):
         ro.read("test", "usage")
     assert ro.datasets() == [] and ro.series("test", "usage").height == 0
     SqliteStore(path).upsert(*frame)

@@ -17,9 +17,11 @@ logged with its password (:func:`redact_url`).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,15 +29,7 @@ import polars as pl
 import psycopg
 
 from energylib.config import load_settings
-from energylib.schema import FrameMeta, validate
 from energylib.store import sql
-from energylib.store.protocol import (
-    Bound,
-    ResampleTo,
-    UpsertResult,
-    utc_bounds,
-    with_series_columns,
-)
 
 DEFAULT_SCHEMA = "energylib"
 
@@ -232,7 +226,7 @@ class PostgresDialect(sql.Dialect):
         )
 
 
-class PostgresStore:
+class PostgresStore(sql.SqlStore):
     """Canonical frames in Postgres, with the contract of :class:`~energylib.store.Store`.
 
     Parameters
@@ -251,80 +245,13 @@ class PostgresStore:
     def __repr__(self) -> str:
         return f"PostgresStore({redact_url(self.url)!r}, schema={self.schema!r})"
 
-    def upsert(
-        self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()
-    ) -> UpsertResult:
-        """Validate and upsert one canonical frame (idempotent, like every store)."""
-        validate(data, meta, nullable=nullable)
-        sql.identifier(meta.kind)
-        if data.height == 0:
-            return UpsertResult()
-        rows = with_series_columns(data, meta)
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection]:
+        with connect(self.url) as con:
+            yield con
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection]:
         with connect(self.url) as con, con.transaction():
             ensure_schema(con, self.schema)
-            sql.ensure_table(con, self.dialect, meta.kind, rows)
-            inserted, updated = sql.upsert_rows(con, self.dialect, meta.kind, rows)
-        return UpsertResult(
-            inserted=inserted, updated=updated, unchanged=data.height - inserted - updated
-        )
-
-    def read(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-        interval_minutes: int | None = None,
-        resample_to: ResampleTo = None,
-        energy_method: str | None = None,
-        columns: list[str] | None = None,
-    ) -> tuple[pl.DataFrame, FrameMeta]:
-        """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`).
-
-        Raises
-        ------
-        LookupError
-            No table or no rows match, or the arguments match several series.
-        """
-        sql.identifier(kind)
-        start, end = utc_bounds(start, end)
-        with connect(self.url) as con:
-            return sql.read(
-                con,
-                self.dialect,
-                source,
-                kind,
-                start,
-                end,
-                site=site,
-                channel=channel,
-                interval_minutes=interval_minutes,
-                resample_to=resample_to,
-                energy_method=energy_method,
-                columns=columns,
-            )
-
-    def series(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-    ) -> pl.DataFrame:
-        """The series of a kind with their row counts and time span in ``[start, end)``."""
-        start, end = utc_bounds(start, end)
-        with connect(self.url) as con:
-            return sql.series(
-                con, self.dialect, source, kind, start, end, site=site, channel=channel
-            )
-
-    def datasets(self) -> list[tuple[str, str]]:
-        """Every (source, kind) with rows."""
-        with connect(self.url) as con:
-            return sql.datasets(con, self.dialect)
+            yield con

@@ -24,6 +24,7 @@ are loaded and fetched, how the table is locked) is a :class:`Dialect`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from datetime import datetime
@@ -32,13 +33,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from energylib.schema import TIME, FrameMeta, value_columns
+from energylib.schema import TIME, FrameMeta, validate, value_columns
 from energylib.store.protocol import (
     KEY,
     SERIES_COLUMNS,
     SERIES_SCHEMA,
+    Bound,
     ResampleTo,
+    UpsertResult,
     read_one_series,
+    utc_bounds,
+    with_series_columns,
 )
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -255,113 +260,217 @@ def _series_rows(
     ).fetchall()
 
 
-def series(
-    con: Any,
-    d: Dialect,
-    source: str,
-    kind: str,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    *,
-    site: str | None = None,
-    channel: str | None = None,
-) -> pl.DataFrame:
-    """The series of a kind's table matching the arguments, with rows and time span."""
-    if not d.columns(con, kind):
-        return pl.DataFrame(schema=SERIES_SCHEMA)
-    rows = _series_rows(con, d, source, kind, start, end, site=site, channel=channel)
-    return pl.DataFrame(rows, schema=SERIES_SCHEMA, orient="row")
+class SqlStore:
+    """A store on the SQL path (the contract of :class:`energylib.store.Store`).
 
+    Subclasses say how to reach the database: :meth:`_reading` yields a connection to read
+    with (None while there is no database), :meth:`_writing` one inside a write transaction.
+    """
 
-def read(
-    con: Any,
-    d: Dialect,
-    source: str,
-    kind: str,
-    start: datetime | None,
-    end: datetime | None,
-    *,
-    site: str | None,
-    channel: str | None,
-    interval_minutes: int | None,
-    resample_to: ResampleTo,
-    energy_method: str | None,
-    columns: list[str] | None,
-) -> tuple[pl.DataFrame, FrameMeta]:
-    """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`)."""
-    have = d.columns(con, kind, columns)
-    if not have:
-        raise LookupError(f"no {kind} table in {d.where}; {d.fill_hint}")
-    if site is None or channel is None:
-        # Which series?  (The agent and the kiosk name theirs, and skip this scan.)
-        where, args = _where(
-            d, source, start, end, site=site, channel=channel, interval_minutes=interval_minutes
+    dialect: Dialect
+
+    def _reading(self) -> contextlib.AbstractContextManager[Any | None]:
+        raise NotImplementedError
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def upsert(
+        self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()
+    ) -> UpsertResult:
+        """Validate and upsert one canonical frame in one transaction; returns what changed."""
+        validate(data, meta, nullable=nullable)
+        identifier(meta.kind)
+        if data.height == 0:
+            return UpsertResult()
+        rows = with_series_columns(data, meta)
+        with self._writing() as con:
+            ensure_table(con, self.dialect, meta.kind, rows)
+            inserted, updated = upsert_rows(con, self.dialect, meta.kind, rows)
+        return UpsertResult(
+            inserted=inserted, updated=updated, unchanged=data.height - inserted - updated
         )
-        found = con.execute(
-            f"SELECT DISTINCT {', '.join(SERIES_COLUMNS)} FROM {d.table(kind)} WHERE {where}",
-            args,
-        ).fetchall()
-        identities = {(r[1], r[2]) for r in found}
-        if len(identities) == 1:
-            site, channel = identities.pop()
-    frame = None
-    if site is not None and channel is not None:
-        # One query for every resolution of the series; the series' currency and zone from
-        # its first row in the range.
-        where, args = _where(
-            d, source, start, end, site=site, channel=channel, interval_minutes=interval_minutes
-        )
-        values = [c for c in have if c not in FIXED_COLUMNS and (columns is None or c in columns)]
-        select = ", ".join(
-            ["interval_minutes", d.time_as_us(), *(d.select_value(c, have[c]) for c in values)]
-        )
-        schema = {"interval_minutes": pl.Int64, TIME: pl.Datetime("us", "UTC")}
-        schema |= {c: d.polars_type(have[c]) for c in values}
-        frame = d.fetch(
-            con,
-            f"SELECT {select} FROM {d.table(kind)} WHERE {where} ORDER BY interval_start",
-            args,
-            schema,
-        )
-        found = []
-        if frame.height:
-            currency, zone = con.execute(
-                f"SELECT currency, timezone FROM {d.table(kind)} WHERE {where} LIMIT 1", args
-            ).fetchone()
-            # numpy and drop_in_place, not polars expressions: each of those costs a query
-            # plan, and the agent reads a few series every minute.
-            per_row = frame.drop_in_place("interval_minutes").to_numpy()
-            found = [(source, site, channel, int(m), currency, zone) for m in np.unique(per_row)]
+
+    def read(
+        self,
+        source: str,
+        kind: str,
+        start: Bound = None,
+        end: Bound = None,
+        *,
+        site: str | None = None,
+        channel: str | None = None,
+        interval_minutes: int | None = None,
+        resample_to: ResampleTo = None,
+        energy_method: str | None = None,
+        columns: list[str] | None = None,
+    ) -> tuple[pl.DataFrame, FrameMeta]:
+        """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`).
+
+        Raises
+        ------
+        LookupError
+            No table or no rows match, or the arguments match several series.
+        """
+        identifier(kind)
+        start, end = utc_bounds(start, end)
+        with self._reading() as con:
+            if con is None:
+                raise LookupError(
+                    f"nothing stored at {self.dialect.where} yet; {self.dialect.fill_hint}"
+                )
+            return self._read(
+                con,
+                source,
+                kind,
+                start,
+                end,
+                site,
+                channel,
+                interval_minutes,
+                resample_to,
+                energy_method,
+                columns,
+            )
+
+    def _read(
+        self,
+        con: Any,
+        source: str,
+        kind: str,
+        start: datetime | None,
+        end: datetime | None,
+        site: str | None,
+        channel: str | None,
+        interval_minutes: int | None,
+        resample_to: ResampleTo,
+        energy_method: str | None,
+        columns: list[str] | None,
+    ) -> tuple[pl.DataFrame, FrameMeta]:
+        d = self.dialect
+        have = d.columns(con, kind, columns)
+        if not have:
+            raise LookupError(f"no {kind} table in {d.where}; {d.fill_hint}")
+        if site is None or channel is None:
+            # Which series?  (The agent and the kiosk name theirs, and skip this scan.)
+            where, args = _where(
+                d,
+                source,
+                start,
+                end,
+                site=site,
+                channel=channel,
+                interval_minutes=interval_minutes,
+            )
+            found = con.execute(
+                f"SELECT DISTINCT {', '.join(SERIES_COLUMNS)} FROM {d.table(kind)} WHERE {where}",
+                args,
+            ).fetchall()
+            identities = {(r[1], r[2]) for r in found}
+            if len(identities) == 1:
+                site, channel = identities.pop()
+        frame = None
+        if site is not None and channel is not None:
+            # One query for every resolution of the series; the series' currency and zone from
+            # its first row in the range.
+            where, args = _where(
+                d,
+                source,
+                start,
+                end,
+                site=site,
+                channel=channel,
+                interval_minutes=interval_minutes,
+            )
+            values = [
+                c for c in have if c not in FIXED_COLUMNS and (columns is None or c in columns)
+            ]
+            select = ", ".join(
+                [
+                    "interval_minutes",
+                    d.time_as_us(),
+                    *(d.select_value(c, have[c]) for c in values),
+                ]
+            )
+            schema = {"interval_minutes": pl.Int64, TIME: pl.Datetime("us", "UTC")}
+            schema |= {c: d.polars_type(have[c]) for c in values}
+            frame = d.fetch(
+                con,
+                f"SELECT {select} FROM {d.table(kind)} WHERE {where} ORDER BY interval_start",
+                args,
+                schema,
+            )
+            found = []
+            if frame.height:
+                currency, zone = con.execute(
+                    f"SELECT currency, timezone FROM {d.table(kind)} WHERE {where} LIMIT 1",
+                    args,
+                ).fetchone()
+                # numpy and drop_in_place, not polars expressions: each of those costs a query
+                # plan, and the agent reads a few series every minute.
+                per_row = frame.drop_in_place("interval_minutes").to_numpy()
+                found = [
+                    (source, site, channel, int(m), currency, zone) for m in np.unique(per_row)
+                ]
+                if len(found) > 1:
+                    frame = frame.with_columns(pl.Series("interval_minutes", per_row))
+
+        def rows(minutes: int) -> pl.DataFrame:
+            assert frame is not None
             if len(found) > 1:
-                frame = frame.with_columns(pl.Series("interval_minutes", per_row))
+                return frame.filter(pl.col("interval_minutes") == minutes).drop("interval_minutes")
+            return frame
 
-    def rows(minutes: int) -> pl.DataFrame:
-        assert frame is not None
-        if len(found) > 1:
-            return frame.filter(pl.col("interval_minutes") == minutes).drop("interval_minutes")
-        return frame
+        return read_one_series(
+            source,
+            kind,
+            found,
+            rows,
+            where=d.where,
+            fill_hint=d.fill_hint,
+            site=site,
+            channel=channel,
+            start=start,
+            end=end,
+            resample_to=resample_to,
+            energy_method=energy_method,
+            columns=columns,
+        )
 
-    return read_one_series(
-        source,
-        kind,
-        found,
-        rows,
-        where=d.where,
-        fill_hint=d.fill_hint,
-        site=site,
-        channel=channel,
-        start=start,
-        end=end,
-        resample_to=resample_to,
-        energy_method=energy_method,
-        columns=columns,
-    )
+    def series(
+        self,
+        source: str,
+        kind: str,
+        start: Bound = None,
+        end: Bound = None,
+        *,
+        site: str | None = None,
+        channel: str | None = None,
+    ) -> pl.DataFrame:
+        """The series of a kind with their row counts and time span in ``[start, end)``."""
+        start, end = utc_bounds(start, end)
+        with self._reading() as con:
+            if con is None or not self.dialect.columns(con, kind):
+                return pl.DataFrame(schema=SERIES_SCHEMA)
+            where, args = _where(self.dialect, source, start, end, site=site, channel=channel)
+            t = self.dialect.time_as_us()
+            rows = con.execute(
+                f"SELECT source, site, channel, interval_minutes, currency, timezone, COUNT(*), "
+                f"MIN({t}), MAX({t}) FROM {self.dialect.table(kind)} WHERE {where} "
+                "GROUP BY source, site, channel, interval_minutes, currency, timezone "
+                "ORDER BY site, channel, interval_minutes",
+                args,
+            ).fetchall()
+        return pl.DataFrame(rows, schema=SERIES_SCHEMA, orient="row")
 
-
-def datasets(con: Any, d: Dialect) -> list[tuple[str, str]]:
-    """Every (source, kind) with rows."""
-    out = set()
-    for kind in d.kinds(con):
-        for (source,) in con.execute(f"SELECT DISTINCT source FROM {d.table(kind)}").fetchall():
-            out.add((source, kind))
-    return sorted(out)
+    def datasets(self) -> list[tuple[str, str]]:
+        """Every (source, kind) with rows."""
+        out = set()
+        with self._reading() as con:
+            if con is None:
+                return []
+            for kind in self.dialect.kinds(con):
+                table = self.dialect.table(kind)
+                for (source,) in con.execute(f"SELECT DISTINCT source FROM {table}").fetchall():
+                    out.add((source, kind))
+        return sorted(out)

@@ -15,24 +15,17 @@ the queries alone (the agent decides every minute within a few milliseconds).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 
 from energylib.dates import epoch_us
-from energylib.schema import FrameMeta, validate
 from energylib.store import sql
-from energylib.store.protocol import (
-    SERIES_SCHEMA,
-    Bound,
-    ResampleTo,
-    UpsertResult,
-    utc_bounds,
-    with_series_columns,
-)
 
 _SQL_TYPES = {"REAL": pl.Float64, "INTEGER": pl.Int64, "BOOLEAN": pl.Boolean, "TEXT": pl.String}
 
@@ -122,7 +115,7 @@ class SqliteDialect(sql.Dialect):
         return frame.with_columns(pl.col(booleans).cast(pl.Boolean)) if booleans else frame
 
 
-class SqliteStore:
+class SqliteStore(sql.SqlStore):
     """The live cache: one SQLite file (WAL), with the contract of :class:`~energylib.store.Store`.
 
     Parameters
@@ -139,7 +132,7 @@ class SqliteStore:
         self.path = Path(path)
         self.timeout_s = timeout_s
         self.read_only = read_only
-        self._dialect = SqliteDialect(self.path)
+        self.dialect = SqliteDialect(self.path)
         self._local = threading.local()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,21 +175,16 @@ class SqliteStore:
             con.close()
             self._local.con = None
 
-    # ------------------------------------------------------------------ writing
-    def upsert(
-        self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()
-    ) -> UpsertResult:
-        """Insert or replace rows in one transaction; returns what changed."""
-        validate(data, meta, nullable=nullable)
-        sql.identifier(meta.kind)
-        if data.height == 0:
-            return UpsertResult()
-        rows = with_series_columns(data, meta)
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        yield self.reader()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
         con = self.connect()
         try:
             con.execute("BEGIN IMMEDIATE")
-            sql.ensure_table(con, self._dialect, meta.kind, rows)
-            inserted, updated = sql.upsert_rows(con, self._dialect, meta.kind, rows)
+            yield con
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
@@ -204,81 +192,18 @@ class SqliteStore:
             raise
         finally:
             con.close()
-        return UpsertResult(
-            inserted=inserted, updated=updated, unchanged=data.height - inserted - updated
-        )
 
+    # ------------------------------------------------------------------ housekeeping
     def prune(self, before: datetime, kinds: tuple[str, ...] | None = None) -> int:
         """Delete rows of every kind (or of ``kinds``) whose interval starts before ``before``;
         returns the rows deleted.  The live cache keeps a few weeks, not the history."""
-        con = self.connect()
-        try:
+        with self._writing() as con:
             gone = 0
-            for kind in kinds or self._dialect.kinds(con):
-                if self._dialect.columns(con, kind):
-                    gone += self._dialect.changes(
+            for kind in kinds or self.dialect.kinds(con):
+                if self.dialect.columns(con, kind):
+                    gone += self.dialect.changes(
                         con,
                         f"DELETE FROM {sql.identifier(kind)} WHERE interval_start < ?",
                         (epoch_us(before),),
                     )
             return gone
-        finally:
-            con.close()
-
-    # ------------------------------------------------------------------ reading
-    def read(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-        interval_minutes: int | None = None,
-        resample_to: ResampleTo = None,
-        energy_method: str | None = None,
-        columns: list[str] | None = None,
-    ) -> tuple[pl.DataFrame, FrameMeta]:
-        """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`)."""
-        sql.identifier(kind)
-        start, end = utc_bounds(start, end)
-        con = self.reader()
-        if con is None:
-            raise LookupError(f"no live cache at {self.path}; {self._dialect.fill_hint}")
-        return sql.read(
-            con,
-            self._dialect,
-            source,
-            kind,
-            start,
-            end,
-            site=site,
-            channel=channel,
-            interval_minutes=interval_minutes,
-            resample_to=resample_to,
-            energy_method=energy_method,
-            columns=columns,
-        )
-
-    def series(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-    ) -> pl.DataFrame:
-        """The series of a kind with their row counts and time span in ``[start, end)``."""
-        start, end = utc_bounds(start, end)
-        con = self.reader()
-        if con is None:
-            return pl.DataFrame(schema=SERIES_SCHEMA)
-        return sql.series(con, self._dialect, source, kind, start, end, site=site, channel=channel)
-
-    def datasets(self) -> list[tuple[str, str]]:
-        """Every (source, kind) with rows."""
-        con = self.reader()
-        return [] if con is None else sql.datasets(con, self._dialect)

@@ -26,13 +26,24 @@ def _private_data_dir(tmp_path_factory):
     patch.undo()
 
 
+def _shared(name: str, what: str) -> Path:
+    folder = SHARED / name
+    if not folder.is_dir():
+        pytest.skip(f"{what} absent: no {folder} (CI lays out ../shared beside the project)")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (real AEMO, SGSC, CityLearn, epftoolbox files); skips where absent."""
-    folder = SHARED / "data"
-    if not folder.is_dir():
-        pytest.skip(f"real data absent: no {folder} (CI lays out ../shared beside the project)")
-    return folder
+    return _shared("data", "real data")
+
+
+@pytest.fixture(scope="session")
+def shared_formats() -> Path:
+    """``../shared/formats`` (the APIs' own documents: Amber's OpenAPI spec, real ENTSO-E
+    responses); skips where absent."""
+    return _shared("formats", "API formats")
 
 
 @pytest.fixture

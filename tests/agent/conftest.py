@@ -1,11 +1,11 @@
-"""Fixtures for the agent tests (the fakes themselves are in ``agent_fakes.py``)."""
+"""Fixtures for the agent tests (the fakes themselves are in ``tests/agent_fakes.py``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from agent.agent_fakes import SITE, START, TOKEN, FakeAmber, at_home, train_and_export
+from agent_fakes import SITE, START, TOKEN, FakeAmber, at_home, train_and_export
 
 from energylib.agent.clock import SimulatedClock
 from energylib.agent.config import AgentSettings

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
-from agent.agent_fakes import SITE, START, TOKEN, amber_collectors, make_agent
+from agent_fakes import SITE, START, TOKEN, amber_collectors, make_agent
 
 from energylib.agent.collect import (
     Collector,

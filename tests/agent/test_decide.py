@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from agent.agent_fakes import START, make_agent, price_c_per_kwh, seed_history
+from agent_fakes import START, make_agent, price_c_per_kwh, seed_history
 
 from energylib.agent.actuator import DeviceState, DryRunActuator
 from energylib.agent.decision_log import read_decisions
@@ -126,7 +126,7 @@ def test_dry_run_actuator_keeps_its_virtual_battery_in_the_window():
 
 
 def test_plugged_in_ev_gets_a_charge_rate_within_the_charger_limit(settings, clock, fake_amber):
-    from agent.agent_fakes import amber_collectors
+    from agent_fakes import amber_collectors
 
     from energylib.agent.runner import build_agent
     from energylib.store import SqliteStore as _Store

@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from agent.agent_fakes import SITE, START, at_home, make_agent, seed_history
+from agent_fakes import SITE, START, at_home, make_agent, seed_history
 from fastapi.testclient import TestClient
 
 from energylib.agent.kiosk import create_app

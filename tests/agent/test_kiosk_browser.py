@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from agent.agent_fakes import CHROMEDRIVER, CHROMIUM, at_home, headless_chromium
+from agent_fakes import CHROMEDRIVER, CHROMIUM, at_home, headless_chromium
 
 from energylib.agent.collect import Collector
 from energylib.agent.config import AgentSettings

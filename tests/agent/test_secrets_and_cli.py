@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from agent.agent_fakes import SITE, START, TOKEN, make_agent
+from agent_fakes import SITE, START, TOKEN, make_agent
 
 from energylib.agent.config import AgentSettings, load_agent_settings
 

@@ -63,7 +63,7 @@ def _child(func: str, *args: str, timeout: int = 3600, show_progress: bool = Fal
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
-    from agent.agent_fakes import train_and_export
+    from agent_fakes import train_and_export
 
     return train_and_export(tmp_path_factory.mktemp("bench_models"), 1, "bench_model.onnx")
 
@@ -73,7 +73,7 @@ def _setup(state_dir: str, model: str | None, **changes):
     """An agent on a simulated clock against a local Amber server, history seeded."""
     import shutil
 
-    from agent.agent_fakes import START, FakeAmber, at_home, make_agent, seed_history
+    from agent_fakes import START, FakeAmber, at_home, make_agent, seed_history
     from pytest_httpserver import HTTPServer
 
     from energylib.agent.clock import SimulatedClock
@@ -255,7 +255,7 @@ def test_bench_kiosk_page_load(tmp_path):
     import uvicorn
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from agent.agent_fakes import (
+    from agent_fakes import (
         CHROMEDRIVER,
         CHROMIUM,
         START,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dispatch.cases import Case, cases
+from dispatch_cases import Case, cases
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

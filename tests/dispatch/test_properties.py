@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from dispatch.cases import Case, cases
+from dispatch_cases import Case, cases
 from hypothesis import given, settings
 
 from energylib.dispatch.optimum import optimise

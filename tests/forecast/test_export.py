@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from forecast.synthetic import SMALL_SPEC
+from forecast_synthetic import SMALL_SPEC
 
 from energylib.forecast.checkpoint import load_checkpoint
 from energylib.forecast.export import (

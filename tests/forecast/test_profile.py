@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from forecast.synthetic import SMALL_SPEC, TZ
+from forecast_synthetic import SMALL_SPEC, TZ
 
 from energylib.forecast.baselines import week_slots
 from energylib.forecast.checkpoint import load_checkpoint

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from forecast.synthetic import SMALL_SPEC, TZ, tiny_config
+from forecast_synthetic import SMALL_SPEC, TZ, tiny_config
 
 from energylib.forecast.checkpoint import checkpoint_history, load_checkpoint
 from energylib.forecast.features import FeatureSpec

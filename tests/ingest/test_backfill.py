@@ -6,9 +6,9 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from amber_fake import interval, nem_day_start, prices_for_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest.amber_fake import interval, nem_day_start, prices_for_days
 from werkzeug import Request, Response
 
 from energylib.dates import iter_windows, month_windows
@@ -324,7 +324,7 @@ def test_connection_errors_are_retried_then_reported(tmp_path):
 
 
 def test_usage_backfill_stores_each_meter_channel(httpserver, tmp_path):
-    from ingest.amber_fake import usage_record
+    from amber_fake import usage_record
 
     def handler(request: Request) -> Response:
         first = date.fromisoformat(request.args["startDate"])

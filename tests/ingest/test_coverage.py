@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
+from amber_fake import prices_for_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest.amber_fake import prices_for_days
 
 from energylib.config import Settings
 from energylib.ingest.amber import read_amber_prices

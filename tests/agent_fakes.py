@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from ingest.amber_fake import NEM, interval
+from amber_fake import NEM, interval
 from werkzeug import Response
 
 from energylib.agent.clock import SimulatedClock

@@ -184,14 +184,22 @@ def test_5xx_is_retried(amber):
     assert len(waits) == 2 and waits[1] > waits[0] * 0.5  # exponential back-off with jitter
 
 
-def test_5xx_that_persists_stops_and_keeps_earlier_windows(amber):
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (lambda: Response("down", status=500), "HTTP 500"),  # a 5xx that persists
+        (
+            lambda: Response("<html>gateway</html>", status=200, content_type="text/html"),
+            "not JSON",  # a malformed body
+        ),
+    ],
+)
+def test_a_failing_window_stops_keeps_earlier_windows_and_names_itself(amber, answer, said):
     fake, client, store, _ = amber
-    fake.fail_if = lambda first, last: (
-        Response("down", status=500) if first >= date(2025, 1, 8) else None
-    )
+    fake.fail_if = lambda first, last: answer() if first >= date(2025, 1, 8) else None
     with pytest.raises(BackfillError) as err:
         backfill_amber(store, "2025-01-01", "2025-01-14", client=client, progress=False)
-    assert "HTTP 500" in str(err.value) and "window 2025-01-08..2025-01-14" in str(err.value)
+    assert said in str(err.value) and "window 2025-01-08..2025-01-14" in str(err.value)
     assert stored(store).height == 7 * 48
 
 
@@ -202,19 +210,6 @@ def test_401_says_token_rejected_and_keeps_nothing_secret(amber):
         backfill_amber(store, "2025-01-01", "2025-01-03", client=client, progress=False)
     assert "token rejected" in str(err.value) and "AMBER_TOKEN" in str(err.value)
     assert TOKEN not in str(err.value)
-
-
-def test_malformed_body_names_the_window(amber):
-    fake, client, store, _ = amber
-    fake.fail_if = lambda first, last: (
-        Response("<html>gateway</html>", status=200, content_type="text/html")
-        if first == date(2025, 1, 8)
-        else None
-    )
-    with pytest.raises(BackfillError) as err:
-        backfill_amber(store, "2025-01-01", "2025-01-14", client=client, progress=False)
-    assert "2025-01-08..2025-01-14" in str(err.value) and "not JSON" in str(err.value)
-    assert stored(store).height == 7 * 48
 
 
 def test_record_missing_a_field_names_the_window(amber):

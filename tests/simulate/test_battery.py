@@ -34,16 +34,8 @@ def _battery(cap, pch, pdis, rte, soc0, lo, hi, *, ageing=True) -> GatewayBatter
     )
 
 
-def _day(n=288 * 3, seed=0, base=0.02):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    pv = np.clip(np.sin((t % 288 - 72) / 144 * np.pi), 0, None) * 0.45
-    load = base + 0.05 * rng.random(n)
-    return pv, load, np.full(n, 20.0)
-
-
-@settings(max_examples=40, deadline=None)
-@given(
+#: Any battery and day: capacity [kWh], power limits [kW], round trip, SoC window and start.
+ANY_BATTERY = dict(
     cap=st.floats(1, 30),
     pch=st.floats(0.5, 10),
     pdis=st.floats(0.5, 10),
@@ -53,6 +45,18 @@ def _day(n=288 * 3, seed=0, base=0.02):
     soc0=st.floats(0, 1),
     seed=st.integers(0, 100),
 )
+
+
+def _day(n=288 * 3, seed=0, base=0.02):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    pv = np.clip(np.sin((t % 288 - 72) / 144 * np.pi), 0, None) * 0.45
+    load = base + 0.05 * rng.random(n)
+    return pv, load, np.full(n, 20.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(**ANY_BATTERY)
 def test_soc_never_leaves_window_and_power_within_limits(cap, pch, pdis, rte, lo, hi, soc0, seed):
     pv, load, temp = _day(seed=seed)
     r = _battery(cap, pch, pdis, rte, soc0, lo, hi).simulate(pv, load, temp, 5)
@@ -71,16 +75,7 @@ def test_stored_energy_balances_with_efficiency():
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    cap=st.floats(1, 30),
-    pch=st.floats(0.5, 10),
-    pdis=st.floats(0.5, 10),
-    rte=st.floats(0.7, 1.0),
-    lo=st.floats(0, 0.49),  # a window of no width is no battery: Battery refuses it
-    hi=st.floats(0.5, 1.0),
-    soc0=st.floats(0, 1),
-    seed=st.integers(0, 100),
-)
+@given(**ANY_BATTERY)
 def test_stored_energy_balances_for_any_battery(cap, pch, pdis, rte, lo, hi, soc0, seed):
     """Without ageing, the change in stored energy is what went in times the charge
     efficiency less what came out over the discharge efficiency (SoC starts clipped to

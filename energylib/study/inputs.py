@@ -88,8 +88,26 @@ def _last_12_months(last_start: datetime, tz: str, minutes: int) -> Period:
 
 
 # --------------------------------------------------------------------------- reading the store
-def _datasets(store) -> set[tuple[str, str]]:
-    return set(store.datasets())
+class _Catalog:
+    """The store, with what it holds (datasets, series and their spans) read once per study."""
+
+    def __init__(self, store):
+        self.store, self.root = store, store.root
+        self._series: dict[tuple[str, str], pl.DataFrame] = {}
+        self._datasets: set[tuple[str, str]] | None = None
+
+    def read(self, *args, **kwargs):
+        return self.store.read(*args, **kwargs)
+
+    def datasets(self) -> set[tuple[str, str]]:
+        if self._datasets is None:
+            self._datasets = set(self.store.datasets())
+        return self._datasets
+
+    def series(self, source: str, kind: str) -> pl.DataFrame:
+        if (source, kind) not in self._series:
+            self._series[source, kind] = self.store.series(source, kind)
+        return self._series[source, kind]
 
 
 def _pick(store, ref: SeriesRef, kind: str, role: str, where: str) -> pl.DataFrame:
@@ -153,7 +171,7 @@ def _load(store, params: StudyParams, start, end) -> tuple[pl.DataFrame, FrameMe
     """``load_kwh`` and ``ev_load_kwh`` of the household over ``[start, end)``."""
     ref, where, m = params.inputs.load, params.where, params.interval_minutes
     energy = params.inputs.load_upsampling
-    have = _datasets(store)
+    have = store.datasets()
     kind = ref.kind or ("load" if (ref.source, "load") in have else "usage")
     if (ref.source, kind) not in have:
         raise StudyError(
@@ -190,17 +208,13 @@ def _load(store, params: StudyParams, start, end) -> tuple[pl.DataFrame, FrameMe
         generation = _pv_measured(store, params, start, end)
     parts = [p for p in parts if p[0].height]
     if not parts:
-        return _empty("load_kwh"), parts_meta(ref, m)
+        return _empty("load_kwh"), FrameMeta(ref.source, "load", m, ref.site or "")
     data, meta = load_from_meter(parts, exports, generation)
     return data.select(TIME, pl.col("total_kwh").alias("load_kwh")), meta
 
 
 def _empty(*columns: str) -> pl.DataFrame:
     return pl.DataFrame(schema={TIME: pl.Datetime("us", "UTC"), **{c: pl.Float64 for c in columns}})
-
-
-def parts_meta(ref: SeriesRef, minutes: int) -> FrameMeta:
-    return FrameMeta(ref.source, "load", minutes, ref.site or "")
 
 
 def _pv_measured(store, params: StudyParams, start, end) -> tuple[pl.DataFrame, FrameMeta]:
@@ -214,7 +228,7 @@ def _pv_measured(store, params: StudyParams, start, end) -> tuple[pl.DataFrame, 
 def _prices(store, params: StudyParams, start, end) -> tuple[pl.DataFrame, FrameMeta]:
     """``general_per_kwh`` / ``spot_per_kwh`` / ``feed_in_per_kwh`` over ``[start, end)``."""
     ref, where, m = params.inputs.prices, params.where, params.interval_minutes
-    if (ref.source, "prices") not in _datasets(store):
+    if (ref.source, "prices") not in store.datasets():
         raise StudyError(
             f"{where}: inputs.prices: the store at {store.root} holds no {ref.source} prices; "
             f"import them first (`energy import {ref.source} FILE` or `energy backfill {ref.source}`)"
@@ -480,6 +494,7 @@ def load_inputs(params: StudyParams, store=None, *, progress: bool = False) -> S
         from energylib.simulate.default_year import ensure_default_year  # the simulator: slow
 
         ensure_default_year(store, markets=(site.market,), progress=progress)
+    store = _Catalog(store)
     load_ref = _default_ref(inputs.load, site)
     price_ref = _default_ref(inputs.prices, site)
     params = _with_refs(params, load_ref, price_ref)
@@ -555,7 +570,7 @@ def _stored_span(store, ref: SeriesRef, kind: str) -> tuple[datetime, datetime] 
 
 
 def _load_kind(store, ref: SeriesRef) -> str:
-    return ref.kind or ("load" if (ref.source, "load") in _datasets(store) else "usage")
+    return ref.kind or ("load" if (ref.source, "load") in store.datasets() else "usage")
 
 
 def _with_refs(params: StudyParams, load: SeriesRef, prices: SeriesRef) -> StudyParams:

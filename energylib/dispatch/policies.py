@@ -34,7 +34,10 @@ POLICIES: dict[str, tuple[type, dict[str, Any]]] = {
     "self_consumption": (SelfConsumption, {}),
     "price_threshold": (PriceThreshold, {}),
     "forecast": (ForecastPolicy, {"forecast": "perfect"}),
-    "forecast_persistence": (ForecastPolicy, {"forecast": "persistence"}),
+    "forecast_persistence": (
+        ForecastPolicy,
+        {"forecast": "persistence", "name": "forecast_persistence"},
+    ),
     "optimum": (OptimumOptions, {}),
 }
 NAMES = tuple(POLICIES)

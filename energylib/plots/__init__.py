@@ -6,6 +6,7 @@
 :mod:`~energylib.plots.coverage`    what the store holds: ``coverage_chart``
 :mod:`~energylib.plots.forecast`    training and evaluation of the forecaster
 :mod:`~energylib.plots.study`       the scenario study's result frames
+:mod:`~energylib.plots.trading`     the community market study's result frames
 :mod:`~energylib.plots.svg`         ``price_bars_svg``: the kiosk's price bars, drawn by hand
 =================================== =========================================================
 
@@ -38,6 +39,12 @@ _BUILDERS = {
     "tornado_chart": "study",
     "typical_days_chart": "study",
     "price_bars_svg": "svg",
+    "clearing_prices_chart": "trading",
+    "energy_shares_chart": "trading",
+    "feeder_chart": "trading",
+    "household_savings_chart": "trading",
+    "peaks_chart": "trading",
+    "savings_chart": "trading",
 }
 __all__ = sorted(_BUILDERS)
 

@@ -19,7 +19,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -32,9 +32,9 @@ from energylib.store.protocol import (
     SERIES_COLUMNS,
     SERIES_SCHEMA,
     Bound,
-    ResampleTo,
+    Selection,
+    StoreBase,
     UpsertResult,
-    read_one_series,
     utc_bounds,
     with_series_columns,
 )
@@ -61,7 +61,7 @@ def atomic_write_parquet(frame: pl.DataFrame, path: Path) -> None:
         os.close(dir_fd)
 
 
-class ParquetStore:
+class ParquetStore(StoreBase):
     """History store: Parquet files partitioned by source / kind / month.
 
     Parameters
@@ -70,10 +70,13 @@ class ParquetStore:
         Folder of the datasets (``Settings.processed_dir`` by default).
     """
 
+    fill_hint = "run a backfill or `energy simulate default-year`"
+
     def __init__(self, root: str | Path | None = None):
         if root is None:
             root = load_settings().processed_dir
         self.root = Path(root)
+        self.where = str(self.root)
 
     def __repr__(self) -> str:
         return f"ParquetStore({str(self.root)!r})"
@@ -179,7 +182,10 @@ class ParquetStore:
     ) -> pl.LazyFrame:
         """A lazy scan of stored rows, with the series columns, filtered by the arguments."""
         start, end = utc_bounds(start, end)
-        files = self.files(source, kind, start, end)
+        return self._scan(Selection(source, kind, start, end, site, channel, interval_minutes))
+
+    def _scan(self, q: Selection) -> pl.LazyFrame:
+        files = self.files(q.source, q.kind, q.start, q.end)
         if not files:
             schema = {c: pl.String for c in SERIES_COLUMNS} | {
                 "interval_minutes": pl.Int16,
@@ -188,31 +194,18 @@ class ParquetStore:
             return pl.LazyFrame(schema=schema)
         lf = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
         conds = []
-        if start is not None:
-            conds.append(pl.col(TIME) >= start)
-        if end is not None:
-            conds.append(pl.col(TIME) < end)
-        if site is not None:
-            conds.append(pl.col("site") == site)
-        if channel is not None:
-            conds.append(pl.col("channel") == channel)
-        if interval_minutes is not None:
-            conds.append(pl.col("interval_minutes") == interval_minutes)
+        if q.start is not None:
+            conds.append(pl.col(TIME) >= q.start)
+        if q.end is not None:
+            conds.append(pl.col(TIME) < q.end)
+        for column in ("site", "channel", "interval_minutes"):
+            if getattr(q, column) is not None:
+                conds.append(pl.col(column) == getattr(q, column))
         return lf.filter(*conds) if conds else lf
 
-    def series(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-    ) -> pl.DataFrame:
-        """The distinct series of a dataset with their row counts and time span in ``[start, end)``."""
+    def _series(self, selection: Selection) -> pl.DataFrame:
         return (
-            self.scan(source, kind, start, end, site=site, channel=channel)
+            self._scan(selection)
             .group_by(list(SERIES_COLUMNS))
             .agg(
                 pl.len().alias("rows"),
@@ -263,31 +256,10 @@ class ParquetStore:
             {(p.parent.parent.name, p.parent.name) for p in self.root.glob("*/*/*.parquet")}
         )
 
-    def read(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-        interval_minutes: int | None = None,
-        resample_to: ResampleTo = None,
-        energy_method: str | None = None,
-        columns: list[str] | None = None,
-    ) -> tuple[pl.DataFrame, FrameMeta]:
-        """Read one series as a canonical frame and its metadata.
-
-        The contract of every store (:mod:`energylib.store.protocol`): the arguments must
-        pick out one (site, channel), the error lists the candidates when they do not; a
-        series stored at two resolutions in the range (hourly then 15-min day-ahead
-        prices) needs ``interval_minutes`` or ``resample_to``.
-        """
-        start, end = utc_bounds(start, end)
-        lf = self.scan(
-            source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes
-        )
+    def _locate(
+        self, selection: Selection, columns: list[str] | None
+    ) -> tuple[list[tuple], Callable[[int], pl.DataFrame]]:
+        lf = self._scan(selection)
         series = lf.select(SERIES_COLUMNS).unique().collect().rows()
 
         def rows(minutes: int) -> pl.DataFrame:
@@ -298,18 +270,4 @@ class ParquetStore:
                 .collect()
             )
 
-        return read_one_series(
-            source,
-            kind,
-            series,
-            rows,
-            where=str(self.root),
-            fill_hint="run a backfill or `energy simulate default-year`",
-            site=site,
-            channel=channel,
-            start=start,
-            end=end,
-            resample_to=resample_to,
-            energy_method=energy_method,
-            columns=columns,
-        )
+        return series, rows

@@ -150,18 +150,108 @@ def drop_empty_columns(data: pl.DataFrame) -> pl.DataFrame:
     return data.drop(empty) if empty else data
 
 
+@dataclass(frozen=True)
+class Selection:
+    """What a read or a listing asks of a store: a dataset, a UTC range (None: open) and the
+    series' identity (None: any)."""
+
+    source: str
+    kind: str
+    start: datetime | None = None
+    end: datetime | None = None
+    site: str | None = None
+    channel: str | None = None
+    interval_minutes: int | None = None
+
+
+class StoreBase:
+    """The read and the listing every store shares (:class:`Store`'s signatures, written
+    once).  A store says where it is (:attr:`where`, :attr:`fill_hint`) and implements:
+
+    * ``_locate(selection, columns)`` -> the matching :data:`SERIES_COLUMNS` tuples and
+      ``rows(interval_minutes)`` -> that resolution's rows (``interval_start`` and the value
+      columns, sorted by time);
+    * ``_series(selection)`` -> the :data:`SERIES_SCHEMA` frame;
+    * ``upsert`` and ``datasets``.
+    """
+
+    #: The store, for messages (a folder, a file, a redacted URL).
+    where: str = ""
+    #: What fills the store, for the message when nothing matches.
+    fill_hint: str = ""
+
+    def read(
+        self,
+        source: str,
+        kind: str,
+        start: Bound = None,
+        end: Bound = None,
+        *,
+        site: str | None = None,
+        channel: str | None = None,
+        interval_minutes: int | None = None,
+        resample_to: ResampleTo = None,
+        energy_method: str | None = None,
+        columns: list[str] | None = None,
+    ) -> tuple[pl.DataFrame, FrameMeta]:
+        """One series over ``[start, end)`` as a canonical frame and its metadata.
+
+        The contract of every store (see the module docstring): the arguments must pick out
+        one (site, channel), the error lists the candidates when they do not; a series
+        stored at several resolutions in the range needs ``interval_minutes`` or
+        ``resample_to`` (``"finest"``: the finest stored).
+
+        Raises
+        ------
+        LookupError
+            Nothing matches, or several series do, or several resolutions without
+            ``resample_to``: the message says what to pass or run.
+        """
+        selection = Selection(
+            source, kind, *utc_bounds(start, end), site, channel, interval_minutes
+        )
+        series, rows = self._locate(selection, columns)
+        return read_one_series(
+            selection,
+            series,
+            rows,
+            where=self.where,
+            fill_hint=self.fill_hint,
+            resample_to=resample_to,
+            energy_method=energy_method,
+            columns=columns,
+        )
+
+    def series(
+        self,
+        source: str,
+        kind: str,
+        start: Bound = None,
+        end: Bound = None,
+        *,
+        site: str | None = None,
+        channel: str | None = None,
+    ) -> pl.DataFrame:
+        """The series of a dataset (columns :data:`SERIES_SCHEMA`) with their row counts and
+        time span in ``[start, end)``."""
+        return self._series(Selection(source, kind, *utc_bounds(start, end), site, channel))
+
+    def _locate(
+        self, selection: Selection, columns: list[str] | None
+    ) -> tuple[list[tuple], Callable[[int], pl.DataFrame]]:
+        raise NotImplementedError
+
+    def _series(self, selection: Selection) -> pl.DataFrame:
+        raise NotImplementedError
+
+
 def read_one_series(
-    source: str,
-    kind: str,
+    selection: Selection,
     series: list[tuple],
     rows: Callable[[int], pl.DataFrame],
     *,
     where: str,
     fill_hint: str,
-    site: str | None,
-    channel: str | None,
-    start: datetime | None,
-    end: datetime | None,
     resample_to: ResampleTo = None,
     energy_method: str | None = None,
     columns: list[str] | None = None,
@@ -170,8 +260,8 @@ def read_one_series(
 
     Parameters
     ----------
-    source, kind : str
-        The dataset read.
+    selection : Selection
+        What was asked (for the metadata and the messages).
     series : list of tuple
         The distinct :data:`SERIES_COLUMNS` values that match the arguments in the range.
     rows : callable
@@ -181,8 +271,6 @@ def read_one_series(
         The store, for messages (a folder, a file, a redacted URL).
     fill_hint : str
         What fills the store, for the message when nothing matches.
-    site, channel, start, end : optional
-        The arguments, for messages.
     resample_to : int, "finest" or None
         Interval length to read every stored resolution at [min].
     energy_method : str, optional
@@ -191,6 +279,8 @@ def read_one_series(
     columns : list of str, optional
         Value columns to keep (those the series has).
     """
+    source, kind, start, end = selection.source, selection.kind, selection.start, selection.end
+    site, channel = selection.site, selection.channel
     if not series:
         raise LookupError(
             f"no {source}/{kind} rows in {where} for site={site} channel={channel} "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -38,11 +39,9 @@ from energylib.store.protocol import (
     KEY,
     SERIES_COLUMNS,
     SERIES_SCHEMA,
-    Bound,
-    ResampleTo,
+    Selection,
+    StoreBase,
     UpsertResult,
-    read_one_series,
-    utc_bounds,
     with_series_columns,
 )
 
@@ -260,7 +259,7 @@ def _series_rows(
     ).fetchall()
 
 
-class SqlStore:
+class SqlStore(StoreBase):
     """A store on the SQL path (the contract of :class:`energylib.store.Store`).
 
     Subclasses say how to reach the database: :meth:`_reading` yields a connection to read
@@ -268,6 +267,14 @@ class SqlStore:
     """
 
     dialect: Dialect
+
+    @property
+    def where(self) -> str:  # type: ignore[override]
+        return self.dialect.where
+
+    @property
+    def fill_hint(self) -> str:  # type: ignore[override]
+        return self.dialect.fill_hint
 
     def _reading(self) -> contextlib.AbstractContextManager[Any | None]:
         raise NotImplementedError
@@ -291,63 +298,31 @@ class SqlStore:
             inserted=inserted, updated=updated, unchanged=data.height - inserted - updated
         )
 
-    def read(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-        interval_minutes: int | None = None,
-        resample_to: ResampleTo = None,
-        energy_method: str | None = None,
-        columns: list[str] | None = None,
-    ) -> tuple[pl.DataFrame, FrameMeta]:
-        """One series as a canonical frame (the contract of :mod:`energylib.store.protocol`).
-
-        Raises
-        ------
-        LookupError
-            No table or no rows match, or the arguments match several series.
-        """
-        identifier(kind)
-        start, end = utc_bounds(start, end)
+    def _locate(
+        self, q: Selection, columns: list[str] | None
+    ) -> tuple[list[tuple], Callable[[int], pl.DataFrame]]:
+        identifier(q.kind)
         with self._reading() as con:
             if con is None:
-                raise LookupError(
-                    f"nothing stored at {self.dialect.where} yet; {self.dialect.fill_hint}"
-                )
-            return self._read(
-                con,
-                source,
-                kind,
-                start,
-                end,
-                site,
-                channel,
-                interval_minutes,
-                resample_to,
-                energy_method,
-                columns,
-            )
+                raise LookupError(f"nothing stored at {self.where} yet; {self.fill_hint}")
+            found, frame = self._fetch(con, q, columns)
 
-    def _read(
-        self,
-        con: Any,
-        source: str,
-        kind: str,
-        start: datetime | None,
-        end: datetime | None,
-        site: str | None,
-        channel: str | None,
-        interval_minutes: int | None,
-        resample_to: ResampleTo,
-        energy_method: str | None,
-        columns: list[str] | None,
-    ) -> tuple[pl.DataFrame, FrameMeta]:
+        def rows(minutes: int) -> pl.DataFrame:
+            assert frame is not None
+            if len(found) > 1:
+                return frame.filter(pl.col("interval_minutes") == minutes).drop("interval_minutes")
+            return frame
+
+        return found, rows
+
+    def _fetch(
+        self, con: Any, q: Selection, columns: list[str] | None
+    ) -> tuple[list[tuple], pl.DataFrame | None]:
+        """The series matching ``q`` and, where they are one (site, channel), its rows with a
+        per-row ``interval_minutes`` (dropped where there is one resolution)."""
         d = self.dialect
+        source, kind, start, end = q.source, q.kind, q.start, q.end
+        site, channel, interval_minutes = q.site, q.channel, q.interval_minutes
         have = d.columns(con, kind, columns)
         if not have:
             raise LookupError(f"no {kind} table in {d.where}; {d.fill_hint}")
@@ -415,48 +390,19 @@ class SqlStore:
                 if len(found) > 1:
                     frame = frame.with_columns(pl.Series("interval_minutes", per_row))
 
-        def rows(minutes: int) -> pl.DataFrame:
-            assert frame is not None
-            if len(found) > 1:
-                return frame.filter(pl.col("interval_minutes") == minutes).drop("interval_minutes")
-            return frame
+        return found, frame
 
-        return read_one_series(
-            source,
-            kind,
-            found,
-            rows,
-            where=d.where,
-            fill_hint=d.fill_hint,
-            site=site,
-            channel=channel,
-            start=start,
-            end=end,
-            resample_to=resample_to,
-            energy_method=energy_method,
-            columns=columns,
-        )
-
-    def series(
-        self,
-        source: str,
-        kind: str,
-        start: Bound = None,
-        end: Bound = None,
-        *,
-        site: str | None = None,
-        channel: str | None = None,
-    ) -> pl.DataFrame:
-        """The series of a kind with their row counts and time span in ``[start, end)``."""
-        start, end = utc_bounds(start, end)
+    def _series(self, q: Selection) -> pl.DataFrame:
         with self._reading() as con:
-            if con is None or not self.dialect.columns(con, kind):
+            if con is None or not self.dialect.columns(con, q.kind):
                 return pl.DataFrame(schema=SERIES_SCHEMA)
-            where, args = _where(self.dialect, source, start, end, site=site, channel=channel)
+            where, args = _where(
+                self.dialect, q.source, q.start, q.end, site=q.site, channel=q.channel
+            )
             t = self.dialect.time_as_us()
             rows = con.execute(
                 f"SELECT source, site, channel, interval_minutes, currency, timezone, COUNT(*), "
-                f"MIN({t}), MAX({t}) FROM {self.dialect.table(kind)} WHERE {where} "
+                f"MIN({t}), MAX({t}) FROM {self.dialect.table(q.kind)} WHERE {where} "
                 "GROUP BY source, site, channel, interval_minutes, currency, timezone "
                 "ORDER BY site, channel, interval_minutes",
                 args,

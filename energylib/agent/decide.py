@@ -32,6 +32,7 @@ would say.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import time
@@ -225,9 +226,14 @@ class Decider:
         n = int(round(s.horizon_hours * STEPS_PER_HOUR))
         t0 = (epoch_us(now) // STEP_US) * STEP_US
         grid = t0 + np.arange(n, dtype=np.int64) * STEP_US
+        health = self.health()  # one read: data age and the forecast cache key
+        # Where the forecaster will run, the price and usage reads reach back far enough for
+        # its history too: one read of each series per decision.
+        history_start = self._history_start(health, t0)
+        back = t0 - DAY_US - 3_600_000_000
         prices = self._read(
             "prices",
-            t0 - DAY_US - 3_600_000_000,
+            back if history_start is None else min(back, history_start),
             t0 + n * STEP_US,
             [m.price_column, "descriptor"],
             source=m.source,
@@ -261,9 +267,19 @@ class Decider:
                 np.isfinite(price), price, 0.0
             )  # day-ahead: export earns the spot price
 
+        usage = None
+        if history_start is not None:
+            usage = self._read(
+                "usage",
+                min(t0 - 2 * DAY_US, history_start),
+                t0 + n * STEP_US,
+                ["energy_kwh"],
+                source=m.source,
+                site=m.site,
+                channel="general",
+            )
         device = self.actuator.read_state(now)
-        health = self.health()  # one read: data age and the forecast cache key
-        model_price, model_load, version, note = self._forecast(health, t0, grid)
+        model_price, model_load, version, note = self._forecast(health, t0, grid, prices, usage)
         fill = ~np.isfinite(price) & np.isfinite(model_price)
         price[fill], source[fill] = model_price[fill], 1
         fill = ~np.isfinite(price) & np.isfinite(yesterday)
@@ -276,26 +292,27 @@ class Decider:
         if np.isfinite(model_load).all():
             load, load_source = model_load, f"forecaster {version}"
         else:
-            # Metered usage is read only where the forecaster leaves load to fill.
-            usage = self._read(
-                "usage",
-                t0 - 2 * DAY_US,
-                t0 + n * STEP_US,
-                ["energy_kwh"],
-                source=m.source,
-                site=m.site,
-                channel="general",
-            )
+            if history_start is None:  # read only where the forecaster leaves load to fill
+                usage = self._read(
+                    "usage",
+                    t0 - 2 * DAY_US,
+                    t0 + n * STEP_US,
+                    ["energy_kwh"],
+                    source=m.source,
+                    site=m.site,
+                    channel="general",
+                )
             load_y = (
                 usage.at("energy_kwh", grid - DAY_US, step_minutes=STEP_MIN)[0]
                 if usage
                 else nothing.copy()
             )
-            metered = (
-                usage.data["energy_kwh"].to_numpy().astype(float)
-                if usage and "energy_kwh" in usage.data.columns
-                else np.zeros(0)
-            )
+            metered = np.zeros(0)
+            if usage and "energy_kwh" in usage.data.columns:
+                # the last two days' usage (the read may reach further back, for the history)
+                starts = usage.data[TIME].to_numpy().astype("datetime64[us]").view(np.int64)
+                recent_days = starts >= t0 - 2 * DAY_US
+                metered = usage.data["energy_kwh"].to_numpy().astype(float)[recent_days]
             load = model_load.copy()
             fill = ~np.isfinite(load) & np.isfinite(load_y)
             load[fill] = load_y[fill]
@@ -337,20 +354,42 @@ class Decider:
             note,
         )
 
-    def _forecast(self, health, t0, grid) -> tuple[np.ndarray, np.ndarray, str, str]:
+    def _forecast_key(self, cur, health, t0: int) -> tuple:
+        # The data version changes whenever a collector stores new data.
+        anchor = (t0 // HALF_HOUR_US) * HALF_HOUR_US
+        return cur.version, anchor, tuple(sorted((k, v[1]) for k, v in health.items()))
+
+    def _history_start(self, health, t0: int) -> int | None:
+        """Where the forecaster's history starts [us] when it runs for this decision; None
+        when it does not (no model, or its forecast for these inputs is cached)."""
+        cur = self.models.current if self.models is not None else None
+        if cur is None:
+            return None
+        if self.use_cache and self._forecast_key(cur, health, t0) == self._fc_key:
+            return None
+        try:
+            rows = cur.runner.spec.history_rows
+        except Exception:  # an unusable model: _forecast says so and falls back
+            return None
+        end = (t0 // HALF_HOUR_US) * HALF_HOUR_US
+        return end - (rows + 8) * HALF_HOUR_US  # slack for usage metered a few hours late
+
+    def _forecast(
+        self, health, t0, grid, prices: Series | None = None, usage: Series | None = None
+    ) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """The forecaster's price and load on the grid; ``prices`` and ``usage`` are the
+        decision's reads when they cover the history already."""
         nan = np.full(grid.size, np.nan)
         cur = self.models.current if self.models is not None else None
         if cur is None:
             return nan, nan.copy(), "none", "no model loaded"
-        anchor = (t0 // HALF_HOUR_US) * HALF_HOUR_US
-        # The data version changes whenever a collector stores new data.
-        key = (cur.version, anchor, tuple(sorted((k, v[1]) for k, v in health.items())))
+        key = self._forecast_key(cur, health, t0)
         if self.use_cache and key == self._fc_key and self._fc_val is not None:
             return self._fc_val
         try:
             runner = cur.runner
             spec = runner.spec
-            history = self.history(t0, spec)
+            history = self.history(t0, spec, prices=prices, usage=usage)
             # ForecastRunner.predict() in two steps, keeping only the first (day) horizon
             # instead of building frames for every horizon.
             window, last = history_window(history, spec, runner.timezone)
@@ -387,8 +426,13 @@ class Decider:
         self._fc_key, self._fc_val = key, val
         return val
 
-    def history(self, t0: int, spec) -> pl.DataFrame:
-        """The latest complete half-hours of price, usage and weather as a canonical 30-min frame."""
+    def history(
+        self, t0: int, spec, *, prices: Series | None = None, usage: Series | None = None
+    ) -> pl.DataFrame:
+        """The latest complete half-hours of price, usage and weather as a canonical 30-min frame.
+
+        ``prices`` and ``usage``: series already read over the history's span (read here
+        otherwise)."""
         m = self.market
         end = (t0 // HALF_HOUR_US) * HALF_HOUR_US
         start = end - (spec.history_rows + 8) * HALF_HOUR_US  # slack for usage metered late
@@ -397,14 +441,22 @@ class Decider:
         # 5-min steps: a half-hour missing any of them stays missing.
         sub = (grid[:, None] + np.arange(6, dtype=np.int64)[None, :] * STEP_US).reshape(-1)
         cols: dict[str, Any] = {TIME: grid}
-        prices = self._read(
-            "prices", start, end, [m.price_column], source=m.source, site=m.site, channel=m.channel
-        )
+        if prices is None:
+            prices = self._read(
+                "prices",
+                start,
+                end,
+                [m.price_column],
+                source=m.source,
+                site=m.site,
+                channel=m.channel,
+            )
         p = prices.at(m.price_column, sub)[0] if prices else np.full(sub.size, np.nan)
         cols["price_per_kwh"] = p.reshape(-1, 6).mean(axis=1)
-        usage = self._read(
-            "usage", start, end, ["energy_kwh"], source=m.source, site=m.site, channel="general"
-        )
+        if usage is None:
+            usage = self._read(
+                "usage", start, end, ["energy_kwh"], source=m.source, site=m.site, channel="general"
+            )
         e = (
             usage.at("energy_kwh", sub, step_minutes=STEP_MIN)[0]
             if usage
@@ -432,7 +484,22 @@ class Decider:
 
     # ----------------------------------------------------------------- decision
     def decide(self, now: datetime) -> Decision:
-        """Decide for the slot ``now``; never raises (an internal error becomes a safe hold)."""
+        """Decide for the slot ``now``; never raises (an internal error becomes a safe hold).
+
+        The cyclic garbage collector waits until the decision is made: a decision's
+        temporaries die within it, and a collection in its middle would only promote them,
+        bringing on the full collections (100 ms and more with the model loaded) that
+        otherwise land in later decisions.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._decide(now)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _decide(self, now: datetime) -> Decision:
         t_start = time.perf_counter()
         try:
             state = self.build_state(now)

@@ -72,9 +72,7 @@ def test_soc_never_leaves_window(c: Case):
         if c.ev is not None and f.policy != "optimum":
             # the rules discharge the car only above its reserve
             d = f.ev_discharge_kwh > TOL
-            assert (
-                f.ev_soc_kwh[d] >= c.ev.reserve_soc_fraction * c.ev.capacity_kwh - TOL
-            ).all()
+            assert (f.ev_soc_kwh[d] >= c.ev.reserve_soc_fraction * c.ev.capacity_kwh - TOL).all()
 
 
 @SETTINGS

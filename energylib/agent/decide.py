@@ -62,6 +62,8 @@ STEP_US = STEP_MIN * 60 * 1_000_000
 STEPS_PER_HOUR = 60 // STEP_MIN
 DAY_US = 86_400 * 1_000_000
 HALF_HOUR_US = 30 * 60_000_000
+#: How much further than a decision needs a read reaches, for the next decisions to reuse.
+READ_AHEAD_US = 3_600_000_000
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,9 @@ def read_series(
             site=site,
             channel=channel,
             resample_to="finest",
+            # a coarser interval's energy is spread evenly over the finest one, as the
+            # decision spreads it over its 5-min steps
+            energy_method="uniform",
             columns=columns,
         )
     except LookupError:
@@ -192,6 +197,8 @@ class Decider:
     market: Market | None = None
     _fc_key: tuple | None = None
     _fc_val: tuple | None = None
+    _reads: dict[tuple, tuple] = field(default_factory=dict)
+    _data_version: tuple = ()
     forecast_errors: int = 0
     last_forecast_error: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -201,10 +208,14 @@ class Decider:
             self.market = Market.from_settings(self.settings)
 
     # ----------------------------------------------------------------- state
-    def health(self) -> dict[str, tuple[datetime | None, int]]:
-        """``{collector: (last success (UTC) or None, successes)}`` from the collectors' saved state."""
+    def health(self) -> dict[str, tuple[datetime | None, int, int]]:
+        """``{collector: (last success (UTC) or None, successes, failures)}`` from the
+        collectors' saved state."""
         states = load_collector_state(self.store) or {}
-        return {n: (st.last_success, st.successes_total) for n, st in states.items()}
+        return {
+            n: (st.last_success, st.successes_total, st.fetch_errors_total)
+            for n, st in states.items()
+        }
 
     def data_age_s(self, now: datetime, health: dict | None = None) -> float | None:
         """Seconds since the market's collector last succeeded (None: never); ``health`` is
@@ -217,16 +228,35 @@ class Decider:
     def _read(
         self, kind: str, start_us: int, end_us: int, columns: list[str], **where: Any
     ) -> Series | None:
-        return read_series(
-            self.store, kind=kind, start_us=start_us, end_us=end_us, columns=columns, **where
+        """One series over ``[start, end)``, reused from an earlier decision while no
+        collector has run since (the collectors are the live cache's only writers) and that
+        read covers the range; a read reaches :data:`READ_AHEAD_US` further, for the next
+        minutes' decisions."""
+        if not self.use_cache:
+            return read_series(
+                self.store, kind=kind, start_us=start_us, end_us=end_us, columns=columns, **where
+            )
+        key = (kind, tuple(columns), tuple(sorted(where.items())))
+        cached = self._reads.get(key)
+        if cached is not None:
+            version, lo, hi, series = cached
+            if version == self._data_version and lo <= start_us and end_us <= hi:
+                return series
+        hi = end_us + READ_AHEAD_US
+        series = read_series(
+            self.store, kind=kind, start_us=start_us, end_us=hi, columns=columns, **where
         )
+        self._reads[key] = (self._data_version, start_us, hi, series)
+        return series
 
     def build_state(self, now: datetime) -> State:
         s, m = self.settings, self.market
         n = int(round(s.horizon_hours * STEPS_PER_HOUR))
         t0 = (epoch_us(now) // STEP_US) * STEP_US
         grid = t0 + np.arange(n, dtype=np.int64) * STEP_US
-        health = self.health()  # one read: data age and the forecast cache key
+        health = self.health()  # one read: data age, the forecast's and the reads' cache keys
+        # Collectors are the only writers: while none has run, the cache holds what it held.
+        self._data_version = tuple(sorted((k, v[1], v[2]) for k, v in health.items()))
         # Where the forecaster will run, the price and usage reads reach back far enough for
         # its history too: one read of each series per decision.
         history_start = self._history_start(health, t0)
@@ -309,9 +339,9 @@ class Decider:
             )
             metered = np.zeros(0)
             if usage and "energy_kwh" in usage.data.columns:
-                # the last two days' usage (the read may reach further back, for the history)
                 starts = usage.data[TIME].to_numpy().astype("datetime64[us]").view(np.int64)
-                recent_days = starts >= t0 - 2 * DAY_US
+                # the last two days' usage up to the horizon's end (a read may reach further)
+                recent_days = (starts >= t0 - 2 * DAY_US) & (starts < t0 + n * STEP_US)
                 metered = usage.data["energy_kwh"].to_numpy().astype(float)[recent_days]
             load = model_load.copy()
             fill = ~np.isfinite(load) & np.isfinite(load_y)

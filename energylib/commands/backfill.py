@@ -11,6 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the library loads when a command runs
+    from energylib.config import Settings
+    from energylib.store import Store
 from pathlib import Path
 
 
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     return _entsoe(args, store, settings, progress)
 
 
-def _amber(args: argparse.Namespace, store, progress: bool) -> int:
+def _amber(args: argparse.Namespace, store: Store, progress: bool) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.amber import AmberClient, AmberConfigError, backfill_amber
     from energylib.ingest.backfill import BackfillError
@@ -125,7 +130,7 @@ def _amber(args: argparse.Namespace, store, progress: bool) -> int:
     return 0
 
 
-def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
+def _aemo(args: argparse.Namespace, store: Store, progress: bool) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.aemo import backfill_aemo
     from energylib.ingest.backfill import BackfillError
@@ -150,7 +155,7 @@ def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
     return 0
 
 
-def _entsoe(args: argparse.Namespace, store, settings, progress: bool) -> int:
+def _entsoe(args: argparse.Namespace, store: Store, settings: Settings, progress: bool) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
 

@@ -39,6 +39,7 @@ import polars as pl
 
 from energylib.align import join
 from energylib.schema import LOAD_CHANNELS, TIME, FrameMeta, column_unit, interval_index
+from energylib.store import Store
 
 TARGET_TRANSFORMS = ("none", "log")
 LOG_OFFSET = 0.01  # added before the log: [kWh per interval] for consumption, keeps 0 finite
@@ -762,7 +763,7 @@ def forecast_frames(
 
 
 def history_from_store(
-    store,
+    store: Store,
     source: str = "simulated",
     site: str = "default",
     start: datetime | str | None = None,
@@ -774,7 +775,7 @@ def history_from_store(
 
     Parameters
     ----------
-    store : energylib.store.ParquetStore or SqliteStore
+    store : energylib.store.Store
     source, site : str
         Which series (``simulated`` / ``default`` is the default year).
     start, end : datetime or str, optional

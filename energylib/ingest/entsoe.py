@@ -53,6 +53,7 @@ from urllib3.util.retry import Retry
 from energylib.config import load_settings
 from energylib.dates import as_utc
 from energylib.schema import TIME, FrameMeta, validate
+from energylib.store import Store
 
 SOURCE = "entsoe"
 KIND = "prices"
@@ -613,7 +614,7 @@ class EntsoeBackfillError(EntsoeError):
         self.report = report
 
 
-def latest_stored(store, zone: str, channel: str = DAY_AHEAD) -> datetime | None:
+def latest_stored(store: Store, zone: str, channel: str = DAY_AHEAD) -> datetime | None:
     """End of the latest stored interval of a zone's series (any resolution), or None."""
     try:
         series = store.series(SOURCE, KIND)
@@ -631,7 +632,7 @@ def latest_stored(store, zone: str, channel: str = DAY_AHEAD) -> datetime | None
 
 
 def backfill_entsoe(
-    store,
+    store: Store,
     zone: str = "NL",
     start: datetime | str = None,  # type: ignore[assignment]
     end: datetime | str = None,  # type: ignore[assignment]
@@ -648,8 +649,8 @@ def backfill_entsoe(
 
     Parameters
     ----------
-    store : ParquetStore
-        Where the frames go (any object with ``upsert(data, meta)`` and ``series``).
+    store : Store
+        Where the frames go.
     zone : str
         Bidding zone, ``NL`` by default.
     start, end : datetime or ISO string

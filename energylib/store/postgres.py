@@ -203,6 +203,16 @@ class PostgresDialect(sql.Dialect):
     def changes(self, con: psycopg.Connection, statement: str, args: tuple = ()) -> int:
         return int(con.execute(statement, args).rowcount)
 
+    def upsert_counts(
+        self, con: psycopg.Connection, upsert: str, table: str, rows: int
+    ) -> tuple[int, int]:
+        # A row inserted by this transaction has no xmax: one statement, no join to count.
+        inserted, updated = con.execute(
+            f"WITH up AS ({upsert} RETURNING (xmax = 0) AS inserted) "
+            "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up"
+        ).fetchone()
+        return int(inserted), int(updated)
+
     def fetch(
         self, con: psycopg.Connection, query: str, args: list, schema: dict[str, pl.DataType]
     ) -> pl.DataFrame:

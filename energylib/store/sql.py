@@ -125,6 +125,18 @@ class Dialect:
         """Run a data-changing statement; returns the rows it inserted or updated."""
         raise NotImplementedError
 
+    def upsert_counts(self, con: Any, upsert: str, table: str, rows: int) -> tuple[int, int]:
+        """Run the ``INSERT ... ON CONFLICT DO UPDATE`` from ``_stage`` (``rows`` rows) into
+        ``table``; returns (inserted, updated).  This one counts the keys already stored
+        first; a database that can tell inserts from updates says so instead."""
+        stored = con.execute(
+            f"SELECT COUNT(*) FROM _stage s JOIN {table} t ON t.source = s.source AND "
+            "t.site = s.site AND t.channel = s.channel AND t.interval_minutes = s.interval_minutes "
+            f"AND t.interval_start = {self.time_from_us('s.interval_start')}"
+        ).fetchone()[0]
+        inserted = rows - int(stored)
+        return inserted, self.changes(con, upsert) - inserted
+
     def fetch(
         self, con: Any, query: str, args: list, schema: dict[str, pl.DataType]
     ) -> pl.DataFrame:
@@ -177,26 +189,22 @@ def upsert_rows(con: Any, d: Dialect, kind: str, rows: pl.DataFrame) -> tuple[in
         inserted = d.changes(con, f"INSERT INTO {table} ({quoted}) SELECT {select} FROM _stage")
         con.execute("DROP TABLE _stage")
         return inserted, 0
-    stored = con.execute(
-        f"SELECT COUNT(*) FROM _stage s JOIN {table} t ON t.source = s.source AND "
-        "t.site = s.site AND t.channel = s.channel AND t.interval_minutes = s.interval_minutes "
-        f"AND t.interval_start = {d.time_from_us('s.interval_start')}"
-    ).fetchone()[0]
     updatable = ["currency", "timezone", *values]
     sets = ", ".join(f"{identifier(c)} = excluded.{identifier(c)}" for c in updatable)
     differ = " OR ".join(
         f"t.{identifier(c)} {d.differs} excluded.{identifier(c)}" for c in updatable
     )
     # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join.
-    changed = d.changes(
+    inserted, updated = d.upsert_counts(
         con,
         f"INSERT INTO {table} AS t ({quoted}) SELECT {select} FROM _stage WHERE true "
         "ON CONFLICT (source, site, channel, interval_minutes, interval_start) "
         f"DO UPDATE SET {sets} WHERE {differ}",
+        table,
+        rows.height,
     )
     con.execute("DROP TABLE _stage")
-    inserted = rows.height - int(stored)
-    return inserted, changed - inserted
+    return inserted, updated
 
 
 def _overlaps(con: Any, d: Dialect, table: str, rows: pl.DataFrame) -> bool:

@@ -24,13 +24,25 @@ name                      policy
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from energylib.dispatch.optimum import OptimumOptions
 from energylib.dispatch.rules import ForecastPolicy, Policy, PriceThreshold, SelfConsumption
 
-#: Each name and the class it builds, with the options the name fixes.
-POLICIES: dict[str, tuple[type, dict[str, Any]]] = {
+if TYPE_CHECKING:
+    from energylib.dispatch.optimum import OptimumOptions
+
+
+def _optimum() -> type:
+    # Slow (HiGHS and scipy.sparse), and only for the optimum: the live agent runs the
+    # rule policies and never loads them.
+    from energylib.dispatch.optimum import OptimumOptions
+
+    return OptimumOptions
+
+
+#: Each name, the class it builds (or what gives it), and the options the name fixes.
+POLICIES: dict[str, tuple[type | Callable[[], type], dict[str, Any]]] = {
     "self_consumption": (SelfConsumption, {}),
     "price_threshold": (PriceThreshold, {}),
     "forecast": (ForecastPolicy, {"forecast": "perfect"}),
@@ -38,7 +50,7 @@ POLICIES: dict[str, tuple[type, dict[str, Any]]] = {
         ForecastPolicy,
         {"forecast": "persistence", "name": "forecast_persistence"},
     ),
-    "optimum": (OptimumOptions, {}),
+    "optimum": (_optimum, {}),
 }
 NAMES = tuple(POLICIES)
 
@@ -80,8 +92,9 @@ def resolve(name: str, **options: Any) -> Policy | OptimumOptions:
 
 def _lookup(name: str) -> tuple[type, dict[str, Any]]:
     try:
-        return POLICIES[name]
+        cls, fixed = POLICIES[name]
     except KeyError:
         raise ValueError(
             f"unknown dispatch policy {name!r}; use one of {', '.join(NAMES)}"
         ) from None
+    return (cls if isinstance(cls, type) else cls()), fixed

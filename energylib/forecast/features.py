@@ -42,8 +42,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 
-from energylib.align import resample
+from energylib.align import join
 from energylib.schema import LOAD_CHANNELS, TIME, FrameMeta, column_unit, interval_index
+from energylib.store import Store
 
 TARGET_TRANSFORMS = ("none", "log")
 LOG_OFFSET = 0.01  # added before the log: [kWh per interval] for consumption, keeps 0 finite
@@ -316,7 +317,8 @@ def assemble_frame(
     frames: Mapping[str, tuple[pl.DataFrame, FrameMeta]],
     interval_minutes: int = 30,
 ) -> tuple[pl.DataFrame, str]:
-    """Resample several canonical frames to one interval length and join them.
+    """Resample several canonical frames to one interval length and join them
+    (:func:`energylib.align.join`, inner).
 
     Parameters
     ----------
@@ -339,28 +341,21 @@ def assemble_frame(
         raise ValueError(
             f"frames come from sites in different time zones {sorted(zones)}; assemble one site at a time"
         )
-    out: pl.DataFrame | None = None
-    for key, (data, meta) in frames.items():
-        numeric = [
-            c
-            for c in data.columns
-            if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
-        ]
-        data = data.select([TIME, *numeric])
-        if meta.interval_minutes != interval_minutes:
-            data, _ = resample(data, meta, interval_minutes)
-        if out is None:
-            out = data
-            continue
-        new = [c for c in data.columns if c not in out.columns]
-        if not new:
-            continue
-        out = out.join(data.select([TIME, *new]), on=TIME, how="inner")
-        if out.height == 0:
-            raise ValueError(
-                f"frame {key!r} shares no interval with the frames before it; check their date ranges"
-            )
-    return out.sort(TIME), zones.pop()
+    numeric = {
+        key: (
+            data.select(
+                TIME,
+                *[
+                    c
+                    for c in data.columns
+                    if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
+                ],
+            ),
+            meta,
+        )
+        for key, (data, meta) in frames.items()
+    }
+    return join(numeric, interval_minutes, how="inner", clash="first").data, zones.pop()
 
 
 def default_year_frame(
@@ -370,6 +365,8 @@ def default_year_frame(
 
     ``days`` keeps only the first so many days [d] (a quick run on a subset).
     """
+    # Slow (the simulator imports pvlib): the live agent imports this module and never
+    # generates a year.
     from energylib.simulate import default_year
 
     frames = default_year.generate(market=market, seed=seed)
@@ -806,7 +803,7 @@ def forecast_frames(
 
 
 def history_from_store(
-    store,
+    store: Store,
     source: str = "simulated",
     site: str = "default",
     start: datetime | str | None = None,
@@ -818,7 +815,7 @@ def history_from_store(
 
     Parameters
     ----------
-    store : energylib.store.ParquetStore or SqliteStore
+    store : energylib.store.Store
     source, site : str
         Which series (``simulated`` / ``default`` is the default year).
     start, end : datetime or str, optional

@@ -1,84 +1,13 @@
-"""Altair chart builders shared by the notebooks and the kiosk.
+"""Charts of the scenario study's result frames (:mod:`energylib.study`).
 
-Charts must display with no network (a fridge Pi, a laptop on a train):
-:func:`offline_charts` makes every chart render to inline SVG through
-vl-convert, so executed notebooks and the HTML rendered from them load no
-Vega script from a CDN.
+Each builder takes one tidy polars frame of the study's result, money in ``*_amount``
+columns of the study's currency.
 """
 
 from __future__ import annotations
 
 import altair as alt
 import polars as pl
-
-
-def offline_charts(max_rows: int | None = 200_000) -> None:
-    """Render Altair charts as inline SVG (no CDN) and allow year-long data sets.
-
-    Call once at the top of a notebook, after the parameters cell.
-    """
-    alt.renderers.enable("svg")
-    if max_rows is None:
-        alt.data_transformers.disable_max_rows()
-    else:
-        alt.data_transformers.enable("default", max_rows=max_rows)
-
-
-def line_over_time(
-    data: pl.DataFrame, value: str, *, title: str = "", color: str | None = None
-) -> alt.Chart:
-    """A line of ``value`` against ``interval_start`` (optionally one line per ``color``)."""
-    enc = {
-        "x": alt.X("interval_start:T", title="time (UTC)"),
-        "y": alt.Y(f"{value}:Q", title=value),
-    }
-    if color:
-        enc["color"] = alt.Color(f"{color}:N")
-    return alt.Chart(data).mark_line().encode(**enc).properties(title=title, width=700, height=220)
-
-
-def daily_overview(
-    data: pl.DataFrame, timezone: str, *, max_columns: int = 3, title: str = ""
-) -> alt.Chart:
-    """Daily totals of energy columns and daily means of everything else, one panel per column.
-
-    Days are the site's local calendar days.
-    """
-    from energylib.schema import column_unit, value_columns
-
-    numeric = [
-        c
-        for c in value_columns(data)
-        if data.schema[c].is_numeric() and column_unit(c) not in ("bool",)
-    ]
-    numeric = numeric[:max_columns]
-    day = pl.col("interval_start").dt.convert_time_zone(timezone).dt.date().alias("day")
-    aggs = [pl.col(c).sum() if column_unit(c) == "energy" else pl.col(c).mean() for c in numeric]
-    daily = (
-        data.group_by(day)
-        .agg(aggs)
-        .sort("day")
-        .unpivot(index="day", variable_name="series", value_name="value")
-    )
-    return (
-        alt.Chart(daily)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("day:T", title="day (local)"),
-            y=alt.Y("value:Q", title=None),
-            color=alt.Color("series:N", legend=None),
-            tooltip=["day:T", "series:N", alt.Tooltip("value:Q", format=".3f")],
-        )
-        .properties(width=700, height=140)
-        .facet(row=alt.Row("series:N", title=None))
-        .resolve_scale(y="independent")
-        .properties(title=title)
-    )
-
-
-# ---------------------------------------------------------------------- 2025 scenario study
-# Builders for the frames of energylib.study.StudyResult (tidy polars frames, money in
-# ``*_amount`` columns of the study's currency).
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

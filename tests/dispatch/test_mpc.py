@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dispatch.cases import Case, cases, make_case
+from dispatch_cases import Case, cases, make_case
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

@@ -21,6 +21,7 @@ import yaml
 
 from energylib import finance
 from energylib.config import PROJECT_ROOT
+from energylib.dispatch import policies
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, DrivingProfile
 from energylib.dispatch.mpc import FORECASTS, MPCPolicy
 from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption
@@ -28,10 +29,7 @@ from energylib.site import SITES, Site
 from energylib.solar import PVSystem
 from energylib.tariff import (
     REGION_NETWORKS,
-    AmberTariff,
-    DynamicEUTariff,
-    FlatTariff,
-    NemRetailTariff,
+    TARIFF_KINDS,
     Tariff,
     TouPeriod,
 )
@@ -490,7 +488,8 @@ class MPCOptions:
     def policy(self, switch_threshold: float | None = None) -> MPCPolicy:
         """The MPC policy (at ``switch_threshold`` instead of the options' own)."""
         t = self.switch_threshold if switch_threshold is None else switch_threshold
-        return MPCPolicy(
+        return policies.resolve(
+            "mpc",
             forecast=self.forecast,
             known_intervals=int(self.known_intervals),
             horizon_hours=float(self.horizon_hours),
@@ -516,12 +515,6 @@ class PolicyComparison:
 
 
 # --------------------------------------------------------------------------- tariffs
-TARIFF_KINDS = {
-    "amber": AmberTariff,
-    "nem_retail": NemRetailTariff,
-    "eu_dynamic": DynamicEUTariff,
-    "flat": FlatTariff,
-}
 
 
 def _tariff(value: Any, site: Site, prices: SeriesRef, where: str) -> Tariff:

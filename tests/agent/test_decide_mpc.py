@@ -134,3 +134,26 @@ print(action, "highspy" in sys.modules)
         out[policy] = r.stdout.splitlines()[-1].split()  # after HiGHS's banner
     assert out["forecast"][1] == "False"
     assert out["mpc"][1] == "True"
+
+
+def test_mpc_plans_the_plugged_in_ev_and_runs_without_a_battery(settings, clock, fake_amber):
+    from agent_fakes import amber_collectors
+
+    from energylib.agent.actuator import DryRunActuator
+    from energylib.agent.runner import build_agent
+    from energylib.dispatch.assets import EV
+
+    clock.set(START + timedelta(hours=20))  # 07:00 local, before the 08:00 departure
+    for battery in (settings.battery, None):
+        s = settings.replace(ev=EV(charger_kw=7.0), policy="mpc", battery=battery)
+        store = SqliteStore(s.live_db)
+        seed_history(store, START, days=1)
+        act = DryRunActuator(battery, soc_fraction=0.5, ev_plugged_in=True)
+        agent = build_agent(
+            s, clock=clock, collectors=amber_collectors(s, store, fake_amber), actuator=act
+        )
+        d = agent.run_once()
+        assert not d.stale and d.reason.startswith("mpc policy:") and "EV" in d.reason
+        assert 0.0 <= d.ev_kw <= 7.0 + 1e-9
+        if battery is None:
+            assert d.battery_kw == 0.0 and d.forecast["plan"]["mode"] == "hold"

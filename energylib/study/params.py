@@ -466,7 +466,9 @@ class MPCOptions:
     ``forecast``: ``persistence`` (yesterday's load, PV and prices: what a controller
     without a forecaster has) or ``perfect``; ``known_intervals``: intervals whose prices
     are known when deciding (1: the current one, as Amber publishes it); ``horizon_hours``
-    [h]; ``terminal_value`` [currency/kWh] or ``median`` / ``mean``; ``switch_threshold``
+    [h]; ``replan_minutes``: minutes between decisions (None: every interval; the plan in
+    force runs on in between); ``terminal_value`` [currency/kWh] or ``median`` / ``mean``;
+    ``switch_threshold``
     [currency]: a plan that changes the battery's mode must beat carrying on by more than
     this; ``thresholds``: MPC again at each of these thresholds, for the trade-off of saving
     against mode changes.
@@ -475,6 +477,7 @@ class MPCOptions:
     forecast: str = "persistence"
     known_intervals: int = 1
     horizon_hours: float = 24.0
+    replan_minutes: int | None = None
     terminal_value: float | str = "median"
     switch_threshold: float = 0.0
     thresholds: tuple[float, ...] = ()
@@ -493,6 +496,7 @@ class MPCOptions:
             forecast=self.forecast,
             known_intervals=int(self.known_intervals),
             horizon_hours=float(self.horizon_hours),
+            replan_minutes=None if self.replan_minutes is None else int(self.replan_minutes),
             terminal_value=self.terminal_value,
             switch_threshold=float(t),
         )

@@ -79,7 +79,8 @@ def policy_label(spec: ScenarioSpec) -> str:
 def mpc_label(policy: MPCPolicy, *, threshold: bool = False) -> str:
     """``MPC (persistence)``, or ``MPC (persistence), threshold 0.05`` for the trade-off."""
     known = ", prices now known" if policy.known_intervals else ""
-    text = f"{POLICY_LABELS['mpc']} ({policy.forecast_name}{known})"
+    every = f", re-planned every {policy.replan_minutes} min" if policy.replan_minutes else ""
+    text = f"{POLICY_LABELS['mpc']} ({policy.forecast_name}{known}{every})"
     return f"{text}, threshold {policy.switch_threshold:g}" if threshold else text
 
 

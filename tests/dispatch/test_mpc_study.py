@@ -54,6 +54,10 @@ def test_the_mpc_option_becomes_the_policy_and_the_trade_off_specs(store_dir):
         "MPC (persistence, prices now known), threshold 0.5": 0.5,
     }
     assert params.rule("mpc") == main.policy
+    hourly = make_plan(params_from_dict(with_mpc(store_dir, replan_minutes=60))).policies
+    assert hourly["MPC (persistence, prices now known, re-planned every 60 min)"].policy == (
+        MPCPolicy(forecast="persistence", horizon_hours=12, known_intervals=1, replan_minutes=60)
+    )
 
 
 @pytest.mark.parametrize(

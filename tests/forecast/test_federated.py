@@ -376,7 +376,7 @@ def test_a_client_trains_any_spec_from_its_own_store_and_sends_no_local_buffers(
     load channels, prices, weather and battery: the ClientApp, called as Flower calls it,
     replies with the shared parameters only (the profile buffers and scalers stay)."""
     from flwr.app import Context, Message, MessageType, RecordDict
-    from forecast.synthetic import SMALL_SPEC, synthetic_frame
+    from forecast_synthetic import SMALL_SPEC, synthetic_frame
 
     from energylib.forecast.federated.apps import RoundSetup, make_client_app
     from energylib.schema import LOAD_CHANNELS

@@ -53,7 +53,6 @@ from energylib.store.protocol import (
     with_series_columns,
 )
 
-
 JOURNAL = ".journal.json"
 
 
@@ -261,7 +260,9 @@ class ParquetStore(StoreBase):
             return UpsertResult(unchanged=unchanged), None
         kept = old.join(new.select(key), on=key, how="anti", nulls_equal=True)
         merged = pl.concat([kept, new], how="diagonal_relaxed").sort(key)
-        counts = UpsertResult(inserted=inserted, updated=updated, unchanged=unchanged, files_written=1)
+        counts = UpsertResult(
+            inserted=inserted, updated=updated, unchanged=unchanged, files_written=1
+        )
         return counts, merged
 
     def _path(self, source: str, kind: str, ym: str) -> Path:

@@ -28,6 +28,8 @@ def assert_state_honest(store, url: str) -> set[str]:
 
     Returns the recorded partitions ('source/kind/YYYY-MM')."""
     with psycopg.connect(url) as con:
+        if con.execute("SELECT to_regclass('energylib.sync_state')").fetchone()[0] is None:
+            return set()  # killed before it made the table
         state = con.execute(
             "SELECT source, kind, partition, fingerprint, rows FROM energylib.sync_state"
         ).fetchall()

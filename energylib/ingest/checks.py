@@ -1,0 +1,68 @@
+"""Checks every file reader makes, with messages in the file's terms (lines, values as
+written, CLI options)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from energylib.schema import DataValidationError, Problem
+
+
+def show(value: object) -> str:
+    """A value as a message shows it: a time as ``2025-04-05 11:30:00 UTC``, text in quotes."""
+    if isinstance(value, datetime):
+        zone = f" {value.tzname()}" if value.tzinfo else ""
+        return f"{value:%Y-%m-%d %H:%M:%S}{zone}"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def check_timezone(timezone: str, where: str) -> None:
+    """Raise a :class:`DataValidationError` unless ``timezone`` is an IANA zone name."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise DataValidationError(
+            [
+                Problem(
+                    f'unknown time zone "{timezone}"',
+                    fix="give an IANA zone name such as Australia/Sydney or Australia/Brisbane "
+                    "(the --timezone option of `energy import`)",
+                )
+            ],
+            where,
+        ) from None
+
+
+def one_resolution(
+    times: pl.Series, lines: pl.Series, minutes: int, allowed: Sequence[int], label: str
+) -> None:
+    """Refuse rows that are not all at ``minutes`` resolution, naming the lines where it changes.
+
+    ``times`` is sorted and holds no repeats.  Consecutive rows closer than ``minutes`` are
+    at a finer resolution; two or more consecutive steps of another resolution in
+    ``allowed`` are a stretch at that resolution (one such step is a gap).
+    """
+    step = times.diff().dt.total_minutes()
+    finer = (step < minutes).fill_null(False)
+    coarser = step.is_in([m for m in allowed if m > minutes]).fill_null(False)
+    run = coarser & (step == step.shift(1)).fill_null(False)
+    changed = finer | run
+    if changed.any():
+        i = int(changed.arg_true()[0])
+        if not finer[i]:
+            i -= 1  # the stretch starts a row earlier
+        other = int(step[i])
+        raise DataValidationError(
+            [
+                Problem(
+                    f"the rows change from {minutes}-min to {other}-min intervals at line "
+                    f"{int(lines[i])} ({show(times[i])}); every row of a file must be at one resolution",
+                    fix="split the file where the resolution changes and import each part",
+                )
+            ],
+            label,
+        )

@@ -63,12 +63,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--zone", default=None, help="entsoe: bidding zone (default ENTSOE_ZONE or NL)")
     p.add_argument(
+        "--on-conflict",
+        choices=("error", "last"),
+        default="error",
+        help="amber: files that disagree on an actual interval: refuse (default) or keep the later file's",
+    )
+    p.add_argument(
         "--data-dir", default=None, help="data folder (default ENERGYLIB_DATA_DIR or ./data)"
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from energylib.ingest.checks import check_timezone
+    from energylib.schema import DataValidationError
+    from energylib.store import DiskFullError
+
+    try:
+        check_timezone(args.timezone, "--timezone")
+    except DataValidationError as exc:
+        print(f"import failed, nothing stored:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args)
+    except DiskFullError as exc:
+        print(
+            f"import failed: {exc}.\nAn import of several series keeps those stored before the "
+            "disk filled; running it again once there is space completes it.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from collections import defaultdict
     from pathlib import Path
 
@@ -124,6 +151,7 @@ def _amber(args: argparse.Namespace, store, default_site: str) -> int:
             kind=args.kind,
             site=args.site or default_site,
             timezone=args.timezone,
+            on_conflict=args.on_conflict,
         )
     except (DataValidationError, ValueError) as exc:
         print(f"import failed, nothing stored:\n{exc}", file=sys.stderr)

@@ -42,24 +42,28 @@ def one_resolution(
 ) -> None:
     """Refuse rows that are not all at ``minutes`` resolution, naming the lines where it changes.
 
-    ``times`` is sorted and holds no repeats.  Consecutive rows closer than ``minutes`` are
-    at a finer resolution; two or more consecutive steps of another resolution in
-    ``allowed`` are a stretch at that resolution (one such step is a gap).
+    ``times`` is sorted and holds no repeats.  Consecutive rows a finer resolution of
+    ``allowed`` apart are at that resolution; two or more consecutive steps of a coarser one
+    are a stretch at that resolution (one such step is a gap).  Other spacings are left to
+    the reader's grid check.
     """
     step = times.diff().dt.total_minutes()
-    finer = (step < minutes).fill_null(False)
+    finer = step.is_in([m for m in allowed if m < minutes]).fill_null(False)
     coarser = step.is_in([m for m in allowed if m > minutes]).fill_null(False)
     run = coarser & (step == step.shift(1)).fill_null(False)
     changed = finer | run
     if changed.any():
         i = int(changed.arg_true()[0])
-        if not finer[i]:
-            i -= 1  # the stretch starts a row earlier
-        other = int(step[i])
+        # Name the first row where a run of another spacing begins (the step changes and the
+        # next step repeats it); a lone finer step is named where it is.
+        begins = ((step != step.shift(1)) & (step == step.shift(-1))).fill_null(False)
+        starts = begins.arg_true().to_list()
+        i = starts[0] if starts else i
+        before = int(step[i - 1]) if i >= 2 else minutes
         raise DataValidationError(
             [
                 Problem(
-                    f"the rows change from {minutes}-min to {other}-min intervals at line "
+                    f"the rows change from {before}-min to {int(step[i])}-min intervals at line "
                     f"{int(lines[i])} ({show(times[i])}); every row of a file must be at one resolution",
                     fix="split the file where the resolution changes and import each part",
                 )

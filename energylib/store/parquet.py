@@ -29,9 +29,11 @@ writes nothing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -54,6 +56,14 @@ from energylib.store.protocol import (
 )
 
 JOURNAL = ".journal.json"
+
+
+class DiskFullError(OSError):
+    """The disk filled up during an upsert; the store is as it was before it."""
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -229,12 +239,30 @@ class ParquetStore(StoreBase):
                         renames.append((_write_temporary(merged, path), path))
                 with _flock(folder / ".commit", fcntl.LOCK_EX):
                     _commit(folder, renames)
-            except BaseException:
-                if not (folder / JOURNAL).exists():  # not committed: roll back
+            except BaseException as exc:
+                committed = (folder / JOURNAL).exists()
+                if not committed:  # roll back
                     for tmp, _ in renames:
                         tmp.unlink(missing_ok=True)
+                    for stale in folder.glob(".*.tmp"):  # the one being written
+                        stale.unlink(missing_ok=True)
+                if not committed and _is_disk_full(exc):
+                    raise self._disk_full(rows, folder) from None
                 raise
         return result
+
+    def _disk_full(self, rows: pl.DataFrame, folder: Path) -> DiskFullError:
+        months = rows[TIME].dt.strftime("%Y-%m").unique().to_list()
+        old = sum(p.stat().st_size for m in months if (p := folder / f"{m}.parquet").exists())
+        # A partition is rewritten whole: its old size plus the new rows (in memory, an upper bound).
+        need_mb = (old + rows.estimated_size()) / 1e6
+        free_mb = shutil.disk_usage(folder).free / 1e6
+        err = DiskFullError(
+            f"disk full: about {need_mb:.0f} MB needed in {folder} ({free_mb:.0f} MB free), "
+            "nothing changed; free some space and run it again"
+        )
+        err.errno = errno.ENOSPC
+        return err
 
     def _merge_partition(
         self, new: pl.DataFrame, path: Path

@@ -254,6 +254,7 @@ def _problem(
     column: str | None,
     fix: str,
     lines: pl.Series | None = None,
+    unit: str = "line",
 ) -> Problem:
     rows = _ranges(mask)
     times: list[tuple[datetime | None, datetime | None]] = []
@@ -270,7 +271,7 @@ def _problem(
     if times:
         t = data[TIME]
         times = [(t[at[a]], t[at[b]]) for a, b in spans]
-    return Problem(what, column, tuple(spans), tuple(times), fix, unit="line")
+    return Problem(what, column, tuple(spans), tuple(times), fix, unit=unit)
 
 
 def validate(
@@ -280,6 +281,7 @@ def validate(
     nullable: tuple[str, ...] = (),
     where: str = "",
     lines: pl.Series | None = None,
+    line_unit: str = "line",
 ) -> pl.DataFrame:
     """Check ``data`` against the canonical shape; return it unchanged if it passes.
 
@@ -295,7 +297,10 @@ def validate(
     where : str
         Names the origin (a file, a request window) in the error message.
     lines : polars.Series, optional
-        The file line of each row (a reader's): problems then name lines, not row indices.
+        The file line of each row (a reader's): problems then name lines, not row indices,
+        and say how to fix the file rather than the frame.
+    line_unit : str
+        What ``lines`` count (``line``; ``item`` for a JSON array's items).
 
     Raises
     ------
@@ -306,7 +311,13 @@ def validate(
         valid (NEM and European markets clear below zero) and never rejected.
     """
     where = where or f"{meta.source}/{meta.kind} site={meta.site} channel={meta.channel}"
-    problem = functools.partial(_problem, data, lines=lines)
+    problem = functools.partial(_problem, data, lines=lines, unit=line_unit)
+
+    def advice(in_code: str, in_file: str) -> str:
+        """How to fix it: in code for a frame, in the file's terms for a reader's rows."""
+        return in_code if lines is None else in_file
+
+    unit_note = "the reader has converted the file's units already: check the values in the file"
     problems: list[Problem] = []
 
     if meta.interval_minutes not in INTERVAL_MINUTES:
@@ -381,7 +392,10 @@ def validate(
                     off != 0,
                     f"interval starts not on the {meta.interval_minutes}-min grid",
                     TIME,
-                    "floor small offsets with energylib.align.floor_to_grid",
+                    advice(
+                        "floor small offsets with energylib.align.floor_to_grid",
+                        "each line's time must start an interval on this grid",
+                    ),
                 )
             ]
             if (off != 0).any()
@@ -404,7 +418,10 @@ def validate(
                     dup,
                     "duplicate intervals",
                     TIME,
-                    "pick a policy with energylib.align.deduplicate(policy='first'|'last'|'mean')",
+                    advice(
+                        "pick a policy with energylib.align.deduplicate(policy='first'|'last'|'mean')",
+                        "keep one line per interval",
+                    ),
                 )
             )
 
@@ -424,7 +441,12 @@ def validate(
         if unit in ("text", "bool"):
             if s.null_count() and col not in nullable:
                 problems.append(
-                    problem(s.is_null(), "null values", col, "fill them or pass nullable=(...)")
+                    problem(
+                        s.is_null(),
+                        "null values",
+                        col,
+                        advice("fill them or pass nullable=(...)", "fill in the missing values"),
+                    )
                 )
             continue
         if not s.dtype.is_numeric():
@@ -440,7 +462,10 @@ def validate(
                         nan,
                         "NaN values",
                         col,
-                        "a gap is a missing row, not NaN: drop the rows or fill with a named policy (align.fill_gaps)",
+                        advice(
+                            "a gap is a missing row, not NaN: drop the rows or fill with a named policy (align.fill_gaps)",
+                            "a gap is a missing line, not NaN: remove these lines",
+                        ),
                     )
                 )
         if s.null_count() and col not in nullable:
@@ -449,7 +474,10 @@ def validate(
                     s.is_null(),
                     "null values",
                     col,
-                    "drop the rows or fill with a named policy (align.fill_gaps)",
+                    advice(
+                        "drop the rows or fill with a named policy (align.fill_gaps)",
+                        "fill in the missing values",
+                    ),
                 )
             )
         finite = s.fill_nan(None).drop_nulls() if s.dtype.is_float() else s.drop_nulls()
@@ -468,10 +496,11 @@ def validate(
             limit = MAX_AVERAGE_KW * (hours if unit == "energy" else 1.0)
             big = (s.abs() > limit).fill_null(False)
             if big.any():
-                hint = (
+                hint = advice(
                     "values look like Wh (divide by 1000)"
                     if unit == "energy"
-                    else "values look like W (divide by 1000)"
+                    else "values look like W (divide by 1000)",
+                    unit_note,
                 )
                 problems.append(problem(big, f"implausibly large (> {limit:g})", col, hint))
         if unit == "price":
@@ -492,7 +521,7 @@ def validate(
                         beyond,
                         f"prices beyond any market cap (|p| > {MAX_ABS_PRICE:g} per kWh)",
                         col,
-                        "convert c/kWh with /100 and currency/MWh with /1000",
+                        advice("convert c/kWh with /100 and currency/MWh with /1000", unit_note),
                     )
                 )
             elif (
@@ -503,7 +532,9 @@ def validate(
                     Problem(
                         f"median price {float(finite.median()):g} per kWh looks like the wrong unit",
                         col,
-                        fix="convert c/kWh with /100 and currency/MWh with /1000",
+                        fix=advice(
+                            "convert c/kWh with /100 and currency/MWh with /1000", unit_note
+                        ),
                     )
                 )
 

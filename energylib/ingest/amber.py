@@ -591,7 +591,7 @@ def _split_channels(
             timezone=timezone,
             extra={"nullable": tuple(c for c in nullable if c in data.columns)},
         )
-        validate(data, meta, nullable=nullable, where=label)
+        validate(data, meta, nullable=nullable, where=label, lines=part["_item"], line_unit="item")
         out.append((data, meta))
     out.sort(
         key=lambda fm: (CHANNEL_ORDER.get(fm[1].channel, 9), fm[1].channel, fm[1].interval_minutes)

@@ -14,6 +14,7 @@ from amber_fake import interval
 
 from energylib.ingest.aemo import read_aemo_price_csv
 from energylib.ingest.amber import SavedResponses, read_amber_prices, store_amber_responses
+from energylib.ingest.entsoe import read_entsoe_csv
 from energylib.ingest.http import MalformedResponse
 from energylib.ingest.powerpal import read_powerpal_csv
 from energylib.schema import DataValidationError, FrameMeta, validate
@@ -145,6 +146,16 @@ def test_aemo_validation_problems_name_file_lines_not_row_indices(tmp_path):
     with pytest.raises(DataValidationError) as err:
         read_aemo_price_csv(aemo(tmp_path, ends, rrp))
     assert "line 5 " in str(err.value) and "row" not in str(err.value)
+    assert "/1000" not in str(err.value)  # the reader divided already: no advice to divide
+
+
+def test_entsoe_csv_problems_name_file_lines(tmp_path):
+    path = tmp_path / "nl.csv"
+    rows = [f"2025-01-01 {h:02d}:00:00+01:00,{p}" for h, p in enumerate([80, 85, 30000, 90])]
+    path.write_text("\n".join([",0", *rows]) + "\n")
+    with pytest.raises(DataValidationError) as err:
+        read_entsoe_csv(path, zone="NL")
+    assert "line 4 " in str(err.value) and "row" not in str(err.value)
 
 
 def test_aemo_repeated_interval_names_both_lines(tmp_path):

@@ -6,7 +6,9 @@ bad row stops the import with the file and line; nothing is stored from a set
 of files that does not read cleanly.
 
 ``amber``: saved Amber API responses (``/sites/{id}/prices`` JSON, or usage with
-``--kind usage``), e.g. kept from earlier downloads; each series is written once.
+``--kind usage``), e.g. kept from earlier downloads; each series is written once.  Files
+that disagree on an actual interval are refused naming both (``--on-conflict last`` keeps
+the later file's values); a later forecast replaces an earlier one.
 
 ``aemo``: AEMO "price and demand" monthly CSVs saved locally
 (``PRICE_AND_DEMAND_202401_VIC1.csv``); stored as source ``aemo``, site = the region.
@@ -21,7 +23,8 @@ picks some): kind ``usage``, site ``sgsc-<customer_id>``.
 ``citylearn``: CityLearn 2022 ``Building_<n>.csv`` files (``schema.json`` beside them):
 kind ``load`` and the measured PV as kind ``pv``, site ``citylearn-<n>``.
 
-Every file is read before anything is stored: a bad file stores nothing.
+Every file is read before anything is stored: a bad file stores nothing.  A disk that
+fills up during the write stops it with "disk full: N MB needed, nothing changed".
 """
 
 from __future__ import annotations

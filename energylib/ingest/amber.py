@@ -232,7 +232,9 @@ class SavedResponses:
     ``read_amber_prices(SavedResponses(paths))`` gives the same frames as parsing
     each file and merging, but transforms and validates once: the fast way to
     load a year of saved 5-min responses.  An interval in several files keeps the
-    actual over a forecast, and otherwise the later file's values.
+    actual over a forecast and a later forecast over an earlier one; two actuals that
+    differ are refused unless ``on_conflict='last'`` (see :func:`read_amber_prices`).
+    Messages name the file and item.
     """
 
     paths: tuple[Path, ...]
@@ -903,8 +905,9 @@ def store_amber_responses(
     Parsing every file first and writing each series once is what makes a year
     of 5-min prices quick to load: the store rewrites each month once instead of
     once per weekly file.  An interval in several files keeps the actual over a
-    forecast, and otherwise the later file; a stored actual is never replaced by
-    a forecast (see :func:`store_frames`).
+    forecast and a later forecast over an earlier one; actuals that differ are refused
+    (``on_conflict``); a stored actual is never replaced by a forecast (see
+    :func:`store_frames`).
 
     Parameters
     ----------

@@ -9,6 +9,7 @@ hundred examples) and tests/bench/test_bench_reader_fuzz.py (thousands, with cou
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from hypothesis import strategies as st
@@ -167,6 +168,89 @@ def probe(name: str, body: bytes, folder: Path) -> str:
     except errors:
         return "refused"
     frames = out if isinstance(out, list) else [out]
-    for data, meta in frames:  # what is read is a valid canonical frame
+    for data, meta in frames:  # what is read is a valid canonical frame ...
         validate(data, meta, nullable=meta.extra.get("nullable", ()))
+    ORACLES[name](body, frames)  # ... holding what the file says
     return "read"
+
+
+class ReadWrongly(AssertionError):
+    """A reader returned values the file does not hold."""
+
+
+def _lines(body: bytes) -> list[list[str]]:
+    text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return [[f.strip().strip('"') for f in line.split(",")] for line in text.splitlines()[1:]]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _powerpal_oracle(body: bytes, frames) -> None:
+    """Every row read is a line of the file: its time and watt_hours / 1000."""
+    said = {}
+    for f in _lines(body):
+        if len(f) >= 3:
+            for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"):
+                try:
+                    said.setdefault(datetime.strptime(f[0], fmt), set()).add(_number(f[2]))
+                except ValueError:
+                    continue
+    for data, _ in frames:
+        for t, kwh in data.select("interval_start", "energy_kwh").iter_rows():
+            if not any(
+                wh is not None and abs(wh / 1000 - kwh) < 1e-12
+                for wh in said.get(t.replace(tzinfo=None), ())
+            ):
+                raise ReadWrongly(f"powerpal: {t} {kwh} kWh is no line of the file")
+
+
+def _aemo_oracle(body: bytes, frames) -> None:
+    """Every row read is a line: SETTLEMENTDATE = start + the file's interval (UTC+10), RRP / 1000."""
+    said = {}
+    for f in _lines(body):
+        if len(f) >= 4:
+            said.setdefault(f[1], set()).add(_number(f[3]))
+    for data, meta in frames:
+        for t, spot in data.select("interval_start", "spot_per_kwh").iter_rows():
+            end = (t + timedelta(minutes=meta.interval_minutes) + timedelta(hours=10)).strftime(
+                "%Y/%m/%d %H:%M:%S"
+            )
+            if not any(r is not None and abs(r / 1000 - spot) < 1e-12 for r in said.get(end, ())):
+                raise ReadWrongly(f"aemo: interval ending {end} at {spot} is no line of the file")
+
+
+CHANNELS = {"general": "general", "controlledLoad": "controlled_load", "feedIn": "feed_in"}
+
+
+def _amber_oracle(field: str, column: str, scale: float):
+    def check(body: bytes, frames) -> None:
+        """Every value read is an item's: a JSON number on a documented channel, scaled."""
+        items = json.loads(body.decode("utf-8-sig"))
+        said = {
+            (CHANNELS.get(i.get("channelType")), round(i[field] * scale, 9))
+            for i in items
+            if isinstance(i, dict)
+            and isinstance(i.get(field), (int, float))
+            and not isinstance(i.get(field), bool)
+        }
+        for data, meta in frames:
+            # a site with two meters of a type names them <channel>_<identifier>
+            base = max((c for c in CHANNELS.values() if meta.channel.startswith(c)), key=len)
+            for v in data[column].to_list():
+                if (base, round(v, 9)) not in said and (base, round(-v, 9)) not in said:
+                    raise ReadWrongly(f"amber: {column} {v} on {meta.channel} is no item's {field}")
+
+    return check
+
+
+ORACLES = {
+    "powerpal": _powerpal_oracle,
+    "aemo": _aemo_oracle,
+    "amber_prices": _amber_oracle("perKwh", "price_per_kwh", 0.01),
+    "amber_usage": _amber_oracle("kwh", "energy_kwh", 1.0),
+}

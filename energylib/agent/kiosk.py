@@ -291,6 +291,18 @@ class KioskData:
         out.update(self.disk())
         return out
 
+    def notices(self) -> list[str]:
+        """Short warnings for the page: a full disk, a live cache the agent had to replace."""
+        status = self.agent_status()
+        out = []
+        if status.get("disk_full"):
+            out.append("DISK FULL: the agent cannot save")
+        recovered = status.get("live_cache_recovered")
+        if recovered:
+            at = datetime.fromisoformat(recovered["at"]).astimezone(self.tz)
+            out.append(f"live data was damaged at {at:%H:%M} and is being fetched again")
+        return out
+
     def disk(self) -> dict[str, Any]:
         """Free space of the agent's state folder now (the agent cannot report a full disk:
         it cannot write its status file)."""
@@ -355,6 +367,9 @@ def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
             + (f"price data {age / 60:.0f} min old" if age is not None else "no price data")
             + (f" ({updated_text})" if updated else "")
         )
+    notices = data.notices()
+    if notices:  # shown where the stale warning is: the line a glance at the kiosk reads
+        updated_text = "; ".join([*notices, updated_text])
     cph = cost.get("cost_per_hour")
     cph_text = (
         "--"
@@ -405,7 +420,7 @@ body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;g
 <div id="chart">{chart_svg(data, price)}</div>
 <div id="decision">Agent: {esc(dec_text)}</div>
 <div id="reason">{esc(dec_reason)}</div>
-<div id="updated" class="{"stale" if price["stale"] else "fresh"}">{esc(updated_text)}</div>
+<div id="updated" class="{"stale" if price["stale"] or notices else "fresh"}">{esc(updated_text)}</div>
 <div id="clock" style="display:none">{now.isoformat()}</div>
 <script>
 (function(){{

@@ -44,6 +44,8 @@ def test_damaged_live_cache_is_moved_aside_and_a_fresh_one_started(settings, clo
     agent.write_status()
     health = TestClient(create_app(settings, clock=clock.now)).get("/healthz").json()
     assert any("live cache was damaged" in p and str(aside[0]) in p for p in health["problems"])
+    page = TestClient(create_app(settings, clock=clock.now)).get("/").text
+    assert "live data was damaged" in page
     agent.close()
 
 
@@ -132,6 +134,7 @@ def test_status_and_healthz_say_disk_full_while_it_lasts(
     assert status["disk_full"] is True and status["disk_free_mb"] < 1
     health = client.get("/healthz").json()
     assert health["status"] == "degraded" and any("disk full" in p for p in health["problems"])
+    assert "DISK FULL" in client.get("/").text
     filler.unlink()
     assert agent.write_status()
     assert client.get("/api/agent/status").json()["disk_full"] is False

@@ -395,8 +395,14 @@ def read_amber_sites(source: str | Path | bytes | Sequence[dict]) -> list[AmberS
                     closed_on=date.fromisoformat(s["closedOn"]) if s.get("closedOn") else None,
                 )
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedResponse(f"malformed Amber /sites response: site {i} ({exc!r})") from exc
+        except KeyError as exc:
+            raise MalformedResponse(
+                f"malformed Amber /sites response: site {i} has no {exc.args[0]}"
+            ) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MalformedResponse(
+                f"malformed Amber /sites response: site {i} is not as documented ({exc})"
+            ) from None
     return sites
 
 

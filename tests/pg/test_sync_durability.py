@@ -68,11 +68,19 @@ def test_server_crash_at_a_random_point_loses_no_row(tmp_path, pg_url, postgres_
             rng.uniform(0.05, 0.4), lambda: crashed.append(postgres_server.crash())
         )
         timer.start()
-    report = sync_to_postgres(
-        store, pg_url, progress=False, batch_rows=100, retry_wait_s=0.3, on_batch=on_batch
-    )
-    if timer is not None:
-        timer.join()
+    try:  # crash recovery takes seconds on a loaded machine: retries wait up to ~75 s in all
+        report = sync_to_postgres(
+            store,
+            pg_url,
+            progress=False,
+            batch_rows=100,
+            retries=8,
+            retry_wait_s=0.3,
+            on_batch=on_batch,
+        )
+    finally:
+        if timer is not None:
+            timer.join()
     assert crashed
     assert report.synced == report.partitions
     assert pg_count(pg_url, "prices") == (1320, 1320)

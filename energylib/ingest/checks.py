@@ -54,10 +54,11 @@ def one_resolution(
     changed = finer | run
     if changed.any():
         i = int(changed.arg_true()[0])
-        # Name the first row where a run of another spacing begins (the step changes and the
-        # next step repeats it); a lone finer step is named where it is.
+        # Name the row where that run of another spacing begins (the step changes and the
+        # next step repeats it; a run is first seen at its second step); a lone finer step
+        # is named where it is.
         begins = ((step != step.shift(1)) & (step == step.shift(-1))).fill_null(False)
-        starts = begins.arg_true().to_list()
+        starts = [b for b in begins.arg_true().to_list() if b >= i - 1]
         i = starts[0] if starts else i
         before = int(step[i - 1]) if i >= 2 else minutes
         raise DataValidationError(

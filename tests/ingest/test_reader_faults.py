@@ -51,6 +51,13 @@ def test_powerpal_file_mixing_30_and_60_min_rows_is_refused_naming_the_line(tmp_
     assert "p.csv" in text
 
 
+def test_powerpal_stretch_of_60_min_rows_after_a_gap_is_named_where_it_begins(tmp_path):
+    times = [P0 + timedelta(minutes=30 * i) for i in range(12) if i != 3]  # a gap at line 5
+    times += [times[-1] + timedelta(minutes=60 * (i + 1)) for i in range(4)]
+    with pytest.raises(DataValidationError, match="from 30-min to 60-min intervals at line 13"):
+        read_powerpal_csv(powerpal(tmp_path, [pp_row(t) for t in times]))
+
+
 def test_powerpal_gap_in_a_30_min_export_is_still_a_gap(tmp_path):
     times = [P0 + timedelta(minutes=30 * i) for i in range(10) if i != 4]
     data, meta = read_powerpal_csv(powerpal(tmp_path, [pp_row(t) for t in times]))

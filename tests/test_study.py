@@ -313,8 +313,9 @@ def test_scenarios_command_renders_reports_whose_headline_equals_run_study(
     code = main(
         ["scenarios", "--params", *map(str, files), "--output-dir", str(out), "--no-quarto"]
     )
-    printed = capsys.readouterr().out
-    assert code == 0, printed
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert code == 0, printed + captured.err
     for path in files:
         page = (out / f"{path.stem}.html").read_text()
         assert external_references(page) == []

@@ -121,7 +121,8 @@ def floor_to_grid(
                     too_far,
                     f"interval starts more than {tolerance_seconds:g} s past the {interval_minutes}-min grid",
                     TIME,
-                    "check the interval length; pass a larger tolerance_seconds only if the source is known to stamp late",
+                    "check the interval length and the times in the source (a start stamped a second "
+                    "late is fine; minutes late is not a start on this grid)",
                 )
             ]
         )

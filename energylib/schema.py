@@ -43,6 +43,7 @@ carbon     ``intensity_kg_per_kwh``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -133,6 +134,8 @@ class Problem:
     rows: tuple[tuple[int, int], ...] = ()
     times: tuple[tuple[datetime | None, datetime | None], ...] = ()
     fix: str = ""
+    #: What ``rows`` count: ``row`` (0-based positions in a frame) or ``line`` (a file's lines).
+    unit: str = "row"
 
     @property
     def count(self) -> int:
@@ -146,14 +149,14 @@ class Problem:
             for (a, b), (ta, tb) in zip(
                 self.rows[:5], self.times[:5] or [(None, None)] * 5, strict=False
             ):
-                span = f"row {a}" if a == b else f"rows {a}-{b}"
+                span = f"{self.unit} {a}" if a == b else f"{self.unit}s {a}-{b}"
                 if ta is not None:
                     span += f" ({_fmt(ta)}" + (
                         f" .. {_fmt(tb)})" if tb is not None and tb != ta else ")"
                     )
                 shown.append(span)
             more = f" and {len(self.rows) - 5} more range(s)" if len(self.rows) > 5 else ""
-            text += f": {self.count} row(s), " + ", ".join(shown) + more
+            text += f": {self.count} {self.unit}(s), " + ", ".join(shown) + more
         if self.fix:
             text += f"; {self.fix}"
         return text
@@ -231,7 +234,11 @@ def value_columns(data: pl.DataFrame, unit: str | None = None) -> list[str]:
 
 def _ranges(mask: pl.Series) -> list[tuple[int, int]]:
     """Row index ranges (inclusive) where ``mask`` is true."""
-    idx = mask.arg_true().to_numpy()
+    return _runs(mask.arg_true().to_numpy())
+
+
+def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive integers in the sorted ``idx``, as (first, last) pairs."""
     if len(idx) == 0:
         return []
     breaks = np.flatnonzero(np.diff(idx) != 1)
@@ -241,14 +248,30 @@ def _ranges(mask: pl.Series) -> list[tuple[int, int]]:
 
 
 def _problem(
-    data: pl.DataFrame, mask: pl.Series, what: str, column: str | None, fix: str
+    data: pl.DataFrame,
+    mask: pl.Series,
+    what: str,
+    column: str | None,
+    fix: str,
+    lines: pl.Series | None = None,
+    unit: str = "line",
 ) -> Problem:
     rows = _ranges(mask)
     times: list[tuple[datetime | None, datetime | None]] = []
     if TIME in data.columns and isinstance(data.schema[TIME], pl.Datetime):
         t = data[TIME]
         times = [(t[a], t[b]) for a, b in rows]
-    return Problem(what, column, tuple(rows), tuple(times), fix)
+    if lines is None:
+        return Problem(what, column, tuple(rows), tuple(times), fix)
+    # The file's lines, in the file's order (a reader may have sorted the rows by time).
+    hit = pl.DataFrame({"line": lines}).with_row_index("i").filter(mask.fill_null(False))
+    hit = hit.sort("line")
+    spans = _runs(hit["line"].to_numpy())
+    at = dict(zip(hit["line"].to_list(), hit["i"].to_list(), strict=True))
+    if times:
+        t = data[TIME]
+        times = [(t[at[a]], t[at[b]]) for a, b in spans]
+    return Problem(what, column, tuple(spans), tuple(times), fix, unit=unit)
 
 
 def validate(
@@ -257,6 +280,8 @@ def validate(
     *,
     nullable: tuple[str, ...] = (),
     where: str = "",
+    lines: pl.Series | None = None,
+    line_unit: str = "line",
 ) -> pl.DataFrame:
     """Check ``data`` against the canonical shape; return it unchanged if it passes.
 
@@ -271,6 +296,11 @@ def validate(
         that the source gives only sometimes).  NaN is never allowed.
     where : str
         Names the origin (a file, a request window) in the error message.
+    lines : polars.Series, optional
+        The file line of each row (a reader's): problems then name lines, not row indices,
+        and say how to fix the file rather than the frame.
+    line_unit : str
+        What ``lines`` count (``line``; ``item`` for a JSON array's items).
 
     Raises
     ------
@@ -281,6 +311,13 @@ def validate(
         valid (NEM and European markets clear below zero) and never rejected.
     """
     where = where or f"{meta.source}/{meta.kind} site={meta.site} channel={meta.channel}"
+    problem = functools.partial(_problem, data, lines=lines, unit=line_unit)
+
+    def advice(in_code: str, in_file: str) -> str:
+        """How to fix it: in code for a frame, in the file's terms for a reader's rows."""
+        return in_code if lines is None else in_file
+
+    unit_note = "the reader has converted the file's units already: check the values in the file"
     problems: list[Problem] = []
 
     if meta.interval_minutes not in INTERVAL_MINUTES:
@@ -342,7 +379,7 @@ def validate(
     t = data[TIME]
     if t.null_count():
         problems.append(
-            _problem(data, t.is_null(), "missing interval start", TIME, "drop or repair these rows")
+            problem(t.is_null(), "missing interval start", TIME, "drop or repair these rows")
         )
     tn = t.drop_nulls()
     if len(tn) and meta.interval_minutes in INTERVAL_MINUTES:
@@ -351,12 +388,14 @@ def validate(
         off = (epoch % step_us).fill_null(0)
         problems.extend(
             [
-                _problem(
-                    data,
+                problem(
                     off != 0,
                     f"interval starts not on the {meta.interval_minutes}-min grid",
                     TIME,
-                    "floor small offsets with energylib.align.floor_to_grid",
+                    advice(
+                        "floor small offsets with energylib.align.floor_to_grid",
+                        "each line's time must start an interval on this grid",
+                    ),
                 )
             ]
             if (off != 0).any()
@@ -365,8 +404,7 @@ def validate(
         diffs = epoch.diff()
         if (diffs < 0).any():
             problems.append(
-                _problem(
-                    data,
+                problem(
                     (diffs < 0).fill_null(False),
                     "intervals out of order",
                     TIME,
@@ -376,12 +414,14 @@ def validate(
         dup = data[TIME].is_duplicated()
         if dup.any():
             problems.append(
-                _problem(
-                    data,
+                problem(
                     dup,
                     "duplicate intervals",
                     TIME,
-                    "pick a policy with energylib.align.deduplicate(policy='first'|'last'|'mean')",
+                    advice(
+                        "pick a policy with energylib.align.deduplicate(policy='first'|'last'|'mean')",
+                        "keep one line per interval",
+                    ),
                 )
             )
 
@@ -401,8 +441,11 @@ def validate(
         if unit in ("text", "bool"):
             if s.null_count() and col not in nullable:
                 problems.append(
-                    _problem(
-                        data, s.is_null(), "null values", col, "fill them or pass nullable=(...)"
+                    problem(
+                        s.is_null(),
+                        "null values",
+                        col,
+                        advice("fill them or pass nullable=(...)", "fill in the missing values"),
                     )
                 )
             continue
@@ -415,22 +458,26 @@ def validate(
             nan = s.is_nan().fill_null(False)
             if nan.any():
                 problems.append(
-                    _problem(
-                        data,
+                    problem(
                         nan,
                         "NaN values",
                         col,
-                        "a gap is a missing row, not NaN: drop the rows or fill with a named policy (align.fill_gaps)",
+                        advice(
+                            "a gap is a missing row, not NaN: drop the rows or fill with a named policy (align.fill_gaps)",
+                            "a gap is a missing line, not NaN: remove these lines",
+                        ),
                     )
                 )
         if s.null_count() and col not in nullable:
             problems.append(
-                _problem(
-                    data,
+                problem(
                     s.is_null(),
                     "null values",
                     col,
-                    "drop the rows or fill with a named policy (align.fill_gaps)",
+                    advice(
+                        "drop the rows or fill with a named policy (align.fill_gaps)",
+                        "fill in the missing values",
+                    ),
                 )
             )
         finite = s.fill_nan(None).drop_nulls() if s.dtype.is_float() else s.drop_nulls()
@@ -438,8 +485,7 @@ def validate(
             neg = (s < 0).fill_null(False)
             if neg.any():
                 problems.append(
-                    _problem(
-                        data,
+                    problem(
                         neg,
                         "negative energy",
                         col,
@@ -450,12 +496,13 @@ def validate(
             limit = MAX_AVERAGE_KW * (hours if unit == "energy" else 1.0)
             big = (s.abs() > limit).fill_null(False)
             if big.any():
-                hint = (
+                hint = advice(
                     "values look like Wh (divide by 1000)"
                     if unit == "energy"
-                    else "values look like W (divide by 1000)"
+                    else "values look like W (divide by 1000)",
+                    unit_note,
                 )
-                problems.append(_problem(data, big, f"implausibly large (> {limit:g})", col, hint))
+                problems.append(problem(big, f"implausibly large (> {limit:g})", col, hint))
         if unit == "price":
             if meta.currency is None:
                 problems.append(
@@ -466,14 +513,15 @@ def validate(
                     )
                 )
             beyond = (s.abs() > MAX_ABS_PRICE).fill_null(False)
+            if s.dtype.is_float():  # NaN is reported above, not as a unit mistake
+                beyond = beyond & ~s.is_nan().fill_null(False)
             if beyond.any():
                 problems.append(
-                    _problem(
-                        data,
+                    problem(
                         beyond,
                         f"prices beyond any market cap (|p| > {MAX_ABS_PRICE:g} per kWh)",
                         col,
-                        "convert c/kWh with /100 and currency/MWh with /1000",
+                        advice("convert c/kWh with /100 and currency/MWh with /1000", unit_note),
                     )
                 )
             elif (
@@ -484,7 +532,9 @@ def validate(
                     Problem(
                         f"median price {float(finite.median()):g} per kWh looks like the wrong unit",
                         col,
-                        fix="convert c/kWh with /100 and currency/MWh with /1000",
+                        fix=advice(
+                            "convert c/kWh with /100 and currency/MWh with /1000", unit_note
+                        ),
                     )
                 )
 

@@ -103,6 +103,12 @@ class PostgresServer:
         """Restart the server (every open connection drops)."""
         self._ctl("restart", "-m", "fast")
 
+    def crash(self) -> None:
+        """Stop the server abruptly (``pg_ctl stop -m immediate``: no checkpoint, as a power
+        cut would to anything not yet written) and start it again (crash recovery)."""
+        self._ctl("stop", "-m", "immediate")
+        self.start()
+
     def connect(self, dbname: str = "postgres"):
         import psycopg
 

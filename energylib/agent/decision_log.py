@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from energylib.dates import epoch_us, from_epoch_us
+from energylib.store.sqlite import private_file
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,20 @@ def is_locked(exc: BaseException) -> bool:
     return code in (5, 6) or "locked" in str(exc) or "busy" in str(exc)
 
 
+class DecisionLogUnreadable(RuntimeError):
+    """The decision log file is damaged.  It is never deleted or replaced (it cannot be
+    fetched again): the agent refuses to start and says how to check and recover it."""
+
+    def __init__(self, path: Path, exc: BaseException):
+        self.path = path
+        super().__init__(
+            f"the decision log {path} is unreadable ({exc}); the agent will not start over it and "
+            f"never deletes it. Check it with `sqlite3 {path} 'PRAGMA integrity_check'`; save what "
+            f"is readable with `sqlite3 {path} .recover | sqlite3 {path}.recovered`, keep the "
+            f"damaged file, move the recovered one to {path.name} and start the agent again"
+        )
+
+
 class DecisionLog:
     """Append decisions to SQLite, surviving lock contention, a full disk and kills.
 
@@ -211,7 +226,15 @@ class DecisionLog:
         self._last_full_try: float | None = None
         self._sleep = time.sleep
         self._con: sqlite3.Connection | None = None
-        self._open()
+        private_file(self.path)
+        try:
+            self._open()
+            if self._con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check found damage")
+        except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc) or is_locked(exc):
+                raise
+            raise DecisionLogUnreadable(self.path, exc) from None
 
     # ----------------------------------------------------------------- connection
     def _open(self) -> sqlite3.Connection:

@@ -17,12 +17,21 @@ the price data is older than the stale limit.
 Endpoints: ``/api/price``, ``/api/cost``, ``/api/totals`` (today and this month, kWh and
 cost, in the site's local time), ``/api/agent/status``, ``/api/agent/decision``,
 ``/healthz``, ``/metrics`` (Prometheus text), ``/chart.svg``.
+
+Every answer carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
+``X-Frame-Options: DENY`` and a Content-Security-Policy that allows nothing from outside
+the kiosk (:data:`CSP`; a mounted app that sets its own policy keeps it); no ``server``
+banner is sent, and HEAD is answered wherever GET is.  ``/api/agent/status`` and
+``/healthz`` say ``disk_full`` while the agent's state folder has no room (the agent
+cannot update its status file then), and report a damaged live cache: unreadable now
+(HTTP 503 naming the command that replaces it) or moved aside by the agent at start.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -48,6 +57,20 @@ from energylib.store import SqliteStore
 
 CHEAP = ("extremelyLow", "veryLow", "low", "negative")
 EXPENSIVE = ("high", "spike")
+# Nothing from outside the kiosk: the page's own inline style and script, its SVG, its API.
+CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": CSP,
+}
+# Below this much free space in the state folder the agent cannot write its status [bytes].
+DISK_FULL_BELOW = 1_000_000
 STATE_COLOURS = {
     "cheap": "#1b8a3a",
     "normal": "#c98a00",
@@ -253,7 +276,11 @@ class KioskData:
         status = self.status_provider()
         now = self.clock()
         if status is None:
-            return {"running": False, "message": "the agent has not written a status yet"}
+            return {
+                "running": False,
+                "message": "the agent has not written a status yet",
+                **self.disk(),
+            }
         try:
             age = (now - datetime.fromisoformat(status["updated_at"])).total_seconds()
         except (KeyError, ValueError, TypeError):
@@ -261,7 +288,29 @@ class KioskData:
         out = dict(status)
         out["status_age_s"] = age
         out["running"] = age is not None and age < 5 * self.settings.decide_every_s
+        out.update(self.disk())
         return out
+
+    def notices(self) -> list[str]:
+        """Short warnings for the page: a full disk, a live cache the agent had to replace."""
+        status = self.agent_status()
+        out = []
+        if status.get("disk_full"):
+            out.append("DISK FULL: the agent cannot save")
+        recovered = status.get("live_cache_recovered")
+        if recovered:
+            at = datetime.fromisoformat(recovered["at"]).astimezone(self.tz)
+            out.append(f"live data was damaged at {at:%H:%M} and is being fetched again")
+        return out
+
+    def disk(self) -> dict[str, Any]:
+        """Free space of the agent's state folder now (the agent cannot report a full disk:
+        it cannot write its status file)."""
+        try:
+            free = shutil.disk_usage(self.settings.state_dir).free
+        except OSError:
+            return {"disk_full": None, "disk_free_mb": None}
+        return {"disk_full": free < DISK_FULL_BELOW, "disk_free_mb": round(free / 1e6, 1)}
 
     def decision(self) -> dict[str, Any] | None:
         rows = read_decisions(self.settings.decisions_db, limit=1)
@@ -318,6 +367,9 @@ def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
             + (f"price data {age / 60:.0f} min old" if age is not None else "no price data")
             + (f" ({updated_text})" if updated else "")
         )
+    notices = data.notices()
+    if notices:  # shown where the stale warning is: the line a glance at the kiosk reads
+        updated_text = "; ".join([*notices, updated_text])
     cph = cost.get("cost_per_hour")
     cph_text = (
         "--"
@@ -368,7 +420,7 @@ body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;g
 <div id="chart">{chart_svg(data, price)}</div>
 <div id="decision">Agent: {esc(dec_text)}</div>
 <div id="reason">{esc(dec_reason)}</div>
-<div id="updated" class="{"stale" if price["stale"] else "fresh"}">{esc(updated_text)}</div>
+<div id="updated" class="{"stale" if price["stale"] or notices else "fresh"}">{esc(updated_text)}</div>
 <div id="clock" style="display:none">{now.isoformat()}</div>
 <script>
 (function(){{
@@ -495,14 +547,32 @@ def create_app(
     @app.middleware("http")
     async def read_only(request: Request, call_next):
         if request.method not in ("GET", "HEAD"):
-            return JSONResponse(
+            response = JSONResponse(
                 {"detail": "the kiosk is read-only: only GET is allowed"},
                 status_code=405,
                 headers={"Allow": "GET, HEAD"},
             )
-        response = await call_next(request)
+        elif request.method == "HEAD":  # the GET answer's status and headers, no body
+            request.scope["method"] = "GET"
+            got = await call_next(request)
+            response = Response(status_code=got.status_code, headers=dict(got.headers))
+        else:
+            response = await call_next(request)
         response.headers["Cache-Control"] = "no-store"
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def damaged_cache(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": f"the live cache {settings.live_db} is unreadable ({exc}); the agent "
+                "moves a damaged cache aside and starts a fresh one when it starts "
+                "(`energy agent run`, or restart its service)"
+            },
+            status_code=503,
+        )
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -548,13 +618,31 @@ def create_app(
                 problems.append("price data stale")
         except sqlite3.Error as exc:
             return JSONResponse(
-                {"status": "error", "problems": [f"live cache unreadable: {exc}"]}, status_code=503
+                {
+                    "status": "error",
+                    "problems": [
+                        f"live cache unreadable: {exc}; restart the agent (`energy agent run`): "
+                        "it moves a damaged cache aside and starts a fresh one"
+                    ],
+                },
+                status_code=503,
             )
         status = data.agent_status()
         if not status.get("running"):
             problems.append("agent status not fresh")
+        if status.get("disk_full"):
+            problems.append(
+                f"disk full: {status.get('disk_free_mb')} MB free in {settings.state_dir}; "
+                "the agent cannot write its status or decisions"
+            )
         if (status.get("decision_log") or {}).get("disk_full"):
             problems.append("decision log: disk full")
+        recovered = status.get("live_cache_recovered")
+        if recovered:
+            problems.append(
+                f"live cache was damaged ({recovered.get('error')}): moved to "
+                f"{recovered.get('moved_to')} at {recovered.get('at')}; a fresh cache is refilling"
+            )
         return JSONResponse({"status": "ok" if not problems else "degraded", "problems": problems})
 
     @app.get("/metrics")
@@ -564,12 +652,20 @@ def create_app(
     return app
 
 
-def serve(settings: AgentSettings, host: str | None = None, port: int | None = None) -> None:
-    """Run the kiosk with uvicorn (blocking)."""
-    uvicorn.run(
-        create_app(settings),
+def server_config(
+    settings: AgentSettings, host: str | None = None, port: int | None = None, app=None
+) -> uvicorn.Config:
+    """The kiosk's uvicorn configuration (no ``server`` banner, no access log)."""
+    return uvicorn.Config(
+        app or create_app(settings),
         host=host or settings.kiosk_host,
         port=port or settings.kiosk_port,
         log_level="info",
         access_log=False,
+        server_header=False,
     )
+
+
+def serve(settings: AgentSettings, host: str | None = None, port: int | None = None) -> None:
+    """Run the kiosk with uvicorn (blocking)."""
+    uvicorn.Server(server_config(settings, host, port)).run()

@@ -54,7 +54,7 @@ from energylib.agent.collect import (
 )
 from energylib.agent.config import AgentSettings
 from energylib.agent.decide import Decider
-from energylib.agent.decision_log import Decision, DecisionLog
+from energylib.agent.decision_log import Decision, DecisionLog, is_disk_full, is_locked
 from energylib.agent.models import ModelWatcher
 from energylib.agent.schedule import Scheduler
 from energylib.ingest.amber import AmberClient
@@ -87,6 +87,7 @@ class Agent:
     decisions_made: int = 0
     started_at: datetime | None = None
     _stop: bool = False
+    _status_failing: bool = False
     extra_status: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -175,9 +176,12 @@ class Agent:
             with os.fdopen(fd, "w") as fh:
                 json.dump(self.status(now), fh, default=str)
             os.replace(tmp, path)
+            self._status_failing = False
             return True
         except OSError as exc:
-            log.error("cannot write %s: %s", path, exc)
+            # once per episode: the kiosk reports a full disk itself while it lasts
+            (log.debug if self._status_failing else log.error)("cannot write %s: %s", path, exc)
+            self._status_failing = True
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
@@ -289,15 +293,53 @@ def build_agent(
     and collectors pointed at a local server)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
-    store = SqliteStore(settings.live_db)
+    # first: a damaged decision log stops the start before anything else is touched
+    log_ = decision_log or DecisionLog(settings.decisions_db)
+    store, recovered = open_live_cache(settings.live_db, clock.now())
     if collectors is None:
         collectors = default_collectors(settings, store)
     models = models or ModelWatcher(settings.models_path)
-    log_ = decision_log or DecisionLog(settings.decisions_db)
     decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
     act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
-    return Agent(settings, clock, store, collectors, models, decider, log_, act)
+    agent = Agent(settings, clock, store, collectors, models, decider, log_, act)
+    if recovered:
+        agent.extra_status["live_cache_recovered"] = recovered
+    return agent
+
+
+def open_live_cache(path: Path, now: datetime) -> tuple[SqliteStore, dict | None]:
+    """The live cache, or a fresh one where the file is damaged.
+
+    The cache holds only what the collectors fetch again, so a damaged file (not a
+    database, or failing SQLite's ``quick_check``) is moved aside, kept for inspection as
+    ``<name>.corrupt-<UTC time>``, and a fresh cache started; the returned dict says what
+    happened (the agent's status carries it to the kiosk and ``/healthz``).
+    """
+    try:
+        store = SqliteStore(path)
+        with contextlib.closing(store.connect()) as con:
+            if con.execute("PRAGMA quick_check").fetchone()[0] == "ok":
+                return store, None
+            raise sqlite3.DatabaseError("quick_check found damage")
+    except sqlite3.DatabaseError as exc:
+        if is_disk_full(exc) or is_locked(exc):
+            raise
+        error = str(exc)
+    aside = path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            os.replace(part, Path(f"{aside}{suffix}"))
+    log.error(
+        "the live cache %s was unreadable (%s): moved it to %s and started a fresh one; "
+        "the collectors fetch its data again",
+        path,
+        error,
+        aside,
+    )
+    info = {"at": now.isoformat(), "error": error, "moved_to": str(aside)}
+    return SqliteStore(path), info
 
 
 def read_status(state_dir: str | Path) -> dict[str, Any] | None:

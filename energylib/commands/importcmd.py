@@ -6,7 +6,9 @@ bad row stops the import with the file and line; nothing is stored from a set
 of files that does not read cleanly.
 
 ``amber``: saved Amber API responses (``/sites/{id}/prices`` JSON, or usage with
-``--kind usage``), e.g. kept from earlier downloads; each series is written once.
+``--kind usage``), e.g. kept from earlier downloads; each series is written once.  Files
+that disagree on an actual interval are refused naming both (``--on-conflict last`` keeps
+the later file's values); a later forecast replaces an earlier one.
 
 ``aemo``: AEMO "price and demand" monthly CSVs saved locally
 (``PRICE_AND_DEMAND_202401_VIC1.csv``); stored as source ``aemo``, site = the region.
@@ -21,7 +23,8 @@ picks some): kind ``usage``, site ``sgsc-<customer_id>``.
 ``citylearn``: CityLearn 2022 ``Building_<n>.csv`` files (``schema.json`` beside them):
 kind ``load`` and the measured PV as kind ``pv``, site ``citylearn-<n>``.
 
-Every file is read before anything is stored: a bad file stores nothing.
+Every file is read before anything is stored: a bad file stores nothing.  A disk that
+fills up during the write stops it with "disk full: N MB needed, nothing changed".
 """
 
 from __future__ import annotations
@@ -63,12 +66,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--zone", default=None, help="entsoe: bidding zone (default ENTSOE_ZONE or NL)")
     p.add_argument(
+        "--on-conflict",
+        choices=("error", "last"),
+        default="error",
+        help="amber: files that disagree on an actual interval: refuse (default) or keep the later file's",
+    )
+    p.add_argument(
         "--data-dir", default=None, help="data folder (default ENERGYLIB_DATA_DIR or ./data)"
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from energylib.ingest.checks import check_timezone
+    from energylib.schema import DataValidationError
+    from energylib.store import DiskFullError
+
+    try:
+        check_timezone(args.timezone, "--timezone")
+    except DataValidationError as exc:
+        print(f"import failed, nothing stored:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args)
+    except DiskFullError as exc:
+        print(
+            f"import failed: {exc}.\nAn import of several series keeps those stored before the "
+            "disk filled; running it again once there is space completes it.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     from collections import defaultdict
     from pathlib import Path
 
@@ -124,6 +154,7 @@ def _amber(args: argparse.Namespace, store, default_site: str) -> int:
             kind=args.kind,
             site=args.site or default_site,
             timezone=args.timezone,
+            on_conflict=args.on_conflict,
         )
     except (DataValidationError, ValueError) as exc:
         print(f"import failed, nothing stored:\n{exc}", file=sys.stderr)

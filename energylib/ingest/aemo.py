@@ -27,6 +27,7 @@ import requests
 
 from energylib.dates import NEM_TZ, as_date, month_windows
 from energylib.ingest.backfill import BackfillReport, Frames, resume_start, run_backfill
+from energylib.ingest.checks import one_resolution, show
 from energylib.ingest.http import MalformedResponse, RetryPolicy, make_session, request
 from energylib.schema import TIME, DataValidationError, FrameMeta, Problem, validate
 from energylib.store import Store
@@ -85,38 +86,72 @@ def read_aemo_price_csv(
     try:
         raw = pl.read_csv(io.BytesIO(raw_bytes), infer_schema=False, quote_char='"')
     except pl.exceptions.PolarsError as exc:
-        raise _error(label, f"not a readable CSV ({exc})", "download the file again") from exc
+        reason = "not UTF-8 text" if "utf-8" in str(exc).lower() else "not a readable CSV"
+        raise _error(label, reason, "download the file again") from None
     raw = raw.rename({c: c.strip().strip('"').upper() for c in raw.columns})
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise _error(
             label,
-            f"missing column(s) {missing}; header is {raw.columns}",
+            f"missing column(s) {', '.join(missing)}; the header is {','.join(raw.columns)}",
             f"expected {','.join(COLUMNS)}",
         )
+    line = pl.Series("line", range(2, raw.height + 2))  # line 1 is the header
+    cols = list(COLUMNS)
+    blank = raw.select(
+        pl.all_horizontal(pl.col(cols).is_null() | (pl.col(cols).str.strip_chars() == ""))
+    ).to_series()
+    raw, line = raw.filter(~blank), line.filter(~blank)  # blank lines carry nothing
     if raw.height == 0:
         raise _error(label, "no rows", "check the month and region")
-    regions = raw["REGION"].str.strip_chars().unique().to_list()
+    incomplete = raw.select(pl.any_horizontal(pl.col(cols).is_null())).to_series()
+    _check(
+        incomplete,
+        line,
+        raw["SETTLEMENTDATE"],
+        label,
+        "a field is empty (a truncated or incomplete line)",
+        "every line needs REGION, SETTLEMENTDATE, TOTALDEMAND, RRP and PERIODTYPE; download the file again",
+    )
+    regions = raw["REGION"].str.strip_chars().unique().sort().to_list()
     if len(regions) != 1:
         raise _error(
-            label, f"{len(regions)} regions {regions} in one file", "split the file by REGION"
+            label,
+            f"{len(regions)} regions ({', '.join(regions)}) in one file",
+            "split the file by REGION",
         )
-    region = normalise_region(regions[0])
+    try:
+        region = normalise_region(regions[0])
+    except ValueError:
+        raise _error(
+            label,
+            f'unknown NEM region "{regions[0]}"',
+            f"REGION is one of {', '.join(REGION_TIMEZONES)}",
+        ) from None
     text = raw["SETTLEMENTDATE"].str.strip_chars()
     end = text.str.to_datetime("%Y/%m/%d %H:%M:%S", strict=False, time_unit="us")
     end = end.fill_null(text.str.to_datetime("%Y/%m/%d %H:%M", strict=False, time_unit="us"))
     _check(
         end.is_null(),
+        line,
         raw["SETTLEMENTDATE"],
         label,
         "unreadable SETTLEMENTDATE",
         "expected YYYY/MM/DD HH:MM:SS",
     )
     rrp = raw["RRP"].str.strip_chars().cast(pl.Float64, strict=False)
-    _check(rrp.is_null(), raw["RRP"], label, "unreadable RRP", "RRP is a number in AUD/MWh")
+    _check(
+        rrp.is_null() | rrp.is_nan() | rrp.is_infinite(),
+        line,
+        raw["RRP"],
+        label,
+        "unreadable RRP",
+        "RRP is a number in AUD/MWh",
+    )
     demand = raw["TOTALDEMAND"].str.strip_chars().cast(pl.Float64, strict=False)
     _check(
-        demand.is_null(),
+        demand.is_null() | demand.is_nan() | demand.is_infinite(),
+        line,
         raw["TOTALDEMAND"],
         label,
         "unreadable TOTALDEMAND",
@@ -125,19 +160,37 @@ def read_aemo_price_csv(
     end_utc = end.dt.replace_time_zone("Etc/GMT-10").dt.convert_time_zone(
         "UTC"
     )  # Etc/GMT-10 is UTC+10
-    minutes = _interval_minutes(end_utc)
-    frame = (
-        pl.DataFrame(
-            {
-                TIME: end_utc - timedelta(minutes=minutes),
-                "spot_per_kwh": rrp / 1000.0,
-                "demand_mw": demand,
-                "interval_type": raw["PERIODTYPE"].str.strip_chars(),
-            }
-        )
-        .with_columns(pl.col(TIME).dt.cast_time_unit("us"))
-        .sort(TIME)
+    frame = pl.DataFrame(
+        {
+            "_end": end_utc,
+            "spot_per_kwh": rrp / 1000.0,
+            "demand_mw": demand,
+            "interval_type": raw["PERIODTYPE"].str.strip_chars(),
+            "line": line,
+        }
+    ).sort("_end", "line")
+    repeated = frame["_end"].is_duplicated()
+    _check(
+        repeated,
+        frame["line"],
+        frame["_end"].dt.convert_time_zone("Etc/GMT-10").dt.strftime("%Y/%m/%d %H:%M:%S"),
+        label,
+        "SETTLEMENTDATE given more than once",
+        "keep one line per interval (download the file again)",
     )
+    minutes = _interval_minutes(frame["_end"])
+    if minutes not in (5, 30):
+        raise _error(
+            label,
+            f"rows are {minutes} min apart",
+            "AEMO files are 5-min (from 2021-10-01) or 30-min (before); download the file again",
+        )
+    one_resolution(frame["_end"], frame["line"], minutes, (5, 30), label)
+    frame = frame.with_columns(
+        (pl.col("_end") - timedelta(minutes=minutes)).dt.cast_time_unit("us").alias(TIME)
+    )
+    lines = frame["line"]
+    frame = frame.select(TIME, "spot_per_kwh", "demand_mw", "interval_type")
     meta = FrameMeta(
         source=SOURCE,
         kind="prices",
@@ -148,7 +201,7 @@ def read_aemo_price_csv(
         timezone=REGION_TIMEZONES[region],
         extra={"file": label},
     )
-    validate(frame, meta, where=label)
+    validate(frame, meta, where=label, lines=lines)
     return frame, meta
 
 
@@ -161,14 +214,16 @@ def _interval_minutes(end_utc: pl.Series) -> int:
     return 5 if end_utc[0].date() >= date(2021, 10, 1) else 30
 
 
-def _check(bad: pl.Series, values: pl.Series, label: str, what: str, fix: str) -> None:
+def _check(
+    bad: pl.Series, line: pl.Series, values: pl.Series, label: str, what: str, fix: str
+) -> None:
+    bad = bad.fill_null(True)
     if bad.any():
         idx = bad.arg_true().to_list()
-        first = idx[0]
-        lines = ", ".join(str(i + 2) for i in idx[:5])  # +1 header, +1 one-based
+        shown = ", ".join(str(line[i]) for i in idx[:5])
         raise _error(
             label,
-            f"{what} on line(s) {lines} ({len(idx)} in all), first value {values[first]!r}",
+            f"{what} on line(s) {shown} ({len(idx)} in all), first value {show(values[idx[0]])}",
             fix,
         )
 

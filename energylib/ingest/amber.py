@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -99,47 +100,121 @@ class AmberSite:
 
 # --------------------------------------------------------------------------- loading JSON
 def _load_json(source: str | Path | bytes | Sequence[dict], where: str) -> Any:
-    if isinstance(source, bytes):
-        source = source.decode("utf-8")
-    if isinstance(source, str) and source.lstrip()[:1] in ("[", "{"):
-        text, label = source, where or "JSON text"
-    elif isinstance(source, (str, Path)):
-        path = Path(source)
-        text, label = path.read_text(encoding="utf-8"), where or str(path)
-    else:
-        return source
+    label = where or "response"
     try:
+        if isinstance(source, bytes):
+            source = source.decode("utf-8-sig")
+        if isinstance(source, str) and source.lstrip()[:1] in ("[", "{"):
+            text, label = source, where or "JSON text"
+        elif isinstance(source, (str, Path)):
+            path = Path(source)
+            text, label = path.read_text(encoding="utf-8-sig"), where or str(path)
+        else:
+            return source
         return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedResponse(f"malformed Amber response in {label}: not JSON ({exc})") from exc
+    except UnicodeDecodeError:
+        raise MalformedResponse(f"malformed Amber response in {label}: not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedResponse(f"malformed Amber response in {label}: not JSON ({exc})") from None
 
 
 def _at(where: str) -> str:
     return f" for {where}" if where else ""
 
 
-def _missing_field(records: list[dict], fields: Iterable[str], where: str) -> MalformedResponse:
+def _js(value: object) -> str:
+    """A value as it is written in JSON (the file's terms, not Python's)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)[:80]
+    except (TypeError, ValueError):
+        return str(value)[:80]
+
+
+def _item(rec: dict) -> str:
+    return f" (type {_js(rec.get('type'))}, startTime {_js(rec.get('startTime'))})"
+
+
+_JSON_KIND = {pl.Float64: "a number", pl.Int64: "a whole number", pl.Boolean: "true or false"}
+
+
+def _json_type_ok(value: object, dtype: pl.DataType) -> bool:
+    if value is None:
+        return True
+    if dtype in (pl.Float64, pl.Int64):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if dtype == pl.Boolean:
+        return isinstance(value, bool)
+    return isinstance(value, str)
+
+
+def _records_frame(
+    records: Sequence,
+    required: dict[str, pl.DataType],
+    optional: dict[str, pl.DataType],
+    where: str,
+) -> pl.DataFrame:
+    """Decoded JSON items (an API answer, or a saved file polars' reader refused) as the frame
+    polars' reader gives, each field's JSON type checked first (``true`` is not a price)."""
+    fields = {**required, **optional}
+    nested = {
+        "tariffInformation": {"period": pl.String},
+        "advancedPrice": dict.fromkeys(("low", "predicted", "high"), pl.Float64),
+    }
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
-            return MalformedResponse(
-                f"malformed Amber response{_at(where)}: item {i} is {type(rec).__name__}, not an object"
+            raise MalformedResponse(
+                f"malformed Amber response{_at(where)}: item {i} is {_js(rec)}, not an object"
             )
-        for f in fields:
-            if f not in rec or rec[f] is None:
-                return MalformedResponse(
-                    f"malformed Amber response{_at(where)}: item {i} (type {rec.get('type')!r}, "
-                    f"startTime {rec.get('startTime')!r}) has no {f!r}"
+        checks = [(name, rec.get(name), dtype) for name, dtype in fields.items()]
+        for name, inner in nested.items():
+            sub = rec.get(name)
+            if isinstance(sub, dict):
+                checks += [(f"{name}.{k}", sub.get(k), t) for k, t in inner.items()]
+        for name, value, dtype in checks:
+            if not _json_type_ok(value, dtype):
+                raise MalformedResponse(
+                    f"malformed Amber response{_at(where)}: item {i}{_item(rec)} has {name} "
+                    f"{_js(value)}, not {_JSON_KIND.get(dtype, 'text')}"
                 )
-    return MalformedResponse(f"malformed Amber response{_at(where)}: unreadable intervals")
+    columns = {}
+    for name, dtype in fields.items():
+        values = [rec.get(name) for rec in records]
+        if dtype == pl.Int64:  # a whole number beyond 64 bits is no duration
+            values = [v if v is None or abs(v) < 2**62 else None for v in values]
+        columns[name] = pl.Series(name, values, dtype=dtype, strict=False)
+    for name, inner in nested.items():
+        subs = [rec.get(name) if isinstance(rec.get(name), dict) else None for rec in records]
+        columns[name] = pl.Series(
+            name,
+            [None if d is None else {k: d.get(k) for k in inner} for d in subs],
+            dtype=pl.Struct(inner),
+            strict=False,
+        )
+    return pl.DataFrame(columns)
 
 
-def _parse_times(col: pl.Series, name: str, where: str) -> pl.Series:
+# Numeric fields written true/false: polars' reader would read them as 1 and 0.
+_BOOLEAN_NUMBER = re.compile(
+    rb'"(?:duration|perKwh|spotPerKwh|renewables|kwh|cost|low|predicted|high)"\s*:\s*(?:true|false)'
+)
+_BOM = b"\xef\xbb\xbf"
+
+
+def _parse_times(
+    col: pl.Series,
+    name: str,
+    where: str,
+    files: pl.Series | None = None,
+    items: pl.Series | None = None,
+) -> pl.Series:
     out = col.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
     bad = out.is_null() & col.is_not_null()
     if bad.any():
         i = int(bad.arg_true()[0])
+        file = f" in {files[i]}" if files is not None else ""
+        item = items[i] if items is not None else i
         raise MalformedResponse(
-            f"malformed Amber response{_at(where)}: item {i} has unreadable {name} {col[i]!r}"
+            f"malformed Amber response{_at(where)}{file}: item {item} has unreadable {name} {_js(col[i])}",
         )
     return out
 
@@ -157,7 +232,9 @@ class SavedResponses:
     ``read_amber_prices(SavedResponses(paths))`` gives the same frames as parsing
     each file and merging, but transforms and validates once: the fast way to
     load a year of saved 5-min responses.  An interval in several files keeps the
-    actual over a forecast, and otherwise the later file's values.
+    actual over a forecast and a later forecast over an earlier one; two actuals that
+    differ are refused unless ``on_conflict='last'`` (see :func:`read_amber_prices`).
+    Messages name the file and item.
     """
 
     paths: tuple[Path, ...]
@@ -185,6 +262,7 @@ def _interval_frame(
         frames = [_interval_frame(p, required, optional, str(p)) for p in source.paths]
         frames = [f for f in frames if f.height]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    label = where or "response"
     if isinstance(source, dict):
         raise MalformedResponse(
             f"malformed Amber response{_at(where)}: expected a JSON array of intervals, got an object"
@@ -192,12 +270,7 @@ def _interval_frame(
     if isinstance(source, (list, tuple)):
         if not source:
             return pl.DataFrame()
-        if not all(isinstance(r, dict) for r in source):
-            raise _missing_field(list(source), required, where)
-        try:
-            df = pl.from_dicts(source, infer_schema_length=None)
-        except (pl.exceptions.PolarsError, TypeError, ValueError):
-            return _interval_frame(json.dumps(list(source)).encode(), required, optional, where)
+        df = _records_frame(source, required, optional, where)
     else:
         if isinstance(source, str) and source.lstrip()[:1] in ("[", "{"):
             raw, label = source.encode("utf-8"), where or "JSON text"
@@ -205,35 +278,32 @@ def _interval_frame(
             raw, label = Path(source).read_bytes(), where or str(source)
         else:
             raw, label = bytes(source), where or "response"
+        raw = raw.removeprefix(_BOM)
         head = raw.lstrip()[:1]
         if head != b"[":
-            try:
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise MalformedResponse(
-                    f"malformed Amber response for {label}: not JSON ({exc})"
-                ) from exc
+            body = _decode(raw, label)
             raise MalformedResponse(
-                f"malformed Amber response for {label}: expected a JSON array of intervals, got {type(body).__name__}"
+                f"malformed Amber response for {label}: expected a JSON array of intervals, got {_json_kind(body)}"
             )
         if raw.strip() == b"[]":
             return pl.DataFrame()
         # A schema skips inference and ignores undocumented fields: 2-3x faster on a year of data.
         schema = {**required, **optional, **_NESTED}
-        try:
-            df = pl.read_json(io.BytesIO(raw), schema=schema)
-        except pl.exceptions.PolarsError:
-            try:  # not JSON at all, or items of mixed shapes polars will not infer: parse it the slow way
-                body = json.loads(raw)
-            except ValueError as exc:
-                raise MalformedResponse(
-                    f"malformed Amber response for {label}: not JSON ({exc})"
-                ) from exc
+        df = None
+        if not _BOOLEAN_NUMBER.search(raw):
+            try:
+                df = pl.read_json(io.BytesIO(raw), schema=schema)
+            except pl.exceptions.PolarsError:
+                df = None
+        if df is None:  # not JSON, or items polars will not read: the slow way, types checked
+            body = _decode(raw, label)
             if not isinstance(body, list):
                 raise MalformedResponse(
-                    f"malformed Amber response for {label}: expected a JSON array"
-                ) from None
-            return _interval_frame(body, required, optional, where or label)
+                    f"malformed Amber response for {label}: expected a JSON array of intervals, got {_json_kind(body)}"
+                )
+            if not body:
+                return pl.DataFrame()
+            df = _records_frame(body, required, optional, where or label)
     if df.height == 0:
         return df
     out = {}
@@ -241,7 +311,7 @@ def _interval_frame(
         if name not in df.columns:
             if name in required:
                 raise MalformedResponse(
-                    f"malformed Amber response{_at(where)}: item 0 has no {name!r}"
+                    f"malformed Amber response for {label}: item 0 has no {name}"
                 )
             out[name] = pl.lit(None, dtype=dtype)
             continue
@@ -253,11 +323,10 @@ def _interval_frame(
         bad = cast.is_null()
         if name in required and bad.any():
             i = int(bad.arg_true()[0])
-            what = "has no" if col[i] is None else f"has unreadable ({col[i]!r})"
-            kind = df["type"][i] if "type" in df.columns else None
-            start = df["startTime"][i] if "startTime" in df.columns else None
+            what = f"has no {name}" if col[i] is None else f"has {name} {_js(col[i])}, unreadable"
+            rec = {k: df[k][i] for k in ("type", "startTime") if k in df.columns}
             raise MalformedResponse(
-                f"malformed Amber response{_at(where)}: item {i} (type {kind!r}, startTime {start!r}) {what} {name!r}"
+                f"malformed Amber response for {label}: item {i}{_item(rec)} {what}"
             )
         out[name] = cast
     for nested, fields in (
@@ -275,7 +344,21 @@ def _interval_frame(
                 out[alias] = col.struct.field(field).cast(dtype, strict=False)
             else:
                 out[alias] = pl.lit(None, dtype=dtype)
-    return df.select(**out)
+    return df.select(**out).with_row_index("_item").with_columns(pl.lit(label).alias("_file"))
+
+
+def _decode(raw: bytes, label: str) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MalformedResponse(f"malformed Amber response for {label}: not UTF-8 text") from None
+    except (ValueError, RecursionError) as exc:
+        raise MalformedResponse(f"malformed Amber response for {label}: not JSON ({exc})") from None
+
+
+def _json_kind(body: Any) -> str:
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "true/false"}
+    return kinds.get(type(body), "null" if body is None else "a number")
 
 
 # --------------------------------------------------------------------------- sites
@@ -312,8 +395,14 @@ def read_amber_sites(source: str | Path | bytes | Sequence[dict]) -> list[AmberS
                     closed_on=date.fromisoformat(s["closedOn"]) if s.get("closedOn") else None,
                 )
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedResponse(f"malformed Amber /sites response: site {i} ({exc!r})") from exc
+        except KeyError as exc:
+            raise MalformedResponse(
+                f"malformed Amber /sites response: site {i} has no {exc.args[0]}"
+            ) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise MalformedResponse(
+                f"malformed Amber /sites response: site {i} is not as documented ({exc})"
+            ) from None
     return sites
 
 
@@ -339,6 +428,7 @@ def read_amber_prices(
     site: str = "default",
     timezone: str = DEFAULT_TIMEZONE,
     where: str = "",
+    on_conflict: str = "error",
 ) -> Frames:
     """Parse an Amber prices response into canonical price frames.
 
@@ -353,6 +443,10 @@ def read_amber_prices(
         IANA zone of the site (for local-time features; storage is UTC).
     where : str
         Names the request window in error messages.
+    on_conflict : {'error', 'last'}
+        One interval and type given twice with different values (two actuals that disagree,
+        or a forecast twice in one file): ``error`` refuses naming both files and items,
+        ``last`` keeps the later one.  A later file's forecast always replaces an earlier one's.
 
     Returns
     -------
@@ -367,7 +461,9 @@ def read_amber_prices(
     Raises
     ------
     MalformedResponse
-        A record misses a documented field or has an unreadable time; the message names ``where``.
+        A record misses a documented field, has a field of the wrong JSON type (``"perKwh":
+        true``), an unreadable time, a channelType Amber does not document, or conflicts with
+        another (see ``on_conflict``); the message names the file (or ``where``) and item.
     """
     raw = _interval_frame(source, _PRICE_REQUIRED, _PRICE_OPTIONAL, where)
     if raw.height == 0:
@@ -390,7 +486,8 @@ def read_amber_prices(
     unknown = raw.filter(~pl.col("interval_type").is_in(PRICE_TYPES))
     if unknown.height:
         raise MalformedResponse(
-            f"malformed Amber response{_at(where)}: unknown interval type(s) {unknown['interval_type'].unique().to_list()}"
+            f"malformed Amber response: type {_js(unknown['interval_type'][0])} in "
+            f"{unknown['_file'][0]}, item {unknown['_item'][0]} is not one of {', '.join(PRICE_TYPES)}"
         )
     raw = raw.with_columns(
         (pl.col("per") / 100.0).alias("price_per_kwh"),
@@ -417,7 +514,18 @@ def read_amber_prices(
         "price_predicted_per_kwh",
         "price_high_per_kwh",
     ]
-    return _split_channels(raw, value_cols, "prices", site, timezone, where, PRICE_NULLABLE)
+    return _split_channels(
+        raw, value_cols, "prices", site, timezone, where, PRICE_NULLABLE, on_conflict=on_conflict
+    )
+
+
+ON_CONFLICT = ("error", "last")
+
+
+def _first(rows: pl.DataFrame) -> str:
+    """Where the first of ``rows`` is: its file and item, its interval."""
+    r = rows.row(0, named=True)
+    return f"{r['_file']}, item {r['_item']} (startTime {_js(r['start'])})"
 
 
 def _split_channels(
@@ -429,10 +537,19 @@ def _split_channels(
     where: str,
     nullable: tuple[str, ...],
     channel_col: str = "channel_type",
+    on_conflict: str = "error",
 ) -> Frames:
+    if on_conflict not in ON_CONFLICT:
+        raise ValueError(f"on_conflict is one of {', '.join(ON_CONFLICT)}, not {on_conflict}")
+    unknown = raw.filter(~pl.col("channel_type").is_in(list(CHANNEL_NAMES)))
+    if unknown.height:
+        raise MalformedResponse(
+            f"malformed Amber response: channelType {_js(unknown['channel_type'][0])} in "
+            f"{_first(unknown)} is not one Amber documents ({', '.join(CHANNEL_NAMES)})"
+        )
     raw = raw.with_columns(
-        _parse_times(raw["start"], "startTime", where).alias(TIME),
-        _parse_times(raw["end"], "endTime", where).alias("_end"),
+        _parse_times(raw["start"], "startTime", where, raw["_file"], raw["_item"]).alias(TIME),
+        _parse_times(raw["end"], "endTime", where, raw["_file"], raw["_item"]).alias("_end"),
     )
     out: Frames = []
     for (channel_type, minutes), part in raw.partition_by(
@@ -441,19 +558,32 @@ def _split_channels(
         channel = CHANNEL_NAMES.get(channel_type, channel_type)
         if minutes not in (5, 15, 30, 60):
             raise MalformedResponse(
-                f"malformed Amber response{_at(where)}: interval duration {minutes} min on {channel}"
+                f"malformed Amber response: interval duration {minutes} min on channel {channel} "
+                f"in {_first(part)}; Amber intervals are 5 or 30 min"
             )
-        label = f"{where or kind} channel {channel}"
+        files = part["_file"].unique(maintain_order=True).to_list()
+        named = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        label = f"{named or where or kind} channel {channel}"
         part = floor_to_grid(part.sort(TIME, maintain_order=True), int(minutes))
         wrong_end = part.filter(pl.col("_end") - pl.col(TIME) != pl.duration(minutes=int(minutes)))
         if wrong_end.height:
+            r = wrong_end.row(0, named=True)
+            offset = (
+                ""
+                if all(str(t).endswith("Z") for t in (r["start"], r["end"]))
+                else ("; Amber writes both times in UTC with a Z suffix, not a local offset")
+            )
             raise MalformedResponse(
-                f"malformed Amber response for {label}: {wrong_end.height} interval(s) whose endTime is not "
-                f"startTime + {minutes} min, first {wrong_end[TIME][0]}"
+                f"malformed Amber response for {label}: {wrong_end.height} interval(s) whose endTime "
+                f"is not startTime + {minutes} min, first {_first(wrong_end)}, endTime "
+                f"{_js(r['end'])}{offset}"
             )
         if "is_forecast" in part.columns:
             # Same interval twice (a forecast and the actual): the actual wins.
             part = part.sort([TIME, "is_forecast"], descending=[False, True], maintain_order=True)
+            _conflicts(part, value_cols, ["interval_type"], channel, on_conflict)
+        else:
+            _conflicts(part, value_cols, [], channel, on_conflict)
         part = part.unique(subset=[TIME], keep="last", maintain_order=True).sort(TIME)
         data = part.select(TIME, *value_cols)
         data = data.drop(
@@ -469,12 +599,42 @@ def _split_channels(
             timezone=timezone,
             extra={"nullable": tuple(c for c in nullable if c in data.columns)},
         )
-        validate(data, meta, nullable=nullable, where=label)
+        validate(data, meta, nullable=nullable, where=label, lines=part["_item"], line_unit="item")
         out.append((data, meta))
     out.sort(
         key=lambda fm: (CHANNEL_ORDER.get(fm[1].channel, 9), fm[1].channel, fm[1].interval_minutes)
     )
     return out
+
+
+def _conflicts(
+    part: pl.DataFrame, value_cols: list[str], by: list[str], channel: str, on_conflict: str
+) -> None:
+    """Refuse one interval given twice with different values (unless ``on_conflict='last'``).
+
+    Rows of one interval and type (``by``) that differ conflict, except forecasts in
+    different files: a later forecast replaces an earlier one.
+    """
+    if on_conflict == "last":
+        return
+    key = [TIME, *by]
+    distinct = part.unique(subset=[*key, *value_cols], keep="first", maintain_order=True)
+    clash = distinct.filter(pl.len().over(key) > 1)
+    if "is_forecast" in clash.columns:
+        # a forecast may change from one saved file to the next; in one file it may not
+        clash = clash.filter(~pl.col("is_forecast") | (pl.len().over([*key, "_file"]) > 1))
+    if clash.height == 0:
+        return
+    first = clash.filter(pl.struct(key) == pl.struct(key).first())
+    a, b = first.row(0, named=True), first.row(1, named=True)
+    differ = [c for c in value_cols if a[c] != b[c]]
+    shown = ", ".join(f"{c} {a[c]} vs {b[c]}" for c in differ[:3])
+    raise MalformedResponse(
+        f"conflicting Amber data: interval {_js(a['start'])} on channel {channel} is given twice "
+        f"with different values ({shown}): {a['_file']} item {a['_item']} and {b['_file']} "
+        f"item {b['_item']}; remove the wrong file, or keep the later file's values with "
+        "--on-conflict last (on_conflict='last' in code)"
+    )
 
 
 # --------------------------------------------------------------------------- usage
@@ -504,8 +664,12 @@ def read_amber_usage(
     site: str = "default",
     timezone: str = DEFAULT_TIMEZONE,
     where: str = "",
+    on_conflict: str = "error",
 ) -> Frames:
     """Parse an Amber ``/sites/{id}/usage`` response into canonical usage frames.
+
+    ``on_conflict`` as in :func:`read_amber_prices`: one interval of one meter given twice
+    with different values is refused (``error``) or the later kept (``last``).
 
     Returns
     -------
@@ -564,7 +728,15 @@ def read_amber_usage(
     ]
     present = [c for c in value_cols if c in USAGE_NULLABLE or raw[c].null_count() < raw.height]
     return _split_channels(
-        raw, present, "usage", site, timezone, where, USAGE_NULLABLE, channel_col="_channel"
+        raw,
+        present,
+        "usage",
+        site,
+        timezone,
+        where,
+        USAGE_NULLABLE,
+        channel_col="_channel",
+        on_conflict=on_conflict,
     )
 
 
@@ -732,14 +904,16 @@ def store_amber_responses(
     kind: str = "prices",
     site: str = "default",
     timezone: str = "Australia/Sydney",
+    on_conflict: str = "error",
 ) -> UpsertResult:
     """Parse saved Amber responses (JSON files) and store them, one upsert per series.
 
     Parsing every file first and writing each series once is what makes a year
     of 5-min prices quick to load: the store rewrites each month once instead of
     once per weekly file.  An interval in several files keeps the actual over a
-    forecast, and otherwise the later file; a stored actual is never replaced by
-    a forecast (see :func:`store_frames`).
+    forecast and a later forecast over an earlier one; actuals that differ are refused
+    (``on_conflict``); a stored actual is never replaced by a forecast (see
+    :func:`store_frames`).
 
     Parameters
     ----------
@@ -753,6 +927,9 @@ def store_amber_responses(
         Amber site id for the metadata.
     timezone : str
         IANA zone of the site.
+    on_conflict : {'error', 'last'}
+        Two files that disagree on an actual interval: refuse, or keep the later file's
+        (see :func:`read_amber_prices`).
     """
     paths = list(paths)
     reader = {"prices": read_amber_prices, "usage": read_amber_usage}[kind]
@@ -760,7 +937,9 @@ def store_amber_responses(
         SavedResponses(paths),
         site=site,
         timezone=timezone,
-        where=f"{len(paths)} saved {kind} response(s)",
+        where=", ".join(str(p) for p in paths[:3])
+        + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""),
+        on_conflict=on_conflict,
     )
     return store_frames(store, frames)
 

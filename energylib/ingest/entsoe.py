@@ -328,6 +328,7 @@ def read_entsoe_csv(
         .str.to_datetime("%Y-%m-%d %H:%M:%S%:z", strict=False)
         .alias(TIME),
         pl.col(prices).str.strip_chars().cast(pl.Float64, strict=False).alias("eur_mwh"),
+        pl.int_range(2, pl.len() + 2).alias("line"),  # the file's line (1 is the header)
     )
     for column, what, fix in (
         (TIME, "time without a UTC offset or not a time",
@@ -357,7 +358,7 @@ def read_entsoe_csv(
         meta = FrameMeta(
             SOURCE, KIND, int(m), area.name, channel, "EUR", area.tz, extra={"file": where}
         )
-        frames.append((validate(data, meta, where=where), meta))
+        frames.append((validate(data, meta, where=where, lines=part["line"]), meta))
     return frames
 
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import polars as pl
 
 from energylib.align import find_gaps
-from energylib.schema import TIME, DataValidationError, FrameMeta, Problem, validate
+from energylib.ingest.checks import check_timezone, one_resolution, show
+from energylib.schema import MAX_AVERAGE_KW, TIME, DataValidationError, FrameMeta, Problem, validate
 
 SOURCE = "powerpal"
 HEADER = ("datetime_utc", "datetime_local", "watt_hours", "cost_dollars", "is_peak")
@@ -43,7 +44,7 @@ def _fail(
     shown = ", ".join(str(n) for n in lines[:5]) + (
         f" and {len(lines) - 5} more" if len(lines) > 5 else ""
     )
-    value = f" (first value {sample!r})" if sample is not None else ""
+    value = f" (first value {show(sample)})" if sample is not None else ""
     where = f"{path}, line {shown}" if lines else path
     return PowerpalFormatError([Problem(f"{what}{value}", fix=fix)], where)
 
@@ -90,12 +91,13 @@ def read_powerpal_csv(
         the message names the file and line(s).
     """
     label = str(path)
+    check_timezone(timezone, label)
     try:
         raw = pl.read_csv(path, infer_schema=False, has_header=True)
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
         raise _fail(
-            label, [], f"not a readable CSV ({exc})", "export it again from the Powerpal app"
-        ) from exc
+            label, *_unreadable(path, exc), "export it again from the Powerpal app"
+        ) from None
     cols = tuple(c.strip().lower() for c in raw.columns)
     if cols != HEADER:
         raise _fail(
@@ -105,9 +107,22 @@ def read_powerpal_csv(
             f"expected {','.join(HEADER)} (a Powerpal CSV export)",
         )
     raw = raw.rename(dict(zip(raw.columns, HEADER, strict=True)))
+    line = pl.Series("line", range(2, raw.height + 2))
+    blank = pl.all_horizontal(pl.col(HEADER).is_null() | (pl.col(HEADER).str.strip_chars() == ""))
+    keep = ~raw.select(blank).to_series()
+    raw, line = raw.filter(keep), line.filter(keep)  # blank lines carry nothing
     if raw.height == 0:
         raise _fail(label, [], "no data rows", "export a period with readings")
-    line = pl.Series("line", range(2, raw.height + 2))
+    missing = raw.select(pl.any_horizontal(pl.col(HEADER).is_null())).to_series()
+    if missing.any():
+        i = int(missing.arg_true()[0])
+        empty = [c for c in HEADER if raw[c][i] is None]
+        raise _fail(
+            label,
+            line.filter(missing).to_list(),
+            f"no value for {', '.join(empty)} (a truncated or incomplete line)",
+            "every line needs all five fields; export the file again from the Powerpal app",
+        )
 
     utc = _parse_time(raw["datetime_utc"])
     _bad(
@@ -135,7 +150,7 @@ def read_powerpal_csv(
         raw["datetime_local"],
         label,
         f"datetime_local disagrees with datetime_utc in {timezone}",
-        "pass timezone= the meter's IANA zone (e.g. 'Australia/Brisbane' in Queensland), or repair the rows",
+        "give the meter's IANA zone with --timezone (e.g. Australia/Brisbane in Queensland), or repair the rows",
     )
 
     wh_text = raw["watt_hours"].str.strip_chars()
@@ -173,7 +188,7 @@ def read_powerpal_csv(
         raw["cost_dollars"],
         label,
         "unreadable cost_dollars",
-        "cost_dollars must be a plain number of AUD (no $ sign)",
+        "cost_dollars must be a plain number of AUD (e.g. 0.0744, no $ sign)",
     )
     peak_text = raw["is_peak"].str.strip_chars().str.to_lowercase()
     peak_ok = peak_text.is_in(_TRUE + _FALSE)
@@ -197,6 +212,18 @@ def read_powerpal_csv(
     )
     frame = _drop_repeats(frame, label)
     minutes = _export_minutes(frame, label)
+    # More than MAX_AVERAGE_KW through a household meter is not a reading: say so in Wh.
+    limit_wh = MAX_AVERAGE_KW * minutes / 60 * 1000
+    big = frame["energy_kwh"] * 1000 > limit_wh
+    _bad(
+        big,
+        frame["line"],
+        frame["energy_kwh"] * 1000,
+        label,
+        f"watt_hours above {limit_wh:g} Wh in a {minutes}-min interval (over {MAX_AVERAGE_KW:g} kW)",
+        "watt_hours is the Wh used in the interval; check the export",
+    )
+    one_resolution(frame[TIME], frame["line"], minutes, EXPORT_MINUTES, label)
     off = frame.filter(pl.col(TIME).dt.epoch("us") % (minutes * 60_000_000) != 0)
     if off.height:
         raise _fail(
@@ -210,9 +237,24 @@ def read_powerpal_csv(
     meta = FrameMeta(
         SOURCE, "usage", minutes, site=site, channel="general", currency="AUD", timezone=timezone
     )
-    validate(data, meta, where=label)
+    validate(data, meta, where=label, lines=frame["line"])
     meta = meta.replace(extra={"gaps": find_gaps(data, minutes), "files": [label]})
     return data, meta
+
+
+def _unreadable(path: str | Path, exc: Exception) -> tuple[list[int], str]:
+    """The lines and reason of a file polars cannot read as CSV, in the file's terms."""
+    if isinstance(exc, UnicodeDecodeError) or "utf-8" in str(exc).lower():
+        return [], "not UTF-8 text"
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return [], "not a readable CSV"
+    width = len(text[0].split(",")) if text else 0
+    long = [n for n, row in enumerate(text, start=1) if len(row.split(",")) > width]
+    if long:
+        return long, f"more fields than the header's {width}"
+    return [], "not a readable CSV"
 
 
 def _bad(
@@ -289,9 +331,17 @@ def merge_powerpal_exports(
     paths = [m.extra["files"][0] for _, m in parts]
     minutes = {m.interval_minutes for _, m in parts}
     if len(minutes) > 1:
-        by = {p: m.interval_minutes for p, (_, m) in zip(paths, parts, strict=True)}
-        raise ValueError(
-            f"exports at different resolutions {by}; import each resolution separately"
+        by = ", ".join(
+            f"{p} ({m.interval_minutes} min)" for p, (_, m) in zip(paths, parts, strict=True)
+        )
+        raise DataValidationError(
+            [
+                Problem(
+                    f"exports at different resolutions: {by}",
+                    fix="import each resolution separately",
+                )
+            ],
+            ", ".join(paths),
         )
     tagged = pl.concat(
         [d.with_columns(pl.lit(p).alias("_file")) for p, (d, _) in zip(paths, parts, strict=True)]
@@ -306,7 +356,8 @@ def merge_powerpal_exports(
         raise DataValidationError(
             [
                 Problem(
-                    f"{clash[TIME].n_unique()} interval(s) differ between exports, first {t} in {files}",
+                    f"{clash[TIME].n_unique()} interval(s) differ between exports, first "
+                    f"{show(t)} in {' and '.join(files)}",
                     fix="keep one export of the overlapping period",
                 )
             ],

@@ -16,11 +16,12 @@ The Postgres modules import psycopg, which the Pi agent does not need: import th
 their modules (``from energylib.store.postgres import PostgresStore``).
 """
 
-from energylib.store.parquet import ParquetStore, atomic_write_parquet
+from energylib.store.parquet import DiskFullError, ParquetStore, atomic_write_parquet
 from energylib.store.protocol import KEY, SERIES_COLUMNS, Store, UpsertResult
 from energylib.store.sqlite import SqliteStore
 
 __all__ = [
+    "DiskFullError",
     "KEY",
     "SERIES_COLUMNS",
     "ParquetStore",

@@ -7,7 +7,8 @@ reads short time ranges of one series every minute.  WAL lets the kiosk (another
 process) read while the agent writes.  Reads and upserts are the SQL path shared
 with Postgres (:mod:`energylib.store.sql`).
 
-A store opened with ``read_only=True`` (the kiosk) never creates or changes the
+The file is created readable and writable by its owner only (0600), like every file the
+agent writes.  A store opened with ``read_only=True`` (the kiosk) never creates or changes the
 file: it reads through ``mode=ro`` connections and reports a missing file as
 nothing stored.  Each thread keeps one reading connection open, so a read costs
 the queries alone (the agent decides every minute within a few milliseconds).
@@ -16,6 +17,7 @@ the queries alone (the agent decides every minute within a few milliseconds).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,6 +28,14 @@ import polars as pl
 
 from energylib.dates import epoch_us
 from energylib.store import sql
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (empty) owner-only (0600) if absent, so SQLite's files start private
+    (its -wal and -shm files take the database file's mode)."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
 
 _SQL_TYPES = {"REAL": pl.Float64, "INTEGER": pl.Int64, "BOOLEAN": pl.Boolean, "TEXT": pl.String}
 
@@ -136,6 +146,7 @@ class SqliteStore(sql.SqlStore):
         self._local = threading.local()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
             with self.connect() as con:
                 con.execute("PRAGMA journal_mode=WAL")
 

@@ -5,13 +5,18 @@ SQL upsert every SQL store shares (:func:`energylib.store.sql.upsert_rows`: ``CO
 into a staging table, then ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <values
 differ>``, a plain ``INSERT`` where nothing is stored in the batch's range), in one
 transaction per batch.  Rows already stored as given are not rewritten, so a re-run
-changes nothing.  Sync connections use ``synchronous_commit = off``: a server crash can
-lose only the newest commits, and the next sync redoes them.  A sync never deletes: rows
-removed from the Parquet store stay in Postgres.  A partition's content fingerprint is
-recorded in ``energylib.sync_state`` after all its batches commit: a later sync skips
-partitions whose file has not changed, and a sync cut off half-way redoes only the
-unfinished partitions (re-upserting a batch is harmless).  Dropped connections (server
-restart, terminated backend, network) are retried with a fresh connection.
+changes nothing.  A sync never deletes: rows removed from the Parquet store stay in
+Postgres.
+
+Durability: commits wait for the server's write-ahead log (the server's
+``synchronous_commit``, never turned off here), so a batch the sync saw commit survives a
+server crash.  A partition's content fingerprint is recorded in ``energylib.sync_state``
+in the same transaction as its last batch, so it is recorded only once all its rows are
+durable: a later sync skips partitions whose file has not changed, and a sync cut off
+half-way redoes only the unfinished partitions (re-upserting a batch is harmless).
+Dropped connections (server restart or crash, terminated backend, network) are retried
+with a fresh connection; after each reconnect the sync checks that every partition it
+recorded so far is still recorded with its fingerprint, and redoes any that is not.
 
 The source is a :class:`~energylib.store.parquet.ParquetStore` (not any store): the
 partition files are what is fingerprinted and copied.
@@ -23,6 +28,7 @@ import contextlib
 import hashlib
 import io
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,25 +170,22 @@ def sync_to_postgres(
     started = time.perf_counter()
     report = SyncReport(url=redact_url(url))
     dialect = PostgresDialect(url, schema)
-    parts = list(_partitions(store))
+    parts = deque(_partitions(store))
     report.partitions = len(parts)
     con = _sync_connection(url, retries, retry_wait_s)
     bar = tqdm(total=len(parts), desc="sync to Postgres", disable=not progress)
+    # recorded in this run: (path, fingerprint, rows, inserted, updated) per partition
+    done: dict[tuple[str, str, str], tuple[Path, str, int, int, int]] = {}
     try:
         _ensure_state_table(con, schema)
-        state = {
-            (r[0], r[1], r[2]): r[3]
-            for r in con.execute(
-                f"SELECT source, kind, partition, fingerprint FROM {_state_table(schema)}"
-            ).fetchall()
-        }
-        for source, kind, path in parts:
-            raw = (
-                path.read_bytes()
-            )  # hash and parse the same bytes, even if the store rewrites the file meanwhile
+        state = _recorded(con, schema)
+        while parts:
+            source, kind, path = parts.popleft()
+            # hash and parse the same bytes, even if the file is replaced meanwhile
+            raw = path.read_bytes()
             fp = _fingerprint(raw)
             key = (source, kind, path.stem)
-            if not force and state.get(key) == fp:
+            if not force and key not in done and state.get(key) == fp:
                 report.skipped += 1
                 bar.update()
                 continue
@@ -192,6 +195,15 @@ def sync_to_postgres(
             attempt = 0
             while True:
                 try:
+                    if attempt:  # after a reconnect: redo what the server no longer shows recorded
+                        for k in _unproven(con, schema, done):
+                            lost_path, _, lost_rows, lost_ins, lost_upd = done.pop(k)
+                            report.synced -= 1
+                            report.rows -= lost_rows
+                            report.inserted -= lost_ins
+                            report.updated -= lost_upd
+                            parts.append((k[0], k[1], lost_path))
+                            bar.total += 1
                     counts = _sync_partition(con, dialect, key, fp, frame, batch_rows, on_batch)
                     break
                 except _RETRYABLE as exc:
@@ -208,6 +220,7 @@ def sync_to_postgres(
                     time.sleep(retry_wait_s * (2 ** (attempt - 1)))
                     con = _sync_connection(url, retries, retry_wait_s)
                     report.reconnects += 1
+            done[key] = (path, fp, frame.height, *counts)
             report.synced += 1
             report.rows += frame.height
             report.inserted += counts[0]
@@ -223,12 +236,30 @@ def sync_to_postgres(
 
 
 def _sync_connection(url: str, retries: int, wait_s: float) -> psycopg.Connection:
-    """A connection for syncing.  Commits do not wait for the WAL flush (``synchronous_commit
-    off``): a server crash can lose only the newest commits, in order, so a partition's
-    state row is never kept without its rows, and the next sync redoes what was lost."""
+    """A connection for syncing whose commits wait for the WAL flush: a batch seen to commit
+    survives a server crash (``synchronous_commit`` at least ``on``, whatever the role's or
+    database's default says)."""
     con = connect(url, retries=retries, wait_s=wait_s)
-    con.execute("SET synchronous_commit TO off")
+    if con.execute("SHOW synchronous_commit").fetchone()[0] in ("off", "local"):
+        con.execute("SET synchronous_commit TO on")
     return con
+
+
+def _recorded(con: psycopg.Connection, schema: str) -> dict[tuple[str, str, str], str]:
+    """Every partition recorded as synced and its fingerprint."""
+    rows = con.execute(
+        f"SELECT source, kind, partition, fingerprint FROM {_state_table(schema)}"
+    ).fetchall()
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+def _unproven(
+    con: psycopg.Connection, schema: str, done: dict[tuple[str, str, str], tuple]
+) -> list[tuple[str, str, str]]:
+    """Partitions this sync recorded that the server (after a reconnect) no longer shows
+    recorded with their fingerprint: their rows cannot be proven committed."""
+    state = _recorded(con, schema)
+    return [k for k, (_, fp, *_) in done.items() if state.get(k) != fp]
 
 
 def _sync_partition(

@@ -149,7 +149,7 @@ def test_missing_field_names_the_window_and_item():
     recs = prices_for_days(date(2025, 1, 1), date(2025, 1, 1), channels=("general",))
     del recs[3]["perKwh"]
     with pytest.raises(
-        MalformedResponse, match=r"prices 2025-01-01\.\.2025-01-07.*item 3.*'perKwh'"
+        MalformedResponse, match=r"prices 2025-01-01\.\.2025-01-07.*item 3.*has no perKwh"
     ):
         read_amber_prices(recs, where="prices 2025-01-01..2025-01-07")
 
@@ -343,7 +343,7 @@ def test_saved_body_with_a_wrongly_typed_field_names_item_and_field(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(recs))
     with pytest.raises(
-        MalformedResponse, match=r"window 7.*item 2.*unreadable \('twenty'\).*'perKwh'"
+        MalformedResponse, match=r'window 7.*item 2.*has perKwh "twenty", not a number'
     ):
         read_amber_prices(path, where="window 7")
 

@@ -269,7 +269,7 @@ def test_windows_cover_the_range_exactly_once(start, n, days):
     assert all(a.month == b.month and a.year == b.year for a, b in ms)
 
 
-def test_saved_responses_merge_actual_over_forecast_and_later_file_wins(tmp_path):
+def test_saved_responses_merge_actual_over_forecast_and_later_file_wins_when_asked(tmp_path):
     from energylib.ingest.amber import store_amber_responses
 
     t = nem_day_start(date(2025, 1, 1))
@@ -292,7 +292,11 @@ def test_saved_responses_merge_actual_over_forecast_and_later_file_wins(tmp_path
         )
     )
     store = ParquetStore(tmp_path / "s")
-    result = store_amber_responses(store, [older, newer], site="S")
+    # two actuals that disagree are refused by default, naming both files ...
+    with pytest.raises(ValueError, match=r"a\.json item 1 and .*b\.json item 1"):
+        store_amber_responses(store, [older, newer], site="S")
+    # ... and the later file wins when asked to
+    result = store_amber_responses(store, [older, newer], site="S", on_conflict="last")
     assert result.inserted == 2
     data, _ = store.read("amber", "prices", site="S", channel="general")
     assert data["price_per_kwh"].to_list() == pytest.approx([0.20, 0.22])

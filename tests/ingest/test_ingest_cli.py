@@ -204,7 +204,8 @@ def test_import_saved_amber_responses(env, tmp_path, capsys):
         [(date(2025, 3, 1), date(2025, 3, 7)), (date(2025, 3, 7), date(2025, 3, 10))]
     ):
         p = tmp_path / f"prices_{i}.json"
-        p.write_text(json.dumps(prices_for_days(a, b)))
+        # an interval's actual price is the same in every file that holds it
+        p.write_text(json.dumps(prices_for_days(a, b, price_of=lambda t, ch: 20.0 + t.hour % 7)))
         saved.append(str(p))
     assert main(["import", "amber", *saved, "--site", "S9"]) == 0
     # 2025-03-07 is in both files: stored once

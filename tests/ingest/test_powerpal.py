@@ -88,7 +88,7 @@ def test_overlapping_exports_merge_idempotently(tmp_path):
 def test_exports_at_different_resolutions_are_not_merged():
     with pytest.raises(ValueError, match="different resolutions") as err:
         read_powerpal_csvs([A, FIX / "powerpal_60min.csv"])
-    assert f"'{A}': 30" in str(err.value)
+    assert f"{A} (30 min)" in str(err.value)
 
 
 def test_exports_that_disagree_name_both_files(tmp_path):

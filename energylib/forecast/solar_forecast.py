@@ -1,0 +1,225 @@
+"""Day-ahead rooftop PV: a weather forecast through the library's PV model, and a learned correction.
+
+Two day-ahead models of the benchmark protocol (:mod:`energylib.forecast.benchmark`)
+for a home's measured PV (``pv_kwh``, CityLearn's 17 homes):
+
+* :class:`PVModelForecast`: the next day's weather forecast is the clear-sky
+  irradiance at the site (pvlib's Ineichen model with its Linke turbidity climatology)
+  scaled by the clearness the home's own meter measured the day before (its PV over
+  the PV model's clear-sky output: cloudiness persists); the global irradiance is split
+  into beam and diffuse (Erbs) and run through :func:`energylib.solar.pv_ac_kwh` for the
+  home's system.  No fitting: what a DER simulator's baseline solar forecast is.
+* :class:`PVCorrected`: a ridge regression, refitted on the home's past days, that
+  corrects that forecast from measured PV: per hour of the day a factor on the
+  clear-sky output (the array's real orientation, shading and losses the nominal
+  system lacks), plus weights on the weather-driven forecast and on yesterday's
+  measured PV at the same hour.
+
+Both read only days before the target day (the protocol hands them that view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pvlib
+
+from energylib.forecast.baselines import LinearFit
+from energylib.forecast.dayahead import DayAheadData, slot_starts
+from energylib.site import Site
+from energylib.solar import PVSystem, pv_ac_kwh, solar_position
+
+CLEARNESS_RANGE = (0.0, 1.2)  # a day's measured / clear-sky PV, clipped
+
+
+def clear_sky_weather(
+    site: Site, starts: pd.DatetimeIndex, interval_minutes: int, clearness: np.ndarray | float = 1.0
+) -> pd.DataFrame:
+    """A weather frame in pvlib's columns for the interval ``starts``: clear-sky global
+    irradiance (Ineichen, at interval midpoints) times ``clearness``, split into beam
+    and diffuse by the Erbs model; 20 degC, 1 m/s.
+
+    Parameters
+    ----------
+    site : Site
+    starts : pandas.DatetimeIndex
+        tz-aware interval starts.
+    interval_minutes : int
+        Interval length [min].
+    clearness : float or numpy.ndarray
+        Factor on the clear-sky global irradiance, per interval or one for all [0-1.2].
+    """
+    loc = pvlib.location.Location(site.latitude, site.longitude, site.timezone, site.altitude_m)
+    solpos = solar_position(starts, site, interval_minutes)
+    mid = starts + pd.Timedelta(minutes=interval_minutes / 2)
+    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
+    ghi_cs = np.clip(cs["ghi"].to_numpy(), 0, None)
+    ghi = ghi_cs * np.asarray(clearness, dtype=float)
+    split = pvlib.irradiance.erbs(ghi, solpos["zenith"].to_numpy(), starts.day_of_year.to_numpy())
+    dni = np.where(
+        ghi_cs > 0, np.clip(np.nan_to_num(np.asarray(split["dni"], float)), 0, None), 0.0
+    )
+    dhi = np.where(ghi_cs > 0, np.clip(np.nan_to_num(np.asarray(split["dhi"], float)), 0, ghi), 0.0)
+    return pd.DataFrame(
+        {"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": 20.0, "wind_speed": 1.0}, index=starts
+    )
+
+
+def _day_index(data: DayAheadData, site: Site, rows: np.ndarray) -> pd.DatetimeIndex:
+    starts = slot_starts(data.days[rows], data.interval_minutes, data.timezone)
+    return pd.DatetimeIndex(starts.to_pandas()).tz_convert(site.timezone)
+
+
+@dataclass
+class PVModelForecast:
+    """Clear-sky weather scaled by yesterday's measured clearness, through the PV model.
+
+    Parameters
+    ----------
+    site : Site
+        Where the home is.
+    system : PVSystem
+        Its PV system (size from the home's records; orientation, where unknown, the
+        library's default: 20 degrees, facing the equator).
+    name : str
+        Output name.
+    """
+
+    site: Site
+    system: PVSystem
+    name: str = "PV model (persisted clearness)"
+    _clear: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def config(self) -> dict:
+        return {
+            "model": "pv_model",
+            "site": self.site.name,
+            "system": repr(self.system),
+            "version": 1,
+        }
+
+    def clear_sky_pv(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
+        """The PV model's output on clear-sky weather for days ``rows``: ``(n, per_day)`` [kWh]."""
+        missing = [int(r) for r in rows if int(r) not in self._clear]
+        if missing:
+            idx = _day_index(data, self.site, np.array(missing))
+            pv = pv_ac_kwh(
+                clear_sky_weather(self.site, idx, data.interval_minutes),
+                self.site,
+                self.system,
+                data.interval_minutes,
+            ).reshape(len(missing), data.per_day)
+            self._clear |= dict(zip(missing, pv, strict=True))
+        return np.stack([self._clear[int(r)] for r in rows])
+
+    def clearness(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
+        """Measured clearness of days ``rows``: measured PV over clear-sky PV, clipped (1
+        where the day has no measurement or no clear-sky output)."""
+        clear = self.clear_sky_pv(data, rows).sum(axis=1)
+        measured = data.target[rows].sum(axis=1)
+        with np.errstate(all="ignore"):
+            k = np.where((clear > 0) & np.isfinite(measured), measured / clear, 1.0)
+        return np.clip(k, *CLEARNESS_RANGE)
+
+    def forecasts(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
+        """Forecasts of days ``rows`` (each from the day before it): ``(n, per_day)`` [kWh]."""
+        rows = np.asarray(rows, dtype=np.int64)
+        k = self.clearness(data, rows - 1)
+        idx = _day_index(data, self.site, rows)
+        weather = clear_sky_weather(
+            self.site, idx, data.interval_minutes, np.repeat(k, data.per_day)
+        )
+        return pv_ac_kwh(weather, self.site, self.system, data.interval_minutes).reshape(
+            len(rows), data.per_day
+        )
+
+    def calibrate(self, data: DayAheadData) -> None:
+        return None
+
+    def forecast(self, data: DayAheadData) -> dict[str, np.ndarray]:
+        day = data.n_days - 1
+        return {self.name: self.forecasts(data, np.array([day]))[0]}
+
+
+@dataclass
+class PVCorrected:
+    """The PV model's day-ahead forecast, corrected by a ridge fitted on measured PV.
+
+    Regressors of slot ``s`` of day ``D`` (no intercept: no sun, no PV): the clear-sky
+    output at ``s`` in the column of slot ``s`` (a factor per slot of the day), the
+    weather-driven forecast of :class:`PVModelForecast` at ``s``, and the measured PV of
+    ``D-1`` at ``s``.  Fitted on the last ``window`` days before ``D``.
+
+    Parameters
+    ----------
+    physical : PVModelForecast
+        The PV model forecast it corrects.
+    window : int
+        Training days [days].
+    alpha : float
+        Ridge penalty on standardised regressors.
+    """
+
+    physical: PVModelForecast
+    window: int = 90
+    alpha: float = 1.0
+    name: str = "PV model + learned correction"
+    _fit: LinearFit | None = field(default=None, repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    def config(self) -> dict:
+        return {
+            "model": "pv_corrected",
+            "physical": self.physical.config(),
+            "window": self.window,
+            "alpha": self.alpha,
+        }
+
+    def _design(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
+        s = data.per_day
+        clear = self.physical.clear_sky_pv(data, rows).reshape(-1)
+        phys = self.physical.forecasts(data, rows).reshape(-1)
+        yday = data.target[rows - 1].reshape(-1)
+        slot = np.tile(np.arange(s), len(rows))
+        per_slot = np.zeros((len(clear), s))
+        per_slot[np.arange(len(clear)), slot] = clear
+        return np.column_stack([per_slot, phys, np.nan_to_num(yday)])
+
+    def calibrate(self, data: DayAheadData) -> None:
+        day = data.n_days - 1
+        rows = np.arange(max(1, day - self.window), day)
+        x = self._design(data, rows)
+        y = data.target[rows].reshape(-1)
+        if np.isfinite(y).sum() < 2 * data.per_day:
+            raise ValueError(
+                f"{self.name}: fewer than 2 measured days before {data.days[day]}; start the test later"
+            )
+        # A regression through the origin: no sun, no PV.
+        self._fit = _ridge_through_origin(x, y, self.alpha)
+
+    def forecast(self, data: DayAheadData) -> dict[str, np.ndarray]:
+        if self._fit is None:
+            raise RuntimeError(f"{self.name} is not calibrated; call calibrate() first")
+        day = data.n_days - 1
+        y = self._fit.predict(self._design(data, np.array([day])))
+        return {self.name: np.clip(y.reshape(-1), 0.0, None)}
+
+
+def _ridge_through_origin(x: np.ndarray, y: np.ndarray, alpha: float) -> LinearFit:
+    """Ridge without intercept on regressors scaled by their root mean square."""
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    scale = np.sqrt((x * x).mean(axis=0))
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    xs = x / scale
+    coef = np.linalg.solve(xs.T @ xs + alpha * np.eye(xs.shape[1]), xs.T @ y)
+    return LinearFit(np.zeros(x.shape[1]), scale, np.zeros(1), coef[:, None])

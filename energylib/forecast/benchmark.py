@@ -40,7 +40,7 @@ from tqdm import tqdm
 from energylib.forecast.baselines import ridge_fit
 from energylib.forecast.dayahead import DayAheadData, slot_starts
 from energylib.forecast.features import FeatureSpec, feature_matrix
-from energylib.forecast.lear import lear_features
+from energylib.forecast.lear import LEAR, lear_features
 from energylib.forecast.metrics import mae, rmse, smape
 from energylib.schema import TIME, FrameMeta
 
@@ -48,6 +48,7 @@ RECALIBRATION = {"daily": 1, "weekly": 7, "never": 0}
 
 #: The NP dataset's published test period and reference scores (EUR/MWh).
 NP_TEST = ("2016-12-27", "2018-12-24")
+FINETUNE_VAL_DAYS = 7  # a transformer's fine-tuning validates on its last week
 PUBLISHED_NP_MAE = {
     "DNN ensemble (Lago et al. 2021)": 1.667,
     "LEAR ensemble (Lago et al. 2021)": 1.738,
@@ -265,6 +266,9 @@ class TransformerDayAhead:
         Epochs of each later calibration (0: keep the first weights).
     finetune_days : int
         Days of data each later calibration trains on [days].
+    recalibrate_every_days : int
+        Fine-tune at most this often [days], whatever the protocol's recalibration (a
+        daily run of LEAR need not fine-tune a network every day).
     seeds : sequence of int
         One model per seed; the output is their mean.
     cpu_threads : int
@@ -285,6 +289,7 @@ class TransformerDayAhead:
     max_train_batches: int | None = None
     finetune_epochs: int = 1
     finetune_days: int = 364
+    recalibrate_every_days: int = 7
     seeds: Sequence[int] = (2025,)
     cpu_threads: int = 1
     name: str = "transformer"
@@ -292,6 +297,7 @@ class TransformerDayAhead:
     _runners: list = field(default_factory=list, repr=False)
     _checkpoints: list = field(default_factory=list, repr=False)
     _spec: object = field(default=None, repr=False)
+    _calibrated_day: object = field(default=None, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -301,7 +307,8 @@ class TransformerDayAhead:
         keep = [
             "preset", "model", "sequence_days", "lag_days", "val_days", "max_epochs",
             "learning_rate", "weight_decay", "batch_size", "origins", "early_stopping_patience",
-            "max_train_batches", "finetune_epochs", "finetune_days", "seeds",
+            "max_train_batches", "finetune_epochs", "finetune_days", "recalibrate_every_days",
+            "seeds",
         ]  # fmt: skip
         return {"model_kind": "transformer", "version": 1} | {
             k: (list(v) if isinstance(v, tuple) else v)
@@ -322,27 +329,37 @@ class TransformerDayAhead:
         )
 
     def calibrate(self, data: DayAheadData) -> None:
+        day = data.n_days - 1
+        first = not self._runners
+        if not first and (
+            self.finetune_epochs == 0
+            or (data.days[day] - self._calibrated_day).astype(int) < self.recalibrate_every_days
+        ):
+            return
+        frame = data.to_frame()
+        if first:
+            # From scratch on every day before, the last val_days validating (early stopping).
+            self._spec = self.spec_for(data, frame)
+            self._fit(data, frame, 0, day, self.val_days, self.max_epochs, self.learning_rate)
+        if self.finetune_epochs:
+            # Then on the latest finetune_days, the most recent data included (a week validates).
+            history = self.sequence_days + max(self.lag_days, default=0)
+            start = max(0, day - self.finetune_days - history)
+            rate = self.learning_rate / 3
+            self._fit(data, frame, start, day, FINETUNE_VAL_DAYS, self.finetune_epochs, rate)
+        self._calibrated_day = data.days[day]
+
+    def _fit(self, data, frame, start, day, val_days, epochs, learning_rate) -> None:
+        """Train every seed on local days ``start .. day-1`` (from the current weights, if any)."""
         # torch is imported only when a transformer is benchmarked (a slow import).
         import tempfile
 
         from energylib.forecast.train import TrainConfig, load_checkpoint, train
 
-        day = data.n_days - 1
-        frame = data.to_frame()
-        first = not self._runners
-        if first:
-            self._spec = self.spec_for(data, frame)
-            start = 0
-        else:
-            if self.finetune_epochs == 0:
-                return
-            start = max(
-                0, day - self.finetune_days - self.sequence_days - max(self.lag_days, default=0)
-            )
         part = frame.filter(
             (pl.col(TIME) >= _day_start(data, start)) & (pl.col(TIME) < _day_start(data, day + 1))
         )
-        split = (str(_day_start(data, day - self.val_days)), str(_day_start(data, day)))
+        split = (str(_day_start(data, day - val_days)), str(_day_start(data, day)))
         root = Path(self.checkpoint_dir or tempfile.mkdtemp(prefix="energylib-dayahead-"))
         self.checkpoint_dir = str(root)
         runners, ckpts = [], []
@@ -351,10 +368,10 @@ class TransformerDayAhead:
                 preset=self.preset,
                 feature_spec=self._spec,
                 model=dict(self.model),
-                learning_rate=self.learning_rate if first else self.learning_rate / 3,
+                learning_rate=learning_rate,
                 weight_decay=self.weight_decay,
                 batch_size=self.batch_size,
-                max_epochs=self.max_epochs if first else self.finetune_epochs,
+                max_epochs=epochs,
                 early_stopping_patience=self.early_stopping_patience,
                 max_train_batches=self.max_train_batches,
                 seed=int(seed),
@@ -362,10 +379,11 @@ class TransformerDayAhead:
                 cpu_threads=self.cpu_threads,
                 origins=self.origins,
             )
-            out = root / f"seed{seed}"
-            warm = None if first else self._checkpoints[k]
-            result = train(part, data.timezone, cfg, out, warm_start=warm, progress=False)
-            ckpts.append(result.best_checkpoint if result.best_epoch else warm)
+            warm = self._checkpoints[k] if self._checkpoints else None
+            result = train(
+                part, data.timezone, cfg, root / f"seed{seed}", warm_start=warm, progress=False
+            )
+            ckpts.append(result.best_checkpoint)
             runners.append(load_checkpoint(ckpts[-1]))
         self._runners, self._checkpoints = runners, ckpts
 
@@ -451,6 +469,52 @@ class BenchmarkResult:
     @property
     def _first_day(self) -> int:
         return self.data.day_index(self.days[0])
+
+    def forecast_vs_actual(
+        self, days: int = 3, models: Sequence[str] | None = None, unit_factor: float | None = None
+    ) -> pl.DataFrame:
+        """Long frame ``interval_start, task, series, value`` of the last ``days`` test days
+        (for :func:`energylib.forecast.charts.forecast_vs_actual_chart`)."""
+        k = self._factor(unit_factor)
+        first = self._first_day + len(self.days) - days
+        parts = [("actual", self.actual[-days:])]
+        parts += [(m, self.forecasts[m][-days:]) for m in (models or list(self.forecasts))]
+        return pl.concat(
+            self.data.frame(v * k, first, "value").with_columns(
+                pl.lit(self.data.target_name).alias("task"), pl.lit(name).alias("series")
+            )
+            for name, v in parts
+        ).select(TIME, "task", "series", "value")
+
+    def error_by_slot(self, unit_factor: float | None = None) -> pl.DataFrame:
+        """MAE of every output by slot of the day: ``model, task, hour, mae`` (``hour``: the
+        slot's local start hour; for charts)."""
+        k = self._factor(unit_factor)
+        hours = np.arange(self.data.per_day) * self.data.interval_minutes / 60.0
+        rows = []
+        for name, f in self.forecasts.items():
+            err = np.nanmean(np.abs(f - self.actual), axis=0) * k
+            rows += [
+                {"model": name, "task": self.data.target_name, "hour": float(h), "mae": float(e)}
+                for h, e in zip(hours, err, strict=True)
+            ]
+        return pl.DataFrame(rows)
+
+    def dm_matrix(self, models: Sequence[str] | None = None, norm: int = 1) -> pl.DataFrame:
+        """epftoolbox's DM chessboard: ``model_1, model_2, p_value`` of the one-sided test
+        that ``model_2`` is *not* more accurate than ``model_1`` (small: ``model_2`` is
+        significantly better); 1 on the diagonal."""
+        names = list(models or self.forecasts)
+        rows = []
+        for a in names:
+            for b in names:
+                p = 1.0
+                if a != b:
+                    p = dm_test(self.actual, self.forecasts[a], self.forecasts[b], norm=norm)[
+                        "p_one_sided"
+                    ]
+                rows.append({"model_1": a, "model_2": b, "p_value": p})
+        return pl.DataFrame(rows)
 
 
 def add_average(result: BenchmarkResult, name: str, members: Sequence[str]) -> BenchmarkResult:
@@ -712,3 +776,174 @@ def dm_test(
         else float(2 * (1 - stats.norm.cdf(abs(stat)))),
         "days": int(n),
     }
+
+
+# --------------------------------------------------------------------------- tables and params files
+def benchmark_table(
+    result: BenchmarkResult,
+    reference: str | None = None,
+    *,
+    published: Mapping[str, float] | None = None,
+    unit_factor: float | None = None,
+) -> pl.DataFrame:
+    """The benchmark's table: scores of every output, the DM test against ``reference``,
+    and published figures where given.
+
+    Columns: ``model, source, mae, rmae, smape_pct, rmse`` and, against ``reference``
+    (default: the output with the lowest MAE), ``dm_p_better`` (epftoolbox's one-sided
+    p-value that the model is *not* more accurate than the reference: small means it is)
+    and ``dm_p_two_sided`` (equal accuracy).  ``source`` is ``this run`` or
+    ``published``; published rows carry only an MAE.
+    """
+    table = result.table(unit_factor=unit_factor)
+    reference = reference or table["model"][0]
+    if reference not in result.forecasts:
+        raise KeyError(
+            f"DM reference {reference!r} is not an output; outputs: {sorted(result.forecasts)}"
+        )
+    dm_better, dm_two = [], []
+    for name in table["model"]:
+        if name == reference:
+            dm_better.append(None)
+            dm_two.append(None)
+            continue
+        r = dm_test(result.actual, result.forecasts[reference], result.forecasts[name])
+        dm_better.append(r["p_one_sided"])
+        dm_two.append(r["p_two_sided"])
+    table = table.drop("days").with_columns(
+        pl.lit("this run").alias("source"),
+        pl.Series("dm_p_better", dm_better, dtype=pl.Float64),
+        pl.Series("dm_p_two_sided", dm_two, dtype=pl.Float64),
+    )
+    if published:
+        pub = pl.DataFrame(
+            {"model": list(published), "mae": [float(v) for v in published.values()]}
+        ).with_columns(pl.lit("published").alias("source"))
+        table = pl.concat([table, pub], how="diagonal_relaxed").sort("mae")
+    return table.select(
+        "model", "source", "mae", "rmae", "smape_pct", "rmse", "dm_p_better", "dm_p_two_sided"
+    )
+
+
+MODEL_KINDS = ("naive", "median", "ridge", "lear", "transformer")
+
+
+def build_model(spec: Mapping) -> DayAheadModel:
+    """A protocol model from a params entry ``{model: <kind>, <option>: <value> ...}``.
+
+    Kinds: ``naive`` (:class:`SeasonalNaive`: ``season_days`` 1, 7 or ``standard``),
+    ``median`` (:class:`RecentMedian`), ``ridge`` (:class:`RidgeDayAhead`), ``lear``
+    (:class:`~energylib.forecast.lear.LEAR`: ``windows``, ``n_jobs``) and ``transformer``
+    (:class:`TransformerDayAhead`).
+    """
+    spec = dict(spec)
+    kind = spec.pop("model", None)
+    classes = {
+        "naive": SeasonalNaive,
+        "median": RecentMedian,
+        "ridge": RidgeDayAhead,
+        "lear": LEAR,
+        "transformer": TransformerDayAhead,
+    }
+    if kind not in classes:
+        raise ValueError(f"models: kind {kind!r} unknown; use one of {MODEL_KINDS}")
+    try:
+        return classes[kind](**spec)
+    except TypeError as exc:
+        raise ValueError(f"models: {kind} {spec}: {exc}") from exc
+
+
+def load_benchmark_data(params: Mapping) -> DayAheadData:
+    """The series a params file names, by local day.
+
+    ``data: epftoolbox`` reads ``path`` (an epftoolbox CSV such as NP.csv; relative to
+    the working directory, else the project root); ``data: store`` reads ``source`` /
+    ``site`` (``kinds``, ``interval_minutes``) from the store at ``store_dir`` (empty:
+    the configured one).  ``target`` and ``known_future`` name the columns;
+    ``timezone`` the market's local days (default: the data's).
+    """
+    from energylib.config import PROJECT_ROOT, load_settings
+
+    how = params.get("data", "epftoolbox")
+    timezone = params.get("timezone")
+    if how == "epftoolbox":
+        path = Path(str(params.get("path", "")))
+        if not path.is_file() and (PROJECT_ROOT / path).is_file():
+            path = PROJECT_ROOT / path
+        frame, meta = read_epftoolbox_csv(path, market=params.get("market", "NP"))
+        timezone = timezone or meta.timezone
+    elif how == "store":
+        from energylib.forecast.features import history_from_store
+        from energylib.store import ParquetStore
+
+        root = params.get("store_dir") or load_settings().processed_dir
+        frame, tz = history_from_store(
+            ParquetStore(root),
+            params.get("source", "simulated"),
+            params.get("site", "default"),
+            kinds=params.get("kinds", ("prices", "weather")),
+            interval_minutes=int(params.get("interval_minutes", 60)),
+        )
+        timezone = timezone or tz
+    else:
+        raise ValueError(f"data: {how!r} unknown; use epftoolbox or store")
+    return DayAheadData.from_frame(
+        frame,
+        params.get("target", "price_per_kwh"),
+        list(params.get("known_future") or []),
+        timezone=timezone,
+        fill_single_gaps=bool(params.get("fill_single_gaps", False)),
+    )
+
+
+PARAMS_KEYS = {
+    "data", "path", "market", "store_dir", "source", "site", "kinds", "interval_minutes",
+    "target", "known_future", "timezone", "fill_single_gaps", "test_start", "test_end",
+    "recalibration", "models", "ensembles", "reference", "published", "cache_dir",
+    "blas_threads", "unit_factor",
+}  # fmt: skip
+
+
+def benchmark_from_params(
+    params: Mapping, *, data: DayAheadData | None = None, progress: bool = True
+) -> tuple[BenchmarkResult, pl.DataFrame]:
+    """Run the benchmark a params file describes (see ``params/forecast_np_*.yaml``).
+
+    Keys: the data keys of :func:`load_benchmark_data`; ``test_start`` / ``test_end``
+    (local dates; default NP's published period); ``recalibration``; ``models`` (a list
+    of :func:`build_model` entries); ``ensembles`` (``{name: [outputs]}``, averaged
+    after the run); ``reference`` (the DM test's reference output); ``published``
+    (``NP``: add Lago et al.'s published figures to the table); ``cache_dir`` (keep each
+    model's forecasts; relative to the data folder); ``blas_threads``; ``unit_factor``.
+
+    Returns the result and :func:`benchmark_table`.
+    """
+    from energylib.config import load_settings
+
+    unknown = sorted(set(params) - PARAMS_KEYS)
+    if unknown:
+        raise ValueError(f"unknown benchmark option(s) {unknown}; known: {sorted(PARAMS_KEYS)}")
+    data = data if data is not None else load_benchmark_data(params)
+    entries = params.get("models") or [{"model": "naive", "season_days": 7}]
+    models = [build_model(m) for m in entries]
+    cache = params.get("cache_dir") or None
+    if cache is not None and not Path(cache).is_absolute():
+        cache = load_settings().data_dir / cache
+    start, end = params.get("test_start", NP_TEST[0]), params.get("test_end", NP_TEST[1])
+    result = run_protocol(
+        data,
+        models,
+        str(start),
+        str(end),
+        recalibration=params.get("recalibration", "daily"),
+        cache_dir=cache,
+        progress=progress,
+        blas_threads=params.get("blas_threads", 1),
+    )
+    for name, members in (params.get("ensembles") or {}).items():
+        add_average(result, name, list(members))
+    published = PUBLISHED_NP_MAE if str(params.get("published", "")).upper() == "NP" else None
+    table = benchmark_table(
+        result, params.get("reference"), published=published, unit_factor=params.get("unit_factor")
+    )
+    return result, table

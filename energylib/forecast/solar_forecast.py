@@ -43,7 +43,12 @@ CITYLEARN_SITE = Site("citylearn-fontana", 34.0922, -117.4350, 377.0, "America/L
 
 
 def clear_sky_weather(
-    site: Site, starts: pd.DatetimeIndex, interval_minutes: int, clearness: np.ndarray | float = 1.0
+    site: Site,
+    starts: pd.DatetimeIndex,
+    interval_minutes: int,
+    clearness: np.ndarray | float = 1.0,
+    *,
+    sky: tuple[pd.DataFrame, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """A weather frame in pvlib's columns for the interval ``starts``: clear-sky global
     irradiance (Ineichen, at interval midpoints) times ``clearness``, split into beam
@@ -58,12 +63,10 @@ def clear_sky_weather(
         Interval length [min].
     clearness : float or numpy.ndarray
         Factor on the clear-sky global irradiance, per interval or one for all [0-1.2].
+    sky : (pandas.DataFrame, numpy.ndarray), optional
+        :func:`clear_sky` of the same ``starts``, when already computed.
     """
-    loc = pvlib.location.Location(site.latitude, site.longitude, site.timezone, site.altitude_m)
-    solpos = solar_position(starts, site, interval_minutes)
-    mid = starts + pd.Timedelta(minutes=interval_minutes / 2)
-    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
-    ghi_cs = np.clip(cs["ghi"].to_numpy(), 0, None)
+    solpos, ghi_cs = sky if sky is not None else clear_sky(site, starts, interval_minutes)
     ghi = ghi_cs * np.asarray(clearness, dtype=float)
     split = pvlib.irradiance.erbs(ghi, solpos["zenith"].to_numpy(), starts.day_of_year.to_numpy())
     dni = np.where(
@@ -75,9 +78,16 @@ def clear_sky_weather(
     )
 
 
-def _day_index(data: DayAheadData, site: Site, rows: np.ndarray) -> pd.DatetimeIndex:
-    starts = slot_starts(data.days[rows], data.interval_minutes, data.timezone)
-    return pd.DatetimeIndex(starts.to_pandas()).tz_convert(site.timezone)
+def clear_sky(
+    site: Site, starts: pd.DatetimeIndex, interval_minutes: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sun position (:func:`energylib.solar.solar_position`) and clear-sky global
+    irradiance [W/m2] (Ineichen, Linke turbidity climatology) at the interval midpoints."""
+    loc = pvlib.location.Location(site.latitude, site.longitude, site.timezone, site.altitude_m)
+    solpos = solar_position(starts, site, interval_minutes)
+    mid = starts + pd.Timedelta(minutes=interval_minutes / 2)
+    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
+    return solpos, np.clip(cs["ghi"].to_numpy(), 0, None)
 
 
 @dataclass
@@ -98,7 +108,8 @@ class PVModelForecast:
     site: Site
     system: PVSystem
     name: str = "PV model (persisted clearness)"
-    _clear: dict = field(default_factory=dict, repr=False)
+    _sky: dict = field(default_factory=dict, repr=False)
+    _forecast: dict = field(default_factory=dict, repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -112,19 +123,35 @@ class PVModelForecast:
             "version": 1,
         }
 
+    def _calendar(self, data: DayAheadData, rows: np.ndarray) -> dict:
+        """Index, sun position, clear-sky irradiance and clear-sky PV of days ``rows``.
+
+        They depend on the calendar only (no measurement), so they are computed for a
+        year of days at a time from the data's first day (pvlib's clear-sky model reads
+        its turbidity table on every call)."""
+        per_day = data.per_day
+        if self._sky.get("days0") != data.days[0] or int(rows.max()) >= self._sky.get("n", 0):
+            n = int(rows.max()) + 366
+            dates = data.days[0] + np.arange(n)
+            starts = slot_starts(dates, data.interval_minutes, data.timezone)
+            idx = pd.DatetimeIndex(starts.to_pandas()).tz_convert(self.site.timezone)
+            solpos, ghi_cs = clear_sky(self.site, idx, data.interval_minutes)
+            weather = clear_sky_weather(self.site, idx, data.interval_minutes, sky=(solpos, ghi_cs))
+            pv = pv_ac_kwh(weather, self.site, self.system, data.interval_minutes, solpos=solpos)
+            self._sky = {
+                "days0": data.days[0],
+                "n": n,
+                "index": idx,
+                "solpos": solpos,
+                "ghi_cs": ghi_cs.reshape(n, per_day),
+                "pv": pv.reshape(n, per_day),
+            }
+        return self._sky
+
     def clear_sky_pv(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
         """The PV model's output on clear-sky weather for days ``rows``: ``(n, per_day)`` [kWh]."""
-        missing = [int(r) for r in rows if int(r) not in self._clear]
-        if missing:
-            idx = _day_index(data, self.site, np.array(missing))
-            pv = pv_ac_kwh(
-                clear_sky_weather(self.site, idx, data.interval_minutes),
-                self.site,
-                self.system,
-                data.interval_minutes,
-            ).reshape(len(missing), data.per_day)
-            self._clear |= dict(zip(missing, pv, strict=True))
-        return np.stack([self._clear[int(r)] for r in rows])
+        rows = np.asarray(rows, dtype=np.int64)
+        return self._calendar(data, rows)["pv"][rows]
 
     def clearness(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
         """Measured clearness of days ``rows``: measured PV over clear-sky PV, clipped (1
@@ -139,13 +166,28 @@ class PVModelForecast:
         """Forecasts of days ``rows`` (each from the day before it): ``(n, per_day)`` [kWh]."""
         rows = np.asarray(rows, dtype=np.int64)
         k = self.clearness(data, rows - 1)
-        idx = _day_index(data, self.site, rows)
-        weather = clear_sky_weather(
-            self.site, idx, data.interval_minutes, np.repeat(k, data.per_day)
+        # A day's forecast depends on its date and yesterday's clearness only: kept by both.
+        keys = [(int(r), float(c)) for r, c in zip(rows, k, strict=True)]
+        todo = np.array(
+            [i for i, key in enumerate(keys) if key not in self._forecast], dtype=np.int64
         )
-        return pv_ac_kwh(weather, self.site, self.system, data.interval_minutes).reshape(
-            len(rows), data.per_day
-        )
+        if len(todo):
+            cal = self._calendar(data, rows)
+            per_day = data.per_day
+            pos = (rows[todo][:, None] * per_day + np.arange(per_day)[None, :]).reshape(-1)
+            idx = cal["index"][pos]
+            solpos = cal["solpos"].iloc[pos]
+            weather = clear_sky_weather(
+                self.site,
+                idx,
+                data.interval_minutes,
+                np.repeat(k[todo], per_day),
+                sky=(solpos, cal["ghi_cs"][rows[todo]].reshape(-1)),
+            )
+            pv = pv_ac_kwh(weather, self.site, self.system, data.interval_minutes, solpos=solpos)
+            for i, day in zip(todo, pv.reshape(len(todo), per_day), strict=True):
+                self._forecast[keys[i]] = day
+        return np.stack([self._forecast[key] for key in keys])
 
     def calibrate(self, data: DayAheadData) -> None:
         return None

@@ -25,6 +25,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	# PySAM (SAM's PVWatts v8) is the PV benchmark's reference only: the `bench` extra
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/bench -s --override-ini "norecursedirs=.* __pycache__ fixtures" --timeout=3600
 
 lab: $(STAMP)

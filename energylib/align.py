@@ -25,7 +25,9 @@ from energylib.schema import (
 )
 
 DUPLICATE_POLICIES = ("error", "first", "last", "mean")
-FILL_POLICIES = ("none", "interpolate", "zero", "previous_day")
+FILL_POLICIES = ("none", "interpolate", "zero", "previous_day", "same_weekday_last_year")
+#: How far back the copying fill policies look.
+FILL_LAGS = {"previous_day": timedelta(days=1), "same_weekday_last_year": timedelta(days=364)}
 
 
 # --------------------------------------------------------------------------- time zones
@@ -315,7 +317,8 @@ def fill_gaps(
     ``interpolate`` (linear in time; prices, power and other non-energy columns
     only — interpolated energy is refused), ``zero`` (every numeric column 0),
     ``previous_day`` (the same interval 24 h earlier; where that is missing too,
-    the row stays a gap).  The returned frame has a ``filled_by`` column: null
+    the row stays a gap), ``same_weekday_last_year`` (the same interval 364 days
+    earlier: the same weekday, a year back; likewise).  The returned frame has a ``filled_by`` column: null
     for original rows, the policy name for filled ones.
     """
     if policy not in FILL_POLICIES:
@@ -364,9 +367,9 @@ def fill_gaps(
             .otherwise(pl.col("filled_by"))
             .alias("filled_by")
         )
-    elif policy == "previous_day":
-        day = pl.duration(days=1)
-        prev = marked.select([TIME] + cols).with_columns((pl.col(TIME) + day).alias(TIME))
+    elif policy in FILL_LAGS:
+        lag = FILL_LAGS[policy]
+        prev = marked.select([TIME] + cols).with_columns((pl.col(TIME) + lag).alias(TIME))
         prev = prev.rename({c: f"_prev_{c}" for c in cols})
         full = full.join(prev, on=TIME, how="left")
         has_prev = pl.col(f"_prev_{cols[0]}").is_not_null()
@@ -379,7 +382,7 @@ def fill_gaps(
             )
             .with_columns(
                 pl.when(gap & has_prev)
-                .then(pl.lit("previous_day"))
+                .then(pl.lit(policy))
                 .otherwise(pl.col("filled_by"))
                 .alias("filled_by")
             )

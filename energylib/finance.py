@@ -16,22 +16,31 @@ Conventions
   (``numpy_financial.npv``).  Money is in the study's currency (AUD, EUR) at the
   prices of year 1 escalated by the stated rates, so use a nominal discount rate
   with nominal escalation (or real with real).
-* Savings in year ``t`` are the year-1 savings escalated by the tariff
-  escalation (import side) and export-price escalation (feed-in side), times a
-  performance factor: the share of the savings that comes from the PV shrinks
-  with PV degradation ``(1 - d) ** (t - 1)``; the share that comes from the
-  battery shrinks with capacity fade ``(1 - f) ** age`` where ``age`` restarts
-  when the battery is replaced; the rest (e.g. smart EV charging) stays.  This is
-  linear in each effect: a degraded system is not re-dispatched.
+* Savings in year ``t`` come one of two ways.  *Re-simulated* (the default of the
+  study, :attr:`Savings.import_by_year`): each year was dispatched and billed again with
+  the degraded PV, the faded (or replaced) battery and the tariff rules in force that
+  year, at year-1 price levels; here they are escalated by the tariff escalation
+  (import side) and export-price escalation (feed-in side).  *Scaled* (no per-year
+  savings given): the year-1 savings escalated the same way, times a performance
+  factor: the share of the savings that comes from the PV shrinks with PV degradation
+  ``(1 - d) ** (t - 1)``; the share that comes from the battery shrinks with capacity
+  fade ``(1 - f) ** age`` where ``age`` restarts when the battery is replaced; the rest
+  (e.g. smart EV charging) stays.  Scaling is linear in each effect and misses what a
+  re-dispatch finds (a smaller battery shifts its cheapest kWh first).
 * A replacement falls in year ``k * life`` for every ``k >= 1`` with
   ``k * life < horizon``: equipment whose life ends exactly at the end of the
   horizon is not replaced.  Equipment bought *as a replacement* inside the horizon
   is credited at the end of the horizon with its unused life, straight line
   (``replacement_residual``), so a battery replaced two years before the end is not
   counted as a sunk loss; the original system gets no salvage value.
-* Payback interpolates linearly inside a year (savings accrue evenly).  It is the
-  first time the cumulative cash flow reaches zero; ``None`` means "not within
-  the horizon".  With nothing invested (year-0 flow >= 0) payback is 0.
+* Payback (as SAM and the literature use the word) is the time at which the cumulative
+  undiscounted cash flow first reaches zero (``>= 0``: an investment that exactly
+  recovers its cost has paid back), interpolated linearly inside a year (savings accrue
+  evenly); ``None`` means "not within the horizon"; with nothing invested (year-0 flow
+  >= 0) it is 0.  Where a replacement makes the cumulative flow dip below zero again,
+  the *final* payback is the crossing after which it stays at or above zero.  Discounted
+  payback is the same on discounted flows.  *Simple* payback is only net capex divided by
+  the year-1 saving.
 * IRR is ``None`` with a reason when the cash flows never change sign (there is
   no rate at which NPV is zero) or when no real root exists.
 
@@ -41,7 +50,7 @@ Examples
 >>> r = evaluate(Capex(pv_kw=6.6, pv_cost_per_kw=1100.0),
 ...              Savings(import_saving=1200.0, export_credit=300.0, pv_generation_kwh=9000.0),
 ...              Assumptions(horizon_years=20, discount_rate=0.05))
->>> round(r.simple_payback_years, 2) > 0
+>>> round(r.payback_years, 2) > 0
 True
 """
 
@@ -68,14 +77,17 @@ __all__ = [
     "cash_flows",
     "discounted_payback_years",
     "evaluate",
+    "final_payback_years",
     "format_irr",
     "format_payback",
+    "format_paybacks",
     "internal_rate_of_return",
     "lcoe_per_kwh",
     "net_present_value",
     "payback_years",
     "return_on_investment",
     "sensitivity",
+    "simple_payback_years",
 ]
 
 
@@ -259,6 +271,12 @@ class Savings:
         Share of the savings that scales with battery capacity (fades) [0-1].
     pv_generation_kwh : float
         Year-1 PV AC generation, used for the LCOE [kWh/year].
+    import_by_year, export_by_year : tuple of float, optional
+        Re-simulated savings of years 1..N at year-1 price levels [currency/year]: each
+        year dispatched and billed again with its degraded equipment and its tariff
+        rules.  Given, they replace the scaled stream (see the module docstring).
+    pv_kwh_by_year : tuple of float, optional
+        Re-simulated PV AC generation of years 1..N [kWh/year].
     """
 
     import_saving: float
@@ -266,6 +284,14 @@ class Savings:
     pv_fraction: float = 1.0
     battery_fraction: float = 0.0
     pv_generation_kwh: float = 0.0
+    import_by_year: tuple[float, ...] | None = None
+    export_by_year: tuple[float, ...] | None = None
+    pv_kwh_by_year: tuple[float, ...] | None = None
+
+    @property
+    def resimulated(self) -> bool:
+        """True where the savings of every year were re-simulated."""
+        return self.import_by_year is not None
 
     def __post_init__(self) -> None:
         _check(
@@ -283,6 +309,15 @@ class Savings:
         _check(
             self.pv_generation_kwh >= 0,
             f"Savings.pv_generation_kwh must be >= 0, got {self.pv_generation_kwh}",
+        )
+        by_year = [self.import_by_year, self.export_by_year]
+        _check(
+            all(b is None for b in by_year)
+            or (
+                all(b is not None for b in by_year)
+                and len(self.import_by_year) == len(self.export_by_year)
+            ),
+            "Savings.import_by_year and export_by_year go together, one value per year",
         )
 
     @property
@@ -462,7 +497,7 @@ def _first_crossing(values: np.ndarray, flows: np.ndarray) -> float | None:
 
 
 def payback_years(values: Sequence[float] | np.ndarray) -> float | None:
-    """Simple payback: first time the cumulative cash flow reaches zero [years].
+    """Payback: first time the cumulative undiscounted cash flow reaches zero [years].
 
     Parameters
     ----------
@@ -477,6 +512,30 @@ def payback_years(values: Sequence[float] | np.ndarray) -> float | None:
     """
     v = np.asarray(values, dtype=float)
     return _first_crossing(v, v)
+
+
+def final_payback_years(values: Sequence[float] | np.ndarray) -> float | None:
+    """The crossing after which the cumulative cash flow stays at or above zero [years].
+
+    Equal to :func:`payback_years` unless a later cost (a battery replacement) takes the
+    cumulative flow below zero again; ``None`` when it ends below zero.
+    """
+    v = np.asarray(values, dtype=float)
+    cumulative = np.cumsum(v)
+    below = np.flatnonzero(cumulative < 0)
+    if below.size == 0:
+        return 0.0
+    k = int(below[-1])
+    if k == v.size - 1:
+        return None
+    return k + float(-cumulative[k] / v[k + 1])
+
+
+def simple_payback_years(net_capex: float, year_one_saving: float) -> float | None:
+    """Simple payback: net capex / year-1 saving [years]; ``None`` when nothing is saved."""
+    if net_capex <= 0:
+        return 0.0
+    return net_capex / year_one_saving if year_one_saving > 0 else None
 
 
 def discounted_payback_years(values: Sequence[float] | np.ndarray, rate: float) -> float | None:
@@ -580,14 +639,23 @@ def _flows(capex: Capex, ongoing: Ongoing, savings: Savings, a: Assumptions) -> 
     if len(battery_years):
         battery_age = (t - 1) % int(ongoing.battery_life_years)
     battery_factor = (1.0 - a.battery_fade) ** battery_age
-    other = 1.0 - savings.pv_fraction - savings.battery_fraction
-    performance = (
-        savings.pv_fraction * pv_factor + savings.battery_fraction * battery_factor + other
-    )
-    yearly = (
-        savings.import_saving * (1.0 + a.tariff_escalation) ** (t - 1)
-        + savings.export_credit * (1.0 + a.export_escalation) ** (t - 1)
-    ) * performance
+    if savings.resimulated:
+        _check(
+            len(savings.import_by_year) == n,
+            f"Savings hold {len(savings.import_by_year)} re-simulated years; the horizon is {n}",
+        )
+        yearly = np.asarray(savings.import_by_year) * (1.0 + a.tariff_escalation) ** (
+            t - 1
+        ) + np.asarray(savings.export_by_year) * (1.0 + a.export_escalation) ** (t - 1)
+    else:
+        other = 1.0 - savings.pv_fraction - savings.battery_fraction
+        performance = (
+            savings.pv_fraction * pv_factor + savings.battery_fraction * battery_factor + other
+        )
+        yearly = (
+            savings.import_saving * (1.0 + a.tariff_escalation) ** (t - 1)
+            + savings.export_credit * (1.0 + a.export_escalation) ** (t - 1)
+        ) * performance
 
     zeros = np.zeros(n + 1)
     capex_flow = zeros.copy()
@@ -627,7 +695,10 @@ def _flows(capex: Capex, ongoing: Ongoing, savings: Savings, a: Assumptions) -> 
             cost = capex.battery_hardware + capex.battery_installation
         battery = replace_at(battery_years, cost, ongoing.battery_life_years)
     pv_kwh = zeros.copy()
-    pv_kwh[1:] = savings.pv_generation_kwh * pv_factor
+    if savings.pv_kwh_by_year is not None:
+        pv_kwh[1:] = savings.pv_kwh_by_year
+    else:
+        pv_kwh[1:] = savings.pv_generation_kwh * pv_factor
     return _Flows(year, capex_flow, savings_flow, om, pv_om, inverter, battery, residual, pv_kwh)
 
 
@@ -689,8 +760,16 @@ class FinanceResult:
         Internal rate of return [fraction/year]; ``None`` with ``irr_note``.
     irr_note : str
         Why there is no IRR (empty when there is one).
-    simple_payback_years, discounted_payback_years : float or None
-        Payback [years]; ``None``: not within the horizon.
+    payback_years : float or None
+        First time the cumulative undiscounted cash flow reaches zero [years]; ``None``:
+        not within the horizon.
+    final_payback_years : float or None
+        The crossing after which it stays at or above zero (later than ``payback_years``
+        where a replacement dips it below zero again) [years].
+    discounted_payback_years : float or None
+        As ``payback_years`` on discounted flows [years].
+    simple_payback_years : float or None
+        Net capex / year-1 saving [years].
     roi : float or None
         Undiscounted return on investment over the horizon [fraction].
     lcoe_per_kwh : float or None
@@ -708,8 +787,10 @@ class FinanceResult:
     npv: float
     irr: float | None
     irr_note: str
-    simple_payback_years: float | None
+    payback_years: float | None
+    final_payback_years: float | None
     discounted_payback_years: float | None
+    simple_payback_years: float | None
     roi: float | None
     lcoe_per_kwh: float | None
     break_even_capex: float
@@ -724,8 +805,10 @@ class FinanceResult:
             "npv_amount": self.npv,
             "irr_fraction": self.irr,
             "irr_note": self.irr_note,
-            "simple_payback_years": self.simple_payback_years,
+            "payback_years": self.payback_years,
+            "final_payback_years": self.final_payback_years,
             "discounted_payback_years": self.discounted_payback_years,
+            "simple_payback_years": self.simple_payback_years,
             "roi_fraction": self.roi,
             "lcoe_per_kwh": self.lcoe_per_kwh,
             "break_even_capex_amount": self.break_even_capex,
@@ -771,8 +854,10 @@ def evaluate(
         npv=npv,
         irr=irr.rate,
         irr_note=irr.note,
-        simple_payback_years=payback_years(net),
+        payback_years=payback_years(net),
+        final_payback_years=final_payback_years(net),
         discounted_payback_years=discounted_payback_years(net, a.discount_rate),
+        simple_payback_years=simple_payback_years(capex.net, savings.year_one),
         roi=return_on_investment(net),
         lcoe_per_kwh=lcoe,
         # NPV is linear in the year-0 flow: raising the upfront cost by NPV makes it zero.
@@ -789,6 +874,17 @@ def format_payback(years: float | None, horizon_years: int) -> str:
     if years == 0:
         return "immediate"
     return f"{years:.1f} years"
+
+
+def format_paybacks(first: float | None, final: float | None, horizon_years: int) -> str:
+    """The payback in words, with the final crossing where a replacement dips below zero:
+    ``"6.1 years (again at 13.4 after the replacement)"``."""
+    text = format_payback(first, horizon_years)
+    if first is not None and final is not None and final > first + 1e-9:
+        text += f" (again at {final:.1f} after a replacement)"
+    elif first is not None and final is None:
+        text += " (below zero again after a replacement)"
+    return text
 
 
 def format_irr(rate: float | None, note: str = "") -> str:
@@ -850,19 +946,36 @@ def _discount(c: Capex, s: Savings, a: Assumptions, v: float):
 
 
 def _degradation(c: Capex, s: Savings, a: Assumptions, v: float):
+    moved = replace(
+        a,
+        pv_degradation=min(a.pv_degradation * (1.0 + v), 0.99),
+        battery_fade=min(a.battery_fade * (1.0 + v), 0.99),
+    )
+    if s.resimulated:
+        # Re-simulated years move by the ratio of the scaled performance factors (first order).
+        ratio = _performance(s, moved) / _performance(s, a)
+        s = replace(
+            s,
+            import_by_year=tuple(np.asarray(s.import_by_year) * ratio),
+            export_by_year=tuple(np.asarray(s.export_by_year) * ratio),
+        )
+    return c, s, moved
+
+
+def _performance(s: Savings, a: Assumptions) -> np.ndarray:
+    """The scaled method's performance factor per year (fade not restarted by replacements)."""
+    t = np.arange(1, len(s.import_by_year) + 1)
+    other = 1.0 - s.pv_fraction - s.battery_fraction
     return (
-        c,
-        s,
-        replace(
-            a,
-            pv_degradation=min(a.pv_degradation * (1.0 + v), 0.99),
-            battery_fade=min(a.battery_fade * (1.0 + v), 0.99),
-        ),
+        s.pv_fraction * (1.0 - a.pv_degradation) ** (t - 1)
+        + s.battery_fraction * (1.0 - a.battery_fade) ** (t - 1)
+        + other
     )
 
 
 def _export(c: Capex, s: Savings, a: Assumptions, v: float):
-    return c, replace(s, export_credit=s.export_credit * (1.0 + v)), a
+    by_year = None if s.export_by_year is None else tuple(np.asarray(s.export_by_year) * (1.0 + v))
+    return c, replace(s, export_credit=s.export_credit * (1.0 + v), export_by_year=by_year), a
 
 
 DEFAULT_SENSITIVITY: tuple[SensitivityRange, ...] = (
@@ -898,7 +1011,7 @@ def sensitivity(
     polars.DataFrame
         One row per parameter and end (``case`` ``"low"``/``"high"``):
         ``parameter``, ``case``, ``change`` (label), ``npv_amount``,
-        ``delta_npv_amount``, ``simple_payback_years``, ``delta_payback_years``
+        ``delta_npv_amount``, ``payback_years``, ``delta_payback_years``
         (null where either payback is not within the horizon),
         ``base_npv_amount``, ``base_payback_years``.
     """
@@ -915,8 +1028,8 @@ def sensitivity(
             c2, s2, a2 = r.apply(capex, savings, a, value)
             moved = evaluate(c2, s2, a2, o)
             delta_payback = None
-            if moved.simple_payback_years is not None and base.simple_payback_years is not None:
-                delta_payback = moved.simple_payback_years - base.simple_payback_years
+            if moved.payback_years is not None and base.payback_years is not None:
+                delta_payback = moved.payback_years - base.payback_years
             rows.append(
                 {
                     "parameter": r.parameter,
@@ -924,10 +1037,10 @@ def sensitivity(
                     "change": r.label(value),
                     "npv_amount": moved.npv,
                     "delta_npv_amount": moved.npv - base.npv,
-                    "simple_payback_years": moved.simple_payback_years,
+                    "payback_years": moved.payback_years,
                     "delta_payback_years": delta_payback,
                     "base_npv_amount": base.npv,
-                    "base_payback_years": base.simple_payback_years,
+                    "base_payback_years": base.payback_years,
                 }
             )
     return pl.DataFrame(
@@ -938,7 +1051,7 @@ def sensitivity(
             "change": pl.String,
             "npv_amount": pl.Float64,
             "delta_npv_amount": pl.Float64,
-            "simple_payback_years": pl.Float64,
+            "payback_years": pl.Float64,
             "delta_payback_years": pl.Float64,
             "base_npv_amount": pl.Float64,
             "base_payback_years": pl.Float64,

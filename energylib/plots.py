@@ -86,18 +86,16 @@ MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 def monthly_bills_chart(monthly: pl.DataFrame, currency: str, *, title: str = "") -> alt.Chart:
     """Bill per month, one bar per scenario side by side.
 
-    ``monthly``: ``scenario``, ``month`` (1-12), ``bill_amount`` [currency].
+    ``monthly``: ``scenario``, ``month`` (``YYYY-MM``, local), ``bill_amount`` [currency].
     """
-    data = monthly.with_columns(
-        pl.col("month")
-        .map_elements(lambda m: MONTH_NAMES[m - 1], return_dtype=pl.String)
-        .alias("month_name")
-    )
+    months = sorted(set(monthly["month"].to_list()))
+    names = {m: f"{MONTH_NAMES[int(m[5:7]) - 1]} {m[2:4]}" for m in months}
+    data = monthly.with_columns(pl.col("month").replace_strict(names).alias("month_name"))
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("month_name:N", sort=list(MONTH_NAMES), title="month (2025)"),
+            x=alt.X("month_name:N", sort=[names[m] for m in months], title="month"),
             xOffset=alt.XOffset("scenario:N"),
             y=alt.Y("bill_amount:Q", title=f"bill ({currency})"),
             color=alt.Color("scenario:N", title="scenario"),

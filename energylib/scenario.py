@@ -5,10 +5,11 @@ The one orchestrator on top of :mod:`energylib.solar`, :mod:`energylib.tariff` a
 
 API (used by the studies and notebooks)
 ---------------------------------------
-``load_year(store, source="simulated", site="default", year=2025, interval_minutes=5) -> ScenarioYear``
-    Load, prices and weather of one site and calendar year from the store, aligned on one grid.
+``ScenarioYear.from_frame(frame, site, interval_minutes, ...)``
+    From one frame of every input on one grid (:data:`INPUT_COLUMNS`); the study reads the
+    store into it (:mod:`energylib.study.inputs`).
 ``ScenarioYear.from_frames(frames, site, interval_minutes=None)``
-    The same from ``energylib.simulate.default_year.generate(...)``'s dict of frames.
+    From ``energylib.simulate.default_year.generate(...)``'s dict of frames.
 ``ScenarioYear.from_arrays(interval_start, load_kwh, site, interval_minutes, ...)``
     From plain arrays.
 ``ScenarioSpec(name, pv, battery, ev, ev_strategy, v2h, v2g, tariff, policy, grid)``
@@ -19,19 +20,22 @@ API (used by the studies and notebooks)
     :class:`~energylib.dispatch.optimum.OptimumOptions` for the perfect-foresight optimum, or
     one of the names ``self_consumption``, ``price_threshold``, ``forecast``, ``optimum``.
 ``run(spec, year) -> ScenarioResult``
-    Dispatch, bill, compare with the baseline.
+    Dispatch, bill, compare with the baseline; memoised per year (specs compare by value,
+    their names aside), so a study or a sweep never dispatches the same thing twice.
 ``sweep(specs, year, n_workers=None, progress=True) -> polars.DataFrame``
     Many specs in parallel (Dask, processes); one row of :meth:`ScenarioResult.summary` per spec.
 
-The household load and the EV
------------------------------
+The household load, existing PV and the EV
+------------------------------------------
 A year's ``load_kwh`` is the household *without* the EV; ``ev_load_kwh`` is the EV charging
 recorded in the data (the default year charges it on arrival).  A spec with an ``ev`` drops
 the recorded EV charging and dispatches the modelled EV instead; a spec without one keeps
-the recorded charging as a fixed load.
+the recorded charging as a fixed load.  ``existing_pv_kwh`` is the measured generation of a
+system the home already has: it is part of every scenario, the baseline included, and a
+spec's ``pv`` is added on top of it.
 
-The baseline of a spec is the same year and tariff with no PV, no battery, and the spec's EV
-charged immediately on arrival (or the recorded EV charging where the spec has no EV).
+The baseline of a spec is the same year and tariff with no new PV, no battery, and the spec's
+EV charged immediately on arrival (or the recorded EV charging where the spec has no EV).
 ``savings = baseline bill - bill`` [currency per year].
 
 ScenarioResult fields
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -63,12 +68,14 @@ from energylib.dispatch.flows import Flows
 from energylib.dispatch.optimum import OptimumOptions, optimise
 from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption, dispatch_rules
 from energylib.schema import TIME
-from energylib.site import SITES, Site
+from energylib.site import Site
 from energylib.tariff import AmberTariff, Calendar, MarketPrices, Tariff
 
 if TYPE_CHECKING:  # pvlib is imported only where PV is computed: sweep workers never need it
     from energylib.solar import PVSystem
 
+#: How much of dispatched flows :func:`run` keeps memoised per year [bytes].
+RUN_MEMO_BYTES = 256 * 2**20
 POLICY_NAMES = ("self_consumption", "price_threshold", "forecast", "optimum")
 FLOW_COLUMNS = (
     "load_kwh",
@@ -82,6 +89,19 @@ FLOW_COLUMNS = (
     "battery_discharge_kwh",
     "ev_charge_kwh",
     "ev_discharge_kwh",
+)
+
+
+WEATHER_COLUMNS = ("ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s")
+#: The columns of :meth:`ScenarioYear.from_frame` besides ``interval_start``.
+INPUT_COLUMNS = (
+    "load_kwh",
+    "ev_load_kwh",
+    "existing_pv_kwh",
+    "general_per_kwh",
+    "feed_in_per_kwh",
+    "spot_per_kwh",
+    *WEATHER_COLUMNS,
 )
 
 
@@ -102,6 +122,8 @@ class ScenarioYear:
         Household load without the EV [kWh per interval].
     ev_load_kwh : numpy.ndarray
         EV charging recorded in the data [kWh per interval] (zeros if none).
+    existing_pv_kwh : numpy.ndarray
+        Measured AC generation of PV the home already has [kWh per interval] (zeros if none).
     market : MarketPrices
         ``general_per_kwh``, ``feed_in_per_kwh`` (Amber sign), ``spot_per_kwh`` [currency/kWh].
     site : Site
@@ -123,13 +145,17 @@ class ScenarioYear:
     weather: pd.DataFrame | None = None
     currency: str = "AUD"
     description: str = ""
+    existing_pv_kwh: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.cal)
         self.load_kwh = np.ascontiguousarray(self.load_kwh, dtype=float)
         self.ev_load_kwh = np.ascontiguousarray(self.ev_load_kwh, dtype=float)
-        for name in ("load_kwh", "ev_load_kwh"):
+        self.existing_pv_kwh = np.ascontiguousarray(
+            np.zeros(n) if self.existing_pv_kwh is None else self.existing_pv_kwh, dtype=float
+        )
+        for name in ("load_kwh", "ev_load_kwh", "existing_pv_kwh"):
             arr = getattr(self, name)
             if arr.shape != (n,):
                 raise ScenarioError(
@@ -182,6 +208,61 @@ class ScenarioYear:
         )
 
     @classmethod
+    def from_frame(
+        cls,
+        frame: pl.DataFrame,
+        site: Site,
+        interval_minutes: int,
+        *,
+        currency: str = "AUD",
+        description: str = "frame",
+    ) -> ScenarioYear:
+        """A year from one frame of every input on one grid.
+
+        ``frame`` has ``interval_start`` (UTC) and the :data:`INPUT_COLUMNS` it has data
+        for: ``load_kwh`` (required), ``ev_load_kwh``, ``existing_pv_kwh``,
+        ``general_per_kwh`` / ``feed_in_per_kwh`` (Amber's sign) / ``spot_per_kwh``
+        [currency/kWh] and the weather columns; no nulls.
+        """
+        unknown = set(frame.columns) - set(INPUT_COLUMNS) - {TIME}
+        if unknown or "load_kwh" not in frame.columns:
+            raise ScenarioError(
+                f"{description}: from_frame needs load_kwh and takes only {INPUT_COLUMNS}; "
+                f"got {frame.columns}"
+            )
+        frame = frame.sort(TIME)
+        nulls = {c: k for c, k in zip(frame.columns, frame.null_count().row(0), strict=True) if k}
+        if nulls:
+            raise ScenarioError(
+                f"{description}: {nulls} intervals have no value; store the inputs for the same span, "
+                "or fill the gaps (energylib.align.fill_gaps)"
+            )
+
+        def col(name: str) -> np.ndarray | None:
+            return frame[name].to_numpy() if name in frame.columns else None
+
+        weather = None
+        present = [c for c in WEATHER_COLUMNS if c in frame.columns]
+        if present:
+            from energylib.solar import to_pvlib_weather  # pvlib is slow to import
+
+            weather = to_pvlib_weather(frame.select(TIME, *present), site.timezone)
+        n = frame.height
+        return cls(
+            cal=Calendar.from_utc(frame[TIME], site.timezone, interval_minutes),
+            load_kwh=col("load_kwh"),
+            ev_load_kwh=col("ev_load_kwh") if "ev_load_kwh" in frame.columns else np.zeros(n),
+            existing_pv_kwh=col("existing_pv_kwh"),
+            market=MarketPrices(
+                col("general_per_kwh"), col("feed_in_per_kwh"), col("spot_per_kwh")
+            ),
+            site=site,
+            weather=weather,
+            currency=currency,
+            description=description,
+        )
+
+    @classmethod
     def from_frames(
         cls,
         frames: dict[str, tuple[pl.DataFrame, object]],
@@ -206,93 +287,41 @@ class ScenarioYear:
         for key in ("load", "weather", "prices/general", "prices/general/15min", "prices/feed_in"):
             if key not in frames:
                 continue
-            frame, meta = frames[key]
+            part, meta = frames[key]
             if meta.interval_minutes != minutes:
-                frame, meta = resample(frame, meta, minutes, energy_method="uniform")
-            parts[key] = frame
+                part, meta = resample(part, meta, minutes, energy_method="uniform")
+            parts[key] = part
         if "prices/general/15min" in parts:
             parts["prices/general"] = pl.concat(
                 [parts.pop("prices/general"), parts.pop("prices/general/15min")],
                 how="diagonal_relaxed",
             ).sort(TIME)
-        return cls._assemble(parts, site, minutes, lmeta.currency or "AUD", description)
-
-    @classmethod
-    def _assemble(
-        cls,
-        parts: dict[str, pl.DataFrame],
-        site: Site,
-        minutes: int,
-        currency: str,
-        description: str,
-    ):
         if "prices/general" not in parts:
-            raise ScenarioError(
-                f"{description}: no general-channel prices; store kind 'prices' channel 'general'"
-            )
+            raise ScenarioError(f"{description}: no general-channel prices (key 'prices/general')")
         load = parts["load"]
-        cols = [pl.col("total_kwh")]
-        if "ev_charging_kwh" in load.columns:
-            cols = [
-                (pl.col("total_kwh") - pl.col("ev_charging_kwh"))
-                .clip(lower_bound=0.0)
-                .alias("load_kwh"),
-                pl.col("ev_charging_kwh").alias("ev_load_kwh"),
-            ]
-        else:
-            cols = [pl.col("total_kwh").alias("load_kwh"), pl.lit(0.0).alias("ev_load_kwh")]
-        frame = load.select(TIME, *cols)
-        gen = parts["prices/general"]
-        frame = frame.join(
-            gen.select(
-                TIME,
-                pl.col("price_per_kwh").alias("general_per_kwh"),
-                *([pl.col("spot_per_kwh")] if "spot_per_kwh" in gen.columns else []),
-            ),
-            on=TIME,
-            how="left",
+        ev = pl.col("ev_charging_kwh") if "ev_charging_kwh" in load.columns else pl.lit(0.0)
+        frame = load.select(
+            TIME,
+            (pl.col("total_kwh") - ev).clip(lower_bound=0.0).alias("load_kwh"),
+            ev.alias("ev_load_kwh"),
         )
+        gen = parts["prices/general"]
+        prices = [pl.col("price_per_kwh").alias("general_per_kwh")]
+        if "spot_per_kwh" in gen.columns:
+            prices.append(pl.col("spot_per_kwh"))
+        frame = frame.join(gen.select(TIME, *prices), on=TIME, how="left")
         if "prices/feed_in" in parts:
-            frame = frame.join(
-                parts["prices/feed_in"].select(
-                    TIME, pl.col("price_per_kwh").alias("feed_in_per_kwh")
-                ),
-                on=TIME,
-                how="left",
+            feed = parts["prices/feed_in"].select(
+                TIME, pl.col("price_per_kwh").alias("feed_in_per_kwh")
             )
-        wcols = ["ghi_w_m2", "dni_w_m2", "dhi_w_m2", "temp_air_c", "wind_speed_m_s"]
+            frame = frame.join(feed, on=TIME, how="left")
         if "weather" in parts:
             w = parts["weather"]
             frame = frame.join(
-                w.select(TIME, *[c for c in wcols if c in w.columns]), on=TIME, how="left"
+                w.select(TIME, *[c for c in WEATHER_COLUMNS if c in w.columns]), on=TIME, how="left"
             )
-        frame = frame.sort(TIME)
-        nulls = {c: k for c, k in zip(frame.columns, frame.null_count().row(0), strict=True) if k}
-        if nulls:
-            raise ScenarioError(
-                f"{description}: {nulls} intervals of the load have no matching prices/weather; "
-                "store them for the same span, or fill gaps (energylib.align.fill_gaps)"
-            )
-        weather = None
-        if "weather" in parts:
-            from energylib.solar import to_pvlib_weather
-
-            weather = to_pvlib_weather(
-                frame.select(TIME, *[c for c in wcols if c in frame.columns]), site.timezone
-            )
-        return cls(
-            cal=Calendar.from_utc(frame[TIME], site.timezone, minutes),
-            load_kwh=frame["load_kwh"].to_numpy(),
-            ev_load_kwh=frame["ev_load_kwh"].to_numpy(),
-            market=MarketPrices(
-                frame["general_per_kwh"].to_numpy(),
-                frame["feed_in_per_kwh"].to_numpy() if "feed_in_per_kwh" in frame.columns else None,
-                frame["spot_per_kwh"].to_numpy() if "spot_per_kwh" in frame.columns else None,
-            ),
-            site=site,
-            weather=weather,
-            currency=currency,
-            description=description,
+        return cls.from_frame(
+            frame, site, minutes, currency=lmeta.currency or "AUD", description=description
         )
 
     # ------------------------------------------------------------------ views
@@ -322,6 +351,7 @@ class ScenarioYear:
             ),
             load_kwh=self.load_kwh[sl],
             ev_load_kwh=self.ev_load_kwh[sl],
+            existing_pv_kwh=self.existing_pv_kwh[sl],
             market=MarketPrices(
                 *(
                     None if a is None else a[sl]
@@ -353,32 +383,23 @@ class ScenarioYear:
         if key not in self._cache:
             if self.weather is None:
                 raise ScenarioError(f"{self.description}: PV needs weather; this year has none")
-            from energylib.solar import pv_ac_kwh, solar_position
+            from energylib.solar import pv_ac_kwh
 
-            if "solpos" not in self._cache:
-                self._cache["solpos"] = solar_position(
-                    self.weather.index, self.site, self.interval_minutes
-                )
+            # solar.solar_position caches the sun per site, period and the model's convention
             self._cache[key] = np.ascontiguousarray(
-                pv_ac_kwh(
-                    self.weather,
-                    self.site,
-                    base,
-                    self.interval_minutes,
-                    solpos=self._cache["solpos"],
-                ),
-                dtype=float,
+                pv_ac_kwh(self.weather, self.site, base, self.interval_minutes), dtype=float
             )
         return self._cache[key] * system.kwdc if scalable else self._cache[key]
 
     def for_workers(self) -> ScenarioYear:
         """A light copy to ship to worker processes: memoised PV, prices, EV arrays and
         baselines, without the weather (PV not yet memoised cannot be computed there)."""
-        cache = {k: v for k, v in self._cache.items() if k != "solpos"}
+        cache = _shippable(self._cache)
         return ScenarioYear(
             cal=self.cal,
             load_kwh=self.load_kwh,
             ev_load_kwh=self.ev_load_kwh,
+            existing_pv_kwh=self.existing_pv_kwh,
             market=self.market,
             site=self.site,
             weather=None,
@@ -406,92 +427,29 @@ class ScenarioYear:
         return self._cache[key]
 
     def __getstate__(self):
-        # Pickle memoised arrays (PV, prices, baselines), not the solar-position frame.
         state = self.__dict__.copy()
-        state["_cache"] = {k: v for k, v in self._cache.items() if k != "solpos"}
+        state["_cache"] = _shippable(self._cache)
         return state
 
 
-def _site_named(name: str, site: Site | None) -> Site:
-    if site is not None:
-        return site
-    for s in SITES.values():
-        if s.name == name:
-            return s
-    raise ScenarioError(
-        f"unknown site {name!r}: pass site=Site(...) (known: {[s.name for s in SITES.values()]})"
-    )
-
-
-def load_year(
-    store,
-    source: str = "simulated",
-    site: str = "default",
-    year: int = 2025,
-    interval_minutes: int = 5,
-    *,
-    site_spec: Site | None = None,
-) -> ScenarioYear:
-    """Read one site's calendar year from a store, on one interval grid.
-
-    Parameters
-    ----------
-    store : ParquetStore (or anything with the same ``read``)
-        Where the year is.
-    source : str
-        Store source (``simulated`` for the default year, ``amber`` ...).
-    site : str
-        Store site (``default`` = Sydney, ``nl-default`` = Amsterdam).
-    year : int
-        Calendar year in the site's local time.
-    interval_minutes : int
-        Interval length to read everything at [min] (prices and weather are resampled).
-    site_spec : Site, optional
-        Location for PV; looked up by name for the default sites.
-    """
-    s = _site_named(site, site_spec)
-    start = pd.Timestamp(f"{year}-01-01", tz=s.timezone).tz_convert("UTC").to_pydatetime()
-    end = pd.Timestamp(f"{year + 1}-01-01", tz=s.timezone).tz_convert("UTC").to_pydatetime()
-
-    def read(kind: str, channel: str | None, required: bool = True):
-        try:
-            frame, meta = store.read(
-                source, kind, start, end, site=site, channel=channel, resample_to=interval_minutes
-            )
-        except LookupError as err:
-            if required:
-                raise ScenarioError(f"load_year: {err}") from None
-            return None, None
-        return frame, meta
-
-    load, lmeta = read("load", None)
-    parts = {"load": load}
-    gen, gmeta = read("prices", "general")
-    parts["prices/general"] = gen
-    feed, _ = read("prices", "feed_in", required=False)
-    if feed is not None:
-        parts["prices/feed_in"] = feed
-    weather, _ = read("weather", None, required=False)
-    if weather is not None:
-        parts["weather"] = weather
-    return ScenarioYear._assemble(
-        parts,
-        s,
-        interval_minutes,
-        gmeta.currency or "AUD",
-        f"{source}/{site} {year} at {interval_minutes} min",
-    )
+def _shippable(cache: dict) -> dict:
+    """Memoised arrays (PV, prices, EV arrays, baselines) worth shipping to a worker: not the
+    solar-position frame, nor whole dispatched runs."""
+    return {k: v for k, v in cache.items() if k not in ("solpos", "runs")}
 
 
 # --------------------------------------------------------------------------- specs
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ScenarioSpec:
     """What is installed and how it is run.
+
+    Specs compare and hash by what they install and how they run (the name aside), so
+    :func:`run` memoises them.
 
     Parameters
     ----------
     name : str
-        Label in results.
+        Label in results (not part of the spec's identity).
     pv : PVSystem or None
         Rooftop PV (its ``export_limit_kw`` clips exports).
     battery : Battery or None
@@ -508,9 +466,11 @@ class ScenarioSpec:
         How the battery (and, for the optimum, the EV) is dispatched.
     grid : GridLimits
         Grid connection limits.
+    pv_factor : float
+        Share of ``pv``'s output left after degradation [0-1] (a later year of the system).
     """
 
-    name: str = ""
+    name: str = field(default="", compare=False)
     pv: PVSystem | None = None
     battery: Battery | None = None
     ev: EV | None = None
@@ -520,6 +480,7 @@ class ScenarioSpec:
     tariff: Tariff = field(default_factory=AmberTariff)
     policy: object = field(default_factory=SelfConsumption)
     grid: GridLimits = field(default_factory=GridLimits)
+    pv_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.ev_strategy not in EV_STRATEGIES:
@@ -671,6 +632,8 @@ class ScenarioResult:
 def _dispatch(
     spec: ScenarioSpec, year: ScenarioYear, pv: np.ndarray, battery, ev_strategy: str, policy
 ) -> Flows:
+    """Dispatch with ``pv`` [kWh per interval] on top of the home's existing PV."""
+    pv = pv + year.existing_pv_kwh
     imp, exp = year.prices(spec.tariff)
     load = year.load_kwh if spec.ev is not None else year.load_kwh + year.ev_load_kwh
     common = dict(
@@ -704,6 +667,11 @@ def baseline_bill(spec: ScenarioSpec, year: ScenarioYear) -> pl.DataFrame:
 def run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
     """Dispatch one scenario over a year, bill it and compare it with its baseline.
 
+    Memoised in ``year``: a spec equal to one already run (names aside) returns that
+    run's result, relabelled.  The memo keeps the most recent runs up to
+    :data:`RUN_MEMO_BYTES` of flows (a few dozen 5-min years); an older one is dispatched
+    again when asked for (milliseconds with rule policies).
+
     Parameters
     ----------
     spec : ScenarioSpec
@@ -715,7 +683,21 @@ def run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
     -------
     ScenarioResult
     """
-    pv = year.pv_kwh(spec.pv)
+    memo: OrderedDict = year._cache.setdefault("runs", OrderedDict())
+    if spec in memo:
+        memo.move_to_end(spec)
+        result = memo[spec]
+    else:
+        result = memo[spec] = _run(spec, year)
+        # Each run holds its flows (about 16 arrays a year): keep the most recent ones only.
+        limit = max(4, RUN_MEMO_BYTES // max(len(year) * 8 * 16, 1))
+        while len(memo) > limit:
+            memo.popitem(last=False)
+    return result if result.spec.name == spec.name else replace(result, spec=spec)
+
+
+def _run(spec: ScenarioSpec, year: ScenarioYear) -> ScenarioResult:
+    pv = year.pv_kwh(spec.pv) * spec.pv_factor
     flows = _dispatch(spec, year, pv, spec.battery, spec.ev_strategy, spec.policy_object)
     bill = spec.tariff.bill(
         flows.import_kwh, flows.export_kwh, year.cal, prices=year.prices(spec.tariff)

@@ -308,6 +308,7 @@ class ParquetStore:
         channel: str | None = None,
         interval_minutes: int | None = None,
         resample_to: int | None = None,
+        energy_method: str | None = None,
         columns: list[str] | None = None,
     ) -> tuple[pl.DataFrame, FrameMeta]:
         """Read one series as a canonical frame and its metadata.
@@ -317,6 +318,9 @@ class ParquetStore:
         source stored a series at two resolutions (hourly then 15-min day-ahead
         prices), pass ``resample_to`` to read both at one interval length:
         each resolution is resampled explicitly with :func:`align.resample`.
+        Where the resolutions overlap in time, the finest present wins interval by
+        interval, so no energy is counted twice.  Reading energy at a finer interval than
+        stored needs ``energy_method='uniform'`` (see :func:`align.resample`).
         """
         lf = self.scan(
             source, kind, start, end, site=site, channel=channel, interval_minutes=interval_minutes
@@ -363,11 +367,15 @@ class ParquetStore:
             if resample_to is not None and resample_to != minutes:
                 from energylib.align import resample
 
-                part, m = resample(part, m, resample_to)
+                part, m = resample(part, m, resample_to, energy_method=energy_method)
             frames.append(part)
             meta = m
+        # Resolutions were read finest first: where two cover the same interval (a 30-min and
+        # a 60-min export of the same days), the finest one counts and the coarser is dropped.
         data = (
-            pl.concat(frames, how="diagonal_relaxed").sort(TIME) if len(frames) > 1 else frames[0]
+            pl.concat(frames, how="diagonal_relaxed").unique(TIME, keep="first").sort(TIME)
+            if len(frames) > 1
+            else frames[0]
         )
         assert meta is not None
         return data, meta

@@ -27,9 +27,17 @@ Tariffs
     period wins; a flat (or TOU) feed-in credit.
 :class:`FlatTariff`
     One import price, one feed-in credit.
+:class:`NemRetailTariff`
+    Retail prices built from NEM wholesale spot prices, for anyone without an Amber
+    account: ``(spot x loss factor + network time-of-use charge + pass-throughs +
+    retail margin) x (1 + GST)`` per interval, the network's daily supply and metering
+    charges, a monthly retail fee, and feed-in at spot x loss factor (Amber-style) or a
+    flat feed-in tariff.  :data:`NETWORKS` holds indicative 2025-26 network rates per
+    distribution network; :data:`REGION_NETWORKS` picks one per NEM price region.
 :class:`DynamicEUTariff`
     European dynamic contract: ``(spot + supplier margin + energy tax) x (1 + VAT)`` per
-    interval, feed-in at spot minus a fee (or at the import price under netting), a
+    interval, feed-in at spot minus a fee (or, under Dutch annual netting, the energy tax
+    netted on volume over the billing year), a
     monthly fee, a daily network charge and an annual energy-tax credit
     (Dutch *vermindering energiebelasting*).
 
@@ -124,8 +132,16 @@ class Calendar:
     def months(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(months, month_index, days, days_in_month)``: the local months present, each
         interval's index into them, local dates present per month, calendar days per month."""
-        months, m_idx = np.unique(self.local_month, return_inverse=True)
-        _, first = np.unique(self.local_date, return_index=True)
+        local_month, local_date = self.local_month, self.local_date
+        if local_month.size and np.all(local_month[1:] >= local_month[:-1]):
+            # Sorted intervals (every calendar a study builds): runs, not a sort.
+            starts = np.flatnonzero(np.r_[True, local_month[1:] != local_month[:-1]])
+            months = local_month[starts]
+            m_idx = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, local_month.size]))
+            first = np.flatnonzero(np.r_[True, local_date[1:] != local_date[:-1]])
+        else:
+            months, m_idx = np.unique(local_month, return_inverse=True)
+            _, first = np.unique(local_date, return_index=True)
         days = np.bincount(m_idx[first], minlength=months.size).astype(float)
         days_in_month = np.array(
             [_calendar.monthrange(int(str(m)[:4]), int(str(m)[5:7]))[1] for m in months],
@@ -503,10 +519,16 @@ class DynamicEUTariff(Tariff):
         Supplier's purchase fee on imports, excl. VAT [currency/kWh].
     vat_fraction : float
         VAT [0-1] (NL: 0.21), on spot, margin and tax of imports.
-    feed_in : {'spot', 'import_price'}
-        ``spot``: exports earn spot minus ``feed_in_fee_per_kwh``; ``import_price``: netting
-        (saldering), exports earn the interval's import price (the annual netting cap is not
-        modelled).
+    feed_in : {'spot', 'netting'}
+        ``spot``: exports earn spot minus ``feed_in_fee_per_kwh`` per interval (no VAT: a
+        household's sales carry none).  ``netting`` (Dutch *saldering*, until 2026): exports
+        earn the market price with VAT, ``(spot - fee) x (1 + VAT)``, per interval, and over
+        each billing year (the calendar year) the energy tax with its VAT is charged on the
+        net volume ``max(imports - exports, 0)`` instead of on the imports: the bill credits
+        ``min(imports, exports) x tax x (1 + VAT)`` in the year's last month.  Exports beyond
+        the year's imports earn the market price only.  For dispatch decisions an exported
+        kWh is worth the market price plus the netted tax (true while a year's exports stay
+        below its imports); the bill nets the actual volumes.
     feed_in_fee_per_kwh : float
         Supplier's fee per exported kWh [currency/kWh].
     monthly_fee : float
@@ -528,22 +550,246 @@ class DynamicEUTariff(Tariff):
     name: str = "eu_dynamic"
 
     def __post_init__(self) -> None:
-        if self.feed_in not in ("spot", "import_price"):
-            raise ValueError(
-                f"DynamicEUTariff.feed_in={self.feed_in!r}; use 'spot' or 'import_price'"
-            )
+        if self.feed_in not in ("spot", "netting"):
+            raise ValueError(f"DynamicEUTariff.feed_in={self.feed_in!r}; use 'spot' or 'netting'")
         if not 0 <= self.vat_fraction < 1:
             raise ValueError(
                 f"DynamicEUTariff.vat_fraction must be in [0, 1), got {self.vat_fraction}"
             )
+
+    def import_per_kwh(self, spot_per_kwh: np.ndarray) -> np.ndarray:
+        """The all-in import price of day-ahead prices [currency/kWh incl. tax and VAT]."""
+        spot = np.asarray(spot_per_kwh, dtype=float)
+        return (spot + self.supplier_margin_per_kwh + self.energy_tax_per_kwh) * (
+            1.0 + self.vat_fraction
+        )
 
     def interval_prices(
         self, cal: Calendar, market: MarketPrices | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         market = market or MarketPrices()
         spot = market.need("spot_per_kwh", "DynamicEUTariff", len(cal))
-        imp = (spot + self.supplier_margin_per_kwh + self.energy_tax_per_kwh) * (
-            1.0 + self.vat_fraction
+        imp = self.import_per_kwh(spot)
+        if self.feed_in == "spot":
+            return imp, spot - self.feed_in_fee_per_kwh
+        return imp, (spot - self.feed_in_fee_per_kwh) * (1.0 + self.vat_fraction) + self._netted_tax
+
+    @property
+    def _netted_tax(self) -> float:
+        """Energy tax with its VAT on one netted kWh [currency/kWh]."""
+        return self.energy_tax_per_kwh * (1.0 + self.vat_fraction)
+
+    def bill(
+        self,
+        import_kwh: np.ndarray,
+        export_kwh: np.ndarray,
+        cal: Calendar,
+        market: MarketPrices | None = None,
+        *,
+        prices: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> pl.DataFrame:
+        """The monthly bill; under netting, the year's netted energy tax is credited in the
+        last month of each calendar year present (``feed_in_credit``)."""
+        if self.feed_in != "netting":
+            return super().bill(import_kwh, export_kwh, cal, market, prices=prices)
+        imp_p, exp_c = self.interval_prices(cal, market) if prices is None else prices
+        bill = bill_from_prices(
+            import_kwh, export_kwh, imp_p, exp_c - self._netted_tax, cal,
+            daily_supply_per_day=self.daily_supply_per_day, monthly_fee=self.monthly_fee,
+            annual_tax_credit=self.annual_tax_credit,
+        )  # fmt: skip
+        years = bill["month"].str.slice(0, 4)
+        per_year = bill.group_by(years.alias("year")).agg(
+            pl.col("import_kwh").sum(),
+            pl.col("export_kwh").sum(),
+            pl.col("month").max().alias("last"),
         )
-        exp = imp.copy() if self.feed_in == "import_price" else spot - self.feed_in_fee_per_kwh
-        return imp, exp
+        netted = {
+            last: min(i, e) * self._netted_tax for last, i, e in per_year.select("last", "import_kwh", "export_kwh").rows()
+        }  # fmt: skip
+        credit = pl.col("month").replace_strict(netted, default=0.0, return_dtype=pl.Float64)
+        return bill.with_columns(
+            (pl.col("feed_in_credit") + credit).alias("feed_in_credit"),
+            (pl.col("total_cost") - credit).alias("total_cost"),
+        )
+
+
+# --------------------------------------------------------------------------- NEM retail from spot
+@dataclass(frozen=True)
+class NetworkTariff:
+    """A distribution network's residential time-of-use charges.
+
+    Parameters
+    ----------
+    name : str
+        The network (``ausgrid`` ...).
+    periods : tuple of TouPeriod
+        Network energy charge per period [currency/kWh, ex GST]; the first matching period
+        wins, so list the peak first and end with an all-day catch-all.
+    daily_per_day : float
+        Daily supply plus metering charge [currency/day, ex GST].
+    source : str
+        Where the figures come from.
+    """
+
+    name: str
+    periods: tuple[TouPeriod, ...]
+    daily_per_day: float
+    source: str = ""
+
+
+_SUMMER = (11, 12, 1, 2, 3)
+_WINTER = (6, 7, 8)
+_ALL_DAY = (time(0, 0), time(0, 0))
+_AMBER_SUMMARY = "2025-26 rates read off Amber bills (a third-party summary, ex GST): indicative"
+
+#: Residential network tariffs [AUD/kWh and AUD/day, ex GST].  Check your own bill: networks
+#: publish several residential tariffs and change them every July.
+NETWORKS = {
+    "ausgrid": NetworkTariff(
+        "ausgrid",
+        (
+            TouPeriod("peak", 0.2925, time(15), time(21), "weekdays", _SUMMER),
+            TouPeriod("peak", 0.2925, time(17), time(21), "weekdays", _WINTER),
+            TouPeriod("off_peak", 0.0515, *_ALL_DAY),
+        ),
+        daily_per_day=0.5534 + 0.0754,
+        source=_AMBER_SUMMARY + "; peak on working weekdays 15-21 in Nov-Mar, 17-21 in Jun-Aug",
+    ),
+    "citipower": NetworkTariff(
+        "citipower",
+        (
+            TouPeriod("peak", 0.1644, time(15), time(21)),
+            TouPeriod("off_peak", 0.0411, *_ALL_DAY),
+        ),
+        daily_per_day=0.2877 + 0.1977,
+        source=_AMBER_SUMMARY + "; peak 15-21 every day",
+    ),
+    "energex": NetworkTariff(
+        "energex",
+        (
+            TouPeriod("peak", 0.1937, time(16), time(21)),
+            TouPeriod("solar_sponge", 0.0487, time(11), time(16)),
+            TouPeriod("off_peak", 0.0048, *_ALL_DAY),
+        ),
+        daily_per_day=0.5180,
+        source=_AMBER_SUMMARY
+        + "; peak 16-21, solar sponge 11-16 (rates as the summary gives them)",
+    ),
+    "sapn": NetworkTariff(
+        "sapn",
+        (
+            TouPeriod("peak", 0.1895, time(17), time(21)),
+            TouPeriod("solar_sponge", 0.0474, time(10), time(15)),
+            TouPeriod("off_peak", 0.0947, *_ALL_DAY),
+        ),
+        daily_per_day=0.6185,
+        source=_AMBER_SUMMARY + "; peak 17-21, solar sponge 10-15",
+    ),
+    # The default year's own NSW-like network (energylib.simulate.prices): peak 16-21,
+    # shoulder 07-16 and 21-22, off-peak 22-07, every day.
+    "simulated_nsw": NetworkTariff(
+        "simulated_nsw",
+        (
+            TouPeriod("peak", 0.190, time(16), time(21)),
+            TouPeriod("shoulder", 0.075, time(7), time(22)),
+            TouPeriod("off_peak", 0.045, *_ALL_DAY),
+        ),
+        daily_per_day=1.12 / 1.10,
+        source="the default year's model network (energylib.simulate.prices)",
+    ),
+}
+#: The network a NEM price region's default household is on (the capital's network).
+REGION_NETWORKS = {"NSW1": "ausgrid", "VIC1": "citipower", "QLD1": "energex", "SA1": "sapn"}
+#: Retailer pass-throughs on every kWh [AUD/kWh ex GST]: environmental certificates 1.34,
+#: market operator 1.44, hedging 1.00, carbon offset 0.10 c/kWh (2025-26, indicative).
+NEM_PASS_THROUGH_PER_KWH = 0.0388
+
+
+@dataclass(frozen=True)
+class NemRetailTariff(Tariff):
+    """Retail prices from NEM wholesale spot prices (a pass-through plan, as Amber's).
+
+    ``import = (spot x loss_factor + network(t) + pass_through + margin) x (1 + gst)``;
+    exports earn ``spot x loss_factor`` (``feed_in='spot'``) or a flat feed-in tariff
+    (``feed_in='flat'``).  Network periods are read in the site's local time.
+
+    Parameters
+    ----------
+    network : str
+        A key of :data:`NETWORKS` (``ausgrid``, ``citipower``, ``energex``, ``sapn``,
+        ``simulated_nsw``); see :data:`REGION_NETWORKS` for the one of each price region.
+    network_periods : tuple of TouPeriod
+        Your own network's energy charges [currency/kWh ex GST]; replaces the network's.
+    loss_factor : float
+        Distribution and transmission loss factor applied to spot [-].
+    pass_through_per_kwh : float
+        Environmental, market-operator and hedging charges [currency/kWh ex GST].
+    margin_per_kwh : float
+        The retailer's margin per kWh [currency/kWh ex GST].
+    gst_fraction : float
+        GST [0-1] on every import charge.
+    feed_in : {'spot', 'flat'}
+        How exports are paid.
+    feed_in_credit_per_kwh : float
+        The flat feed-in tariff [currency/kWh] (``feed_in='flat'``).
+    daily_supply_per_day : float or None
+        Daily charge [currency/day incl. GST]; ``None``: the network's supply and metering
+        charge plus GST.
+    monthly_fee : float
+        The retailer's fee [currency/month incl. GST].
+    """
+
+    network: str = "ausgrid"
+    network_periods: tuple[TouPeriod, ...] = ()
+    loss_factor: float = 1.04
+    pass_through_per_kwh: float = NEM_PASS_THROUGH_PER_KWH
+    margin_per_kwh: float = 0.0
+    gst_fraction: float = 0.10
+    feed_in: str = "spot"
+    feed_in_credit_per_kwh: float = 0.0
+    daily_supply_per_day: float | None = None
+    monthly_fee: float = 0.0
+    name: str = "nem_retail"
+
+    def __post_init__(self) -> None:
+        if not self.network_periods and self.network not in NETWORKS:
+            raise ValueError(
+                f"NemRetailTariff: network {self.network!r} is not one of {sorted(NETWORKS)}; "
+                "name one, or give your network's rates as network_periods"
+            )
+        if self.feed_in not in ("spot", "flat"):
+            raise ValueError(f"NemRetailTariff.feed_in={self.feed_in!r}; use 'spot' or 'flat'")
+        if not 0 <= self.gst_fraction < 1:
+            raise ValueError(
+                f"NemRetailTariff.gst_fraction must be in [0, 1), got {self.gst_fraction}"
+            )
+        if self.daily_supply_per_day is None:
+            if self.network not in NETWORKS:
+                raise ValueError(
+                    f"NemRetailTariff: network {self.network!r} has no known daily charge; "
+                    "give daily_supply_per_day (incl. GST) with your own network_periods"
+                )
+            daily = NETWORKS[self.network].daily_per_day * (1.0 + self.gst_fraction)
+            object.__setattr__(self, "daily_supply_per_day", daily)
+
+    @property
+    def periods(self) -> tuple[TouPeriod, ...]:
+        """The network's energy charges in force [currency/kWh ex GST]."""
+        return self.network_periods or NETWORKS[self.network].periods
+
+    def network_per_kwh(self, cal: Calendar) -> np.ndarray:
+        """The network energy charge per interval [currency/kWh ex GST]."""
+        return TimeOfUseTariff._price(self.periods, cal, "network")
+
+    def interval_prices(
+        self, cal: Calendar, market: MarketPrices | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        market = market or MarketPrices()
+        spot = market.need("spot_per_kwh", "NemRetailTariff", len(cal)) * self.loss_factor
+        imp = (
+            spot + self.network_per_kwh(cal) + self.pass_through_per_kwh + self.margin_per_kwh
+        ) * (1.0 + self.gst_fraction)
+        if self.feed_in == "spot":
+            return imp, spot
+        return imp, np.full(len(cal), float(self.feed_in_credit_per_kwh))

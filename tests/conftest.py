@@ -11,9 +11,19 @@ import pytest
 
 from energylib.schema import FrameMeta, interval_index
 
-
 # Real public data and API formats sit in ../shared beside the project root, as CI lays them out.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_dir(tmp_path_factory):
+    """No test reads or writes the user's data/: the data folder is a session folder (a test
+    that needs its own sets ENERGYLIB_DATA_DIR itself)."""
+    folder = tmp_path_factory.mktemp("energylib_data")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ENERGYLIB_DATA_DIR", str(folder))
+    yield folder
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

@@ -196,6 +196,20 @@ def test_previous_day_leaves_a_gap_where_yesterday_is_missing_too(make_frame):
     assert align.find_gaps(out, 5)["missing"].to_list() == [1, 1]
 
 
+def test_same_weekday_last_year_copies_the_interval_364_days_earlier(make_frame):
+    data, _ = make_frame(n=24 * 400, minutes=60)  # 400 days, hourly
+    lost = [24 * 380 + h for h in range(24)]  # a whole day, 380 days in
+    holed = data.filter(~pl.int_range(pl.len()).is_in(lost))
+    out = align.fill_gaps(holed, 60, "same_weekday_last_year")
+    filled = out.filter(pl.col("filled_by") == "same_weekday_last_year")
+    assert filled["energy_kwh"].to_list() == data["energy_kwh"][24 * 16 : 24 * 17].to_list()
+    assert (
+        filled["interval_start"].dt.weekday()
+        == filled["interval_start"].dt.offset_by("-364d").dt.weekday()
+    ).all()
+    assert out.height == data.height
+
+
 # ----------------------------------------------------------------- duplicates
 @pytest.mark.parametrize(("policy", "expected"), [("first", 1.0), ("last", 3.0), ("mean", 2.0)])
 def test_duplicate_policies(policy, expected):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,8 +19,10 @@ from energylib.finance import (
     cash_flows,
     discounted_payback_years,
     evaluate,
+    final_payback_years,
     format_irr,
     format_payback,
+    format_paybacks,
     internal_rate_of_return,
     lcoe_per_kwh,
     net_present_value,
@@ -51,7 +55,7 @@ def test_flat_annuity_matches_hand_computed_metrics():
     assert r.flows.tolist() == [-10000.0] + [2000.0] * 10
     # NPV = -10000 + 2000 * (1 - 1.05**-10) / 0.05
     assert r.npv == pytest.approx(5443.469858, abs=1e-5)
-    assert r.simple_payback_years == pytest.approx(5.0)
+    assert r.payback_years == pytest.approx(5.0)
     # 5 full years recover 8658.95; year 6 brings 2000/1.05**6 = 1492.43.
     assert r.discounted_payback_years == pytest.approx(
         5 + (10000 - 8658.953341) / 1492.430781, abs=1e-6
@@ -208,16 +212,16 @@ def test_evaluate_lcoe_counts_pv_costs_only():
 def test_payback_not_within_horizon_is_none_and_says_so():
     capex, _ = flat_case()
     r = evaluate(capex, Savings(import_saving=500.0), FLAT)
-    assert r.simple_payback_years is None
+    assert r.payback_years is None
     assert r.discounted_payback_years is None
-    assert format_payback(r.simple_payback_years, r.horizon_years) == "not within 10 years"
+    assert format_payback(r.payback_years, r.horizon_years) == "not within 10 years"
     assert format_payback(6.34, 10) == "6.3 years"
     assert format_payback(0.0, 10) == "immediate"
 
 
 def test_zero_capex_pays_back_at_once_and_has_no_roi_or_irr():
     r = evaluate(Capex(), Savings(import_saving=300.0), FLAT)
-    assert r.simple_payback_years == 0.0
+    assert r.payback_years == 0.0
     assert r.roi is None
     assert r.irr is None
     assert r.irr_note == "no IRR: cash flows never change sign"
@@ -376,16 +380,54 @@ def test_npv_at_the_irr_is_zero(capex_amount, saving, export, escalation, horizo
     horizon=st.integers(min_value=1, max_value=30),
 )
 def test_conventional_project_metrics_agree(capex_amount, saving, rate, horizon):
-    """One sign change: NPV > 0 iff IRR > rate; discounted payback never before simple."""
+    """One sign change: NPV > 0 iff IRR > rate; discounted payback never before payback."""
     capex = Capex(pv_kw=1.0, pv_cost_per_kw=capex_amount)
     a = Assumptions(horizon_years=horizon, discount_rate=rate)
     r = evaluate(capex, Savings(import_saving=saving), a)
     if r.irr is not None and abs(r.npv) > 1e-6 * capex_amount:
         assert (r.npv > 0) == (r.irr > rate)
     if r.discounted_payback_years is not None:
-        assert r.simple_payback_years is not None
-        assert r.discounted_payback_years >= r.simple_payback_years - 1e-9
+        assert r.payback_years is not None
+        assert r.discounted_payback_years >= r.payback_years - 1e-9
     if abs(r.npv) > 1e-6 * capex_amount:
         # The discounted cumulative flow rises monotonically to the NPV.
         assert (r.discounted_payback_years is not None) == (r.npv > 0)
     assert discounted_payback_years(r.flows, rate) == r.discounted_payback_years
+
+
+# --------------------------------------------------------------------------- re-simulated years, paybacks
+def test_resimulated_years_replace_the_scaled_stream_and_are_escalated():
+    a = Assumptions(horizon_years=3, discount_rate=0.0, tariff_escalation=0.10,
+                    export_price_escalation=0.0, pv_degradation=0.5)  # fmt: skip
+    s = Savings(import_saving=1000.0, export_credit=100.0,
+                import_by_year=(1000.0, 950.0, 900.0), export_by_year=(100.0, 90.0, 80.0))  # fmt: skip
+    flows = cash_flows(Capex(), Ongoing(), s, a)
+    # The per-year savings as given (degradation already in them), escalated from year two.
+    assert flows[1:] == pytest.approx([1100.0, 950.0 * 1.1 + 90.0, 900.0 * 1.21 + 80.0])
+
+
+def test_resimulated_years_must_cover_the_horizon():
+    s = Savings(import_saving=1.0, import_by_year=(1.0, 1.0), export_by_year=(0.0, 0.0))
+    with pytest.raises(ValueError, match="2 re-simulated years; the horizon is 5"):
+        cash_flows(Capex(), Ongoing(), s, Assumptions(horizon_years=5))
+
+
+def test_a_replacement_that_dips_below_zero_again_gives_a_later_final_payback():
+    flows = np.array([-10000.0, 4000.0, 4000.0, 4000.0, -5000.0, 3000.0, 3000.0])
+    # Cumulative: -10000, -6000, -2000, 2000, -3000, 0, 3000.
+    assert payback_years(flows) == pytest.approx(2.5)
+    assert final_payback_years(flows) == pytest.approx(
+        5.0
+    )  # reaches zero again at the end of year 5
+    assert final_payback_years(np.array([-10.0, 4.0, 4.0, 4.0])) == pytest.approx(2.5)
+    assert final_payback_years(np.array([-10.0, 20.0, -30.0])) is None
+    assert format_paybacks(2.5, 5.0, 6) == "2.5 years (again at 5.0 after a replacement)"
+
+
+def test_simple_payback_is_capex_over_the_year_one_saving_only():
+    capex, savings = flat_case()
+    r = evaluate(capex, savings, replace(FLAT, tariff_escalation=0.10))
+    assert r.simple_payback_years == pytest.approx(10000.0 / 2000.0)
+    assert (
+        r.payback_years < 5.0
+    )  # escalation brings the crossing forward; simple payback ignores it

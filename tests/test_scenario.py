@@ -10,14 +10,11 @@ import pytest
 
 from energylib.dispatch.assets import EV, Battery
 from energylib.dispatch.rules import PriceThreshold
-from energylib.scenario import ScenarioError, ScenarioSpec, ScenarioYear, load_year, run, sweep
+from energylib.scenario import ScenarioError, ScenarioSpec, ScenarioYear, run, sweep
+from energylib.simulate import default_year
 from energylib.site import AMSTERDAM, SYDNEY
 from energylib.solar import PVSystem
 from energylib.tariff import AmberTariff, DynamicEUTariff, sydney_tou
-
-default_year = pytest.importorskip(
-    "energylib.simulate.default_year", reason="the simulator (issue 4) is not in the tree"
-)
 
 
 @pytest.fixture(scope="session")
@@ -147,15 +144,43 @@ def test_sweep_in_parallel_matches_single_runs(year):
     np.testing.assert_allclose(table["bill_total"].to_numpy(), expected)
 
 
-def test_load_year_reads_the_store(store, frames_30, year):
+def test_the_study_reads_the_default_year_from_the_store_as_generated(store, frames_30, year):
+    from energylib.study import load_inputs, load_params
+
     for frame, meta in frames_30.values():
         store.upsert(frame, meta)
-    y = load_year(store, "simulated", "default", 2025, interval_minutes=30)
+    stored = {"source": "simulated", "site": "default"}
+    params = load_params(
+        "params/scenarios_2025.yaml",
+        {"inputs": {"load": stored, "prices": stored, "weather": stored}},
+    )
+    y = load_inputs(params, store).year
     assert len(y) == len(year)
     np.testing.assert_allclose(y.load_kwh, year.load_kwh)
+    np.testing.assert_allclose(y.ev_load_kwh, year.ev_load_kwh)
     np.testing.assert_allclose(y.market.feed_in_per_kwh, year.market.feed_in_per_kwh)
-    with pytest.raises(ScenarioError, match="no simulated/load"):
-        load_year(store, "simulated", "default", 2024, interval_minutes=30)
+    np.testing.assert_allclose(y.weather["ghi"].to_numpy(), year.weather["ghi"].to_numpy())
+
+
+def test_runs_are_memoised_by_value_and_relabelled(year):
+    month = year.head_days(7)
+    a = run(ScenarioSpec("a", pv=PVSystem(6.6), battery=Battery()), month)
+    b = run(ScenarioSpec("b", pv=PVSystem(6.6), battery=Battery()), month)
+    assert b.flows is a.flows and b.spec.name == "b" and a.spec.name == "a"
+    c = run(ScenarioSpec("c", pv=PVSystem(3.0), battery=Battery()), month)
+    assert c.flows is not a.flows and c.bill_total != a.bill_total
+
+
+def test_existing_pv_is_in_every_run_and_its_baseline(year):
+    month = year.head_days(7)
+    existing = month.pv_kwh(PVSystem(3.0))
+    with_pv = ScenarioYear(month.cal, month.load_kwh, month.ev_load_kwh, month.market, SYDNEY,
+                           month.weather, existing_pv_kwh=existing)  # fmt: skip
+    r = run(ScenarioSpec("more pv", pv=PVSystem(3.0)), with_pv)
+    assert r.annual_kwh["pv_kwh"] == pytest.approx(2 * existing.sum())
+    base = run(ScenarioSpec("as it was"), with_pv)
+    assert base.annual_kwh["pv_kwh"] == pytest.approx(existing.sum())
+    assert base.bill_total == pytest.approx(base.baseline_total)
 
 
 def test_dutch_year_reads_hourly_then_quarter_hour_prices():

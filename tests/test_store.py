@@ -91,6 +91,21 @@ def test_two_resolutions_of_one_series_read_with_explicit_resampling(store, make
     assert only_hourly.height == 24 and m.interval_minutes == 60
 
 
+def test_overlapping_resolutions_never_count_energy_twice(store, make_frame):
+    # A 30-min and a 60-min export of the same two days, plus a third day only hourly.
+    half, hm = make_frame(n=96, minutes=30, kind="usage")
+    hourly, _ = make_frame(n=72, minutes=60, kind="usage", seed=3)
+    half = half.drop("price_per_kwh")
+    hourly = hourly.drop("price_per_kwh")
+    store.upsert(half, hm)
+    store.upsert(hourly, hm.replace(interval_minutes=60))
+    data, meta = store.read("test", "usage", resample_to=60)
+    assert meta.interval_minutes == 60 and data.height == 72
+    assert data["interval_start"].is_unique().all()
+    expected = half["energy_kwh"].sum() + hourly["energy_kwh"][48:].sum()
+    assert data["energy_kwh"].sum() == pytest.approx(expected)
+
+
 def test_invalid_frame_writes_nothing_and_keeps_what_is_stored(store, frame):
     data, meta = frame
     store.upsert(data, meta)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import polars as pl
-import pvlib
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from study_data import DAYS, SOURCE, synthetic_year_start
 
+from energylib.commands.scenarios import print_headline
 from energylib.config import PROJECT_ROOT
 from energylib.finance import net_present_value
-from energylib.schema import TIME, FrameMeta
-from energylib.site import SYDNEY
 from energylib.store import ParquetStore
 from energylib.study import (
     BASELINE,
@@ -26,68 +25,20 @@ from energylib.study import (
     headline_table,
     load_params,
     params_from_dict,
-    print_headline,
     run_study,
 )
-
-DAYS = 14
-MINUTES = 30
-SOURCE = "testdata"
-
-
-def synthetic_year_start(store: ParquetStore, days: int = DAYS, drop_weather_rows: int = 0) -> None:
-    """Two summer weeks in Sydney at 30 min: load, Amber-like prices, clear-sky weather."""
-    times = pd.date_range(
-        "2025-01-01", periods=days * 48, freq="30min", tz="Australia/Sydney"
-    ).tz_convert("UTC")
-    local_hour = times.tz_convert("Australia/Sydney").hour.to_numpy() + times.minute.to_numpy() / 60
-    evening = ((local_hour >= 17) & (local_hour < 21)).astype(float)
-    midday = ((local_hour >= 10) & (local_hour < 15)).astype(float)
-    rng = np.random.default_rng(7)
-    load = 0.15 + 0.35 * evening + 0.05 * rng.random(times.size)
-    ev = np.where((local_hour >= 18) & (local_hour < 20), 1.5, 0.0)
-    price = 0.28 + 0.25 * evening - 0.20 * midday + 0.02 * rng.random(times.size)
-    spot = price - 0.18
-    feed_in = -(0.06 + 0.20 * evening - 0.08 * midday)  # Amber's sign: negative when paid
-    cs = pvlib.location.Location(
-        SYDNEY.latitude, SYDNEY.longitude, SYDNEY.timezone, SYDNEY.altitude_m
-    ).get_clearsky(times + pd.Timedelta(minutes=15))
-    t = pl.from_pandas(pd.Series(times, name=TIME)).dt.cast_time_unit("us")
-
-    def meta(kind: str, channel: str = "general", currency: str | None = "AUD") -> FrameMeta:
-        return FrameMeta(SOURCE, kind, MINUTES, "default", channel, currency, SYDNEY.timezone)
-
-    store.upsert(
-        pl.DataFrame({TIME: t, "total_kwh": load + ev, "ev_charging_kwh": ev, "base_kwh": load}),
-        meta("load"),
-    )
-    store.upsert(
-        pl.DataFrame({TIME: t, "price_per_kwh": price, "spot_per_kwh": spot}), meta("prices")
-    )
-    store.upsert(pl.DataFrame({TIME: t, "price_per_kwh": feed_in}), meta("prices", "feed_in"))
-    weather = pl.DataFrame(
-        {
-            TIME: t,
-            "ghi_w_m2": cs["ghi"].to_numpy(),
-            "dni_w_m2": cs["dni"].to_numpy(),
-            "dhi_w_m2": cs["dhi"].to_numpy(),
-            "temp_air_c": np.full(times.size, 24.0),
-            "wind_speed_m_s": np.full(times.size, 2.0),
-        }
-    )
-    if drop_weather_rows:
-        weather = weather.filter(pl.int_range(pl.len()) % 97 != 5)
-    store.upsert(weather, meta("weather", currency=None))
 
 
 def small_raw(store_dir: Path, **changes) -> dict:
     """The shipped Sydney params, cut down to a fast study on the synthetic fortnight."""
     raw = yaml.safe_load((PROJECT_ROOT / "params/scenarios_2025.yaml").read_text())
-    raw["data"] = {
-        **raw["data"],
-        "source": "store",
+    stored = {"source": SOURCE, "site": "default"}
+    raw["period"] = {"start": "2025-01-01", "end": f"2025-01-{1 + DAYS:02d}"}
+    raw["inputs"] = {
+        "load": stored,
+        "prices": stored,
+        "weather": stored,
         "store_dir": str(store_dir),
-        "store_source": SOURCE,
     }
     raw["pv"] = {**raw["pv"], "sizes_kw": [0.0, 6.6]}
     raw["batteries"] = raw["batteries"][:2]
@@ -116,26 +67,35 @@ def store_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def result(store_dir):
-    return run_study(params_from_dict(small_raw(store_dir)))
+def timed_result(store_dir):
+    t0 = time.perf_counter()
+    result = run_study(params_from_dict(small_raw(store_dir)))
+    return result, time.perf_counter() - t0
+
+
+@pytest.fixture(scope="module")
+def result(timed_result):
+    return timed_result[0]
 
 
 # --------------------------------------------------------------------------- params
 
 
-@pytest.mark.parametrize("name", ["scenarios_2025.yaml", "scenarios_nl_2025.yaml"])
+@pytest.mark.parametrize(
+    "name", ["scenarios_2025.yaml", "scenarios_nl_2025.yaml", "my_household.yaml"]
+)
 def test_shipped_params_files_load(name):
     p = load_params(PROJECT_ROOT / "params" / name)
     assert p.scenarios and p.batteries
     assert any("Powerwall" in b.name for b in p.batteries)
     assert len([b for b in p.batteries if "Powerwall" not in b.name]) >= 2
-    assert p.ev["strategies"]
 
 
-def test_sydney_params_carry_the_battery_rebate_as_an_input():
+def test_sydney_params_carry_the_battery_rebate_and_an_ev_as_inputs():
     p = load_params(PROJECT_ROOT / "params/scenarios_2025.yaml")
-    assert p.battery_rebate["per_kwh"] > 0
+    assert p.battery_rebate_per_kwh > 0
     assert p.currency == "AUD" and p.site.timezone == "Australia/Sydney"
+    assert p.ev is not None and p.ev.strategies and p.ev.ev.capacity_kwh == 75.0
 
 
 def test_unknown_battery_in_a_scenario_names_it(tmp_path):
@@ -145,9 +105,13 @@ def test_unknown_battery_in_a_scenario_names_it(tmp_path):
         params_from_dict(raw)
 
 
-def test_bad_data_source_and_finance_keys_say_what_to_fix(tmp_path):
-    with pytest.raises(StudyError, match="data.source"):
-        params_from_dict(small_raw(tmp_path, data={"source": "ftp"}))
+def test_bad_input_source_and_finance_keys_say_what_to_fix(tmp_path):
+    with pytest.raises(StudyError, match="inputs.load"):
+        params_from_dict(small_raw(tmp_path, inputs={"load": "ftp"}))
+    with pytest.raises(StudyError, match="tariff: {kind: nem_retail}"):
+        params_from_dict(
+            small_raw(tmp_path, inputs={"prices": {"source": "aemo", "retail": "nem_retail"}})
+        )
     raw = small_raw(tmp_path)
     raw["finance"] = {**raw["finance"], "discount_rte": 0.05}
     with pytest.raises(StudyError, match="finance"):
@@ -159,17 +123,24 @@ def test_missing_params_file_is_named():
         load_params("params/nope.yaml")
 
 
+def test_a_yaml_mistake_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("title: x\npv:\n  sizes_kw: [0, 6.6\n")
+    with pytest.raises(StudyError, match="bad.yaml, line"):
+        load_params(path)
+
+
 # --------------------------------------------------------------------------- data
 
 
 def test_missing_weather_intervals_are_reported_not_dropped(tmp_path):
-    synthetic_year_start(ParquetStore(tmp_path), days=3, drop_weather_rows=1)
-    with pytest.raises(StudyError, match="no matching prices/weather"):
+    synthetic_year_start(ParquetStore(tmp_path), days=DAYS, drop_weather_rows=1)
+    with pytest.raises(StudyError, match=r"inputs.weather does not cover .*gaps in 2025-01"):
         run_study(params_from_dict(small_raw(tmp_path)))
 
 
-def test_empty_store_says_where_it_looked(tmp_path):
-    with pytest.raises(StudyError, match="no testdata/load data"):
+def test_empty_store_says_where_it_looked_and_how_to_fill_it(tmp_path):
+    with pytest.raises(StudyError, match=rf"holds no {SOURCE} load or usage; import it first"):
         run_study(params_from_dict(small_raw(tmp_path)))
 
 
@@ -215,7 +186,7 @@ def test_npv_payback_and_irr_agree_for_every_scenario(result):
         else:
             assert row["irr_note"].startswith("no IRR")
         turns_positive = bool(np.any(np.cumsum(net) >= 0))
-        assert (row["simple_payback_years"] is not None) == turns_positive
+        assert (row["payback_years"] is not None) == turns_positive
         assert (row["discounted_payback_years"] is not None) == bool(
             np.any(cf["cumulative_discounted_amount"].to_numpy() >= 0)
         )
@@ -231,7 +202,7 @@ def test_battery_rebate_lowers_the_capex(result):
     pv = result.scenario("Solar 6.6 kW")["net_capex_amount"]
     with_battery = result.scenario("Solar 6.6 kW + Powerwall 3")["net_capex_amount"]
     option = result.params.battery("Tesla Powerwall 3")
-    rebate = result.params.battery_rebate["per_kwh"] * option.capacity_kwh
+    rebate = result.params.battery_rebate_per_kwh * option.battery.capacity_kwh
     assert with_battery - pv == pytest.approx(option.cost_per_unit + option.installation - rebate)
 
 
@@ -248,11 +219,30 @@ def test_npv_grid_covers_every_pv_size_and_battery(result):
     assert set(grid["battery"]) == {"none", "Tesla Powerwall 3", "Tesla Powerwall 2"}
 
 
-def test_ev_strategies_side_by_side_and_departures_met(result):
+def test_ev_strategies_side_by_side_and_no_departure_missed(result):
+    from energylib.study.plan import STRATEGY_LABELS
+
     ev = result.ev_strategies
-    assert set(result.params.ev["strategies"]) <= set(ev["strategy"])
-    assert (ev["departures"] > 0).all()
-    assert np.allclose((ev["ev_grid_kwh"] + ev["ev_pv_kwh"]).to_numpy() >= 0, True)
+    labels = {STRATEGY_LABELS[s] for s in result.params.ev.strategies}
+    assert labels <= set(ev["strategy"])
+    assert (ev["departures"] == DAYS).all()  # one trip a day, weekdays and weekends
+    assert (ev["departures_missed"] == 0).all()
+
+
+def test_ev_charging_splits_into_grid_and_pv_without_loss(result):
+    """What each strategy's EV charged equals the grid part plus the PV part, from the flows."""
+    from energylib.scenario import run
+    from energylib.study.pipeline import Dispatcher
+    from energylib.study.plan import make_plan
+
+    plan = make_plan(result.params)
+    d = Dispatcher(result.params, result.inputs)
+    for label, spec in plan.ev.items():
+        flows = run(spec, result.inputs.year).flows
+        row = result.ev_strategies.filter(pl.col("strategy") == label).row(0, named=True)
+        assert row["ev_grid_kwh"] + row["ev_pv_kwh"] == pytest.approx(flows.ev_charge_kwh.sum())
+        assert row["ev_pv_kwh"] <= (flows.pv_kwh - flows.curtailed_kwh).sum() + 1e-9
+        assert d.run(spec).bill_total == pytest.approx(row["bill_amount"])
 
 
 def test_typical_days_are_summer_in_a_sydney_january(result):
@@ -280,9 +270,10 @@ def test_sensitivity_rows_for_the_tornado(result):
     assert result.sensitivity_swings(result.featured)["swing_amount"].is_sorted(descending=True)
 
 
-def test_stages_are_timed(result):
-    assert set(result.seconds) == {"data", "sweep", "finance"}
-    assert all(v >= 0 for v in result.seconds.values())
+def test_stages_are_timed_within_the_wall_time(timed_result):
+    result, wall = timed_result
+    assert set(result.seconds) == {"data", "dispatch and finance", "frames"}
+    assert sum(result.seconds.values()) <= wall
 
 
 def test_headline_prints_in_the_terminal(result):
@@ -372,11 +363,11 @@ def test_typo_in_a_section_is_named(tmp_path):
 
 
 def test_ev_departure_times_read_as_local_clock_times(tmp_path):
-    from datetime import time
+    from datetime import time as clock
 
     raw = small_raw(tmp_path)
     raw["ev"] = {**raw["ev"], "weekday_departure": "07:15"}
-    assert params_from_dict(raw).ev["weekday_departure"] == time(7, 15)
+    assert params_from_dict(raw).ev.ev.driving.weekday_departure == clock(7, 15)
     raw["ev"]["weekday_departure"] = "quarter past seven"
     with pytest.raises(StudyError, match="weekday_departure"):
         params_from_dict(raw)
@@ -394,7 +385,8 @@ def test_every_scenario_stays_consistent_under_other_finance_assumptions(
     """NPV at the IRR is zero and payback exists iff the cumulative flow turns positive, for any assumptions."""
     from dataclasses import replace
 
-    from energylib.study import Engine, _Finance, _plan
+    from energylib.study.pipeline import Dispatcher
+    from energylib.study.plan import make_plan
 
     params = _small_params(store_dir)
     params = replace(
@@ -406,16 +398,16 @@ def test_every_scenario_stays_consistent_under_other_finance_assumptions(
             horizon_years=horizon,
         ),
     )
-    engine = Engine(params, _year(store_dir))
-    plan = _plan(params)
-    fin = _Finance(params, engine, engine.run(plan.baseline), 365.0 / DAYS)
-    for full, no_battery, no_pv in plan.scenarios.values():
-        r = fin.money(full, no_battery, no_pv).result
+    d = Dispatcher(params, _inputs(store_dir))
+    plan = make_plan(params)
+    base = d.run(plan.baseline)
+    for choice in plan.scenarios:
+        r = d.money(choice, base).result
         flows = r.flows
         if r.irr is not None:
             terms = np.abs(flows / (1 + r.irr) ** np.arange(flows.size)).sum()
             assert abs(net_present_value(flows, r.irr)) <= 1e-6 * terms
-        assert (r.simple_payback_years is not None) == bool(np.any(np.cumsum(flows) >= 0))
+        assert (r.payback_years is not None) == bool(np.any(np.cumsum(flows) >= 0))
         assert r.npv == pytest.approx(net_present_value(flows, discount))
 
 
@@ -428,9 +420,96 @@ def _small_params(store_dir):
     return _CACHE["params"]
 
 
-def _year(store_dir):
+def _inputs(store_dir):
     from energylib.study import load_inputs
 
-    if "year" not in _CACHE:
-        _CACHE["year"] = load_inputs(_small_params(store_dir))
-    return _CACHE["year"]
+    if "inputs" not in _CACHE:
+        _CACHE["inputs"] = load_inputs(_small_params(store_dir))
+    return _CACHE["inputs"]
+
+
+# --------------------------------------------------------------------------- re-simulated finance
+def test_a_later_year_is_the_degraded_system_dispatched_and_billed_again(result):
+    from dataclasses import replace
+
+    from energylib.scenario import run
+    from energylib.study.pipeline import Dispatcher
+    from energylib.study.plan import make_plan
+
+    params = result.params
+    plan = make_plan(params)
+    d = Dispatcher(params, result.inputs)
+    choice = next(c for c in plan.scenarios if c.name == "Solar 6.6 kW + Powerwall 3")
+    spec = d.best(choice).spec
+    a = params.assumptions
+    y = 5
+    faded = replace(
+        spec.battery, capacity_kwh=spec.battery.capacity_kwh * (1 - a.battery_fade) ** (y - 1)
+    )
+    later = run(
+        replace(spec, battery=faded, pv_factor=(1 - a.pv_degradation) ** (y - 1)),
+        result.inputs.year,
+    )
+    base = run(plan.baseline, result.inputs.year)
+    expected = (later.baseline_total - later.bill_total) * result.annualisation
+    imp, exp, _ = d._year(spec, plan.baseline, y)
+    assert imp + exp == pytest.approx(expected)
+    assert base.bill_total == pytest.approx(later.baseline_total)
+    cash = result.cash_flows.filter(pl.col("scenario") == choice.name).sort("year")
+    row = result.scenario(choice.name)
+    assert cash["savings_amount"][1] == pytest.approx(row["year_one_saving_amount"])
+    escalation = (1 + a.tariff_escalation) ** (y - 1), (1 + a.export_escalation) ** (y - 1)
+    assert cash["savings_amount"][y] == pytest.approx(imp * escalation[0] + exp * escalation[1])
+
+
+def test_a_replaced_battery_saves_as_much_as_a_new_one(store_dir):
+    from energylib.study.pipeline import Dispatcher
+    from energylib.study.plan import make_plan
+
+    raw = small_raw(store_dir, battery_life_years=4)
+    raw["finance"] = {
+        **raw["finance"],
+        "pv_degradation": 0.0,
+        "battery_fade": 0.2,
+        "horizon_years": 8,
+    }
+    params = params_from_dict(raw)
+    d = Dispatcher(params, _inputs(store_dir))
+    plan = make_plan(params)
+    choice = next(c for c in plan.scenarios if c.battery)
+    spec = d.best(choice).spec
+    years = [sum(d._year(spec, plan.baseline, y)[:2]) for y in range(1, 9)]
+    assert years[4] == pytest.approx(years[0])  # year 5: a new battery
+    assert years[3] <= years[0] and years[7] == pytest.approx(years[3])
+
+
+def test_a_tariff_change_inside_the_horizon_prices_the_years_after_it(store_dir):
+    raw = small_raw(
+        store_dir, tariff={"kind": "flat", "import_per_kwh": 0.30, "feed_in_credit_per_kwh": 0.10}
+    )
+    raw["tariff_changes"] = [{"from": "2027-01-01", "feed_in_credit_per_kwh": 0.0}]
+    raw["finance"] = {
+        **raw["finance"],
+        "pv_degradation": 0.0,
+        "tariff_escalation": 0.0,
+        "export_price_escalation": 0.0,
+    }
+    result = run_study(params_from_dict(raw))
+    cash = result.cash_flows.filter(pl.col("scenario") == "Solar 6.6 kW").sort("year")[
+        "savings_amount"
+    ]
+    assert cash[1] == pytest.approx(cash[2])  # 2025 and 2026 with a feed-in tariff
+    assert cash[3] < cash[2] and cash[3] == pytest.approx(cash[4])  # none from 2027
+    assert "From 2027-01-01: feed_in_credit_per_kwh 0.0" in result.finance_method
+
+
+def test_the_scaled_method_is_an_option_and_the_report_says_which(store_dir):
+    raw = small_raw(store_dir)
+    raw["finance"] = {**raw["finance"], "method": "scaled"}
+    scaled = run_study(params_from_dict(raw))
+    assert "scaled down by PV degradation" in scaled.finance_method
+    resimulated = run_study(params_from_dict(small_raw(store_dir)))
+    assert "dispatched and billed again" in resimulated.finance_method
+    a, b = (r.scenario("Solar 6.6 kW + Powerwall 3") for r in (scaled, resimulated))
+    assert a["year_one_saving_amount"] == pytest.approx(b["year_one_saving_amount"])
+    assert a["npv_amount"] != pytest.approx(b["npv_amount"], rel=1e-6)

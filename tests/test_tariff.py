@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 
 from energylib.tariff import (
     BILL_COLUMNS,
+    NETWORKS,
+    REGION_NETWORKS,
     AmberTariff,
     Calendar,
     DynamicEUTariff,
     FlatTariff,
     MarketPrices,
+    NemRetailTariff,
     TimeOfUseTariff,
     TouPeriod,
     annual_total,
@@ -165,15 +169,89 @@ def test_eu_dynamic_prices_and_bill_with_tax_credit():
     )
 
 
-def test_eu_netting_credits_exports_at_the_import_price():
+def test_eu_netting_nets_the_energy_tax_on_the_year_s_volume():
+    """Saldering: exports earn the market price with VAT per interval, and the energy tax
+    with VAT comes back on min(imports, exports) of each calendar year."""
     ams = "Europe/Amsterdam"
-    cal = Calendar.from_utc(local_to_utc("2025-02-03 12:00", tz=ams), ams, 60)
-    tariff = DynamicEUTariff(feed_in="import_price")
-    imp, exp = tariff.interval_prices(cal, MarketPrices(spot_per_kwh=np.array([0.08])))
-    np.testing.assert_allclose(exp, imp)
+    utc = local_to_utc("2025-06-03 12:00", "2025-06-03 20:00", "2025-12-03 20:00", tz=ams)
+    cal = Calendar.from_utc(utc, ams, 60)
+    spot = np.array([0.05, 0.20, 0.15])
+    tariff = DynamicEUTariff(
+        feed_in="netting", monthly_fee=0.0, daily_supply_per_day=0.0, annual_tax_credit=0.0
+    )
+    imports, exports = np.array([0.0, 2.0, 1.0]), np.array([5.0, 0.0, 0.0])
+    bill = tariff.bill(imports, exports, cal, MarketPrices(spot_per_kwh=spot))
+    tax = 0.10154 * 1.21
+    energy = float(((spot + 0.02 + 0.10154) * 1.21 * imports).sum())
+    market = float(((spot - 0.01) * 1.21 * exports).sum())
+    netted = min(3.0, 5.0) * tax  # 3 kWh imported, 5 exported: 3 kWh netted
+    assert bill["total_cost"].sum() == pytest.approx(energy - market - netted)
+    # The netting settles in the billing year's last month.
+    assert bill.filter(pl.col("month") == "2025-12")["feed_in_credit"][0] == pytest.approx(netted)
+    # Per interval at the import price would have credited all 5 kWh of exports with the tax.
+    assert netted < 5.0 * tax
+
+
+def test_eu_netting_settles_each_calendar_year_on_its_own():
+    ams = "Europe/Amsterdam"
+    utc = local_to_utc("2025-12-31 12:00", "2026-01-01 20:00", tz=ams)
+    cal = Calendar.from_utc(utc, ams, 60)
+    tariff = DynamicEUTariff(
+        feed_in="netting", monthly_fee=0.0, daily_supply_per_day=0.0, annual_tax_credit=0.0
+    )
+    bill = tariff.bill(
+        np.array([0.0, 4.0]), np.array([4.0, 0.0]), cal, MarketPrices(spot_per_kwh=np.zeros(2))
+    )
+    assert bill["feed_in_credit"].to_list() == pytest.approx(
+        [4.0 * -0.01 * 1.21, 0.0]
+    )  # nothing to net
 
 
 def test_bill_rejects_series_of_the_wrong_length():
     cal = Calendar.from_utc(utc_range(datetime(2025, 3, 9, 13), 3, 5), SYD, 5)
     with pytest.raises(ValueError, match="one value per interval"):
         FlatTariff().bill(np.ones(2), np.ones(2), cal)
+
+
+# --------------------------------------------------------------------------- NEM retail from spot
+def test_nem_retail_import_is_spot_with_losses_network_pass_through_and_gst():
+    # A working Wednesday in January (Ausgrid summer peak 15-21) in Melbourne's and Sydney's clock.
+    utc = local_to_utc("2025-01-08T16:00", "2025-01-08T03:00", "2025-01-11T16:00")  # Sat last
+    cal = Calendar.from_utc(utc, SYD, 30)
+    spot = np.array([0.10, -0.05, 0.10])
+    t = NemRetailTariff(network="ausgrid", margin_per_kwh=0.01)
+    imp, exp = t.interval_prices(cal, MarketPrices(spot_per_kwh=spot))
+    peak, off = 0.2925, 0.0515
+    expected = (spot * 1.04 + np.array([peak, off, off]) + 0.0388 + 0.01) * 1.10
+    np.testing.assert_allclose(imp, expected)
+    np.testing.assert_allclose(exp, spot * 1.04)  # a negative spot price costs the exporter
+    assert t.daily_supply_per_day == pytest.approx((0.5534 + 0.0754) * 1.10)
+
+
+def test_nem_retail_winter_peak_is_shorter_on_ausgrid():
+    utc = local_to_utc("2025-07-09T16:00", "2025-07-09T18:00")
+    cal = Calendar.from_utc(utc, SYD, 30)
+    np.testing.assert_allclose(NemRetailTariff().network_per_kwh(cal), [0.0515, 0.2925])
+
+
+def test_nem_retail_flat_feed_in_and_own_network_periods():
+    utc = local_to_utc("2025-01-08T12:00", "2025-01-08T19:00")
+    cal = Calendar.from_utc(utc, SYD, 30)
+    own = (TouPeriod("peak", 0.30, time(18), time(20)), TouPeriod("rest", 0.05))
+    t = NemRetailTariff(network_periods=own, feed_in="flat", feed_in_credit_per_kwh=0.04,
+                        network="custom", daily_supply_per_day=1.0)  # fmt: skip
+    imp, exp = t.interval_prices(cal, MarketPrices(spot_per_kwh=np.zeros(2)))
+    np.testing.assert_allclose(imp, (np.array([0.05, 0.30]) + 0.0388) * 1.1)
+    np.testing.assert_allclose(exp, [0.04, 0.04])
+
+
+def test_nem_retail_unknown_network_names_the_known_ones():
+    with pytest.raises(ValueError, match="citipower"):
+        NemRetailTariff(network="nowhere")
+
+
+def test_every_price_region_maps_to_a_known_network():
+    assert set(REGION_NETWORKS.values()) <= set(NETWORKS)
+    for net in NETWORKS.values():  # an all-day catch-all: every interval has a network charge
+        cal = Calendar.from_utc(utc_range(datetime(2025, 1, 1, tzinfo=UTC), 48 * 366, 30), SYD, 30)
+        assert np.isfinite(NemRetailTariff(network=net.name).network_per_kwh(cal)).all()

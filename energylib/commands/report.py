@@ -56,9 +56,9 @@ def print_headlines(plan: str) -> None:
     import polars as pl
     from rich.console import Console
 
+    from energylib.commands.scenarios import print_headline
     from energylib.config import PROJECT_ROOT
     from energylib.report import load_plan
-    from energylib.study import print_headline
 
     for study in load_plan(plan):
         out = study.parameters.get("headline_out")

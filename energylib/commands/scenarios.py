@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--output-dir",
         default="reports",
-        help="where executed notebooks and HTML go (default: %(default)s)",
+        help="where executed notebooks and HTML go, from the current folder (default: %(default)s)",
     )
     p.add_argument(
         "--store-dir",
@@ -80,7 +80,7 @@ def plan(
         raise FileNotFoundError(
             f"study notebook {notebook} not found (looked in {Path.cwd()} and {root})"
         )
-    out = resolve(output_dir)
+    out = Path(output_dir).resolve()  # where the user runs the command, never the project's
     studies = []
     stems = set()
     for f in params_files:
@@ -107,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from energylib.report import ReportError, execute_all, render
-    from energylib.study import print_headline
 
     try:
         studies = plan(args.params, args.notebook, args.output_dir, args.store_dir)
@@ -142,3 +141,46 @@ def run(args: argparse.Namespace) -> int:
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
     print(f"done in {sum(seconds.values()):.1f} s ({stages})")
     return 0
+
+
+def print_headline(headline, console=None) -> None:
+    """Print a study's headline table in the terminal (rich), with its data line and answer.
+
+    Takes the headline frame saved by :func:`energylib.study.save_headline` (or a
+    :class:`~energylib.study.StudyResult`).
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from energylib.study import StudyResult, headline_table
+
+    if isinstance(headline, StudyResult):
+        p = headline.params
+        title = f"{p.title}: {p.assumptions.horizon_years}-year finance at {p.assumptions.discount_rate:.0%} discount"
+        caption, answer = (
+            f"data: {headline.data_description} ({headline.days:.0f} days)",
+            headline.recommendation,
+        )
+    else:
+        title = (
+            headline["title"][0]
+            if "title" in headline.columns and headline.height
+            else "Scenario study"
+        )
+        caption = (
+            f"data: {headline['data_description'][0]}"
+            if "data_description" in headline.columns
+            else None
+        )
+        answer = headline["recommendation"][0] if "recommendation" in headline.columns else None
+    table_frame = headline_table(headline)
+    table = Table(title=title, caption=caption)
+    for i, col in enumerate(table_frame.columns):
+        table.add_column(col, justify="left" if i < 3 else "right")
+    for row in table_frame.iter_rows():
+        table.add_row(*[str(v) for v in row])
+    # A pipe or a log gets the whole table; a terminal wraps it to its own width.
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
+    console.print(table)
+    if answer:
+        console.print(answer)

@@ -16,6 +16,11 @@ warm-starts from the last basis).
 
 ``x.shift(k)`` is ``x[t - k]`` in row t; rows where ``t - k`` falls outside the series drop
 that term (the caller puts the initial value on the right-hand side).
+
+Build once, solve many times: after a first :meth:`Model.solve`, :meth:`Model.set_bounds`,
+:meth:`Model.set_rhs` and :meth:`Model.minimise` change the data in the HiGHS model in place,
+and the next :meth:`Model.solve` starts from the last optimal basis (rolling windows and
+model-predictive control re-solve the same structure with the next window's numbers).
 """
 
 from __future__ import annotations
@@ -165,13 +170,31 @@ class Solution:
         return self.values[name]
 
 
+#: HiGHS options the optimum's models use.  Presolve is off: these LPs have no redundancy
+#: for it to remove (every bound and row is one physical limit), and on a year of hourly
+#: battery dispatch it costs more than it saves (see tests/bench/test_bench_scenario.py).
+DEFAULT_HIGHS_OPTIONS = {"presolve": "off"}
+
+
 @dataclass
 class Model:
-    """A linear programme over ``n`` intervals."""
+    """A linear programme over ``n`` intervals.
+
+    Parameters
+    ----------
+    n : int
+        Rows per constraint (intervals).
+    highs_options : dict, optional
+        HiGHS options (name -> value) set before each solve; default
+        :data:`DEFAULT_HIGHS_OPTIONS`.
+    """
 
     n: int
+    highs_options: dict = field(default_factory=lambda: dict(DEFAULT_HIGHS_OPTIONS))
     variables: dict[str, Variable] = field(default_factory=dict)
     _rows: list[tuple[str, Constraint, np.ndarray]] = field(default_factory=list)
+    _row_offsets: dict[str, int] = field(default_factory=dict)
+    _rhs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _objective: Expr | None = None
     _highs: highspy.Highs | None = None
 
@@ -193,13 +216,68 @@ class Model:
 
     def constrain(self, name: str, constraint: Constraint, where: np.ndarray | None = None) -> None:
         """Add one row per interval (only where ``where`` is true)."""
+        if self._highs is not None:
+            raise RuntimeError("constrain() after the first solve(): build a new Model")
+        if any(name == r[0] for r in self._rows):
+            raise ValueError(f"constraint {name!r} already defined")
         mask = np.ones(self.n, dtype=bool) if where is None else np.asarray(where, dtype=bool)
         if mask.any():
             self._rows.append((name, constraint, mask))
 
     def minimise(self, objective: Expr) -> None:
-        """Objective: the sum over rows of the expression."""
+        """Objective: the sum over rows of the expression (replaces the previous one)."""
         self._objective = _as_expr(objective, self.n)
+        if self._highs is not None:
+            cost = self._cost()
+            self._highs.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
+
+    def set_bounds(self, name: str, lower=None, upper=None) -> None:
+        """New bounds of variable ``name`` (scalars or arrays; ``None`` keeps them)."""
+        v = self.variables[name]
+        if lower is not None:
+            v.lower[:] = np.broadcast_to(np.asarray(lower, dtype=float), (self.n,))
+        if upper is not None:
+            v.upper[:] = np.broadcast_to(np.asarray(upper, dtype=float), (self.n,))
+        if (v.lower > v.upper + 1e-12).any():
+            bad = np.flatnonzero(v.lower > v.upper + 1e-12)
+            raise ValueError(
+                f"variable {name!r}: lower bound above upper bound at rows {bad[:5].tolist()}"
+            )
+        if self._highs is not None:
+            inf = highspy.kHighsInf
+            cols = np.arange(v.offset, v.offset + v.n, dtype=np.int32)
+            self._highs.changeColsBounds(
+                v.n, cols, v.lower.clip(-inf, inf), v.upper.clip(-inf, inf)
+            )
+
+    def set_rhs(self, name: str, rhs, lower=None, upper=None) -> None:
+        """New constant side of constraint ``name``: its rows read ``A x (sense) rhs``.
+
+        ``rhs`` is one value per interval (rows outside the constraint's ``where`` ignore
+        theirs).  For a ``>=`` or ``<=`` row, ``lower`` / ``upper`` may instead give both
+        sides (``-inf`` / ``inf`` leave a side open, which switches a row off).
+        """
+        try:
+            sense, mask = next((con.sense, w) for n_, con, w in self._rows if n_ == name)
+        except StopIteration:
+            raise KeyError(f"no constraint {name!r}") from None
+        rows = np.flatnonzero(mask)
+        k = rows.size
+        value = np.broadcast_to(np.asarray(rhs, dtype=float), (self.n,))[rows]
+        lo = np.full(k, -np.inf) if sense == "<=" else value.copy()
+        hi = np.full(k, np.inf) if sense == ">=" else value.copy()
+        if lower is not None:
+            lo = np.broadcast_to(np.asarray(lower, dtype=float), (self.n,))[rows]
+        if upper is not None:
+            hi = np.broadcast_to(np.asarray(upper, dtype=float), (self.n,))[rows]
+        if self._highs is None:  # applied when the model is built
+            self._rhs[name] = (lo, hi)
+            return
+        inf = highspy.kHighsInf
+        first = self._row_offsets[name]
+        self._highs.changeRowsBounds(
+            k, np.arange(first, first + k, dtype=np.int32), lo.clip(-inf, inf), hi.clip(-inf, inf)
+        )
 
     # ------------------------------------------------------------------ assembly
     def _matrix(self):
@@ -208,7 +286,8 @@ class Model:
         rows, cols, vals, lower, upper = [], [], [], [], []
         r0 = 0
         t = np.arange(self.n)
-        for _, con, mask in self._rows:
+        for name, con, mask in self._rows:
+            self._row_offsets[name] = r0
             row_of = np.cumsum(mask) - 1 + r0  # row index for each masked t
             for term in con.expr.terms:
                 src = t - term.shift
@@ -217,23 +296,33 @@ class Model:
                 cols.append(term.var.offset + src[ok])
                 vals.append(term.coef[ok])
             rhs = -con.expr.const[mask]
-            lower.append(rhs if con.sense in ("==", ">=") else np.full(rhs.size, -np.inf))
-            upper.append(rhs if con.sense in ("==", "<=") else np.full(rhs.size, np.inf))
+            if name in self._rhs:
+                lower.append(self._rhs[name][0])
+                upper.append(self._rhs[name][1])
+            else:
+                lower.append(rhs if con.sense in ("==", ">=") else np.full(rhs.size, -np.inf))
+                upper.append(rhs if con.sense in ("==", "<=") else np.full(rhs.size, np.inf))
             r0 += int(mask.sum())
+        if not vals:  # bounds only
+            return sp.csc_matrix((0, nvar)), np.zeros(0), np.zeros(0)
         a = sp.csc_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, nvar)
         )
         return a, np.concatenate(lower), np.concatenate(upper)
 
-    def _build(self) -> highspy.Highs:
+    def _cost(self) -> np.ndarray:
         if self._objective is None:
             raise ValueError("no objective: call Model.minimise(...) first")
-        nvar = sum(v.n for v in self.variables.values())
-        cost = np.zeros(nvar)
+        cost = np.zeros(sum(v.n for v in self.variables.values()))
         for term in self._objective.terms:
             if term.shift:
                 raise ValueError("shifted terms are not allowed in the objective")
             cost[term.var.offset : term.var.offset + self.n] += term.coef
+        return cost
+
+    def _build(self) -> highspy.Highs:
+        cost = self._cost()
+        nvar = cost.size
         a, lo, hi = self._matrix()
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
@@ -250,6 +339,8 @@ class Model:
         lp.a_matrix_.value_ = a.data
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
+        for key, value in self.highs_options.items():
+            h.setOptionValue(key, value)
         h.passModel(lp)
         return h
 
@@ -263,7 +354,8 @@ class Model:
         v.upper[idx] = value
         if self._highs is not None:
             cols = (v.offset + idx).astype(np.int32)
-            self._highs.changeColsBounds(idx.size, cols, v.lower[idx], np.full(idx.size, value))
+            lower = v.lower[idx].clip(-highspy.kHighsInf, highspy.kHighsInf)
+            self._highs.changeColsBounds(idx.size, cols, lower, np.full(idx.size, value))
 
     def solve(self, *, time_limit_s: float | None = None) -> Solution:
         """Solve with HiGHS (dual simplex); raise :class:`InfeasibleError` when there is no optimum."""

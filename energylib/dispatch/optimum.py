@@ -75,106 +75,186 @@ class OptimumOptions:
     time_limit_s: float | None = None
 
 
-def _build_window(
-    load,
-    pv,
-    ip,
-    ec,
-    interval_minutes,
-    battery,
-    ev,
-    eva,
-    v2h,
-    v2g,
-    imp_max,
-    exp_max,
-    soc0,
-    ev_soc0,
-    t0,
-    penalty,
-) -> Model:
-    """The LP of one window (see the module docstring), ready to solve."""
-    n = load.size
-    h = interval_minutes / 60.0
-    m = Model(n)
-    # Nothing can draw more than load + battery + EV, nor send out more than PV + battery + EV:
-    # these bounds keep the LP bounded where the import price dips below the export credit.
-    most_in = load.copy()
-    most_out = pv.copy()
-    if battery is not None:
-        bc_max, bd_max = battery.per_interval(interval_minutes)
-        most_in += bc_max
-        most_out += bd_max
-    if ev is not None:
-        most_in += eva.home * ev.charger_kw * h
-        most_out += eva.home * ev.bidirectional_kw * h
-    imp_cap = np.minimum(np.maximum(imp_max, load - pv), most_in)
-    exp_max = np.minimum(exp_max, most_out)
+class DispatchLP:
+    """The optimum's LP over a window of ``n`` intervals: built once, re-solved with new data.
 
-    imp = m.variable("imp", upper=imp_cap)
-    exp = m.variable("exp", upper=exp_max)
-    curt = m.variable("curt", upper=pv)
-    balance_in = pv - curt + imp
-    balance_out = load + exp
-    objective = ip * imp - ec * exp + 1e-7 * curt
+    The structure (variables, rows) depends only on the window length and on which assets
+    there are; every number of a window (load, PV, prices, limits, the EV's driving, the
+    starting states of charge) goes in through :meth:`update` as bounds, costs and
+    right-hand sides, so rolling windows (and a model-predictive controller) re-solve one
+    HiGHS model from its last basis.  The model is the module docstring's, with the EV's
+    departure and reserve rows written for every interval (off where they do not apply).
 
-    if battery is not None:
-        cap = battery.calendar_capacity_kwh(n, interval_minutes, start=t0)
-        eta = battery.eta_one_way
-        bc = m.variable("bc", upper=bc_max)
-        bd = m.variable("bd", upper=bd_max)
-        soc = m.variable(
-            "soc", lower=battery.soc_min_fraction * cap, upper=battery.soc_max_fraction * cap
-        )
-        first = np.zeros(n)
-        first[0] = soc0
-        m.constrain("battery soc dynamics", soc - soc.shift(1) - eta * bc + bd / eta == first)
-        balance_in = balance_in + bd
-        balance_out = balance_out + bc
-        objective = objective + battery.wear_cost_per_kwh * bd + 1e-7 * (bc + bd)
+    Parameters
+    ----------
+    n : int
+        Intervals per window.
+    interval_minutes : int
+        Interval length [min].
+    battery, ev : Battery or None, EV or None
+        The assets.
+    v2h, v2g : bool
+        Vehicle-to-home / vehicle-to-grid.
+    penalty_per_kwh : float
+        Price of an EV shortfall, top-up or reserve breach [currency/kWh].
+    """
 
-    if ev is not None:
-        home = eva.home.astype(float)
-        evc = m.variable("evc", upper=home * ev.charger_kw * h)
-        d_lim = ev.bidirectional_kw * h if (v2h or v2g) else 0.0
-        evd = m.variable("evd", upper=home * d_lim)
-        ev_soc = m.variable("ev_soc", upper=ev.max_soc_fraction * ev.capacity_kwh)
-        topup = m.variable("ev_topup", upper=np.where(eva.trip_kwh > 0, np.inf, 0.0))
-        req = eva.required_kwh
-        short = m.variable("ev_short", upper=np.where(req > 0, req, 0.0))
-        first = np.zeros(n)
-        first[0] = ev_soc0
-        m.constrain(
-            "ev soc dynamics",
-            ev_soc
-            - ev_soc.shift(1)
-            - ev.charge_efficiency * evc
-            + evd / ev.discharge_efficiency
-            - topup
-            == first - eva.trip_kwh,
-        )
-        m.constrain("ev departure soc", ev_soc + short >= req, where=req > 0)
-        objective = (
-            objective + ev.wear_cost_per_kwh * evd + penalty * (short + topup) + 1e-7 * (evc + evd)
-        )
-        if v2h or v2g:
-            below = m.variable("ev_below_reserve", upper=np.where(eva.home, np.inf, 0.0))
+    def __init__(
+        self,
+        n: int,
+        interval_minutes: int,
+        *,
+        battery: Battery | None = None,
+        ev: EV | None = None,
+        v2h: bool = False,
+        v2g: bool = False,
+        penalty_per_kwh: float = 100.0,
+    ) -> None:
+        self.n, self.interval_minutes = n, interval_minutes
+        self.battery, self.ev, self.v2h, self.v2g = battery, ev, v2h, v2g
+        self.penalty = float(penalty_per_kwh)
+        m = self.model = Model(n)
+        # Bounds and right-hand sides are placeholders until update().
+        imp = m.variable("imp")
+        exp = m.variable("exp")
+        curt = m.variable("curt")
+        balance = imp - exp - curt  # + sources - sinks of the assets, == load - pv
+        no_v2g = exp + curt
+        if battery is not None:
+            eta = battery.eta_one_way
+            bc, bd = m.variable("bc"), m.variable("bd")
+            soc = m.variable("soc")
+            m.constrain("battery soc dynamics", soc - soc.shift(1) - eta * bc + bd / eta == 0.0)
+            balance = balance + bd - bc
+            no_v2g = no_v2g - bd
+        if ev is not None:
+            evc, evd = m.variable("evc"), m.variable("evd")
+            ev_soc = m.variable("ev_soc", upper=ev.max_soc_fraction * ev.capacity_kwh)
+            topup, short = m.variable("ev_topup"), m.variable("ev_short")
             m.constrain(
-                "ev reserve while parked",
-                ev_soc + below >= ev.reserve_soc_fraction * ev.capacity_kwh,
-                where=eva.home,
+                "ev soc dynamics",
+                ev_soc
+                - ev_soc.shift(1)
+                - ev.charge_efficiency * evc
+                + evd / ev.discharge_efficiency
+                - topup
+                == 0.0,
             )
-            objective = objective + penalty * below
-        if v2h and not v2g and battery is not None:
-            m.constrain("no V2G: exports come from pv and the battery", exp + curt - bd <= pv)
-        elif v2h and not v2g:
-            m.constrain("no V2G: exports come from pv", exp + curt <= pv)
-        balance_in = balance_in + evd
-        balance_out = balance_out + evc
+            m.constrain("ev departure soc", ev_soc + short >= 0.0)
+            if v2h or v2g:
+                below = m.variable("ev_below_reserve")
+                m.constrain("ev reserve while parked", ev_soc + below >= 0.0)
+            if v2h and not v2g:
+                m.constrain("no V2G: exports come from pv and the battery", no_v2g <= 0.0)
+            balance = balance + evd - evc
+        m.constrain("energy balance", balance == 0.0)
 
-    m.constrain("energy balance", balance_in == balance_out)
-    m.minimise(objective)
-    return m
+    def update(
+        self,
+        load: np.ndarray,
+        pv: np.ndarray,
+        import_per_kwh: np.ndarray,
+        export_credit_per_kwh: np.ndarray,
+        *,
+        import_max_kwh: float = np.inf,
+        export_max_kwh: float = np.inf,
+        ev_arrays: EVArrays | None = None,
+        soc0_kwh: float | None = None,
+        ev_soc0_kwh: float | None = None,
+        start: int = 0,
+    ) -> None:
+        """Put one window's numbers into the model.
+
+        Parameters
+        ----------
+        load, pv : numpy.ndarray
+            Household load and PV per interval of the window [kWh].
+        import_per_kwh, export_credit_per_kwh : numpy.ndarray
+            Prices per interval [currency/kWh].
+        import_max_kwh, export_max_kwh : float
+            Grid limits per interval [kWh] (``inf``: none).
+        ev_arrays : EVArrays
+            The EV's driving over the window (required with an EV).
+        soc0_kwh, ev_soc0_kwh : float
+            Stored energy before the window's first interval [kWh] (default: the assets'
+            initial state of charge).
+        start : int
+            Index of the window's first interval in the year (calendar fade).
+        """
+        m, n, b, ev = self.model, self.n, self.battery, self.ev
+        h = self.interval_minutes / 60.0
+        first = np.zeros(n)
+        # Nothing can draw more than load + battery + EV, nor send out more than PV + battery +
+        # EV: these bounds keep the LP bounded where the import price dips below the credit.
+        most_in, most_out = load.copy(), pv.copy()
+        cost = {"imp": import_per_kwh, "exp": -export_credit_per_kwh, "curt": 1e-7}
+        if b is not None:
+            bc_max, bd_max = b.per_interval(self.interval_minutes)
+            most_in += bc_max
+            most_out += bd_max
+            cap = b.calendar_capacity_kwh(n, self.interval_minutes, start=start)
+            m.set_bounds("bc", 0.0, bc_max)
+            m.set_bounds("bd", 0.0, bd_max)
+            m.set_bounds("soc", b.soc_min_fraction * cap, b.soc_max_fraction * cap)
+            first[0] = b.initial_soc_kwh if soc0_kwh is None else soc0_kwh
+            m.set_rhs("battery soc dynamics", first)
+            cost |= {"bc": 1e-7, "bd": b.wear_cost_per_kwh + 1e-7}
+        if ev is not None:
+            if ev_arrays is None:
+                raise ValueError(
+                    "an EV needs its ev_arrays (EV.arrays(local_times, interval_minutes))"
+                )
+            home = ev_arrays.home.astype(float)
+            charge = home * ev.charger_kw * h
+            discharge = home * (ev.bidirectional_kw * h if (self.v2h or self.v2g) else 0.0)
+            most_in += charge
+            most_out += discharge
+            req = ev_arrays.required_kwh
+            m.set_bounds("evc", 0.0, charge)
+            m.set_bounds("evd", 0.0, discharge)
+            m.set_bounds("ev_topup", 0.0, np.where(ev_arrays.trip_kwh > 0, np.inf, 0.0))
+            m.set_bounds("ev_short", 0.0, np.where(req > 0, req, 0.0))
+            first = np.zeros(n)
+            first[0] = (
+                ev.initial_soc_fraction * ev.capacity_kwh if ev_soc0_kwh is None else ev_soc0_kwh
+            )
+            m.set_rhs("ev soc dynamics", first - ev_arrays.trip_kwh)
+            m.set_rhs("ev departure soc", req)
+            cost |= {
+                "evc": 1e-7,
+                "evd": ev.wear_cost_per_kwh + 1e-7,
+                "ev_topup": self.penalty,
+                "ev_short": self.penalty,
+            }
+            if self.v2h or self.v2g:
+                reserve = ev.reserve_soc_fraction * ev.capacity_kwh
+                m.set_bounds("ev_below_reserve", 0.0, np.where(ev_arrays.home, np.inf, 0.0))
+                m.set_rhs(
+                    "ev reserve while parked",
+                    reserve,
+                    lower=np.where(ev_arrays.home, reserve, -np.inf),
+                )
+                cost["ev_below_reserve"] = self.penalty
+            if self.v2h and not self.v2g:
+                m.set_rhs("no V2G: exports come from pv and the battery", pv)
+        m.set_bounds("imp", 0.0, np.minimum(np.maximum(import_max_kwh, load - pv), most_in))
+        m.set_bounds("exp", 0.0, np.minimum(export_max_kwh, most_out))
+        m.set_bounds("curt", 0.0, pv)
+        m.set_rhs("energy balance", load - pv)
+        m.minimise(sum(np.broadcast_to(c, (n,)) * m.variables[k] for k, c in cost.items()))
+
+    def solve(self, *, time_limit_s: float | None = None) -> Solution:
+        """Solve; then, until no pair of opposite flows is on at once, switch the smaller off
+        and solve again (from the last basis).  Bounds changed here hold until the next
+        :meth:`update`."""
+        sol = self.model.solve(time_limit_s=time_limit_s)
+        # Each round switches off at least one flow that was free (a switched-off flow is
+        # 0), so this ends within 3 rounds per interval.
+        while switch_off := _simultaneous(sol):
+            for name, where in switch_off.items():
+                self.model.fix_upper(name, where, 0.0)
+            sol = self.model.solve(time_limit_s=time_limit_s)
+        return sol
 
 
 def _simultaneous(sol: Solution) -> dict[str, np.ndarray]:
@@ -249,6 +329,7 @@ def optimise(
 
     keys = ("imp", "exp", "curt", "bc", "bd", "soc", "evc", "evd", "ev_soc", "ev_topup")
     out = {k: np.zeros(n) for k in keys}
+    models: dict[int, DispatchLP] = {}  # one per window length: rolling windows reuse it
     for s, e, keep in windows:
         sl = slice(s, e)
         eva = None
@@ -259,31 +340,30 @@ def optimise(
                 required_kwh=ev_arrays.required_kwh[sl],
                 next_departure=np.minimum(ev_arrays.next_departure[sl] - s, e - s),
             )
-        model = _build_window(
+        lp = models.get(e - s)
+        if lp is None:
+            lp = models[e - s] = DispatchLP(
+                e - s,
+                interval_minutes,
+                battery=battery,
+                ev=ev,
+                v2h=v2h,
+                v2g=v2g,
+                penalty_per_kwh=penalty,
+            )
+        lp.update(
             load[sl],
             pv[sl],
             ip[sl],
             ec[sl],
-            interval_minutes,
-            battery,
-            ev,
-            eva,
-            v2h,
-            v2g,
-            imp_max,
-            exp_max,
-            soc0,
-            ev_soc0,
-            s,
-            penalty,
+            import_max_kwh=imp_max,
+            export_max_kwh=exp_max,
+            ev_arrays=eva,
+            soc0_kwh=soc0,
+            ev_soc0_kwh=ev_soc0,
+            start=s,
         )
-        sol = model.solve(time_limit_s=options.time_limit_s)
-        # Until no pair is on at once: each round switches off at least one flow that was
-        # free (a switched-off flow is 0), so this ends within 3 rounds per interval.
-        while switch_off := _simultaneous(sol):
-            for name, where in switch_off.items():
-                model.fix_upper(name, where, 0.0)
-            sol = model.solve(time_limit_s=options.time_limit_s)
+        sol = lp.solve(time_limit_s=options.time_limit_s)
         k = keep - s
         for key in keys:
             if key in sol.values:

@@ -180,6 +180,29 @@ def _forecast_thresholds(price_f, load_f, pv, window, usable_kwh, bc_max, bd_max
 
 
 @njit(cache=True)
+def _plan_cheapest(price, start, end, k, plan):
+    """Mark the ``k`` cheapest intervals of ``[start, end)`` in ``plan``, the earliest first
+    among equal prices (the set a stable sort's first ``k`` would give), in O(end - start)."""
+    m = end - start
+    if k >= m:
+        for q in range(start, end):
+            plan[q] = True
+        return
+    kth = np.partition(price[start:end].copy(), k - 1)[k - 1]
+    taken = 0
+    for q in range(start, end):
+        if price[q] < kth:
+            plan[q] = True
+            taken += 1
+    for q in range(start, end):
+        if taken >= k:
+            break
+        if price[q] == kth:
+            plan[q] = True
+            taken += 1
+
+
+@njit(cache=True)
 def _dispatch_kernel(
     load,
     pv,
@@ -226,13 +249,14 @@ def _dispatch_kernel(
     imp = np.zeros(n)
     exp = np.zeros(n)
     curt = np.zeros(n)
-    bc = np.zeros(n)
-    bd = np.zeros(n)
-    soc = np.zeros(n)
-    cap = np.zeros(n)
-    evc = np.zeros(n)
-    evd = np.zeros(n)
-    ev_soc = np.zeros(n)
+    # written at every interval below
+    bc = np.empty(n)
+    bd = np.empty(n)
+    soc = np.empty(n)
+    cap = np.empty(n)
+    evc = np.empty(n)
+    evd = np.empty(n)
+    ev_soc = np.empty(n)
     ev_topup = np.zeros(n)
     ev_short = np.zeros(n)
     plan = np.zeros(n, dtype=np.bool_)
@@ -290,9 +314,7 @@ def _dispatch_kernel(
                         need = (R if j < n else ev_smax) - es
                         if need > _EPS:
                             k_need = int(math.ceil(need / g - 1e-9))
-                            order = np.argsort(imp_price[t:end], kind="mergesort")
-                            for q in range(min(k_need, order.size)):
-                                plan[t + order[q]] = True
+                            _plan_cheapest(imp_price, t, end, k_need, plan)
                 room = max(ev_smax - es, 0.0)  # stored kWh the car can still take
                 want = 0.0  # stored kWh to add this interval
                 if strategy == 0:

@@ -201,7 +201,16 @@ def read_entsoe_xml(
     where = str(source) if is_path else "ENTSO-E document"
     for alias, canonical in _RESOLUTION_ALIASES.items():
         raw = raw.replace(alias, canonical)
-    text = raw.decode("utf-8")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = ""
+    if not text.lstrip().startswith("<"):
+        raise EntsoeDocumentError(
+            f"{where}: not an XML document (it starts with {raw[:24]!r}); ENTSO-E's API answers in "
+            "XML. For a CSV saved from entsoe-py (a time column and a price column), use "
+            "read_entsoe_csv or `energy import entsoe FILE.csv`"
+        )
     if "Acknowledgement_MarketDocument" in text:
         reason = (
             "No matching data found"
@@ -265,6 +274,86 @@ def read_entsoe_xml(
             currency=currency or "EUR",
             timezone=area.tz,
             extra={"sequence": seq, "document": where},
+        )
+        frames.append((validate(data, meta, where=where), meta))
+    return frames
+
+
+def read_entsoe_csv(
+    path: str | Path, *, zone: str, channel: str = DAY_AHEAD
+) -> list[tuple[pl.DataFrame, FrameMeta]]:
+    """Read day-ahead prices saved from entsoe-py's pandas output (``series.to_csv(path)``).
+
+    The file has a header row and two columns: the index (interval starts in the zone's
+    local time *with* their UTC offset, e.g. ``2025-01-01 00:00:00+01:00``, as entsoe-py's
+    tz-aware index writes them) and the price in EUR/MWh (named ``0``, ``price`` or
+    anything: the second column is taken).
+
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    zone : str
+        Bidding zone (``NL``, ``DE_LU`` ...): the file does not say.
+    channel : str
+        Store channel (``day_ahead``).
+
+    Returns
+    -------
+    list of (polars.DataFrame, FrameMeta)
+        ``spot_per_kwh`` [EUR/kWh], one pair per resolution (hourly before 1 October 2025,
+        15-min after), oldest first.
+
+    Raises
+    ------
+    EntsoeDocumentError
+        Not two columns, a time without its UTC offset, a price that is not a number, or
+        intervals off every 15/30/60-minute grid; the message names the file and line.
+    """
+    path = Path(path)
+    where = str(path)
+    area = zone_area(zone)
+    raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    if raw.width != 2:
+        raise EntsoeDocumentError(
+            f"{where}: expected 2 columns (time, price in EUR/MWh) as entsoe-py writes a price "
+            f"series, found {raw.width}: {raw.columns}"
+        )
+    times, prices = raw.columns
+    parsed = raw.select(
+        pl.col(times)
+        .str.strip_chars()
+        .str.to_datetime("%Y-%m-%d %H:%M:%S%:z", strict=False)
+        .alias(TIME),
+        pl.col(prices).str.strip_chars().cast(pl.Float64, strict=False).alias("eur_mwh"),
+    )
+    for column, what, fix in (
+        (TIME, "time without a UTC offset or not a time",
+         "write the series with its tz-aware index (entsoe-py's default), e.g. 2025-01-01 00:00:00+01:00"),
+        ("eur_mwh", "price that is not a number", "the second column must be the price in EUR/MWh"),
+    ):  # fmt: skip
+        bad = parsed[column].is_null().arg_true()
+        if bad.len():
+            line = int(bad[0]) + 2
+            raise EntsoeDocumentError(
+                f"{where}, line {line}: {what} ({raw.row(line - 2)[0 if column == TIME else 1]!r}); {fix}"
+            )
+    parsed = parsed.with_columns(
+        pl.col(TIME).dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    ).sort(TIME)
+    # Each row lasts until the next one starts; across a gap it keeps the row before's length.
+    step = (parsed[TIME].shift(-1) - parsed[TIME]).dt.total_minutes()
+    minutes = pl.DataFrame({"m": step}).select(
+        pl.when(pl.col("m").is_in([15, 30, 60])).then(pl.col("m")).forward_fill().backward_fill()
+    )["m"]
+    if minutes.null_count():
+        raise EntsoeDocumentError(f"{where}: no run of 15, 30 or 60-minute intervals in the file")
+    frames = []
+    for m in minutes.unique(maintain_order=True).to_list():
+        part = parsed.filter(minutes == m)
+        data = part.select(TIME, (pl.col("eur_mwh") / 1000.0).alias("spot_per_kwh"))
+        meta = FrameMeta(
+            SOURCE, KIND, int(m), area.name, channel, "EUR", area.tz, extra={"file": where}
         )
         frames.append((validate(data, meta, where=where), meta))
     return frames

@@ -12,6 +12,13 @@ Interval convention (``interval_start`` is the start of the hour the values desc
   (``01:00`` is 00:00-01:00; ``24:00`` closes the year), so one hour is subtracted.
 * PVGIS TMY rows (``time(UTC)`` ``YYYYMMDD:HH00``) are taken as the start of
   their UTC hour.
+* EPW rows are stamped with the hour that ENDS the interval (hour 1 is 00:00-01:00), so
+  the interval starts one hour earlier, in the file's clock.  An EnergyPlus EPW's clock is
+  local standard time at the header's UTC offset.  A PVGIS EPW's clock is UTC although its
+  header gives the site's offset (``LOCATION,unknown,-,unknown,ECMWF/ERA,...,1,250`` for a
+  site at UTC+1): trusting the header would move every value an hour (or the offset) away
+  from the sun.  PVGIS files are recognised by their header (an ``ECMWF``/``PVGIS``/
+  ``SARAH`` data source or a ``PVGIS`` comment); ``epw_clock=`` overrides the guess.
 * Open-Meteo's radiation is the mean over the PRECEDING hour, so its time stamp
   minus one hour is the interval start.  Temperature and wind are instantaneous
   at the stamp, the end of that interval: a half-hour shift we accept and state.
@@ -122,15 +129,17 @@ def _source_years(index: pd.DatetimeIndex) -> dict[int, list[int]]:
 
 def _sniff(path: Path) -> str:
     suffix = path.suffix.lower()
-    if suffix in (".json", ".epw"):
-        return f"pvgis_{suffix[1:]}"
+    if suffix == ".epw":
+        return "epw"
+    if suffix == ".json":
+        return "pvgis_json"
     head = path.read_bytes()[:200]
     if head.startswith(b"Latitude (decimal degrees)"):
         return "pvgis_csv"
     if suffix == ".csv":
         return "tmy3"
     raise WeatherDataError(
-        f"{path}: unknown weather file type; expected a TMY3 .csv or a PVGIS TMY .csv/.json/.epw"
+        f"{path}: unknown weather file type; expected a TMY3 .csv, an .epw or a PVGIS TMY .csv/.json"
     )
 
 
@@ -140,8 +149,9 @@ def read_tmy(
     year: int | None = DEFAULT_YEAR,
     site: str | None = None,
     timezone: str | None = None,
+    epw_clock: str | None = None,
 ) -> tuple[pl.DataFrame, FrameMeta]:
-    """Read a TMY3 file (pvlib's bundled ones) or a PVGIS TMY file (csv, json or epw).
+    """Read a TMY3 file (pvlib's bundled ones), an EPW file or a PVGIS TMY file (csv, json, epw).
 
     Parameters
     ----------
@@ -154,15 +164,20 @@ def read_tmy(
         Site name; defaults to the station (TMY3) or ``"lat,lon"`` (PVGIS).
     timezone : str, optional
         IANA zone for local-time features; defaults to the file's fixed offset
-        (TMY3, e.g. ``Etc/GMT+5``) or ``UTC`` (PVGIS).
+        (TMY3 and EPW headers, e.g. ``Etc/GMT+5``) or ``UTC`` (PVGIS csv/json).
+    epw_clock : {'utc', 'header'}, optional
+        The clock of an EPW file's rows: ``utc`` (PVGIS) or ``header`` (local standard time
+        at the header's offset, EnergyPlus).  Default: ``utc`` for a file PVGIS wrote,
+        ``header`` otherwise (see the module docstring).
 
     Returns
     -------
     data : polars.DataFrame
         Hourly ``interval_start`` (UTC) and the five weather columns.
     meta : FrameMeta
-        ``source`` ``tmy3`` or ``pvgis``, ``kind`` ``weather``, ``channel`` ``tmy``;
-        ``extra`` holds latitude, longitude, elevation and the source years per month.
+        ``source`` ``tmy3``, ``epw`` or ``pvgis``, ``kind`` ``weather``, ``channel``
+        ``tmy``; ``extra`` holds latitude, longitude, elevation and the source years per
+        month (and, for EPW, the rows' clock and the header's UTC offset).
     """
     path = Path(path)
     if not path.is_file():
@@ -172,6 +187,8 @@ def read_tmy(
     kind = _sniff(path)
     if kind == "tmy3":
         return _read_tmy3(path, year, site, timezone)
+    if kind == "epw":
+        return _read_epw(path, year, site, timezone, epw_clock)
     df, meta = pvlib.iotools.read_pvgis_tmy(
         path, pvgis_format=kind.split("_")[1], map_variables=True
     )
@@ -208,6 +225,65 @@ def _read_tmy3(
             "longitude": meta["longitude"],
             "elevation_m": meta["altitude"],
             "utc_offset_h": meta["TZ"],
+            "year": year,
+            "source_years": source_years,
+            "file": str(path),
+        },
+    )
+    return validate(data, fmeta, where=str(path)), fmeta
+
+
+EPW_CLOCKS = ("utc", "header")
+_PVGIS_EPW_MARKERS = ("PVGIS", "ECMWF", "SARAH", "ERA5")
+
+
+def _is_pvgis_epw(path: Path, meta: dict) -> bool:
+    """Whether PVGIS wrote this EPW: its data source or comments name PVGIS's databases."""
+    if any(m in str(meta.get("data_type", "")).upper() for m in _PVGIS_EPW_MARKERS):
+        return True
+    with path.open(encoding="utf-8", errors="replace") as f:
+        head = [next(f, "") for _ in range(8)]
+    comments = " ".join(line for line in head if line.upper().startswith("COMMENTS"))
+    return "PVGIS" in comments.upper()
+
+
+def _read_epw(
+    path: Path, year: int | None, site: str | None, timezone: str | None, clock: str | None
+) -> tuple[pl.DataFrame, FrameMeta]:
+    if clock is not None and clock not in EPW_CLOCKS:
+        raise ValueError(f"epw_clock={clock!r}; use one of {EPW_CLOCKS} or None to detect it")
+    try:
+        df, meta = pvlib.iotools.read_epw(path)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise WeatherDataError(f"{path}: not a readable EPW file ({exc})") from exc
+    pvgis = _is_pvgis_epw(path, meta)
+    clock = clock or ("utc" if pvgis else "header")
+    header_zone = _fixed_offset_zone(meta["TZ"])
+    # EPW hour h covers (h-1, h]: the interval starts at h-1, on the file's own wall clock
+    # (built from the columns: pvlib's index already carries the header's offset).
+    wall = pd.DatetimeIndex(
+        pd.to_datetime(df[["year", "month", "day"]].astype(int))
+        + pd.to_timedelta(df["hour"].astype(int) - 1, unit="h")
+    )
+    source_years = _source_years(wall)
+    rows_zone = "UTC" if clock == "utc" else header_zone
+    starts = _with_year(wall, year).tz_localize(rows_zone)
+    data = _to_frame(df, starts, str(path))
+    where_is = f"{meta['latitude']:.3f},{meta['longitude']:.3f}"
+    name = ",".join(str(meta.get(k, "")) for k in ("city", "country")).strip(",") or where_is
+    fmeta = FrameMeta(
+        source="pvgis" if pvgis else "epw",
+        kind=KIND,
+        interval_minutes=60,
+        site=site or (where_is if pvgis else name),
+        channel="tmy",
+        timezone=timezone or header_zone,
+        extra={
+            "latitude": meta["latitude"],
+            "longitude": meta["longitude"],
+            "elevation_m": meta["altitude"],
+            "utc_offset_h": meta["TZ"],
+            "rows_clock": rows_zone,
             "year": year,
             "source_years": source_years,
             "file": str(path),

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from energylib.simulate.weather import ar1, day_codes, rng_stream
+from energylib.tariff import Calendar, DynamicEUTariff, MarketPrices, NemRetailTariff
 
 # ---------------------------------------------------------------- NEM targets (VIC1 2025)
 NEM_TARGETS = {
@@ -132,11 +133,9 @@ NEM_SPIKE_MONTH_WEIGHT = {2: 0.03, 6: 0.92, 8: 0.05}
 NEM_MARKET_PRICE_CAP = ((pd.Timestamp("2025-07-01", tz="Australia/Brisbane"), 17_500.0, 20_300.0),)
 
 # ---------------------------------------------------------------- retail (Amber-like, NSW network)
-GST = 0.10
-LOSS_FACTOR = 1.04
-ENVIRONMENTAL_PER_KWH = 0.035  # RET, state schemes, market fees [AUD/kWh ex GST]
-#: Network time-of-use [AUD/kWh ex GST]: peak 16-21, shoulder 07-16 and 21-22, off-peak 22-07.
-NETWORK_TOU_PER_KWH = {"peak": 0.190, "shoulder": 0.075, "off_peak": 0.045}
+#: The default year's retail prices: the library's NEM retail tariff on the model NSW network
+#: (peak 16-21, shoulder 07-16 and 21-22, off-peak 22-07), 3.5 c/kWh pass-throughs ex GST.
+RETAIL = NemRetailTariff(network="simulated_nsw", pass_through_per_kwh=0.035)
 DAILY_SUPPLY_CHARGE_AUD = 1.12  # per day, incl. GST (network + Amber's daily share)
 #: Amber descriptor by spot price [AUD/MWh]: upper bounds.
 DESCRIPTORS = (
@@ -152,9 +151,8 @@ SPIKE_THRESHOLD = 300.0  # AUD/MWh
 POTENTIAL_SPIKE_THRESHOLD = 250.0
 
 # ---------------------------------------------------------------- Netherlands
-NL_ENERGY_TAX_PER_KWH = 0.10154  # EUR/kWh ex VAT, 2025
-NL_SUPPLIER_MARGIN_PER_KWH = 0.020  # EUR/kWh ex VAT, a dynamic contract's surcharge
-NL_VAT = 0.21
+#: The Dutch dynamic contract of 2025 (energy tax 0.10154, margin 0.02 EUR/kWh ex VAT, VAT 21 %).
+NL_RETAIL = DynamicEUTariff()
 NL_QUARTER_HOUR_FROM = pd.Timestamp("2025-09-30T22:00Z")  # 2025-10-01 00:00 Amsterdam
 
 
@@ -317,8 +315,15 @@ def _add_spikes(spot, nem_time, hour, month, cap, rng) -> np.ndarray:
     return spot
 
 
+def _calendar(index: pd.DatetimeIndex, timezone: str) -> Calendar:
+    minutes = int((index[1] - index[0]).total_seconds() // 60) if len(index) > 1 else 5
+    return Calendar.from_utc(
+        index.tz_convert("UTC").tz_localize(None).to_numpy(), timezone, minutes
+    )
+
+
 def nem_retail(spot_mwh: np.ndarray, index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    """Amber-like retail prices from spot prices.
+    """Amber-like retail prices from spot prices, through :data:`RETAIL` (energylib.tariff).
 
     Parameters
     ----------
@@ -336,22 +341,17 @@ def nem_retail(spot_mwh: np.ndarray, index: pd.DatetimeIndex) -> dict[str, np.nd
     """
     local = index.tz_convert("Australia/Sydney")
     hour = np.asarray(local.hour + local.minute / 60.0, dtype=float)
-    period = network_period(hour)
-    network = np.select(
-        [period == "peak", period == "shoulder"],
-        [NETWORK_TOU_PER_KWH["peak"], NETWORK_TOU_PER_KWH["shoulder"]],
-        NETWORK_TOU_PER_KWH["off_peak"],
-    )
     spot_kwh = np.asarray(spot_mwh, dtype=float) / 1000.0
-    general = (spot_kwh * LOSS_FACTOR + network + ENVIRONMENTAL_PER_KWH) * (1.0 + GST)
-    feed_in = -spot_kwh * LOSS_FACTOR
+    general, credit = RETAIL.interval_prices(
+        _calendar(index, "Australia/Sydney"), MarketPrices(spot_per_kwh=spot_kwh)
+    )
     return {
         "general_price_per_kwh": general,
-        "feed_in_price_per_kwh": feed_in,
+        "feed_in_price_per_kwh": -credit,
         "spot_per_kwh": spot_kwh,
         "descriptor": descriptor(spot_mwh),
         "spike_status": spike_status(spot_mwh),
-        "tariff_period": period,
+        "tariff_period": network_period(hour),
     }
 
 
@@ -402,10 +402,8 @@ def nl_spot(
 
 
 def nl_retail(spot_mwh: np.ndarray) -> np.ndarray:
-    """All-in Dutch dynamic-contract price [EUR/kWh incl. energy tax and VAT]."""
-    return (np.asarray(spot_mwh) / 1000.0 + NL_SUPPLIER_MARGIN_PER_KWH + NL_ENERGY_TAX_PER_KWH) * (
-        1.0 + NL_VAT
-    )
+    """All-in Dutch dynamic-contract price [EUR/kWh incl. energy tax and VAT] (:data:`NL_RETAIL`)."""
+    return NL_RETAIL.import_per_kwh(np.asarray(spot_mwh, dtype=float) / 1000.0)
 
 
 def nem_statistics(spot_mwh: np.ndarray, index: pd.DatetimeIndex) -> dict:

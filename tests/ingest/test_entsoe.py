@@ -432,3 +432,10 @@ def test_eur_per_mwh_to_per_kwh_divides_by_1000(prices):
     got = eur_per_mwh_to_per_kwh(np.array(prices))
     assert got == pytest.approx([p / 1000 for p in prices])
     assert (np.sign(got) == np.sign(prices)).all()
+
+
+def test_a_file_that_is_not_xml_is_named_as_such(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text(",0\n2025-01-01 00:00:00+01:00,80.5\n")
+    with pytest.raises(EntsoeDocumentError, match="not an XML document.*read_entsoe_csv"):
+        read_entsoe_xml(path)

@@ -211,3 +211,65 @@ def test_import_saved_amber_responses(env, tmp_path, capsys):
     assert f"{2 * 10 * 48} inserted" in capsys.readouterr().out
     data, _ = store_of(tmp_path).read("amber", "prices", site="S9", channel="general")
     assert data.height == 10 * 48
+
+
+def test_import_aemo_csvs_saved_locally(env, tmp_path, capsys):
+    files = [str(FIX / "aemo" / "PRICE_AND_DEMAND_202401_NSW1.csv")]
+    assert main(["import", "aemo", *files]) == 0
+    out = capsys.readouterr().out
+    data, meta = store_of(tmp_path).read("aemo", "prices", site="NSW1")
+    assert meta.interval_minutes == 5 and meta.channel == "wholesale"
+    assert f"{data.height} intervals" in out and f"{data.height} inserted" in out
+    assert main(["import", "aemo", *files]) == 0  # again: nothing changes
+    assert f"0 inserted, 0 updated, {data.height} unchanged" in capsys.readouterr().out
+
+
+def test_import_aemo_bad_file_stores_nothing(env, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("REGION,SETTLEMENTDATE,TOTALDEMAND,RRP,PERIODTYPE\nNSW1,not a date,1,2,TRADE\n")
+    good = str(FIX / "aemo" / "PRICE_AND_DEMAND_202401_NSW1.csv")
+    assert main(["import", "aemo", good, str(bad)]) == 1
+    assert "nothing stored" in capsys.readouterr().err
+    assert store_of(tmp_path).datasets() == []
+
+
+def test_import_entsoe_csv_from_entsoe_py(env, tmp_path, capsys):
+    import pandas as pd
+
+    # What entsoe-py's query_day_ahead_prices returns, saved as a user would: series.to_csv().
+    index = pd.date_range(
+        "2025-09-30 00:00", "2025-10-01 23:45", freq="15min", tz="Europe/Amsterdam"
+    )
+    hourly = index[index < pd.Timestamp("2025-10-01", tz="Europe/Amsterdam")][::4]
+    quarter = index[index >= pd.Timestamp("2025-10-01", tz="Europe/Amsterdam")]
+    series = pd.Series(range(len(hourly) + len(quarter)), index=hourly.append(quarter), dtype=float)
+    path = tmp_path / "nl.csv"
+    series.to_csv(path)
+    assert main(["import", "entsoe", str(path), "--zone", "NL"]) == 0
+    store = store_of(tmp_path)
+    hourly_data, _ = store.read("entsoe", "prices", site="NL", interval_minutes=60)
+    quarter_data, _ = store.read("entsoe", "prices", site="NL", interval_minutes=15)
+    assert hourly_data.height == 24 and quarter_data.height == 96
+    assert hourly_data["spot_per_kwh"][1] == pytest.approx(0.001)  # 1 EUR/MWh
+    assert str(hourly_data["interval_start"][0]) == "2025-09-29 22:00:00+00:00"
+
+
+def test_import_entsoe_csv_without_offsets_names_the_line(env, tmp_path, capsys):
+    path = tmp_path / "naive.csv"
+    path.write_text(",0\n2025-01-01 00:00:00+01:00,80.5\n2025-01-01 01:00:00,81.0\n")
+    assert main(["import", "entsoe", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3" in err and "UTC offset" in err and "nothing stored" in err
+
+
+def test_import_sgsc_and_citylearn_homes(env, tmp_path, capsys, shared_data):
+    sgsc = shared_data / "sgsc_households" / "sgsc_40_households_30min.parquet"
+    assert main(["import", "sgsc", str(sgsc), "--customers", "10006414"]) == 0
+    buildings = [str(shared_data / "citylearn_2022" / "Building_1.csv")]
+    assert main(["import", "citylearn", *buildings]) == 0
+    store = store_of(tmp_path)
+    usage, meta = store.read("sgsc", "usage", site="sgsc-10006414")
+    assert meta.interval_minutes == 30 and usage.height > 17000
+    load, _ = store.read("citylearn", "load", site="citylearn-1")
+    pv, _ = store.read("citylearn", "pv", site="citylearn-1")
+    assert load.height == pv.height == 8760

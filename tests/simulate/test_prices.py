@@ -118,12 +118,10 @@ def test_all_in_price_is_spot_plus_network_and_charges_with_gst():
     )
     r = P.nem_retail(np.array([100.0, 100.0, -50.0]), idx)
     assert list(r["tariff_period"]) == ["shoulder", "peak", "off_peak"]
-    expected = (
-        0.1 * P.LOSS_FACTOR + P.NETWORK_TOU_PER_KWH["shoulder"] + P.ENVIRONMENTAL_PER_KWH
-    ) * 1.1
+    expected = (0.1 * 1.04 + 0.075 + 0.035) * 1.1  # spot x loss, shoulder network, pass-throughs
     assert r["general_price_per_kwh"][0] == pytest.approx(expected)
     assert r["general_price_per_kwh"][1] > r["general_price_per_kwh"][0]
-    assert r["feed_in_price_per_kwh"][2] == pytest.approx(0.05 * P.LOSS_FACTOR)
+    assert r["feed_in_price_per_kwh"][2] == pytest.approx(0.05 * 1.04)
 
 
 def test_descriptor_and_spike_status_follow_spot():
@@ -161,7 +159,7 @@ def test_nl_prices_hourly_until_october_then_quarter_hourly(nl_year):
 
 def test_nl_all_in_price_adds_energy_tax_and_vat(nl_year):
     f, _ = nl_year["prices/general"]
-    expected = (f["spot_per_kwh"] + P.NL_SUPPLIER_MARGIN_PER_KWH + P.NL_ENERGY_TAX_PER_KWH) * 1.21
+    expected = (f["spot_per_kwh"] + 0.02 + 0.10154) * 1.21
     np.testing.assert_allclose(f["price_per_kwh"].to_numpy(), expected.to_numpy())
 
 

@@ -9,10 +9,11 @@ for a home's measured PV (``pv_kwh``, CityLearn's 17 homes):
   the PV model's clear-sky output: cloudiness persists); the global irradiance is split
   into beam and diffuse (Erbs) and run through :func:`energylib.solar.pv_ac_kwh` for the
   home's system.  No fitting: what a DER simulator's baseline solar forecast is.
-* :class:`PVCorrected`: a ridge regression, refitted on the home's past days, that
-  corrects that forecast from measured PV: per hour of the day a factor on the
-  clear-sky output (the array's real orientation, shading and losses the nominal
-  system lacks), plus weights on the weather-driven forecast and on yesterday's
+* :class:`PVCorrected`: a median (least absolute deviations) regression, refitted on
+  the home's past days, that corrects that forecast from measured PV: per hour of the
+  day a factor on the clear-sky output (the array's real orientation, shading and
+  losses the nominal system lacks), plus weights on the clear-sky and weather-driven
+  forecasts an hour either side (a meter or array an hour off) and on yesterday's
   measured PV at the same hour.
 
 Both read only days before the target day (the protocol hands them that view).
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pvlib
+from sklearn.linear_model import QuantileRegressor
 from tqdm import tqdm
 
 from energylib.forecast.baselines import LinearFit
@@ -199,12 +201,16 @@ class PVModelForecast:
 
 @dataclass
 class PVCorrected:
-    """The PV model's day-ahead forecast, corrected by a ridge fitted on measured PV.
+    """The PV model's day-ahead forecast, corrected by a regression fitted on measured PV.
 
     Regressors of slot ``s`` of day ``D`` (no intercept: no sun, no PV): the clear-sky
-    output at ``s`` in the column of slot ``s`` (a factor per slot of the day), the
-    weather-driven forecast of :class:`PVModelForecast` at ``s``, and the measured PV of
-    ``D-1`` at ``s``.  Fitted on the last ``window`` days before ``D``.
+    output at ``s`` in the column of slot ``s`` (a factor per slot of the day: the real
+    array's orientation, shading and losses that the nominal system lacks), the
+    clear-sky output and the weather-driven forecast of :class:`PVModelForecast` at
+    ``s - 1``, ``s`` and ``s + 1`` (a meter whose clock or array is an hour off), and the
+    measured PV of ``D-1`` at ``s``.  Fitted on the last ``window`` days before ``D`` by
+    least absolute deviations (``loss='absolute'``: the median, which the MAE rewards;
+    scikit-learn's ``QuantileRegressor`` on HiGHS) or by ridge (``loss='squared'``).
 
     Parameters
     ----------
@@ -213,14 +219,21 @@ class PVCorrected:
     window : int
         Training days [days].
     alpha : float
-        Ridge penalty on standardised regressors.
+        Penalty (L1 for ``absolute``, L2 on standardised regressors for ``squared``).
+    loss : str
+        ``absolute`` or ``squared``.
     """
 
     physical: PVModelForecast
     window: int = 90
-    alpha: float = 1.0
+    alpha: float = 1e-4
+    loss: str = "absolute"
     name: str = "PV model + learned correction"
     _fit: LinearFit | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("absolute", "squared"):
+            raise ValueError(f"loss {self.loss!r} unknown; use 'absolute' or 'squared'")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -232,29 +245,44 @@ class PVCorrected:
             "physical": self.physical.config(),
             "window": self.window,
             "alpha": self.alpha,
+            "loss": self.loss,
+            "version": 2,
         }
 
     def _design(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
         s = data.per_day
-        clear = self.physical.clear_sky_pv(data, rows).reshape(-1)
-        phys = self.physical.forecasts(data, rows).reshape(-1)
-        yday = data.target[rows - 1].reshape(-1)
-        slot = np.tile(np.arange(s), len(rows))
-        per_slot = np.zeros((len(clear), s))
-        per_slot[np.arange(len(clear)), slot] = clear
-        return np.column_stack([per_slot, phys, np.nan_to_num(yday)])
+        clear = self.physical.clear_sky_pv(data, rows)
+        phys = self.physical.forecasts(data, rows)
+        yday = np.nan_to_num(data.target[rows - 1])
+
+        def shifted(v: np.ndarray, k: int) -> np.ndarray:
+            return np.roll(v, k, axis=1).reshape(-1)
+
+        n = clear.size
+        per_slot = np.zeros((n, s))
+        per_slot[np.arange(n), np.tile(np.arange(s), len(rows))] = clear.reshape(-1)
+        return np.column_stack(
+            [per_slot]
+            + [shifted(v, k) for v in (clear, phys) for k in (1, 0, -1)]
+            + [yday.reshape(-1)]
+        )
 
     def calibrate(self, data: DayAheadData) -> None:
         day = data.n_days - 1
         rows = np.arange(max(1, day - self.window), day)
         x = self._design(data, rows)
         y = data.target[rows].reshape(-1)
-        if np.isfinite(y).sum() < 2 * data.per_day:
+        ok = np.isfinite(y)
+        if ok.sum() < 2 * data.per_day:
             raise ValueError(
                 f"{self.name}: fewer than 2 measured days before {data.days[day]}; start the test later"
             )
         # A regression through the origin: no sun, no PV.
-        self._fit = _ridge_through_origin(x, y, self.alpha)
+        self._fit = (
+            _lad_through_origin(x[ok], y[ok], self.alpha)
+            if self.loss == "absolute"
+            else _ridge_through_origin(x[ok], y[ok], self.alpha)
+        )
 
     def forecast(self, data: DayAheadData) -> dict[str, np.ndarray]:
         if self._fit is None:
@@ -264,15 +292,26 @@ class PVCorrected:
         return {self.name: np.clip(y.reshape(-1), 0.0, None)}
 
 
+def _scale(x: np.ndarray) -> np.ndarray:
+    scale = np.sqrt((x * x).mean(axis=0))
+    return np.where(scale > 1e-12, scale, 1.0)
+
+
 def _ridge_through_origin(x: np.ndarray, y: np.ndarray, alpha: float) -> LinearFit:
     """Ridge without intercept on regressors scaled by their root mean square."""
-    ok = np.isfinite(x).all(axis=1) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    scale = np.sqrt((x * x).mean(axis=0))
-    scale = np.where(scale > 1e-12, scale, 1.0)
+    scale = _scale(x)
     xs = x / scale
     coef = np.linalg.solve(xs.T @ xs + alpha * np.eye(xs.shape[1]), xs.T @ y)
     return LinearFit(np.zeros(x.shape[1]), scale, np.zeros(1), coef[:, None])
+
+
+def _lad_through_origin(x: np.ndarray, y: np.ndarray, alpha: float) -> LinearFit:
+    """Least absolute deviations (the conditional median) without intercept, L1-penalised,
+    on regressors scaled by their root mean square: scikit-learn's QuantileRegressor."""
+    scale = _scale(x)
+    model = QuantileRegressor(quantile=0.5, alpha=alpha, fit_intercept=False, solver="highs")
+    model.fit(x / scale, y)
+    return LinearFit(np.zeros(x.shape[1]), scale, np.zeros(1), model.coef_[:, None])
 
 
 def pv_benchmark(

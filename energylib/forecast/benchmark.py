@@ -825,7 +825,7 @@ def benchmark_table(
     )
 
 
-MODEL_KINDS = ("naive", "median", "ridge", "lear", "transformer")
+MODEL_KINDS = ("naive", "median", "ridge", "lear", "dnn", "transformer")
 
 
 def build_model(spec: Mapping) -> DayAheadModel:
@@ -833,8 +833,8 @@ def build_model(spec: Mapping) -> DayAheadModel:
 
     Kinds: ``naive`` (:class:`SeasonalNaive`: ``season_days`` 1, 7 or ``standard``),
     ``median`` (:class:`RecentMedian`), ``ridge`` (:class:`RidgeDayAhead`), ``lear``
-    (:class:`~energylib.forecast.lear.LEAR`: ``windows``, ``n_jobs``) and ``transformer``
-    (:class:`TransformerDayAhead`).
+    (:class:`~energylib.forecast.lear.LEAR`: ``windows``, ``n_jobs``), ``dnn``
+    (:class:`~energylib.forecast.dnn.DNN`) and ``transformer`` (:class:`TransformerDayAhead`).
     """
     spec = dict(spec)
     kind = spec.pop("model", None)
@@ -845,6 +845,11 @@ def build_model(spec: Mapping) -> DayAheadModel:
         "lear": LEAR,
         "transformer": TransformerDayAhead,
     }
+    if kind == "dnn":
+        # torch is imported only when a network is benchmarked (a slow import).
+        from energylib.forecast.dnn import DNN
+
+        classes["dnn"] = DNN
     if kind not in classes:
         raise ValueError(f"models: kind {kind!r} unknown; use one of {MODEL_KINDS}")
     try:

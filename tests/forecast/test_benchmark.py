@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 import pytest
 from forecast.synthetic import market
 from scipy import stats
@@ -21,6 +22,7 @@ from energylib.forecast.benchmark import (
     weekly_naive_mae,
 )
 from energylib.forecast.dayahead import DayAheadData
+from energylib.forecast.dnn import DNN
 from energylib.forecast.lear import LEAR
 
 
@@ -57,6 +59,9 @@ def test_no_model_is_shown_a_target_value_of_its_own_day_or_later():
         assert last_known == day - 1  # everything up to the day before, nothing of the day
 
 
+TINY_DNN = dict(hidden=(16,), seeds=(1,), max_epochs=15, val_days=10, finetune_epochs=1)
+
+
 @pytest.mark.parametrize(
     "model",
     [
@@ -64,8 +69,10 @@ def test_no_model_is_shown_a_target_value_of_its_own_day_or_later():
         SeasonalNaive(7),
         RidgeDayAhead(window=60),
         LEAR(windows=(56,), path_steps=40),
+        DNN(**TINY_DNN),
+        RecentMedian(7),
     ],
-    ids=["naive_day", "naive_week", "ridge", "lear"],
+    ids=["naive_day", "naive_week", "ridge", "lear", "dnn", "median"],
 )
 def test_a_forecast_never_changes_when_its_own_days_target_changes(model):
     """Changing the last test day's prices changes no forecast, that day's own included;
@@ -117,6 +124,17 @@ def test_models_beat_the_naive_forecasts_on_a_market_they_can_learn():
         progress=False,
     )
     add_average(res, "LEAR + ridge", ["LEAR ensemble", "ridge"])
+    dnn = run_protocol(
+        data,
+        [DNN(**(TINY_DNN | {"hidden": (32,), "max_epochs": 60}))],
+        "2024-04-01",
+        "2024-04-28",
+        recalibration="weekly",
+        progress=False,
+    )
+    assert (
+        dnn.table()["mae"][0] < 0.6 * res.table().filter(pl.col("model") == "naive day")["mae"][0]
+    )
     table = res.table()
     mae = dict(zip(table["model"], table["mae"], strict=True))
     assert mae["LEAR ensemble"] < 0.5 * mae["naive day"]

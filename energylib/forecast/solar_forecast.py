@@ -135,7 +135,11 @@ class PVModelForecast:
         if self._sky.get("days0") != data.days[0] or int(rows.max()) >= self._sky.get("n", 0):
             n = int(rows.max()) + 366
             dates = data.days[0] + np.arange(n)
-            starts = slot_starts(dates, data.interval_minutes, data.timezone)
+            # A slot that does not exist on the local clock (the hour skipped when clocks
+            # go forward, at night) takes the slot before it.
+            starts = slot_starts(dates, data.interval_minutes, data.timezone).fill_null(
+                strategy="forward"
+            )
             idx = pd.DatetimeIndex(starts.to_pandas()).tz_convert(self.site.timezone)
             solpos, ghi_cs = clear_sky(self.site, idx, data.interval_minutes)
             weather = clear_sky_weather(self.site, idx, data.interval_minutes, sky=(solpos, ghi_cs))

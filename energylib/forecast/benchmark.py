@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -393,9 +393,13 @@ class TransformerDayAhead:
         if not self._runners:
             raise RuntimeError(f"{self.name} is not calibrated; call calibrate() first")
         spec = self._runners[0].spec
+        # Only the window and its lags reach back: the last few days of the view suffice.
+        keep = -(-spec.history_rows // data.per_day) + 2
+        data = replace(
+            data, days=data.days[-keep:], target=data.target[-keep:], exog=data.exog[-keep:]
+        )
         day = data.n_days - 1
-        frame = data.to_frame()
-        fm = feature_matrix(frame, spec, data.timezone)
+        fm = feature_matrix(data.to_frame(), spec, data.timezone)
         # The anchor is the last interval of the day before (found by time: a local day
         # may have 23 or 25 hours).
         start = _day_start(data, day)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -14,6 +14,7 @@ from energylib.forecast.benchmark import (
     RecentMedian,
     RidgeDayAhead,
     SeasonalNaive,
+    TransformerDayAhead,
     add_average,
     dm_test,
     read_epftoolbox_csv,
@@ -60,38 +61,46 @@ def test_no_model_is_shown_a_target_value_of_its_own_day_or_later():
 
 
 TINY_DNN = dict(hidden=(16,), seeds=(1,), max_epochs=15, val_days=10, finetune_epochs=1)
-
-
-@pytest.mark.parametrize(
-    "model",
-    [
-        SeasonalNaive(1),
-        SeasonalNaive(7),
-        RidgeDayAhead(window=60),
-        LEAR(windows=(56,), path_steps=40),
-        DNN(**TINY_DNN),
-        RecentMedian(7),
-    ],
-    ids=["naive_day", "naive_week", "ridge", "lear", "dnn", "median"],
+TINY_TRANSFORMER = dict(
+    model={"d_model": 8, "n_heads": 2, "d_ff": 16, "n_layers": 1},
+    sequence_days=1,
+    lag_days=(7,),
+    origins="daily",
+    max_epochs=1,
+    val_days=7,
+    finetune_epochs=1,
 )
-def test_a_forecast_never_changes_when_its_own_days_target_changes(model):
-    """Changing the last test day's prices changes no forecast, that day's own included;
-    changing its known-future inputs may change its own forecast only."""
+
+
+MODELS = {
+    "naive_day": lambda: SeasonalNaive(1),
+    "naive_week": lambda: SeasonalNaive(7),
+    "ridge": lambda: RidgeDayAhead(window=60),
+    "lear": lambda: LEAR(windows=(56,), path_steps=40),
+    "dnn": lambda: DNN(**TINY_DNN),
+    "median": lambda: RecentMedian(7),
+    "transformer": lambda: TransformerDayAhead(**TINY_TRANSFORMER),
+}
+
+
+@pytest.mark.parametrize("make", list(MODELS.values()), ids=list(MODELS))
+def test_a_forecast_never_changes_when_its_own_days_target_changes(make):
+    """Changing the last test day's target changes no forecast, that day's own included;
+    changing the last day's known-future inputs changes no forecast of an earlier day.
+    (A fresh model for each run: nothing carries over between them.)"""
     data = market()
-    a = run_protocol(data, [model], "2024-04-20", "2024-04-24", progress=False)
-    last = data.day_index("2024-04-24")
-    target = data.target.copy()
+    period = ("2024-04-22", "2024-04-24")
+    last = data.day_index(period[1])
+    a = run_protocol(data, [make()], *period, progress=False)
+    target, exog = data.target.copy(), data.exog.copy()
     target[last:] += 50.0
-    b = run_protocol(
-        DayAheadData(data.days, target, data.exog, data.target_name, data.exog_names, 60, "UTC"),
-        [model],
-        "2024-04-20",
-        "2024-04-24",
-        progress=False,
-    )
-    name = model.names[0]
+    b = run_protocol(replace(data, target=target), [make()], *period, progress=False)
+    exog[last:] *= 1.5
+    c = run_protocol(replace(data, exog=exog), [make()], *period, progress=False)
+    name = make().names[0]
     assert np.array_equal(a.forecasts[name], b.forecasts[name])
     assert not np.array_equal(a.actual, b.actual)  # the change was real
+    assert np.array_equal(a.forecasts[name][:-1], c.forecasts[name][:-1])
 
 
 def test_recalibration_every_day_every_week_or_never():

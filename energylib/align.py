@@ -4,13 +4,18 @@ Everything here works on canonical frames (see :mod:`energylib.schema`) and
 changes nothing silently: a gap stays a gap until a named fill policy fills it
 (and the filled rows are marked), duplicates need a named policy, and energy is
 never upsampled without an explicit method.
+
+:func:`values_at` is the numpy fast path for putting a frame's values on arbitrary
+instants (the live agent does it for every decision, within a few milliseconds).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
 
 from energylib.schema import (
@@ -259,6 +264,64 @@ def _upsample(data, src, dst, energy_method) -> pl.DataFrame:
     return out.sort(TIME).select(data.columns)
 
 
+def values_at(
+    data: pl.DataFrame,
+    interval_minutes: int,
+    times_us: np.ndarray,
+    columns: Sequence[str],
+    *,
+    step_minutes: int | None = None,
+) -> dict[str, np.ndarray]:
+    """The value of the interval that covers each instant (NaN, or None for text, where none does).
+
+    The numpy fast path of resampling onto given instants: a price, power or other
+    mean value repeats over every instant its interval covers; with ``step_minutes``,
+    energy columns (``*_kwh``) are spread evenly over their interval and given per
+    step of that length (kWh per step).
+
+    Parameters
+    ----------
+    data : polars.DataFrame
+        A canonical frame, sorted by ``interval_start``, with no duplicate starts.
+    interval_minutes : int
+        Its interval length [min].
+    times_us : numpy.ndarray of int64
+        Instants as microseconds since the epoch (UTC).
+    columns : sequence of str
+        Value columns wanted; one the frame lacks comes back all missing.
+    step_minutes : int, optional
+        Length of the steps energy is given per [min].
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array per column, aligned with ``times_us``: float (NaN where missing) for
+        numeric columns, object (None where missing) for text.
+    """
+    times = np.asarray(times_us, dtype=np.int64)
+    # datetime64 -> int64 microseconds without polars' expression engine (a decision's budget)
+    starts = data[TIME].to_numpy().astype("datetime64[us]", copy=False).view(np.int64)
+    idx = np.searchsorted(starts, times, side="right") - 1
+    covered = idx >= 0
+    j = np.where(covered, idx, 0)
+    if starts.size:
+        covered &= times < starts[j] + interval_minutes * 60_000_000
+    out: dict[str, np.ndarray] = {}
+    for c in columns:
+        series = data.get_column(c) if c in data.columns else None
+        numeric = series is None or series.dtype.is_numeric()
+        res = np.full(times.size, np.nan) if numeric else np.full(times.size, None, dtype=object)
+        if series is not None and covered.any():
+            values = series.to_numpy()
+            if numeric:
+                values = values.astype(float, copy=False)
+                if step_minutes is not None and column_unit(c) == "energy":
+                    values = values * (step_minutes / interval_minutes)
+            res[covered] = values[j[covered]]
+        out[c] = res
+    return out
+
+
 # --------------------------------------------------------------------------- gaps
 def find_gaps(
     data: pl.DataFrame,
@@ -393,36 +456,115 @@ def fill_gaps(
 
 
 # --------------------------------------------------------------------------- joins
+JOINS = ("inner", "left")
+CLASHES = ("suffix", "first", "error")
+
+
 @dataclass(frozen=True)
 class Joined:
-    """Result of :func:`join`: the intervals both frames have, and the rest."""
+    """Result of :func:`join`: the frames side by side on one grid, and what did not fit.
+
+    Attributes
+    ----------
+    data : polars.DataFrame
+        ``interval_start`` and every frame's value columns, sorted by time.
+    interval_minutes : int
+        The grid's interval length [min].
+    dropped : dict of str to polars.Series
+        Per frame, its interval starts that are not in ``data`` (the inner join left them
+        out: another frame lacks them).
+    missing : dict of str to polars.Series
+        Per frame, the interval starts of ``data`` it has no row for (its columns are
+        null there: a left join keeps them).
+    """
 
     data: pl.DataFrame
-    only_left: pl.Series
-    only_right: pl.Series
+    interval_minutes: int
+    dropped: dict[str, pl.Series]
+    missing: dict[str, pl.Series]
 
 
 def join(
-    left: pl.DataFrame,
-    left_meta: FrameMeta,
-    right: pl.DataFrame,
-    right_meta: FrameMeta,
+    frames: Mapping[str, tuple[pl.DataFrame, FrameMeta]],
+    interval_minutes: int | None = None,
+    *,
+    how: str = "inner",
+    clash: str = "suffix",
+    energy_method: str | None = None,
 ) -> Joined:
-    """Align two canonical frames on ``interval_start``.
+    """Put canonical frames side by side on one grid of interval starts.
 
-    Both must share an interval length (resample one first: the error says
-    which).  Columns that clash get the source name as suffix.  Intervals that
-    only one side has are returned, never dropped silently.
+    Parameters
+    ----------
+    frames : mapping of str to (polars.DataFrame, FrameMeta)
+        The frames by name, the first one first (``{"load": ..., "prices/general": ...}``).
+    interval_minutes : int, optional
+        The grid's interval length [min]: every frame is resampled to it with
+        :func:`resample`.  Without it the frames must share one length (the error says
+        which to pass): nothing is resampled behind the caller's back.
+    how : {'inner', 'left'}
+        ``inner``: the intervals every frame has (the rest is reported in
+        ``Joined.dropped``); ``left``: the first frame's intervals, the others' columns
+        null where they have no row (reported in ``Joined.missing``).
+    clash : {'suffix', 'first', 'error'}
+        A value column an earlier frame has already: ``suffix`` renames it
+        ``<column>_<name>``, ``first`` keeps the earlier frame's, ``error`` refuses.
+    energy_method : str, optional
+        How energy is split when a frame is resampled to a finer interval
+        (``'uniform'``; :func:`resample` refuses otherwise).
+
+    Raises
+    ------
+    ValueError
+        Frames of several interval lengths without ``interval_minutes``, a clash under
+        ``clash='error'``, or an inner join left with no interval (naming the frame).
     """
-    if left_meta.interval_minutes != right_meta.interval_minutes:
-        raise ValueError(
-            f"cannot join {left_meta.interval_minutes}-min {left_meta.source} with "
-            f"{right_meta.interval_minutes}-min {right_meta.source}: resample the finer one with "
-            f"align.resample(..., {max(left_meta.interval_minutes, right_meta.interval_minutes)}) first"
-        )
-    clash = (set(left.columns) & set(right.columns)) - {TIME}
-    right_r = right.rename({c: f"{c}_{right_meta.source}" for c in clash}) if clash else right
-    data = left.join(right_r, on=TIME, how="inner").sort(TIME)
-    only_left = left.join(right, on=TIME, how="anti")[TIME].sort()
-    only_right = right.join(left, on=TIME, how="anti")[TIME].sort()
-    return Joined(data, only_left, only_right)
+    if not frames:
+        raise ValueError("join needs at least one frame")
+    if how not in JOINS:
+        raise ValueError(f"how={how!r}; use one of {JOINS}")
+    if clash not in CLASHES:
+        raise ValueError(f"clash={clash!r}; use one of {CLASHES}")
+    lengths = {name: meta.interval_minutes for name, (_, meta) in frames.items()}
+    if interval_minutes is None:
+        if len(set(lengths.values())) > 1:
+            raise ValueError(
+                f"cannot join frames of {lengths} min: pass interval_minutes= to resample them "
+                f"all to one length (e.g. {max(lengths.values())}), or align.resample the finer ones"
+            )
+        interval_minutes = next(iter(lengths.values()))
+    out: pl.DataFrame | None = None
+    times: dict[str, pl.Series] = {}
+    for name, (data, meta) in frames.items():
+        if meta.interval_minutes != interval_minutes:
+            data, _ = resample(data, meta, interval_minutes, energy_method=energy_method)
+        times[name] = data[TIME]
+        if out is None:
+            out = data.sort(TIME)
+            continue
+        have = set(out.columns)
+        taken = [c for c in data.columns if c != TIME and c in have]
+        if taken and clash == "error":
+            raise ValueError(
+                f"frame {name!r} has columns {taken} that an earlier frame has; rename them or "
+                "pass clash='suffix' or 'first'"
+            )
+        if clash == "first":
+            data = data.drop(taken)
+        else:
+            data = data.rename({c: f"{c}_{name}" for c in taken})
+        out = out.join(data, on=TIME, how=how)
+        if how == "inner" and out.height == 0:
+            raise ValueError(
+                f"frame {name!r} shares no interval with the frames before it; check their "
+                "date ranges"
+            )
+    assert out is not None
+    out = out.sort(TIME)
+    grid = out[TIME]
+    return Joined(
+        out,
+        interval_minutes,
+        dropped={n: t.filter(~t.is_in(grid.implode())).sort() for n, t in times.items()},
+        missing={n: grid.filter(~grid.is_in(t.implode())) for n, t in times.items()},
+    )

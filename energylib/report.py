@@ -27,7 +27,8 @@ from pathlib import Path
 
 import yaml
 
-from energylib.config import PROJECT_ROOT
+from energylib.config import PROJECT_ROOT, load_settings
+from energylib.store import ParquetStore
 
 
 class ReportError(RuntimeError):
@@ -86,6 +87,7 @@ def read_parameters(params: Path | None) -> dict:
 
 def execute_notebook(study: Study, *, cwd: Path | None = None, progress: bool = False) -> Path:
     """Run one study through papermill; raise :class:`ReportError` naming the failing cell."""
+    # Slow (papermill starts jupyter machinery), and only to run a notebook.
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -147,6 +149,7 @@ def render(
 
 def export_html(notebook: Path, html: Path | None = None) -> Path:
     """Export one executed notebook to a self-contained HTML file (no CDN scripts)."""
+    # Slow (nbconvert loads its templates and filters), and only to export HTML.
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -229,8 +232,7 @@ def run_report(
 
 def prepare_default_data() -> bool:
     """Generate the default year into the store where it has none; True if it wrote anything."""
-    from energylib.config import load_settings
+    # Slow (the simulator imports pvlib), and only when the default year must be made.
     from energylib.simulate.default_year import ensure_default_year
-    from energylib.store import ParquetStore
 
     return bool(ensure_default_year(ParquetStore(load_settings().processed_dir)))

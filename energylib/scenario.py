@@ -63,10 +63,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from energylib.dispatch import policies
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, EVArrays, GridLimits
 from energylib.dispatch.flows import Flows
 from energylib.dispatch.optimum import OptimumOptions, optimise
-from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption, dispatch_rules
+from energylib.dispatch.rules import SelfConsumption, dispatch_rules
 from energylib.schema import TIME
 from energylib.site import Site
 from energylib.tariff import AmberTariff, Calendar, MarketPrices, Tariff
@@ -498,14 +499,7 @@ class ScenarioSpec:
     def policy_object(self):
         """The policy as an object (names resolved with default settings)."""
         p = self.policy
-        if isinstance(p, str):
-            return {
-                "self_consumption": SelfConsumption(),
-                "price_threshold": PriceThreshold(),
-                "forecast": ForecastPolicy(),
-                "optimum": OptimumOptions(),
-            }[p]
-        return p
+        return policies.resolve(p) if isinstance(p, str) else p
 
     @property
     def policy_name(self) -> str:

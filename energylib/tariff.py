@@ -133,9 +133,9 @@ class Calendar:
         """``(months, month_index, days, days_in_month)``: the local months present, each
         interval's index into them, local dates present per month, calendar days per month."""
         local_month, local_date = self.local_month, self.local_date
-        if local_month.size and np.all(local_month[1:] >= local_month[:-1]):
+        starts = self.month_starts
+        if starts is not None:
             # Sorted intervals (every calendar a study builds): runs, not a sort.
-            starts = np.flatnonzero(np.r_[True, local_month[1:] != local_month[:-1]])
             months = local_month[starts]
             m_idx = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, local_month.size]))
             first = np.flatnonzero(np.r_[True, local_date[1:] != local_date[:-1]])
@@ -148,6 +148,15 @@ class Calendar:
             dtype=float,
         )
         return months, m_idx, days, days_in_month
+
+    @cached_property
+    def month_starts(self) -> np.ndarray | None:
+        """Index of each local month's first interval where the intervals are in time order
+        (so a month's intervals are one run), else None."""
+        m = self.local_month
+        if not (m.size and np.all(m[1:] >= m[:-1])):
+            return None
+        return np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
 
     @property
     def month_of_year(self) -> np.ndarray:
@@ -284,8 +293,18 @@ def bill_from_prices(
     months, m_idx, days, days_in_month = cal.months
     k = months.size
     share = days / days_in_month
-    energy = np.bincount(m_idx, weights=imp * import_per_kwh, minlength=k)
-    credit = np.bincount(m_idx, weights=exp * export_credit_per_kwh, minlength=k)
+    starts = cal.month_starts
+    if starts is not None:  # months are runs: sums by reduceat, ten times faster than bincount
+
+        def per_month(x: np.ndarray) -> np.ndarray:
+            return np.add.reduceat(x, starts) if x.size else np.zeros(k)
+    else:
+
+        def per_month(x: np.ndarray) -> np.ndarray:
+            return np.bincount(m_idx, weights=x, minlength=k)
+
+    energy = per_month(imp * import_per_kwh)
+    credit = per_month(exp * export_credit_per_kwh)
     supply = days * daily_supply_per_day
     fees = share * monthly_fee
     tax = share * annual_tax_credit / 12.0
@@ -294,8 +313,8 @@ def bill_from_prices(
         {
             "month": [str(m) for m in months],
             "days": days.astype(np.int64),
-            "import_kwh": np.bincount(m_idx, weights=imp, minlength=k),
-            "export_kwh": np.bincount(m_idx, weights=exp, minlength=k),
+            "import_kwh": per_month(imp),
+            "export_kwh": per_month(exp),
             "energy_cost": energy,
             "supply_cost": supply,
             "fees_cost": fees,

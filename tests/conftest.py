@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import polars as pl
 import pytest
 
 from energylib.schema import FrameMeta, interval_index
+from energylib.simulate.default_year import DEFAULT_SEED, generate
 
 # Real public data and API formats sit in ../shared beside the project root, as CI lays them out.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -26,13 +28,53 @@ def _private_data_dir(tmp_path_factory):
     patch.undo()
 
 
+def _shared(name: str, what: str) -> Path:
+    folder = SHARED / name
+    if not folder.is_dir():
+        pytest.skip(f"{what} absent: no {folder} (CI lays out ../shared beside the project)")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (real AEMO, SGSC, CityLearn, epftoolbox files); skips where absent."""
-    folder = SHARED / "data"
-    if not folder.is_dir():
-        pytest.skip(f"real data absent: no {folder} (CI lays out ../shared beside the project)")
-    return folder
+    return _shared("data", "real data")
+
+
+@pytest.fixture(scope="session")
+def shared_formats() -> Path:
+    """``../shared/formats`` (the APIs' own documents: Amber's OpenAPI spec, real ENTSO-E
+    responses); skips where absent."""
+    return _shared("formats", "API formats")
+
+
+@pytest.fixture(scope="session")
+def default_years():
+    """``default_years(market="nem", interval_minutes=5)``: the generated default year
+    (seed 2025) of a market at an interval length, built once per session and shared."""
+    built: dict[tuple[str, int], dict] = {}
+
+    def year(market: str = "nem", interval_minutes: int = 5) -> dict:
+        key = (market, interval_minutes)
+        if key not in built:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                built[key] = generate(market, seed=DEFAULT_SEED, interval_minutes=interval_minutes)
+        return built[key]
+
+    return year
+
+
+@pytest.fixture(scope="session")
+def nem_year(default_years) -> dict:
+    """The default Sydney year at 5 min (the simulator's frames by key)."""
+    return default_years("nem")
+
+
+@pytest.fixture(scope="session")
+def nl_year(default_years) -> dict:
+    """The default Amsterdam year at 5 min."""
+    return default_years("nl")
 
 
 @pytest.fixture

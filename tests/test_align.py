@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -231,25 +232,78 @@ def test_join_returns_intervals_present_in_one_only(make_frame):
     usage, um = make_frame(n=10)
     prices, pm = make_frame(n=10, start=T0 + timedelta(minutes=10), source="amber", kind="prices")
     j = align.join(
-        usage.select("interval_start", "energy_kwh"),
-        um,
-        prices.select("interval_start", "price_per_kwh"),
-        pm,
+        {
+            "usage": (usage.select("interval_start", "energy_kwh"), um),
+            "prices": (prices.select("interval_start", "price_per_kwh"), pm),
+        }
     )
-    assert j.data.height == 8
-    assert j.only_left.to_list() == [T0, T0 + timedelta(minutes=5)]
-    assert j.only_right.to_list() == [T0 + timedelta(minutes=50), T0 + timedelta(minutes=55)]
+    assert j.data.height == 8 and j.data.columns == [
+        "interval_start",
+        "energy_kwh",
+        "price_per_kwh",
+    ]
+    assert j.dropped["usage"].to_list() == [T0, T0 + timedelta(minutes=5)]
+    assert j.dropped["prices"].to_list() == [T0 + timedelta(minutes=50), T0 + timedelta(minutes=55)]
 
 
-def test_join_refuses_mixed_resolutions(make_frame):
+def test_left_join_keeps_the_first_frames_grid_and_names_what_is_missing(make_frame):
+    usage, um = make_frame(n=10)
+    prices, pm = make_frame(n=10, start=T0 + timedelta(minutes=10), source="amber", kind="prices")
+    j = align.join(
+        {
+            "usage": (usage.select("interval_start", "energy_kwh"), um),
+            "prices": (prices.select("interval_start", "price_per_kwh"), pm),
+        },
+        how="left",
+    )
+    assert j.data["interval_start"].to_list() == usage["interval_start"].to_list()
+    assert j.missing["prices"].to_list() == [T0, T0 + timedelta(minutes=5)]
+    assert j.data["price_per_kwh"].null_count() == 2 and j.missing["usage"].len() == 0
+
+
+def test_join_refuses_mixed_resolutions_unless_told_the_grid(make_frame):
     a, am = make_frame(n=12)
     b, bm = make_frame(n=2, minutes=30)
-    with pytest.raises(ValueError, match="resample"):
-        align.join(a, am, b, bm)
-    j = align.join(a, am, b, bm.replace(interval_minutes=5))
-    assert "energy_kwh_test" in j.data.columns  # clashing names get the source as suffix
+    with pytest.raises(ValueError, match="interval_minutes="):
+        align.join({"a": (a, am), "b": (b, bm)})
+    j = align.join({"a": (a, am), "b": (b, bm)}, interval_minutes=30)
+    assert j.interval_minutes == 30 and j.data.height == 2
+    assert j.data["energy_kwh"].to_list() == pytest.approx(
+        a["energy_kwh"].reshape((2, 6)).arr.sum().to_list()
+    )
+    assert "energy_kwh_b" in j.data.columns  # clashing names get the frame's name as suffix
+    first = align.join({"a": (a, am), "b": (b, bm)}, interval_minutes=30, clash="first")
+    assert first.data.columns == ["interval_start", "energy_kwh", "price_per_kwh"]
+    with pytest.raises(ValueError, match="has columns"):
+        align.join({"a": (a, am), "b": (b, bm)}, interval_minutes=30, clash="error")
+
+
+def test_join_says_which_frame_shares_no_interval(make_frame):
+    a, am = make_frame(n=4)
+    b, bm = make_frame(n=4, start=T0 + timedelta(days=1), kind="prices")
+    with pytest.raises(ValueError, match="frame 'later' shares no interval"):
+        align.join({"early": (a, am), "later": (b.drop("energy_kwh"), bm)})
 
 
 def test_meta_replace_keeps_the_rest():
     m = FrameMeta("amber", "prices", 5, "s", "general", "AUD", "Australia/Sydney")
     assert m.replace(interval_minutes=30).currency == "AUD"
+
+
+# ----------------------------------------------------------------- values at instants
+def test_values_at_repeats_prices_and_splits_energy_over_finer_steps():
+    data = pl.DataFrame(
+        {"interval_start": [T0, T0 + timedelta(minutes=30)], "p_per_kwh": [1.0, 2.0]}
+    ).with_columns(pl.col("interval_start").dt.cast_time_unit("us"), pl.Series("e_kwh", [0.6, 1.2]))
+    t0_us = int(T0.timestamp() * 1_000_000)
+    step = 5 * 60_000_000
+    times = t0_us + np.arange(-1, 14, dtype=np.int64) * step
+    got = align.values_at(data, 30, times, ["p_per_kwh", "e_kwh", "absent_kwh"], step_minutes=5)
+    p, e = got["p_per_kwh"], got["e_kwh"]
+    assert np.isnan(p[0]) and list(p[1:13]) == [1.0] * 6 + [2.0] * 6 and np.isnan(p[13:]).all()
+    assert np.nansum(e) == pytest.approx(1.8) and e[1] == pytest.approx(0.1)
+    assert np.isnan(got["absent_kwh"]).all()
+    text = align.values_at(
+        data.with_columns(pl.lit("low").alias("descriptor")), 30, times[:2], ["descriptor"]
+    )
+    assert text["descriptor"].tolist() == [None, "low"]

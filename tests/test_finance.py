@@ -130,6 +130,31 @@ def test_irr_survives_negligible_trailing_flows():
     assert internal_rate_of_return([-1000.0, 1100.0, 2.2e-308]).rate == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("flows", [[1.0, -3.0, 3.0], [-1.0, 3.0, -3.0], [0.0, 1.0, -3.0, 3.0]])
+def test_flows_that_change_sign_without_a_real_root_have_no_irr(flows):
+    # NPV(r) = 1 - 3 x + 3 x^2 with x = 1 / (1 + r) has no real root: no rate, not 0 %.
+    r = internal_rate_of_return(flows)
+    assert r.rate is None and r.note == "no IRR: no real rate makes the NPV zero"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-20, 20).map(float), min_size=2, max_size=6))
+def test_irr_is_a_root_of_the_npv_or_there_is_none_in_range(flows):
+    """A rate returned makes the NPV zero; none returned means no real rate in
+    (-99 %, 1000 %] does (the roots of the NPV polynomial in 1 / (1 + r))."""
+    v = np.asarray(flows)
+    r = internal_rate_of_return(v)
+    if r.rate is not None:
+        terms = v / (1.0 + r.rate) ** np.arange(v.size)
+        assert abs(terms.sum()) <= 1e-6 * np.abs(terms).sum()
+        return
+    trimmed = np.trim_zeros(v, "b")
+    x = np.roots(trimmed[::-1]) if trimmed.size > 1 else np.array([])
+    real = x[(np.abs(x.imag) < 1e-9) & (x.real > 0)].real
+    rates = 1.0 / real - 1.0
+    assert not ((rates > -0.99) & (rates <= 10.0)).any(), (flows, rates)
+
+
 def test_replacement_at_horizon_end_is_not_charged():
     capex = Capex(pv_kw=5.0, pv_cost_per_kw=1000.0)
     ongoing = Ongoing(inverter_life_years=10, inverter_replacement_cost=2000.0)

@@ -13,8 +13,12 @@ def test_valid_frame_passes_unchanged(frame):
 
 def test_negative_prices_are_valid(make_frame):
     data, meta = make_frame()
-    data = data.with_columns(pl.lit(-0.5).alias("price_per_kwh"))
-    validate(data, meta)
+    signed = data.with_columns(pl.col("price_per_kwh") - 0.5)
+    assert (signed["price_per_kwh"] < 0).any() and (signed["price_per_kwh"] > 0).any()
+    assert validate(signed, meta) is signed
+    # The same values as energy are refused: the sign check is live, and prices are exempt.
+    with pytest.raises(DataValidationError, match="negative energy"):
+        validate(signed.with_columns(pl.col("price_per_kwh").alias("energy_kwh")), meta)
 
 
 def test_naive_timestamps_are_rejected(frame):

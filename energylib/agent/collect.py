@@ -30,13 +30,21 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
-from energylib.ingest.http import HttpError, MalformedResponse, RateLimited, RetryPolicy
+from energylib.dates import epoch_us, from_epoch_us, nem_date
+from energylib.ingest.amber import get_amber_current_prices, get_amber_prices, get_amber_usage
+from energylib.ingest.http import (
+    HttpError,
+    MalformedResponse,
+    RateLimited,
+    RetryPolicy,
+    make_session,
+)
+from energylib.ingest.open_meteo import OPEN_METEO_URL, get_open_meteo_forecast
 from energylib.schema import DataValidationError, FrameMeta
 from energylib.store import SqliteStore
 
@@ -56,12 +64,8 @@ CREATE TABLE IF NOT EXISTS agent_collectors (
 """
 
 
-def _us(t: datetime | None) -> int | None:
-    return None if t is None else int(round(t.timestamp() * 1_000_000))
-
-
-def _from_us(v: int | None) -> datetime | None:
-    return None if v is None else datetime.fromtimestamp(v / 1e6, UTC)
+#: The store source of each weather fetcher, by ``ENERGY_AGENT_WEATHER``.
+WEATHER_SOURCES = {"open-meteo": "open_meteo", "clearsky": "clearsky"}
 
 
 @dataclass
@@ -119,7 +123,7 @@ class Collector:
         self.store = store
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
-        self.state = load_collector_state(store.path, name) or CollectorState(name)
+        self.state = load_collector_state(store, name) or CollectorState(name)
         with self.store.connect() as con:
             con.execute(STATUS_SCHEMA)
 
@@ -206,16 +210,18 @@ class Collector:
                     "INSERT OR REPLACE INTO agent_collectors VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         st.name,
-                        _us(st.last_attempt),
-                        _us(st.last_success),
+                        *[
+                            None if t is None else epoch_us(t)
+                            for t in (st.last_attempt, st.last_success)
+                        ],
                         st.last_error,
-                        _us(st.last_error_at),
+                        None if st.last_error_at is None else epoch_us(st.last_error_at),
                         st.consecutive_failures,
                         st.fetch_errors_total,
                         st.malformed_total,
                         st.successes_total,
                         st.rows_total,
-                        _us(st.next_attempt),
+                        None if st.next_attempt is None else epoch_us(st.next_attempt),
                     ),
                 )
             finally:
@@ -225,37 +231,18 @@ class Collector:
 
 
 def load_collector_state(
-    path: str | Path, name: str | None = None
+    store: SqliteStore, name: str | None = None
 ) -> CollectorState | dict[str, CollectorState] | None:
-    """Collector health saved in a live cache file: one by ``name``, or all as a dict."""
-    path = Path(path)
-    if not path.exists():
-        return None if name else {}
+    """Collector health saved in a live cache: one by ``name``, or all as a dict."""
+    con = store.reader()
     try:
-        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=2.0)
-    except sqlite3.Error:
-        return None if name else {}
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name='agent_collectors'").fetchone():
-            return None if name else {}
-        rows = con.execute("SELECT * FROM agent_collectors").fetchall()
-    finally:
-        con.close()
+        rows = [] if con is None else con.execute("SELECT * FROM agent_collectors").fetchall()
+    except sqlite3.Error:  # no collector has run yet (no table), or the file is unreadable
+        rows = []
     out = {}
     for r in rows:
-        out[r[0]] = CollectorState(
-            r[0],
-            _from_us(r[1]),
-            _from_us(r[2]),
-            r[3],
-            _from_us(r[4]),
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            _from_us(r[10]),
-        )
+        t = [None if v is None else from_epoch_us(v) for v in (r[1], r[2], r[4], r[10])]
+        out[r[0]] = CollectorState(r[0], t[0], t[1], r[3], t[2], *r[5:10], t[3])
     if name is not None:
         return out.get(name)
     return out
@@ -280,7 +267,6 @@ def amber_prices_fetcher(
     client, *, next_intervals: int = 48, previous_intervals: int = 12
 ) -> Fetch:
     """``fetch(now)`` for Amber's current prices with forecasts (``/prices/current``)."""
-    from energylib.ingest.amber import get_amber_current_prices
 
     def fetch(now: datetime) -> Frames:
         return get_amber_current_prices(
@@ -303,13 +289,11 @@ def amber_price_history_fetcher(
     returns the latest hour.  The first successful fetch after a start reaches
     ``backfill_days`` back instead, so a fresh install has the forecaster's whole history
     (its price lags) at once; the store's upsert makes the overlap free."""
-    from energylib.ingest.amber import get_amber_prices
-
     filled = False
 
     def fetch(now: datetime) -> Frames:
         nonlocal filled
-        nem_today = (now + timedelta(hours=10)).date()
+        nem_today = nem_date(now)
         back = days if filled else max(days, backfill_days)
         frames = get_amber_prices(
             nem_today - timedelta(days=back), nem_today, resolution=5, client=client
@@ -322,10 +306,9 @@ def amber_price_history_fetcher(
 
 def amber_usage_fetcher(client, *, days: int = 2) -> Fetch:
     """``fetch(now)`` for Amber's metered usage of the last ``days`` NEM days."""
-    from energylib.ingest.amber import get_amber_usage
 
     def fetch(now: datetime) -> Frames:
-        nem_today = (now + timedelta(hours=10)).date()
+        nem_today = nem_date(now)
         return get_amber_usage(nem_today - timedelta(days=days), nem_today, client=client)
 
     return fetch
@@ -338,6 +321,7 @@ def entsoe_day_ahead_fetcher(
     appear after the auction, about 13:00 CET; until then only today's come back).  The
     first successful fetch after a start reaches :data:`PRICE_BACKFILL_DAYS` back, for the
     forecaster's price lags."""
+    # Slow (entsoe-py, pandas), and only for the ENTSO-E market.
     from energylib.ingest.entsoe import get_entsoe_day_ahead, make_client
 
     client = make_client(api_key, base_url, retries=1, backoff_s=1.0, timeout_s=30.0)
@@ -361,6 +345,7 @@ def clear_sky_weather_fetcher(
     half-hourly.  Needs no network; a forecast service can replace it (same frame shape)."""
 
     def fetch(now: datetime) -> Frames:
+        # Slow (pvlib, pandas), and only for the offline clear-sky weather.
         import pandas as pd
         import pvlib
 
@@ -383,47 +368,6 @@ def clear_sky_weather_fetcher(
     return fetch
 
 
-OPEN_METEO_URL = "https://api.open-meteo.com/v1"
-
-
-def read_open_meteo(body: Any, *, site: str = "default", timezone: str = "UTC") -> Frames:
-    """Parse an Open-Meteo ``/forecast`` answer (``hourly`` with ``time``, ``temperature_2m``,
-    ``shortwave_radiation``, times in UTC) into an hourly canonical weather frame.
-
-    Open-Meteo gives ``shortwave_radiation`` as the mean of the *preceding* hour [W/m2]: the
-    value stamped ``T`` belongs to the interval starting ``T - 1 h``.  ``temperature_2m`` is
-    the instantaneous air temperature at ``T`` [degC], used for the interval starting at ``T``.
-    Rows where either is missing are left out.
-    """
-    try:
-        hourly = body["hourly"]
-        times = [datetime.fromisoformat(t).replace(tzinfo=UTC) for t in hourly["time"]]
-        temp = [None if v is None else float(v) for v in hourly["temperature_2m"]]
-        ghi = [None if v is None else float(v) for v in hourly["shortwave_radiation"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedResponse(
-            f"malformed Open-Meteo answer: {type(exc).__name__}: {exc}"
-        ) from exc
-    if not (len(times) == len(temp) == len(ghi)):
-        raise MalformedResponse("malformed Open-Meteo answer: hourly arrays differ in length")
-    ghi_at = {t - timedelta(hours=1): g for t, g in zip(times, ghi, strict=True)}
-    rows = [(t, ghi_at.get(t), v) for t, v in zip(times, temp, strict=True)]
-    rows = [r for r in rows if r[1] is not None and r[2] is not None]
-    data = pl.DataFrame(
-        {
-            "interval_start": [r[0] for r in rows],
-            "ghi_w_m2": [max(0.0, r[1]) for r in rows],
-            "temp_air_c": [r[2] for r in rows],
-        },
-        schema={
-            "interval_start": pl.Datetime("us", "UTC"),
-            "ghi_w_m2": pl.Float64,
-            "temp_air_c": pl.Float64,
-        },
-    )
-    return [(data, FrameMeta("open_meteo", "weather", 60, site, "general", None, timezone))]
-
-
 def open_meteo_weather_fetcher(
     latitude: float,
     longitude: float,
@@ -434,33 +378,23 @@ def open_meteo_weather_fetcher(
     policy: RetryPolicy | None = None,
 ) -> Fetch:
     """``fetch(now)``: hourly air temperature and GHI for the past 2 and next 2 days from
-    Open-Meteo (no API key), for the forecaster's weather features."""
-    from energylib.ingest.http import get_json, make_session
-
+    Open-Meteo (no API key), for the forecaster's weather features
+    (:func:`energylib.ingest.open_meteo.get_open_meteo_forecast`, whose parser states the time
+    stamps)."""
     session = make_session()
     policy = policy or agent_retry_policy()
 
     def fetch(now: datetime) -> Frames:
-        params = {
-            "latitude": latitude,
-            "longitude": longitude,
-            "hourly": "temperature_2m,shortwave_radiation",
-            "past_days": 2,
-            "forecast_days": 2,
-            "timezone": "UTC",
-        }
-        body = get_json(
-            session,
-            f"{base_url.rstrip('/')}/forecast",
-            params=params,
-            policy=policy,
-            where="weather",
-        )
-        return read_open_meteo(body, site=site, timezone=timezone)
+        return [
+            get_open_meteo_forecast(
+                latitude,
+                longitude,
+                base_url=base_url,
+                site=site,
+                timezone=timezone,
+                session=session,
+                policy=policy,
+            )
+        ]
 
     return fetch
-
-
-def today_nem(now: datetime) -> date:
-    """The NEM (UTC+10) date of ``now``."""
-    return (now + timedelta(hours=10)).date()

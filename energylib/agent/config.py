@@ -40,8 +40,15 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from energylib.config import PROJECT_ROOT, Settings, load_settings, read_environment
+from energylib.dispatch.assets import EV, POWERWALL_2, Battery
+from energylib.site import SYDNEY, Site
 
 PREFIX = "ENERGY_AGENT_"
+MARKETS = ("amber", "entsoe")
+#: The agent's policies (the optimum needs perfect foresight: studies only).
+AGENT_POLICIES = ("forecast", "price_threshold", "self_consumption")
+#: The site's market for each agent market (the day-ahead markets are EU-wide; NL by default).
+SITE_MARKET = {"amber": "nem", "entsoe": "nl"}
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,10 @@ class AgentSettings:
         Models folder; ``None`` means ``state_dir / "models"``.
     market : str
         ``amber`` (5-min retail prices, AUD) or ``entsoe`` (day-ahead, EUR).
-    site : str
-        Site id used in the store; on ``entsoe``, the bidding zone (``default`` = ``NL``).
-    timezone : str
-        IANA zone of the site (local-time features, "today" in the kiosk).
+    site : Site
+        Where the home is: its ``name`` is the site id in the store (on ``entsoe``, the
+        bidding zone; ``default`` = ``NL``), its location feeds the weather, its ``timezone``
+        the local-time features and "today" in the kiosk.
     stale_after_min : float
         Price data older than this is stale: the agent holds, the kiosk warns [min].
     collect_every_s, decide_every_s, weather_every_s : float
@@ -71,19 +78,18 @@ class AgentSettings:
     horizon_hours : float
         Look-ahead of each decision [h].
     policy : str
-        Dispatch policy name: ``forecast``, ``price_threshold`` or ``self_consumption``.
+        Dispatch policy name: ``forecast``, ``price_threshold`` or ``self_consumption``
+        (:func:`energylib.dispatch.policies.resolve`).
     charge_below_per_kwh, discharge_above_per_kwh : float
         Thresholds of the ``price_threshold`` policy [currency/kWh].
-    battery_kwh, battery_kw : float
-        Battery capacity [kWh] and power limit [kW]; capacity 0 means no battery.
-    ev_charger_kw : float
-        EV charger limit [kW]; 0 means no EV.
+    battery : Battery or None
+        The home battery (None: no battery).
+    ev : EV or None
+        The EV and its charger (None: no EV).
     weather : str
         Weather source: ``open-meteo`` (hourly air temperature and GHI) or ``clearsky``.
     weather_url : str
         Open-Meteo API root (tests point it at a local server).
-    latitude, longitude : float
-        Site location [deg] for the weather.
     kiosk_host : str
         Kiosk bind address; ``127.0.0.1`` by default, ``0.0.0.0`` to serve the LAN.
     kiosk_port : int
@@ -93,8 +99,7 @@ class AgentSettings:
     state_dir: Path = PROJECT_ROOT / "data" / "agent"
     models_dir: Path | None = None
     market: str = "amber"
-    site: str = "default"
-    timezone: str = "Australia/Sydney"
+    site: Site = SYDNEY
     stale_after_min: float = 30.0
     collect_every_s: float = 300.0
     decide_every_s: float = 60.0
@@ -105,24 +110,21 @@ class AgentSettings:
     policy: str = "forecast"
     charge_below_per_kwh: float = 0.10
     discharge_above_per_kwh: float = 0.30
-    battery_kwh: float = 13.5
-    battery_kw: float = 5.0
-    ev_charger_kw: float = 0.0
+    battery: Battery | None = POWERWALL_2
+    ev: EV | None = None
     weather: str = "open-meteo"
     weather_url: str = "https://api.open-meteo.com/v1"
-    latitude: float = -33.87
-    longitude: float = 151.21
     kiosk_host: str = "127.0.0.1"
     kiosk_port: int = 8080
 
     def __post_init__(self) -> None:
-        if self.market not in ("amber", "entsoe"):
+        if self.market not in MARKETS:
             raise ValueError(f"{PREFIX}MARKET={self.market!r}: use 'amber' or 'entsoe'")
         if self.weather not in ("open-meteo", "clearsky"):
             raise ValueError(
                 f"{PREFIX}WEATHER={self.weather!r}: use 'open-meteo' or 'clearsky' (offline, GHI only)"
             )
-        if self.policy not in ("forecast", "price_threshold", "self_consumption"):
+        if self.policy not in AGENT_POLICIES:
             raise ValueError(
                 f"{PREFIX}POLICY={self.policy!r}: use 'forecast', 'price_threshold' or 'self_consumption'"
             )
@@ -148,12 +150,25 @@ class AgentSettings:
     @property
     def entsoe_zone(self) -> str:
         """ENTSO-E bidding zone of the ``entsoe`` market: the site, ``NL`` when it is ``default``."""
-        return self.site if self.site != "default" else Settings.entsoe_zone
+        return self.site.name if self.site.name != "default" else Settings.entsoe_zone
 
     @property
     def currency(self) -> str:
         """Currency of the market's prices."""
         return "AUD" if self.market == "amber" else "EUR"
+
+    @property
+    def policy_options(self) -> dict[str, float]:
+        """The policy's options these settings fix (the forecast policy's forecasts come
+        with each decision)."""
+        if self.policy == "price_threshold":
+            return {
+                "charge_below_per_kwh": self.charge_below_per_kwh,
+                "discharge_above_per_kwh": self.discharge_above_per_kwh,
+            }
+        if self.policy == "forecast":
+            return {"horizon_hours": self.horizon_hours}
+        return {}
 
     def replace(self, **changes) -> AgentSettings:
         """A copy with some fields changed."""
@@ -164,6 +179,10 @@ def load_agent_settings(
     env_file: str | Path | None = None, environ: dict | None = None, **overrides
 ) -> AgentSettings:
     """Read :class:`AgentSettings`: keyword overrides, then environment, then ``.env``.
+
+    The site is assembled from ``ENERGY_AGENT_SITE``, ``_TIMEZONE``, ``_LATITUDE`` and
+    ``_LONGITUDE``, the battery from ``_BATTERY_KWH`` and ``_BATTERY_KW`` (capacity 0: no
+    battery), the EV from ``_EV_CHARGER_KW`` (0: no EV).
 
     Parameters
     ----------
@@ -177,22 +196,65 @@ def load_agent_settings(
     env = read_environment(env_file, environ)
     base = load_settings(env_file=env_file, environ=environ)
     values: dict[str, object] = {"state_dir": base.data_dir / "agent"}
-    # The site of a market without ENERGY_AGENT_SITE: the collector and the decider must agree.
     market = overrides.get("market") or env.get(PREFIX + "MARKET") or "amber"
-    site = base.entsoe_zone if market == "entsoe" else base.amber_site_id
-    if site:
-        values["site"] = site
     for f in fields(AgentSettings):
-        key = PREFIX + f.name.upper()
-        raw = env.get(key)
-        if not raw:
-            continue
-        values[f.name] = _convert(f.name, raw)
+        raw = env.get(PREFIX + f.name.upper())
+        if raw and f.name not in ("site", "battery", "ev"):
+            values[f.name] = _convert(f.name, raw)
+    if market in MARKETS:
+        values["site"] = _site(env, market, base)
+    values["battery"] = _battery(env)
+    values["ev"] = _ev(env)
     values.update({k: v for k, v in overrides.items() if v is not None})
     for name in ("state_dir", "models_dir"):
         if values.get(name) is not None:
             values[name] = Path(str(values[name])).expanduser()
     return AgentSettings(**values)
+
+
+def _site(env: dict, market: str, base: Settings) -> Site:
+    # The site of a market without ENERGY_AGENT_SITE: the collector and the decider must agree.
+    name = env.get(PREFIX + "SITE") or (
+        base.entsoe_zone if market == "entsoe" else base.amber_site_id
+    )
+    try:
+        return Site(
+            name=name or SYDNEY.name,
+            latitude=_number(env, "LATITUDE", SYDNEY.latitude),
+            longitude=_number(env, "LONGITUDE", SYDNEY.longitude),
+            altitude_m=SYDNEY.altitude_m,
+            timezone=env.get(PREFIX + "TIMEZONE") or SYDNEY.timezone,
+            market=SITE_MARKET[market],
+        )
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; fix {PREFIX}LATITUDE / {PREFIX}LONGITUDE in the environment or .env"
+        ) from None
+
+
+def _battery(env: dict) -> Battery | None:
+    capacity = _number(env, "BATTERY_KWH", POWERWALL_2.capacity_kwh)
+    kw = _number(env, "BATTERY_KW", POWERWALL_2.charge_kw)
+    if capacity <= 0:
+        return None
+    try:
+        return replace(POWERWALL_2, capacity_kwh=capacity, charge_kw=kw, discharge_kw=kw)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}; fix {PREFIX}BATTERY_KWH / {PREFIX}BATTERY_KW in the environment or .env"
+        ) from None
+
+
+def _ev(env: dict) -> EV | None:
+    kw = _number(env, "EV_CHARGER_KW", 0.0)
+    if kw <= 0:
+        return None
+    return EV(charger_kw=kw)
+
+
+def _number(env: dict, name: str, default: float) -> float:
+    raw = env.get(PREFIX + name)
+    return default if not raw else float(_convert(name.lower(), raw))
 
 
 _FLOATS = {

@@ -1,7 +1,9 @@
 """One decision: state from the live cache -> forecaster -> dispatch policy -> set-points.
 
-:class:`Decider` builds the state at ``now`` from the live SQLite cache (prices
-with their forecasts, usage, weather) and the actuator (battery SoC, EV plugged
+:class:`Decider` builds the state at ``now`` from the live cache (a
+:class:`~energylib.store.SqliteStore`: prices with their forecasts, usage, weather, read
+like any store and put on the decision's grid by :func:`energylib.align.values_at`) and
+the actuator (battery SoC, EV plugged
 in), forecasts price and load over the horizon, and asks the *same* dispatch code
 the studies use (:func:`energylib.dispatch.rules.dispatch_rules` with the configured
 :class:`~energylib.dispatch.rules.ForecastPolicy` / ``PriceThreshold`` /
@@ -30,29 +32,28 @@ would say.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
-import sqlite3
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from energylib.agent.actuator import Actuator, DeviceState
+from energylib.agent.collect import WEATHER_SOURCES, load_collector_state
 from energylib.agent.config import AgentSettings
 from energylib.agent.decision_log import Decision
-from energylib.dispatch.assets import EV, Battery
-from energylib.dispatch.rules import (
-    ForecastPolicy,
-    PriceThreshold,
-    SelfConsumption,
-    dispatch_rules,
-    policy_thresholds,
-)
+from energylib.align import values_at
+from energylib.dates import epoch_us, from_epoch_us
+from energylib.dispatch import policies
+from energylib.dispatch.rules import dispatch_rules, policy_thresholds
 from energylib.forecast.features import history_window
+from energylib.schema import TIME
+from energylib.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ STEP_MIN = 5
 STEP_US = STEP_MIN * 60 * 1_000_000
 STEPS_PER_HOUR = 60 // STEP_MIN
 DAY_US = 86_400 * 1_000_000
+HALF_HOUR_US = 30 * 60_000_000
+#: How much further than a decision needs a read reaches, for the next decisions to reuse.
+READ_AHEAD_US = 3_600_000_000
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ class Market:
     @classmethod
     def from_settings(cls, s: AgentSettings) -> Market:
         if s.market == "amber":
-            return cls("amber", s.site, "general", "price_per_kwh", "feed_in", "AUD")
+            return cls("amber", s.site.name, "general", "price_per_kwh", "feed_in", "AUD")
+        # Slow, and only for this market: entsoe-py and pandas stay out of an Amber agent.
         from energylib.ingest.entsoe import DAY_AHEAD, zone_area
 
         return cls(
@@ -95,145 +100,55 @@ class Market:
         )
 
 
-def _us(t: datetime) -> int:
-    return int(round(t.timestamp() * 1_000_000))
+@dataclass(frozen=True)
+class Series:
+    """One series read from the live cache for a decision: the frame and its interval length."""
+
+    data: pl.DataFrame
+    interval_minutes: int
+
+    def at(
+        self, column: str, *times_us: np.ndarray, step_minutes: int | None = None
+    ) -> list[np.ndarray]:
+        """``column`` at each instant of each array (:func:`energylib.align.values_at`, once)."""
+        times = np.concatenate(times_us) if len(times_us) > 1 else times_us[0]
+        values = values_at(
+            self.data, self.interval_minutes, times, [column], step_minutes=step_minutes
+        )[column]
+        if len(times_us) == 1:
+            return [values]
+        return np.split(values, np.cumsum([t.size for t in times_us])[:-1])
 
 
-class LiveCache:
-    """Fast reads of the live SQLite cache for the decision path (a read-only connection
-    kept open; WAL lets it read while the collector writes)."""
-
-    def __init__(self, path):
-        from energylib.store import SqliteStore
-
-        self.path = path
-        self.store = SqliteStore(path)  # creates the file in WAL mode if missing
-        self._indexed: set[str] = set()
-        self._con: sqlite3.Connection | None = None
-        self.ensure_indexes()
-
-    def ensure_indexes(self) -> None:
-        """Index each series table by time (the store's key puts ``interval_minutes`` first, so a
-        time range within one series would otherwise scan it whole).  Cheap once done."""
-        todo = [t for t in ("prices", "usage", "weather") if t not in self._indexed]
-        if not todo:
-            return
-        try:
-            con = self.store.connect()
-            try:
-                for table in todo:
-                    if con.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
-                    ).fetchone():
-                        con.execute(
-                            f'CREATE INDEX IF NOT EXISTS "agent_{table}_time" ON "{table}" '
-                            "(source, site, channel, interval_start)"
-                        )
-                        self._indexed.add(table)
-            finally:
-                con.close()
-        except sqlite3.Error as exc:  # a full disk or a lock: the reads still work, only slower
-            log.warning("live cache %s: cannot create time indexes: %s", self.path, exc)
-
-    def con(self) -> sqlite3.Connection:
-        if self._con is None:
-            self._con = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, timeout=2.0, check_same_thread=False
-            )
-            self._con.execute("PRAGMA busy_timeout=2000")
-        return self._con
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
-    def collector_health(self) -> dict[str, tuple[datetime | None, int]]:
-        """``{collector: (last success (UTC) or None, successes)}`` from ``agent_collectors``."""
-        try:
-            rows = (
-                self.con()
-                .execute("SELECT name, last_success, successes_total FROM agent_collectors")
-                .fetchall()
-            )
-        except sqlite3.OperationalError:  # no collector has run yet
-            return {}
-        return {
-            n: (None if t is None else datetime.fromtimestamp(t / 1e6, UTC), int(k))
-            for n, t, k in rows
-        }
-
-    def _columns(self, table: str) -> set[str]:
-        return {r[1] for r in self.con().execute(f'PRAGMA table_info("{table}")')}
-
-    def series(
-        self,
-        table: str,
-        columns: list[str],
-        start_us: int,
-        end_us: int,
-        *,
-        source: str | None = None,
-        site: str | None = None,
-        channel: str | None = None,
-    ) -> dict[str, np.ndarray] | None:
-        """Rows of one table in ``[start, end)``: ``interval_start`` [us], ``interval_minutes`` and the
-        asked columns that exist (None where the table does not exist or no row matches)."""
-        have = self._columns(table)
-        if not have:
-            return None
-        cols = [c for c in columns if c in have]
-        where, args = ["interval_start >= ?", "interval_start < ?"], [start_us, end_us]
-        for name, val in (("source", source), ("site", site), ("channel", channel)):
-            if val is not None:
-                where.append(f"{name} = ?")
-                args.append(val)
-        sel = ", ".join(["interval_start", "interval_minutes", *[f'"{c}"' for c in cols]])
-        rows = (
-            self.con()
-            .execute(
-                f'SELECT {sel} FROM "{table}" WHERE {" AND ".join(where)} ORDER BY interval_start',
-                args,
-            )
-            .fetchall()
+def read_series(
+    store: SqliteStore,
+    source: str,
+    kind: str,
+    start_us: int,
+    end_us: int,
+    columns: list[str],
+    *,
+    site: str,
+    channel: str | None = None,
+) -> Series | None:
+    """The rows of one series in ``[start, end)`` at its finest stored resolution (None: none)."""
+    try:
+        data, meta = store.read(
+            source,
+            kind,
+            from_epoch_us(start_us),
+            from_epoch_us(end_us),
+            site=site,
+            channel=channel,
+            resample_to="finest",
+            # a coarser interval's energy is spread evenly over the finest one, as the
+            # decision spreads it over its 5-min steps
+            energy_method="uniform",
+            columns=columns,
         )
-        if not rows:
-            return None
-        out: dict[str, np.ndarray] = {
-            "interval_start": np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-            "interval_minutes": np.fromiter((r[1] for r in rows), np.int64, len(rows)),
-        }
-        for i, c in enumerate(cols, start=2):
-            vals = [r[i] for r in rows]
-            if c in ("descriptor", "spike_status", "interval_type", "tariff_period", "quality"):
-                out[c] = np.array(vals, dtype=object)
-            else:
-                out[c] = np.array([np.nan if v is None else v for v in vals], dtype=float)
-        return out
-
-
-def on_grid(
-    series: dict[str, np.ndarray] | None, column: str, grid_us: np.ndarray, *, energy: bool = False
-) -> np.ndarray:
-    """Values of a stored series at each 5-min grid start (NaN where no interval covers it).
-
-    A price or power repeats over the 5-min steps its interval covers; ``energy=True``
-    splits a kWh value evenly over them (kWh per 5 min).
-    """
-    out = np.full(grid_us.size, np.nan)
-    if series is None or column not in series:
-        return out
-    t = series["interval_start"]
-    minutes = series["interval_minutes"]
-    idx = np.searchsorted(t, grid_us, side="right") - 1
-    ok = idx >= 0
-    j = np.where(ok, idx, 0)
-    ok &= grid_us < t[j] + minutes[j] * 60_000_000
-    vals = series[column][j]
-    if energy:
-        vals = vals * (STEP_MIN / minutes[j])
-    out[ok] = vals[ok]
-    return out
+    except LookupError:
+        return None
+    return Series(data, meta.interval_minutes)
 
 
 @dataclass
@@ -262,7 +177,8 @@ class Decider:
     Parameters
     ----------
     settings : AgentSettings
-    cache : LiveCache
+    store : SqliteStore
+        The live cache.
     actuator : Actuator
     models : ModelWatcher or None
         Source of the forecaster in use (None: fallbacks only).
@@ -273,7 +189,7 @@ class Decider:
     """
 
     settings: AgentSettings
-    cache: LiveCache
+    store: SqliteStore
     actuator: Actuator
     models: Any = None
     typical_load_kw: float = 0.8
@@ -281,6 +197,8 @@ class Decider:
     market: Market | None = None
     _fc_key: tuple | None = None
     _fc_val: tuple | None = None
+    _reads: dict[tuple, tuple] = field(default_factory=dict)
+    _data_version: tuple = ()
     forecast_errors: int = 0
     last_forecast_error: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -289,85 +207,108 @@ class Decider:
         if self.market is None:
             self.market = Market.from_settings(self.settings)
 
-    # ----------------------------------------------------------------- battery / EV specs
-    def battery(self) -> Battery | None:
-        s = self.settings
-        if s.battery_kwh <= 0:
-            return None
-        return Battery(
-            capacity_kwh=s.battery_kwh, charge_kw=s.battery_kw, discharge_kw=s.battery_kw
-        )
-
-    def ev(self) -> EV | None:
-        return (
-            EV(charger_kw=self.settings.ev_charger_kw) if self.settings.ev_charger_kw > 0 else None
-        )
-
     # ----------------------------------------------------------------- state
+    def health(self) -> dict[str, tuple[datetime | None, int, int]]:
+        """``{collector: (last success (UTC) or None, successes, failures)}`` from the
+        collectors' saved state."""
+        states = load_collector_state(self.store) or {}
+        return {
+            n: (st.last_success, st.successes_total, st.fetch_errors_total)
+            for n, st in states.items()
+        }
+
     def data_age_s(self, now: datetime, health: dict | None = None) -> float | None:
         """Seconds since the market's collector last succeeded (None: never); ``health`` is
-        :meth:`LiveCache.collector_health` when the caller has it already."""
+        :meth:`health` when the caller has it already."""
         if health is None:
-            health = self.cache.collector_health()
+            health = self.health()
         last = health.get(self.market.freshness_collector, (None, 0))[0]
         return None if last is None else (now - last).total_seconds()
+
+    def _read(
+        self, kind: str, start_us: int, end_us: int, columns: list[str], **where: Any
+    ) -> Series | None:
+        """One series over ``[start, end)``, reused from an earlier decision while no
+        collector has run since (the collectors are the live cache's only writers) and that
+        read covers the range; a read reaches :data:`READ_AHEAD_US` further, for the next
+        minutes' decisions."""
+        if not self.use_cache:
+            return read_series(
+                self.store, kind=kind, start_us=start_us, end_us=end_us, columns=columns, **where
+            )
+        key = (kind, tuple(columns), tuple(sorted(where.items())))
+        cached = self._reads.get(key)
+        if cached is not None:
+            version, lo, hi, series = cached
+            if version == self._data_version and lo <= start_us and end_us <= hi:
+                return series
+        hi = end_us + READ_AHEAD_US
+        series = read_series(
+            self.store, kind=kind, start_us=start_us, end_us=hi, columns=columns, **where
+        )
+        self._reads[key] = (self._data_version, start_us, hi, series)
+        return series
 
     def build_state(self, now: datetime) -> State:
         s, m = self.settings, self.market
         n = int(round(s.horizon_hours * STEPS_PER_HOUR))
-        t0 = (_us(now) // STEP_US) * STEP_US
+        t0 = (epoch_us(now) // STEP_US) * STEP_US
         grid = t0 + np.arange(n, dtype=np.int64) * STEP_US
-        prices = self.cache.series(
+        health = self.health()  # one read: data age, the forecast's and the reads' cache keys
+        # Collectors are the only writers: while none has run, the cache holds what it held.
+        self._data_version = tuple(sorted((k, v[1], v[2]) for k, v in health.items()))
+        # Where the forecaster will run, the price and usage reads reach back far enough for
+        # its history too: one read of each series per decision.
+        history_start = self._history_start(health, t0)
+        back = t0 - DAY_US - 3_600_000_000
+        prices = self._read(
             "prices",
-            [m.price_column, "descriptor"],
-            t0 - DAY_US - 3_600_000_000,
+            back if history_start is None else min(back, history_start),
             t0 + n * STEP_US,
+            [m.price_column, "descriptor"],
             source=m.source,
             site=m.site,
             channel=m.channel,
         )
-        price = on_grid(prices, m.price_column, grid)
+        nothing = np.full(n, np.nan)
+        if prices:
+            price, yesterday = prices.at(m.price_column, grid, grid - DAY_US)
+            descriptor = prices.at("descriptor", grid[:1])[0][0]
+        else:
+            price, yesterday, descriptor = nothing.copy(), nothing.copy(), None
+        if isinstance(descriptor, float):  # a frame without descriptors
+            descriptor = None
         source = np.where(np.isfinite(price), 0, -1)
-        yesterday = on_grid(prices, m.price_column, grid - DAY_US)
-        descriptor = None
-        if prices is not None and "descriptor" in prices:
-            idx = np.searchsorted(prices["interval_start"], t0, side="right") - 1
-            if (
-                idx >= 0
-                and t0
-                < prices["interval_start"][idx] + prices["interval_minutes"][idx] * 60_000_000
-            ):
-                descriptor = prices["descriptor"][idx]
         if m.feed_in_channel:
-            fi = self.cache.series(
+            fi = self._read(
                 "prices",
-                [m.price_column],
                 t0,
                 t0 + n * STEP_US,
+                [m.price_column],
                 source=m.source,
                 site=m.site,
                 channel=m.feed_in_channel,
             )
             # Amber bills feed-in negative when exporting earns: the credit is minus the price.
-            credit = -on_grid(fi, m.price_column, grid)
+            credit = -fi.at(m.price_column, grid)[0] if fi else nothing.copy()
             credit = np.where(np.isfinite(credit), credit, 0.0)
         else:
             credit = np.where(
                 np.isfinite(price), price, 0.0
             )  # day-ahead: export earns the spot price
 
-        usage = self.cache.series(
-            "usage",
-            ["energy_kwh"],
-            t0 - 2 * DAY_US,
-            t0 + n * STEP_US,
-            site=m.site,
-            channel="general",
-        )
-        load_y = on_grid(usage, "energy_kwh", grid - DAY_US, energy=True)
-
+        usage = None
+        if history_start is not None:
+            usage = self._read(
+                "usage",
+                min(t0 - 2 * DAY_US, history_start),
+                t0 + n * STEP_US,
+                ["energy_kwh"],
+                source=m.source,
+                site=m.site,
+                channel="general",
+            )
         device = self.actuator.read_state(now)
-        health = self.cache.collector_health()  # one read: data age and the forecast cache key
         model_price, model_load, version, note = self._forecast(health, t0, grid, prices, usage)
         fill = ~np.isfinite(price) & np.isfinite(model_price)
         price[fill], source[fill] = model_price[fill], 1
@@ -381,11 +322,32 @@ class Decider:
         if np.isfinite(model_load).all():
             load, load_source = model_load, f"forecaster {version}"
         else:
+            if history_start is None:  # read only where the forecaster leaves load to fill
+                usage = self._read(
+                    "usage",
+                    t0 - 2 * DAY_US,
+                    t0 + n * STEP_US,
+                    ["energy_kwh"],
+                    source=m.source,
+                    site=m.site,
+                    channel="general",
+                )
+            load_y = (
+                usage.at("energy_kwh", grid - DAY_US, step_minutes=STEP_MIN)[0]
+                if usage
+                else nothing.copy()
+            )
+            metered = np.zeros(0)
+            if usage and "energy_kwh" in usage.data.columns:
+                starts = usage.data[TIME].to_numpy().astype("datetime64[us]").view(np.int64)
+                # the last two days' usage up to the horizon's end (a read may reach further)
+                recent_days = (starts >= t0 - 2 * DAY_US) & (starts < t0 + n * STEP_US)
+                metered = usage.data["energy_kwh"].to_numpy().astype(float)[recent_days]
             load = model_load.copy()
             fill = ~np.isfinite(load) & np.isfinite(load_y)
             load[fill] = load_y[fill]
-            if usage is not None and np.isfinite(usage["energy_kwh"]).any():
-                recent = usage["energy_kwh"] * (STEP_MIN / usage["interval_minutes"])
+            if np.isfinite(metered).any():
+                recent = metered * (STEP_MIN / usage.interval_minutes)
                 mean = float(np.nanmean(recent[-288:]))
                 load_source = (
                     "forecaster + yesterday's usage"
@@ -422,40 +384,64 @@ class Decider:
             note,
         )
 
-    def _forecast(self, health, t0, grid, prices, usage) -> tuple[np.ndarray, np.ndarray, str, str]:
+    def _forecast_key(self, cur, health, t0: int) -> tuple:
+        # The data version changes whenever a collector stores new data.
+        anchor = (t0 // HALF_HOUR_US) * HALF_HOUR_US
+        return cur.version, anchor, tuple(sorted((k, v[1]) for k, v in health.items()))
+
+    def _history_start(self, health, t0: int) -> int | None:
+        """Where the forecaster's history starts [us] when it runs for this decision; None
+        when it does not (no model, or its forecast for these inputs is cached)."""
+        cur = self.models.current if self.models is not None else None
+        if cur is None:
+            return None
+        if self.use_cache and self._forecast_key(cur, health, t0) == self._fc_key:
+            return None
+        try:
+            rows = cur.runner.spec.history_rows
+        except Exception:  # an unusable model: _forecast says so and falls back
+            return None
+        end = (t0 // HALF_HOUR_US) * HALF_HOUR_US
+        return end - (rows + 8) * HALF_HOUR_US  # slack for usage metered a few hours late
+
+    def _forecast(
+        self, health, t0, grid, prices: Series | None = None, usage: Series | None = None
+    ) -> tuple[np.ndarray, np.ndarray, str, str]:
+        """The forecaster's price and load on the grid; ``prices`` and ``usage`` are the
+        decision's reads when they cover the history already."""
         nan = np.full(grid.size, np.nan)
         cur = self.models.current if self.models is not None else None
         if cur is None:
             return nan, nan.copy(), "none", "no model loaded"
-        anchor = (t0 // (30 * 60_000_000)) * (30 * 60_000_000)
-        # The data version changes whenever a collector stores new data.
-        key = (cur.version, anchor, tuple(sorted((k, v[1]) for k, v in health.items())))
+        key = self._forecast_key(cur, health, t0)
         if self.use_cache and key == self._fc_key and self._fc_val is not None:
             return self._fc_val
         try:
             runner = cur.runner
             spec = runner.spec
-            history = self.history(t0, spec)
+            history = self.history(t0, spec, prices=prices, usage=usage)
             # ForecastRunner.predict() in two steps, keeping only the first (day) horizon
             # instead of building frames for every horizon.
             window, last = history_window(history, spec, runner.timezone)
             outs = runner.predict_array(window)
             hname, steps = spec.horizons[0]
             step_us = spec.interval_minutes * 60_000_000
-            first = _us(last) + step_us
-            series = {
-                "interval_start": first + np.arange(steps, dtype=np.int64) * step_us,
-                "interval_minutes": np.full(steps, spec.interval_minutes, dtype=np.int64),
-            }
-            for task, target in zip(spec.tasks, spec.targets, strict=True):
-                series[target] = np.asarray(outs[f"{task}_{hname}"][0], dtype=float)
-            mp = on_grid(series, "price_per_kwh", grid)
-            ml = np.clip(on_grid(series, "total_kwh", grid, energy=True), 0.0, None)
+            first = epoch_us(last) + step_us
+            forecast = pl.DataFrame(
+                {TIME: _utc(first + np.arange(steps, dtype=np.int64) * step_us)}
+                | {
+                    target: np.asarray(outs[f"{task}_{hname}"][0], dtype=float)
+                    for task, target in zip(spec.tasks, spec.targets, strict=True)
+                }
+            )
+            at = Series(forecast, spec.interval_minutes).at
+            mp = at("price_per_kwh", grid)[0]
+            ml = np.clip(at("total_kwh", grid, step_minutes=STEP_MIN)[0], 0.0, None)
             val = (
                 mp,
                 ml,
                 cur.version,
-                f"forecaster {cur.version} anchored {datetime.fromtimestamp(first / 1e6, UTC).isoformat()}",
+                f"forecaster {cur.version} anchored {from_epoch_us(first).isoformat()}",
             )
         except Exception as exc:  # an unusable history or model must not stop the decision
             self.forecast_errors += 1
@@ -470,41 +456,80 @@ class Decider:
         self._fc_key, self._fc_val = key, val
         return val
 
-    def history(self, t0: int, spec) -> pl.DataFrame:
-        """The latest complete half-hours of price, usage and weather as a canonical 30-min frame."""
+    def history(
+        self, t0: int, spec, *, prices: Series | None = None, usage: Series | None = None
+    ) -> pl.DataFrame:
+        """The latest complete half-hours of price, usage and weather as a canonical 30-min frame.
+
+        ``prices`` and ``usage``: series already read over the history's span (read here
+        otherwise)."""
         m = self.market
-        half = 30 * 60_000_000
-        end = (t0 // half) * half
-        start = end - (spec.history_rows + 8) * half  # slack for usage metered a few hours late
-        grid = start + np.arange((end - start) // half, dtype=np.int64) * half
+        end = (t0 // HALF_HOUR_US) * HALF_HOUR_US
+        start = end - (spec.history_rows + 8) * HALF_HOUR_US  # slack for usage metered late
+        grid = start + np.arange((end - start) // HALF_HOUR_US, dtype=np.int64) * HALF_HOUR_US
+        # Each half-hour is the mean (power, price, weather) or sum (energy) of its six
+        # 5-min steps: a half-hour missing any of them stays missing.
         sub = (grid[:, None] + np.arange(6, dtype=np.int64)[None, :] * STEP_US).reshape(-1)
-        cols: dict[str, Any] = {"interval_start": grid}
-        prices = self.cache.series(
-            "prices", [m.price_column], start, end, source=m.source, site=m.site, channel=m.channel
+        cols: dict[str, Any] = {TIME: grid}
+        if prices is None:
+            prices = self._read(
+                "prices",
+                start,
+                end,
+                [m.price_column],
+                source=m.source,
+                site=m.site,
+                channel=m.channel,
+            )
+        p = prices.at(m.price_column, sub)[0] if prices else np.full(sub.size, np.nan)
+        cols["price_per_kwh"] = p.reshape(-1, 6).mean(axis=1)
+        if usage is None:
+            usage = self._read(
+                "usage", start, end, ["energy_kwh"], source=m.source, site=m.site, channel="general"
+            )
+        e = (
+            usage.at("energy_kwh", sub, step_minutes=STEP_MIN)[0]
+            if usage
+            else np.full(sub.size, np.nan)
         )
-        cols["price_per_kwh"] = on_grid(prices, m.price_column, sub).reshape(-1, 6).mean(axis=1)
-        usage = self.cache.series(
-            "usage", ["energy_kwh"], start, end, site=m.site, channel="general"
+        cols["total_kwh"] = e.reshape(-1, 6).sum(axis=1)
+        weather = self._read(
+            "weather",
+            start,
+            end,
+            ["ghi_w_m2", "temp_air_c"],
+            source=WEATHER_SOURCES[self.settings.weather],
+            site=m.site,
+            channel="general",
         )
-        cols["total_kwh"] = (
-            on_grid(usage, "energy_kwh", sub, energy=True).reshape(-1, 6).sum(axis=1)
-        )
-        weather = self.cache.series("weather", ["ghi_w_m2", "temp_air_c"], start, end, site=m.site)
         for c in ("ghi_w_m2", "temp_air_c"):
-            if weather is not None and c in weather:
-                cols[c] = on_grid(weather, c, sub).reshape(-1, 6).mean(axis=1)
+            if weather is not None and c in weather.data.columns:
+                cols[c] = weather.at(c, sub)[0].reshape(-1, 6).mean(axis=1)
         # Up to the latest complete half-hour (usage is often metered late); a gap inside the
         # window stays NaN for history_window to report, not dropped (that would shift the lags).
-        values = np.column_stack([v for k, v in cols.items() if k != "interval_start"])
+        values = np.column_stack([v for k, v in cols.items() if k != TIME])
         complete = np.flatnonzero(np.isfinite(values).all(axis=1))
         n = int(complete[-1]) + 1 if complete.size else 0
-        return pl.DataFrame({k: v[:n] for k, v in cols.items()}).with_columns(
-            pl.from_epoch(pl.col("interval_start"), time_unit="us").dt.replace_time_zone("UTC")
-        )
+        return pl.DataFrame({k: _utc(v[:n]) if k == TIME else v[:n] for k, v in cols.items()})
 
     # ----------------------------------------------------------------- decision
     def decide(self, now: datetime) -> Decision:
-        """Decide for the slot ``now``; never raises (an internal error becomes a safe hold)."""
+        """Decide for the slot ``now``; never raises (an internal error becomes a safe hold).
+
+        The cyclic garbage collector waits until the decision is made: a decision's
+        temporaries die within it, and a collection in its middle would only promote them,
+        bringing on the full collections (100 ms and more with the model loaded) that
+        otherwise land in later decisions.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._decide(now)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _decide(self, now: datetime) -> Decision:
         t_start = time.perf_counter()
         try:
             state = self.build_state(now)
@@ -569,31 +594,22 @@ class Decider:
 
     def _policy(self, st: State) -> tuple[str, float, float, str]:
         s = self.settings
-        battery = self.battery()
+        battery = s.battery
         if battery is not None and st.device.battery_soc_fraction is not None:
             battery = replace(battery, initial_soc_fraction=float(st.device.battery_soc_fraction))
         n = st.grid_us.size
-        if s.policy == "forecast":
-            policy = ForecastPolicy(
-                price_forecast_per_kwh=st.price,
-                load_forecast_kwh=st.load_kwh,
-                horizon_hours=s.horizon_hours,
-            )
-        elif s.policy == "price_threshold":
-            policy = PriceThreshold(
-                charge_below_per_kwh=s.charge_below_per_kwh,
-                discharge_above_per_kwh=s.discharge_above_per_kwh,
-            )
-        else:
-            policy = SelfConsumption()
-        ev = self.ev() if st.device.ev_plugged_in else None
+        options = s.policy_options
+        if s.policy == "forecast":  # it plans on this decision's own forecasts
+            options |= {"price_forecast_per_kwh": st.price, "load_forecast_kwh": st.load_kwh}
+        policy = policies.resolve(s.policy, **options)
+        ev = s.ev if st.device.ev_plugged_in else None
         ev_kwargs: dict[str, Any] = {}
         if ev is not None:
             local = (
                 pl.Series(st.grid_us)
                 .cast(pl.Datetime("us"))
                 .dt.replace_time_zone("UTC")
-                .dt.convert_time_zone(s.timezone)
+                .dt.convert_time_zone(s.site.timezone)
                 .dt.replace_time_zone(None)
                 .to_numpy()
             )
@@ -683,6 +699,11 @@ class Decider:
             "model": st.model_version,
             "note": st.forecast_note,
         }
+
+
+def _utc(us: np.ndarray) -> pl.Series:
+    """Microseconds since the epoch as a UTC ``interval_start`` column (a cast: no expression)."""
+    return pl.Series(TIME, us).cast(pl.Datetime("us", "UTC"))
 
 
 def _f(x) -> float | None:

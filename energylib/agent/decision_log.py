@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from energylib.dates import epoch_us, from_epoch_us
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -96,7 +98,7 @@ class Decision:
 
     def as_row(self) -> tuple:
         return (
-            _us(self.decided_at),
+            epoch_us(self.decided_at),
             self.action,
             float(self.battery_kw),
             float(self.ev_kw),
@@ -141,12 +143,6 @@ COLUMNS = (
     "inputs",
     "forecast",
 )
-
-
-def _us(t: datetime) -> int:
-    if t.tzinfo is None:
-        raise ValueError(f"naive decision time {t!r}; use UTC")
-    return int(round(t.timestamp() * 1_000_000))
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -379,7 +375,7 @@ def read_decisions(
             return []
         where, args = "", []
         if since is not None:
-            where, args = "WHERE decided_at >= ?", [_us(since)]
+            where, args = "WHERE decided_at >= ?", [epoch_us(since)]
         sql = f"SELECT {', '.join(COLUMNS)} FROM decisions {where} ORDER BY decided_at DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -389,7 +385,7 @@ def read_decisions(
     out = []
     for r in reversed(rows):
         d = dict(zip(COLUMNS, r, strict=True))
-        d["decided_at"] = datetime.fromtimestamp(d["decided_at"] / 1e6, UTC).isoformat()
+        d["decided_at"] = from_epoch_us(d["decided_at"]).isoformat()
         d["stale"] = bool(d["stale"])
         d["inputs"] = json.loads(d["inputs"])
         d["forecast"] = json.loads(d["forecast"])

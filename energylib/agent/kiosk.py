@@ -26,16 +26,25 @@ import math
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import polars as pl
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from energylib.agent.collect import load_collector_state
 from energylib.agent.config import AgentSettings
+from energylib.agent.decide import Market
 from energylib.agent.decision_log import decision_stats, read_decisions
 from energylib.agent.runner import read_status
+from energylib.plots.svg import price_bars_svg
+from energylib.schema import TIME
+from energylib.store import SqliteStore
 
 CHEAP = ("extremelyLow", "veryLow", "low", "negative")
 EXPENSIVE = ("high", "spike")
@@ -45,14 +54,6 @@ STATE_COLOURS = {
     "expensive": "#c62828",
     "unknown": "#555555",
 }
-
-
-def _us(t: datetime) -> int:
-    return int(round(t.timestamp() * 1_000_000))
-
-
-def _dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1e6, UTC)
 
 
 class KioskData:
@@ -73,63 +74,49 @@ class KioskData:
         clock: Callable[[], datetime] | None = None,
         status_provider: Callable[[], dict | None] | None = None,
     ):
-        from energylib.agent.decide import Market
-
         self.settings = settings
         self.market = Market.from_settings(settings)
+        self.store = SqliteStore(settings.live_db, read_only=True)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.status_provider = status_provider or (lambda: read_status(settings.state_dir))
-        self.tz = ZoneInfo(settings.timezone)
+        self.tz = ZoneInfo(settings.site.timezone)
 
     # ----------------------------------------------------------------- low level
-    def _con(self) -> sqlite3.Connection | None:
-        path = Path(self.settings.live_db)
-        if not path.exists():
-            return None
-        con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True, timeout=2.0)
-        con.execute("PRAGMA busy_timeout=2000")
-        return con
-
-    def _rows(self, sql: str, args: tuple, table: str) -> list[tuple]:
-        con = self._con()
-        if con is None:
-            return []
-        try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
-            ).fetchone():
-                return []
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
-
-    def _price_rows(
-        self, start: datetime, end: datetime, channel: str | None = None
-    ) -> list[tuple]:
+    def _rows(
+        self, kind: str, start: datetime, end: datetime, columns: list[str], channel: str
+    ) -> tuple[pl.DataFrame, int]:
+        """One series of the market's site in ``[start, end)`` at its finest stored resolution,
+        with every asked column (null where the cache has none); empty where nothing is stored."""
         m = self.market
-        col = m.price_column
-        has_desc = self._has_column("prices", "descriptor")
-        desc = "descriptor" if has_desc else "NULL"
+        try:
+            data, meta = self.store.read(
+                m.source,
+                kind,
+                start,
+                end,
+                site=m.site,
+                channel=channel,
+                resample_to="finest",
+                columns=columns,
+            )
+        except LookupError:
+            data, meta = pl.DataFrame(schema={TIME: pl.Datetime("us", "UTC")}), None
+        missing = [c for c in columns if c not in data.columns]
+        data = data.with_columns(pl.lit(None).alias(c) for c in missing).select(TIME, *columns)
+        return data, meta.interval_minutes if meta else 0
+
+    def _price_rows(self, start: datetime, end: datetime) -> tuple[pl.DataFrame, int]:
         return self._rows(
-            f'SELECT interval_start, interval_minutes, "{col}", {desc} FROM prices WHERE source=? AND site=? '
-            "AND channel=? AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
-            (m.source, m.site, channel or m.channel, _us(start), _us(end)),
-            "prices",
+            "prices", start, end, [self.market.price_column, "descriptor"], self.market.channel
         )
 
-    def _has_column(self, table: str, column: str) -> bool:
-        con = self._con()
-        if con is None:
-            return False
-        try:
-            return column in {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
-        finally:
-            con.close()
+    def _usage_rows(self, start: datetime, end: datetime) -> tuple[pl.DataFrame, int]:
+        return self._rows("usage", start, end, ["energy_kwh", "cost_amount"], "general")
 
     # ----------------------------------------------------------------- views
     def freshness(self):
         """The market collector's saved state (None before its first run)."""
-        return load_collector_state(self.settings.live_db, self.market.freshness_collector)
+        return load_collector_state(self.store, self.market.freshness_collector)
 
     def data_age_s(self, now: datetime, state=None) -> float | None:
         """Seconds since the market's collector last succeeded (None: never); ``state`` is
@@ -142,48 +129,51 @@ class KioskData:
     def price(self) -> dict[str, Any]:
         """The price now, its band, freshness, and the next hours' prices."""
         now = self.clock()
-        rows = self._price_rows(now - timedelta(days=7), now + timedelta(hours=24))
+        rows, minutes = self._price_rows(now - timedelta(days=7), now + timedelta(hours=24))
+        length = timedelta(minutes=minutes)
+        col = self.market.price_column
         current = None
-        for r in rows:
-            if r[0] <= _us(now) < r[0] + r[1] * 60_000_000:
-                current = r
+        for t, p, d in rows.iter_rows():
+            if t <= now < t + length:
+                current = (t, p, d)
         st = self.freshness()
         age = self.data_age_s(now, st)
         stale_limit_s = self.settings.stale_after_min * 60
         stale = age is None or age > stale_limit_s or current is None
-        past = np.array([r[2] for r in rows if r[0] < _us(now) and r[2] is not None], dtype=float)
+        past = rows.filter((pl.col(TIME) < now) & pl.col(col).is_not_null())[col].to_numpy()
+        past = past.astype(float)
         band, band_from = "unknown", "none"
-        if current is not None and current[3]:
+        if current is not None and current[2]:
             band = (
                 "cheap"
-                if current[3] in CHEAP
+                if current[2] in CHEAP
                 else "expensive"
-                if current[3] in EXPENSIVE
+                if current[2] in EXPENSIVE
                 else "normal"
             )
-            band_from = f"descriptor {current[3]}"
+            band_from = f"descriptor {current[2]}"
         elif current is not None and past.size >= 12:
             p25, p75 = np.percentile(past, [25, 75])
-            band = "cheap" if current[2] <= p25 else "expensive" if current[2] >= p75 else "normal"
+            band = "cheap" if current[1] <= p25 else "expensive" if current[1] >= p75 else "normal"
             band_from = f"percentiles of {past.size} recent prices (p25 {p25:.4f}, p75 {p75:.4f})"
         upcoming = [
             {
-                "interval_start": _dt(r[0]).isoformat(),
-                "interval_minutes": r[1],
-                "price_per_kwh": r[2],
-                "descriptor": r[3],
+                "interval_start": t.isoformat(),
+                "interval_minutes": minutes,
+                "price_per_kwh": p,
+                "descriptor": d,
             }
-            for r in rows
-            if r[0] + r[1] * 60_000_000 > _us(now)
+            for t, p, d in rows.iter_rows()
+            if t + length > now
         ]
         return {
             "now": now.isoformat(),
             "currency": self.market.currency,
-            "price_per_kwh": current[2] if current else None,
-            "display": self.display_price(current[2] if current else None),
+            "price_per_kwh": current[1] if current else None,
+            "display": self.display_price(current[1] if current else None),
             "unit": self.unit(),
-            "interval_start": _dt(current[0]).isoformat() if current else None,
-            "descriptor": current[3] if current else None,
+            "interval_start": current[0].isoformat() if current else None,
+            "descriptor": current[2] if current else None,
             "state": band,
             "state_from": band_from,
             "colour": STATE_COLOURS[band],
@@ -202,22 +192,12 @@ class KioskData:
             return "--"
         return f"{p * 100:.1f}" if self.market.currency == "AUD" else f"{p:.3f}"
 
-    def _usage_rows(self, start: datetime, end: datetime) -> list[tuple]:
-        has_cost = self._has_column("usage", "cost_amount")
-        cost = "cost_amount" if has_cost else "NULL"
-        return self._rows(
-            f"SELECT interval_start, interval_minutes, energy_kwh, {cost} FROM usage WHERE site=? AND channel='general' "
-            "AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
-            (self.market.site, _us(start), _us(end)),
-            "usage",
-        )
-
     def cost(self) -> dict[str, Any]:
         """Cost per hour at the latest metered usage and the price now."""
         now = self.clock()
         price = self.price()
-        rows = self._usage_rows(now - timedelta(days=2), now + timedelta(minutes=1))
-        if not rows:
+        rows, minutes = self._usage_rows(now - timedelta(days=2), now + timedelta(minutes=1))
+        if rows.height == 0:
             return {
                 "now": now.isoformat(),
                 "usage_kw": None,
@@ -227,14 +207,14 @@ class KioskData:
                 "currency": self.market.currency,
                 "note": "no usage metered yet",
             }
-        t, minutes, kwh, _ = rows[-1]
+        t, kwh, _ = rows.row(-1)
         kw = kwh / (minutes / 60.0)
         p = price["price_per_kwh"]
         return {
             "now": now.isoformat(),
             "usage_kw": kw,
-            "usage_at": _dt(t).isoformat(),
-            "usage_age_s": (now - _dt(t)).total_seconds(),
+            "usage_at": t.isoformat(),
+            "usage_age_s": (now - t).total_seconds(),
             "price_per_kwh": p,
             "cost_per_hour": None if p is None else kw * p,
             "currency": self.market.currency,
@@ -246,26 +226,25 @@ class KioskData:
         local = now.astimezone(self.tz)
         day0 = local.replace(hour=0, minute=0, second=0, microsecond=0)
         month0 = day0.replace(day=1)
-        rows = self._usage_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
-        prices = {
-            r[0]: r[2] for r in self._price_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
-        }
+        usage, _ = self._usage_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
+        priced, _ = self._price_rows(month0.astimezone(UTC), now + timedelta(minutes=1))
+        prices = dict(priced.select(TIME, self.market.price_column).iter_rows())
 
         def total(since: datetime) -> dict[str, float]:
             kwh = cost = 0.0
-            for t, _, e, c in rows:
-                if t >= _us(since):
+            for t, e, c in usage.iter_rows():
+                if t >= since:
                     kwh += e or 0.0
                     if c is not None:
                         cost += c
-                    elif t in prices and prices[t] is not None:
+                    elif prices.get(t) is not None:
                         cost += (e or 0.0) * prices[t]
             return {"kwh": round(kwh, 4), "cost": round(cost, 4)}
 
         return {
             "now": now.isoformat(),
             "currency": self.market.currency,
-            "timezone": self.settings.timezone,
+            "timezone": self.settings.site.timezone,
             "today": total(day0),
             "month": total(month0),
         }
@@ -293,7 +272,8 @@ class KioskData:
 def chart_svg(
     data: KioskData, price: dict[str, Any], hours: float = 12.0, width: int = 760, height: int = 170
 ) -> str:
-    """Next hours' prices as an inline SVG bar chart (one bar per interval, coloured by band)."""
+    """Next hours' prices as an inline SVG bar chart (one bar per interval, coloured by band:
+    the descriptor where Amber gives one, else the quartiles of the prices shown)."""
     now = data.clock()
     items = [
         x
@@ -302,58 +282,20 @@ def chart_svg(
         and datetime.fromisoformat(x["interval_start"]) < now + timedelta(hours=hours)
     ]
     scale = 100.0 if data.market.currency == "AUD" else 1.0
-    head = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="prices for the next {hours:g} hours">'
-    )
-    if not items:
-        return (
-            head
-            + f'<text x="10" y="{height / 2}" font-size="22" fill="#888">no price forecast</text></svg>'
-        )
-    vals = np.array([x["price_per_kwh"] * scale for x in items])
-    lo, hi = min(0.0, float(vals.min())), max(float(vals.max()), 1e-9)
-    pad_b, pad_t = 28, 10
-    h = height - pad_b - pad_t
-    bw = width / len(items)
-    zero_y = pad_t + h * (hi / (hi - lo))
-    parts = [head]
-    finite = np.array([x["price_per_kwh"] for x in items])
-    p25, p75 = np.percentile(finite, [25, 75]) if finite.size >= 4 else (finite.min(), finite.max())
-    for i, (x, v) in enumerate(zip(items, vals, strict=True)):
-        d = x.get("descriptor")
-        band = (
-            ("cheap" if d in CHEAP else "expensive" if d in EXPENSIVE else "normal")
-            if d
-            else (
-                "cheap"
-                if x["price_per_kwh"] <= p25
-                else "expensive"
-                if x["price_per_kwh"] >= p75
-                else "normal"
-            )
-        )
-        y = pad_t + h * ((hi - max(v, 0)) / (hi - lo))
-        bh = abs(v) / (hi - lo) * h
-        parts.append(
-            f'<rect x="{i * bw + 0.5:.1f}" y="{y:.1f}" width="{max(bw - 1, 1):.1f}" height="{max(bh, 1):.1f}" '
-            f'fill="{STATE_COLOURS[band]}"/>'
-        )
-    parts.append(
-        f'<line x1="0" y1="{zero_y:.1f}" x2="{width}" y2="{zero_y:.1f}" stroke="#999" stroke-width="1"/>'
-    )
-    tz = data.tz
-    for i, x in enumerate(items):
-        t = datetime.fromisoformat(x["interval_start"]).astimezone(tz)
-        if t.minute == 0 and t.hour % 2 == 0:
-            parts.append(
-                f'<text x="{i * bw:.1f}" y="{height - 6}" font-size="18" fill="#ddd">{t:%H}h</text>'
-            )
-    parts.append(
-        f'<text x="{width - 4}" y="{pad_t + 16}" font-size="16" fill="#ddd" text-anchor="end">'
-        f"max {vals.max():.1f}</text></svg>"
-    )
-    return "".join(parts)
+    shown = np.array([x["price_per_kwh"] for x in items], dtype=float)
+    if shown.size >= 4:
+        p25, p75 = np.percentile(shown, [25, 75])
+    elif shown.size:
+        p25, p75 = shown.min(), shown.max()
+    bars = []
+    for x in items:
+        d, p = x.get("descriptor"), x["price_per_kwh"]
+        if d:
+            band = "cheap" if d in CHEAP else "expensive" if d in EXPENSIVE else "normal"
+        else:
+            band = "cheap" if p <= p25 else "expensive" if p >= p75 else "normal"
+        bars.append((datetime.fromisoformat(x["interval_start"]), p * scale, STATE_COLOURS[band]))
+    return price_bars_svg(bars, timezone=data.tz, hours=hours, width=width, height=height)
 
 
 def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
@@ -454,8 +396,6 @@ body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;g
 # --------------------------------------------------------------------------- metrics
 def metrics_text(data: KioskData) -> bytes:
     """Prometheus exposition of decisions, latency, fetch errors and data age."""
-    from prometheus_client import CollectorRegistry, generate_latest
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
     class _Collector:
         def collect(self):
@@ -479,7 +419,7 @@ def metrics_text(data: KioskData) -> bytes:
             for q in (0.5, 0.9, 0.99):
                 g.add_metric([str(q)], float(np.quantile(lat, q)) if lat.size else float("nan"))
             yield g
-            states = load_collector_state(data.settings.live_db) or {}
+            states = load_collector_state(data.store) or {}
             fe = CounterMetricFamily(
                 "energy_agent_fetch_errors", "Failed collections", labels=["collector"]
             )
@@ -548,9 +488,6 @@ def create_app(
     refresh_s: float = 15.0,
 ):
     """The kiosk FastAPI app (read-only).  See the module docstring."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-
     data = KioskData(settings, clock, status_provider)
     app = FastAPI(title="energylib kiosk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = data
@@ -622,8 +559,6 @@ def create_app(
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
-        from prometheus_client import CONTENT_TYPE_LATEST
-
         return PlainTextResponse(metrics_text(data), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -631,8 +566,6 @@ def create_app(
 
 def serve(settings: AgentSettings, host: str | None = None, port: int | None = None) -> None:
     """Run the kiosk with uvicorn (blocking)."""
-    import uvicorn
-
     uvicorn.run(
         create_app(settings),
         host=host or settings.kiosk_host,

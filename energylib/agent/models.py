@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from energylib.forecast.export import load_model, validate_model_file
+
 log = logging.getLogger(__name__)
 
 MODEL_SUFFIXES = (".onnx", ".pt", ".ts")
@@ -61,14 +63,10 @@ def file_version(path: Path) -> str:
 
 
 def _default_validate(path: Path) -> dict:
-    from energylib.forecast.export import validate_model_file
-
     return validate_model_file(path)
 
 
 def _default_load(path: Path):
-    from energylib.forecast.export import load_model
-
     return load_model(path)
 
 

@@ -50,10 +50,12 @@ from energylib.agent.collect import (
     open_meteo_weather_fetcher,
 )
 from energylib.agent.config import AgentSettings
-from energylib.agent.decide import Decider, LiveCache
+from energylib.agent.decide import Decider
 from energylib.agent.decision_log import Decision, DecisionLog
 from energylib.agent.models import ModelWatcher
 from energylib.agent.schedule import Scheduler
+from energylib.ingest.amber import AmberClient
+from energylib.store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class Agent:
 
     settings: AgentSettings
     clock: Any
-    cache: LiveCache
+    store: SqliteStore
     collectors: list[Collector]
     models: ModelWatcher
     decider: Decider
@@ -105,8 +107,7 @@ class Agent:
 
     def _collect_job(self, collector: Collector):
         def job(now: datetime) -> None:
-            if collector.run(now):
-                self.cache.ensure_indexes()
+            collector.run(now)
 
         return job
 
@@ -121,17 +122,10 @@ class Agent:
 
     def housekeep(self, now: datetime) -> None:
         """Drop cached rows older than the retention window so the live cache stays small."""
-        cutoff = int((now - timedelta(days=RETENTION_DAYS)).timestamp() * 1_000_000)
         try:
-            con = self.cache.store.connect()
-            try:
-                for table in ("prices", "usage", "weather"):
-                    if con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (table,)).fetchone():
-                        con.execute(f'DELETE FROM "{table}" WHERE interval_start < ?', (cutoff,))
-            finally:
-                con.close()
+            self.store.prune(now - timedelta(days=RETENTION_DAYS), ("prices", "usage", "weather"))
         except sqlite3.Error as exc:
-            log.error("housekeeping of %s failed: %s", self.cache.path, exc)
+            log.error("housekeeping of %s failed: %s", self.store.path, exc)
 
     def status(self, now: datetime | None = None) -> dict[str, Any]:
         """Everything the kiosk shows about the agent."""
@@ -142,7 +136,7 @@ class Agent:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "pid": os.getpid(),
             "market": self.settings.market,
-            "site": self.settings.site,
+            "site": self.settings.site.name,
             "currency": self.settings.currency,
             "policy": self.settings.policy,
             "actuator": self.actuator.name,
@@ -200,7 +194,7 @@ class Agent:
         log.info(
             "agent started: %s market, site %s, policy %s, actuator %s, state in %s",
             self.settings.market,
-            self.settings.site,
+            self.settings.site.name,
             self.settings.policy,
             self.actuator.name,
             self.settings.state_dir,
@@ -218,11 +212,13 @@ class Agent:
 
     def close(self) -> None:
         self.decision_log.close()
-        self.cache.close()
+        self.store.close()
         log.info("agent stopped after %d decision(s)", self.decisions_made)
 
 
-def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> list[Collector]:
+def default_collectors(
+    settings: AgentSettings, store: SqliteStore, *, amber_client=None
+) -> list[Collector]:
     """The collectors a real deployment runs, with tokens from the environment / ``.env``."""
     backoff = dict(backoff_base_s=settings.collect_every_s, backoff_max_s=settings.backoff_max_s)
     hourly_backoff = dict(
@@ -230,12 +226,10 @@ def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> 
     )
     out = []
     if settings.market == "amber":
-        from energylib.ingest.amber import AmberClient
-
         client = amber_client or AmberClient(
-            site_id=None if settings.site == "default" else settings.site,
+            site_id=None if settings.site.name == "default" else settings.site.name,
             policy=agent_retry_policy(),
-            timezone=settings.timezone,
+            timezone=settings.site.timezone,
         )
         out.append(
             Collector(
@@ -256,15 +250,18 @@ def default_collectors(settings: AgentSettings, store, *, amber_client=None) -> 
         Collector(
             "weather",
             open_meteo_weather_fetcher(
-                settings.latitude,
-                settings.longitude,
-                settings.timezone,
-                site=settings.site,
+                settings.site.latitude,
+                settings.site.longitude,
+                settings.site.timezone,
+                site=settings.site.name,
                 base_url=settings.weather_url,
             )
             if settings.weather == "open-meteo"
             else clear_sky_weather_fetcher(
-                settings.latitude, settings.longitude, settings.timezone, site=settings.site
+                settings.site.latitude,
+                settings.site.longitude,
+                settings.site.timezone,
+                site=settings.site.name,
             ),
             store,
             **hourly_backoff,
@@ -287,15 +284,15 @@ def build_agent(
     and collectors pointed at a local server)."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
-    cache = LiveCache(settings.live_db)
+    store = SqliteStore(settings.live_db)
     if collectors is None:
-        collectors = default_collectors(settings, cache.store)
+        collectors = default_collectors(settings, store)
     models = models or ModelWatcher(settings.models_path)
     log_ = decision_log or DecisionLog(settings.decisions_db)
-    decider = Decider(settings, cache, DryRunActuator(), models, use_cache=use_forecast_cache)
-    act = actuator or DryRunActuator(decider.battery())
+    decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
+    act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
-    return Agent(settings, clock, cache, collectors, models, decider, log_, act)
+    return Agent(settings, clock, store, collectors, models, decider, log_, act)
 
 
 def read_status(state_dir: str | Path) -> dict[str, Any] | None:

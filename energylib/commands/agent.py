@@ -73,6 +73,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.agent.config import load_agent_settings
 
     return load_agent_settings(state_dir=args.state_dir, market=args.market)
@@ -88,6 +89,7 @@ def _logging(verbose: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.agent.runner import build_agent
 
     _logging(args.verbose)
@@ -108,6 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.agent.kiosk import serve
 
     _logging(args.verbose)
@@ -117,6 +120,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.agent.runner import read_status
 
     status = read_status(_settings(args).state_dir)
@@ -128,6 +132,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_decisions(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.agent.decision_log import read_decisions
 
     for d in read_decisions(_settings(args).decisions_db, limit=args.n):
@@ -136,6 +141,7 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 
 def cmd_check_model(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.forecast.export import ModelFileError, validate_model_file
 
     try:

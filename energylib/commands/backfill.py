@@ -11,6 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the library loads when a command runs
+    from energylib.config import Settings
+    from energylib.store import Store
+from pathlib import Path
 
 
 def _day(text: str) -> date:
@@ -73,8 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.config import load_settings
     from energylib.store import ParquetStore
 
@@ -92,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     return _entsoe(args, store, settings, progress)
 
 
-def _amber(args: argparse.Namespace, store, progress: bool) -> int:
-    from energylib.ingest.amber import AmberClient, AmberConfigError
-    from energylib.ingest.backfill import BackfillError, backfill_amber
+def _amber(args: argparse.Namespace, store: Store, progress: bool) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    from energylib.ingest.amber import AmberClient, AmberConfigError, backfill_amber
+    from energylib.ingest.backfill import BackfillError
     from energylib.ingest.http import HttpError
 
     try:
@@ -124,8 +130,10 @@ def _amber(args: argparse.Namespace, store, progress: bool) -> int:
     return 0
 
 
-def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
-    from energylib.ingest.backfill import BackfillError, backfill_aemo
+def _aemo(args: argparse.Namespace, store: Store, progress: bool) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    from energylib.ingest.aemo import backfill_aemo
+    from energylib.ingest.backfill import BackfillError
 
     try:
         report = backfill_aemo(
@@ -147,7 +155,8 @@ def _aemo(args: argparse.Namespace, store, progress: bool) -> int:
     return 0
 
 
-def _entsoe(args: argparse.Namespace, store, settings, progress: bool) -> int:
+def _entsoe(args: argparse.Namespace, store: Store, settings: Settings, progress: bool) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
 
     zone = args.zone or settings.entsoe_zone

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _amber(args: argparse.Namespace, store, default_site: str) -> int:
-    from energylib.ingest.backfill import store_amber_responses
+    from energylib.ingest.amber import store_amber_responses
     from energylib.schema import DataValidationError
 
     try:

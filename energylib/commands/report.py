@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.report import ReportError, run_report
 
     try:
@@ -51,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_headlines(plan: str) -> None:
     """Print the headline table of every study in the plan that saved one."""
-    from pathlib import Path
-
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     import polars as pl
     from rich.console import Console
 

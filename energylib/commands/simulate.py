@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -102,6 +103,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(data_dir: Path | None):
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.config import load_settings
     from energylib.store import ParquetStore
 
@@ -110,8 +112,7 @@ def _store(data_dir: Path | None):
 
 
 def run_default_year(args: argparse.Namespace) -> int:
-    import time
-
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.simulate.default_year import write_default_year
 
     markets = tuple(m.strip() for m in args.markets.split(",") if m.strip())
@@ -131,6 +132,7 @@ def run_default_year(args: argparse.Namespace) -> int:
 
 
 def _sinks(args, gateway_out):
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.config import load_settings
     from energylib.simulate.influx import InfluxWriter
 
@@ -156,6 +158,7 @@ def _sinks(args, gateway_out):
 
 
 def run(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.simulate import gateway as gw
 
     modes = (args.once, args.continuous, args.scheduled, args.historical, args.generate_config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,10 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from energylib.pgstore import PostgresSyncError, resolve_url, sync_to_postgres
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.store import ParquetStore
+    from energylib.store.postgres import PostgresSyncError, resolve_url
+    from energylib.store.sync import sync_to_postgres
 
     try:
         url = resolve_url(args.to)

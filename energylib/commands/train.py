@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+import yaml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,11 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
-    import yaml
-
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.forecast.train import train_from_params
 
     path = Path(args.params)

@@ -84,8 +84,8 @@ class Battery:
         )
         _check(
             0 <= self.soc_min_fraction < self.soc_max_fraction <= 1,
-            f"Battery SoC window must satisfy 0 <= min < max <= 1, got "
-            f"{self.soc_min_fraction}-{self.soc_max_fraction}",
+            f"Battery SoC window must satisfy 0 <= soc_min_fraction < soc_max_fraction <= 1, "
+            f"got {self.soc_min_fraction}-{self.soc_max_fraction}",
         )
         _check(
             self.fade_per_cycle_fraction >= 0 and self.fade_per_year_fraction >= 0,

@@ -9,7 +9,8 @@ Modules (import what you need; ``features``, ``inference``, ``baselines`` and
   the multi-task loss;
 * :mod:`~energylib.forecast.profile`: the training split's time-of-day price profile the
   price heads forecast a residual on (no torch);
-* :mod:`~energylib.forecast.train`: ``train``, ``load_checkpoint``;
+* :mod:`~energylib.forecast.train`: ``train``;
+* :mod:`~energylib.forecast.checkpoint`: ``load_checkpoint``, a trained ``Forecaster``;
 * :mod:`~energylib.forecast.baselines`: seasonal naive, ridge, hour-of-week profile;
 * :mod:`~energylib.forecast.metrics`: MAE, RMSE, sMAPE, ``evaluation_table``;
 * :mod:`~energylib.forecast.export`: TorchScript / ONNX export, ``load_model``, ``predict``.

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from energylib.forecast.features import time_encodings
+
 
 def seasonal_naive(y: np.ndarray, anchors: np.ndarray, horizon: int, season: int) -> np.ndarray:
     """Forecast step ``k`` (1-based) as ``y[anchor + k - season * ceil(k / season)]``.
@@ -48,8 +50,6 @@ def seasonal_naive(y: np.ndarray, anchors: np.ndarray, horizon: int, season: int
 
 def calendar_regressors(times: pl.Series, timezone: str) -> np.ndarray:
     """``(n, 6)`` hour-of-day, day-of-week and day-of-year sin/cos in the site's local time."""
-    from energylib.forecast.features import time_encodings
-
     enc = time_encodings(times, timezone)
     return np.column_stack(
         [enc[k] for k in ("hour_sin", "hour_cos", "dow_sin", "dow_cos", "doy_sin", "doy_cos")]

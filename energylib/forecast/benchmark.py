@@ -354,7 +354,8 @@ class TransformerDayAhead:
         # torch is imported only when a transformer is benchmarked (a slow import).
         import tempfile
 
-        from energylib.forecast.train import TrainConfig, load_checkpoint, train
+        from energylib.forecast.checkpoint import load_checkpoint
+        from energylib.forecast.train import TrainConfig, train
 
         part = frame.filter(
             (pl.col(TIME) >= _day_start(data, start)) & (pl.col(TIME) < _day_start(data, day + 1))
@@ -478,7 +479,7 @@ class BenchmarkResult:
         self, days: int = 3, models: Sequence[str] | None = None, unit_factor: float | None = None
     ) -> pl.DataFrame:
         """Long frame ``interval_start, task, series, value`` of the last ``days`` test days
-        (for :func:`energylib.forecast.charts.forecast_vs_actual_chart`)."""
+        (for :func:`energylib.plots.forecast_vs_actual_chart`)."""
         k = self._factor(unit_factor)
         first = self._first_day + len(self.days) - days
         parts = [("actual", self.actual[-days:])]

@@ -40,9 +40,11 @@ def _meta_json(meta: Mapping) -> str:
 
 def _traced(checkpoint: str | Path):
     """Eager model (CPU, eval) and a TorchScript trace of it."""
+    # Optional: torch (with the checkpoint loader) exists where models are trained, not on a
+    # Pi, which runs an exported model through onnxruntime; likewise below.
     import torch
 
-    from energylib.forecast.train import load_checkpoint
+    from energylib.forecast.checkpoint import load_checkpoint
 
     fc = load_checkpoint(checkpoint, device="cpu")
     cfg = fc.model.config
@@ -67,7 +69,7 @@ def export_torchscript(checkpoint: str | Path, path: str | Path) -> Path:
     path : str or Path
         Output file, conventionally ``*.pt`` / ``*.ts``.
     """
-    import torch
+    import torch  # optional: torch is absent on a Pi
 
     fc, traced, _ = _traced(checkpoint)
     path = Path(path)
@@ -88,8 +90,8 @@ def export_onnx(checkpoint: str | Path, path: str | Path, opset: int = 17) -> Pa
     The batch dimension is dynamic.  A model with known-future inputs has a second
     input, ``future``.
     """
-    import onnx
-    import torch
+    import onnx  # optional: onnx, only to export
+    import torch  # optional: torch is absent on a Pi
 
     fc, _, example = _traced(checkpoint)
     names = fc.output_names
@@ -123,7 +125,7 @@ class TorchScriptForecaster(ForecastRunner):
     """A TorchScript model file with its metadata."""
 
     def __init__(self, path: str | Path):
-        import torch
+        import torch  # optional: torch is absent on a Pi
 
         extra = {METADATA_KEY: ""}
         with warnings.catch_warnings():
@@ -138,7 +140,7 @@ class TorchScriptForecaster(ForecastRunner):
         self.path = Path(path)
 
     def run_scaled(self, x: np.ndarray, future: np.ndarray | None = None) -> list[np.ndarray]:
-        import torch
+        import torch  # optional: torch is absent on a Pi
 
         with torch.inference_mode():
             args = (torch.from_numpy(x),) + (() if future is None else (torch.from_numpy(future),))
@@ -154,7 +156,7 @@ class OnnxForecaster(ForecastRunner):
     """
 
     def __init__(self, path: str | Path, threads: int | None = None):
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional: onnxruntime, only to run an .onnx file
 
         opts = ort.SessionOptions()
         if threads:
@@ -302,7 +304,7 @@ def export_parity(
 ) -> float:
     """Largest absolute difference between the eager checkpoint's and the exported model's
     standardised outputs on ``n`` random standardised windows."""
-    from energylib.forecast.train import load_checkpoint
+    from energylib.forecast.checkpoint import load_checkpoint  # optional: torch (see _traced)
 
     eager = load_checkpoint(checkpoint)
     other = exported if isinstance(exported, ForecastRunner) else load_model(exported)

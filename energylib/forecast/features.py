@@ -30,6 +30,11 @@ Both forecast consumption (``total_kwh``, modelled as ``ln(kWh + 0.01)``) and pr
 (``price_per_kwh``) at three horizons: day (48), week (336) and month (1440)
 half-hours after the anchor.
 
+* :data:`CONSUMPTION_TIME` (and :func:`consumption_spec` for other interval lengths):
+  meter data alone (total load, its value 1 and 7 days back, local time) forecasting
+  consumption only: what real households without price or weather series have, and
+  what the federated forecaster (:mod:`energylib.forecast.federated`) trains on.
+
 Leakage rules, enforced here and proved in ``tests/forecast``: a sample anchored
 at row ``i`` takes inputs from rows ``i - L + 1 .. i`` only (lags reach further
 back, never forward), known-future inputs from rows ``i + 1 .. i + H`` only, and
@@ -47,8 +52,9 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import polars as pl
 
-from energylib.align import resample
+from energylib.align import join
 from energylib.schema import LOAD_CHANNELS, TIME, FrameMeta, column_unit, interval_index
+from energylib.store import Store
 
 TARGET_TRANSFORMS = ("none", "log")
 LOG_OFFSET = 0.01  # added before the log: [kWh per interval] for consumption, keeps 0 finite
@@ -504,7 +510,42 @@ TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
     description="real data (Amber, ENTSO-E): total load, price with lags of 1, 2, 3 and 7 days, weather, local time",
 )
 
-SPECS: dict[str, FeatureSpec] = {s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME)}
+
+
+def consumption_spec(interval_minutes: int = 30) -> FeatureSpec:
+    """Meter data alone: total load, its value 1 and 7 days back, and local time; one task,
+    consumption (``total_kwh``, log-transformed) at day, week and month horizons.
+
+    What a household's own meter gives (SGSC, CityLearn, Powerpal, the simulator's load):
+    no price and no weather, so it suits federated training across homes whose other
+    data differ.  Window, lags and horizons are whole days at ``interval_minutes`` [min]
+    (30: 48-step window, lags 48 / 336; 60: 24-step window, lags 24 / 168).
+    """
+    per_day = 24 * 60 // interval_minutes
+    suffix = "" if interval_minutes == 30 else f"_{interval_minutes}MIN"
+    return FeatureSpec(
+        name=f"CONSUMPTION_TIME{suffix}",
+        features=(
+            Feature("total_kwh", "column", ("total_kwh",)),
+            Feature(f"total_kwh_lag_{per_day}", "lag", ("total_kwh",), per_day),
+            Feature(f"total_kwh_lag_{7 * per_day}", "lag", ("total_kwh",), 7 * per_day),
+        )
+        + tuple(Feature(e, "time", (e,)) for e in TIME_ENCODINGS),
+        targets=("total_kwh",),
+        tasks=("consumption",),
+        sequence_length=per_day,
+        horizons=(("day", per_day), ("week", 7 * per_day), ("month", 30 * per_day)),
+        interval_minutes=interval_minutes,
+        target_transforms=("log",),
+        description="meter data alone: total load with its values 1 and 7 days back, local time; consumption only",
+    )
+
+
+CONSUMPTION_TIME = consumption_spec(30)
+
+SPECS: dict[str, FeatureSpec] = {
+    s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME, CONSUMPTION_TIME, consumption_spec(60))
+}
 
 
 def get_spec(spec: str | FeatureSpec | Mapping) -> FeatureSpec:
@@ -523,7 +564,8 @@ def assemble_frame(
     frames: Mapping[str, tuple[pl.DataFrame, FrameMeta]],
     interval_minutes: int = 30,
 ) -> tuple[pl.DataFrame, str]:
-    """Resample several canonical frames to one interval length and join them.
+    """Resample several canonical frames to one interval length and join them
+    (:func:`energylib.align.join`, inner).
 
     Parameters
     ----------
@@ -546,28 +588,21 @@ def assemble_frame(
         raise ValueError(
             f"frames come from sites in different time zones {sorted(zones)}; assemble one site at a time"
         )
-    out: pl.DataFrame | None = None
-    for key, (data, meta) in frames.items():
-        numeric = [
-            c
-            for c in data.columns
-            if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
-        ]
-        data = data.select([TIME, *numeric])
-        if meta.interval_minutes != interval_minutes:
-            data, _ = resample(data, meta, interval_minutes)
-        if out is None:
-            out = data
-            continue
-        new = [c for c in data.columns if c not in out.columns]
-        if not new:
-            continue
-        out = out.join(data.select([TIME, *new]), on=TIME, how="inner")
-        if out.height == 0:
-            raise ValueError(
-                f"frame {key!r} shares no interval with the frames before it; check their date ranges"
-            )
-    return out.sort(TIME), zones.pop()
+    numeric = {
+        key: (
+            data.select(
+                TIME,
+                *[
+                    c
+                    for c in data.columns
+                    if c != TIME and column_unit(c) not in ("text", "bool", "unknown")
+                ],
+            ),
+            meta,
+        )
+        for key, (data, meta) in frames.items()
+    }
+    return join(numeric, interval_minutes, how="inner", clash="first").data, zones.pop()
 
 
 def default_year_frame(
@@ -577,6 +612,8 @@ def default_year_frame(
 
     ``days`` keeps only the first so many days [d] (a quick run on a subset).
     """
+    # Slow (the simulator imports pvlib): the live agent imports this module and never
+    # generates a year.
     from energylib.simulate import default_year
 
     frames = default_year.generate(market=market, seed=seed)
@@ -1198,7 +1235,7 @@ def forecast_frames(
 
 
 def history_from_store(
-    store,
+    store: Store,
     source: str = "simulated",
     site: str = "default",
     start: datetime | str | None = None,
@@ -1210,7 +1247,7 @@ def history_from_store(
 
     Parameters
     ----------
-    store : energylib.store.ParquetStore or SqliteStore
+    store : energylib.store.Store
     source, site : str
         Which series (``simulated`` / ``default`` is the default year).
     start, end : datetime or str, optional

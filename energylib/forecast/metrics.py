@@ -225,7 +225,7 @@ def evaluate(
     timezone : str
         Site IANA time zone.
     forecaster : ForecastRunner, optional
-        A loaded model (:func:`energylib.forecast.train.load_checkpoint` or
+        A loaded model (:func:`energylib.forecast.checkpoint.load_checkpoint` or
         :func:`energylib.forecast.export.load_model`); its spec is used.
     spec : FeatureSpec or str, optional
         Needed only without a forecaster (baselines alone).

@@ -2,7 +2,8 @@
 
 A checkpoint is self-contained: the model's weights and config, the feature
 spec, the scalers and the site's time zone travel in it, so
-:func:`load_checkpoint` alone gives a forecaster that runs on fresh history.
+:func:`energylib.forecast.checkpoint.load_checkpoint` alone gives a forecaster that runs on
+fresh history.
 Two files are written in the checkpoint folder: ``best.pt`` (lowest validation
 loss so far) and ``last.pt`` (the latest epoch, with optimizer and scheduler
 state, for ``resume``).
@@ -23,21 +24,25 @@ import polars as pl
 import torch
 from tqdm import tqdm
 
+from energylib.config import load_settings
+from energylib.forecast.checkpoint import CHECKPOINT_FORMAT
+from energylib.forecast.export import export_onnx, export_torchscript
 from energylib.forecast.features import (
     TARGET_SCALING,
     FeatureMatrix,
     FeatureSpec,
     Scalers,
     daily_origins,
+    default_year_frame,
     feature_matrix,
     get_spec,
+    history_from_store,
     level_inputs,
     level_lag_inputs,
     split_blocks,
     transform_targets,
     window_anchors,
 )
-from energylib.forecast.inference import ForecastRunner
 from energylib.forecast.profile import fit_profile, time_inputs
 from energylib.forecast.transformer import (
     EnergyTransformer,
@@ -46,8 +51,8 @@ from energylib.forecast.transformer import (
     multitask_loss,
     parameter_count,
 )
+from energylib.store import ParquetStore
 
-CHECKPOINT_FORMAT = "energylib.forecast.checkpoint/1"
 ORIGINS = ("all", "daily")
 
 
@@ -517,40 +522,6 @@ def train(
     )
 
 
-class Forecaster(ForecastRunner):
-    """An eager EnergyTransformer with its spec, scalers and time zone."""
-
-    def __init__(self, model: EnergyTransformer, meta: Mapping, device: str | torch.device = "cpu"):
-        super().__init__(meta)
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-
-    def run_scaled(self, x: np.ndarray, future: np.ndarray | None = None) -> list[np.ndarray]:
-        with torch.no_grad():
-            fut = None if future is None else torch.as_tensor(future, device=self.device)
-            out = self.model(torch.as_tensor(x, device=self.device), fut)
-        return [o.cpu().numpy() for o in out]
-
-
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Forecaster:
-    """A ready :class:`Forecaster` from a checkpoint alone (weights, config, spec, scalers)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    meta = state.get("meta") if isinstance(state, dict) else None
-    if not meta or meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{path} is not an energylib forecast checkpoint; train one with energylib.forecast.train.train"
-        )
-    model = EnergyTransformer(ModelConfig.from_dict(meta["model_config"]))
-    model.load_state_dict(state["model_state"])
-    return Forecaster(model, meta, device)
-
-
-def checkpoint_history(path: str | Path) -> pl.DataFrame:
-    """The per-epoch learning curve stored in a checkpoint."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return pl.DataFrame(state["training"]["history"])
-
-
 # --------------------------------------------------------------------------- params files
 # Params-file keys that are not TrainConfig fields (data selection, export, notebook options).
 DATA_KEYS = (
@@ -574,16 +545,11 @@ def load_training_data(params: Mapping) -> tuple[pl.DataFrame, str]:
     ``data_seed``) or ``auto`` (the store, else generate).  ``days`` keeps only the
     first so many days.
     """
-    from energylib.forecast.features import default_year_frame, history_from_store
-
     how = params.get("data", "auto")
     if how not in ("auto", "store", "default_year"):
         raise ValueError(f"data: {how!r} unknown; use auto, store or default_year")
     days = params.get("days")
     if how in ("auto", "store"):
-        from energylib.config import load_settings
-        from energylib.store import ParquetStore
-
         root = params.get("store_dir") or load_settings().processed_dir
         try:
             data, tz = history_from_store(
@@ -616,8 +582,6 @@ def train_from_params(
     :func:`load_training_data`.  Returns the training result and the exported
     files by format.
     """
-    from energylib.config import load_settings
-
     params = dict(params)
     # A relative checkpoint folder lives in the configured data folder, not the working
     # directory: ENERGYLIB_DATA_DIR moves the models with the rest of the data.
@@ -628,8 +592,6 @@ def train_from_params(
     exported: dict[str, Path] = {}
     formats = params.get("export") or []
     if formats:
-        from energylib.forecast.export import export_onnx, export_torchscript
-
         for fmt in formats:
             if fmt == "torchscript":
                 exported[fmt] = export_torchscript(

@@ -19,18 +19,20 @@ TOTALDEMAND, ``interval_type`` = PERIODTYPE (``TRADE``).
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import requests
 
+from energylib.dates import NEM_TZ, as_date, month_windows
+from energylib.ingest.backfill import BackfillReport, Frames, resume_start, run_backfill
 from energylib.ingest.http import MalformedResponse, RetryPolicy, make_session, request
 from energylib.schema import TIME, DataValidationError, FrameMeta, Problem, validate
+from energylib.store import Store
 
 SOURCE = "aemo"
 AEMO_BASE_URL = "https://aemo.com.au/aemo/data/nem/priceanddemand"
-NEM_TZ = timezone(timedelta(hours=10))
 COLUMNS = ("REGION", "SETTLEMENTDATE", "TOTALDEMAND", "RRP", "PERIODTYPE")
 REGION_TIMEZONES = {
     "NSW1": "Australia/Sydney",
@@ -209,9 +211,7 @@ def get_aemo_prices(
     start within the range.  A range across the 2021-10-01 change from 30-min
     to 5-min settlement raises: fetch each side separately (they are two series).
     """
-    from energylib.ingest.backfill import _as_date, month_windows
-
-    s, e = _as_date(start), _as_date(end)
+    s, e = as_date(start), as_date(end)
     if e < s:
         raise ValueError(f"end {e} is before start {s}")
     session = session or make_session()
@@ -239,3 +239,57 @@ def get_aemo_prices(
     )
     meta = metas[0].replace(extra={"files": [m.extra.get("file") for m in metas]})
     return data, meta
+
+
+# --------------------------------------------------------------------------- backfill
+def backfill_aemo(
+    store: Store,
+    region: str,
+    start: date | str,
+    end: date | str,
+    *,
+    resume: bool = False,
+    base_url: str | None = None,
+    policy=None,
+    progress: bool = True,
+) -> BackfillReport:
+    """Backfill AEMO wholesale prices and demand for a NEM region, one monthly file per window.
+
+    ``start``..``end`` are NEM days (both included); rows outside them are not stored.
+    """
+    region = normalise_region(region)
+    s, e = as_date(start), as_date(end)
+    report = BackfillReport("aemo", "prices", region, s, e)
+    if resume:
+        s2 = resume_start(store, "aemo", "prices", region, s)
+        if s2 > s:
+            report.skipped_to = s2
+            report.start = s2
+    report.resume_command = f"energy backfill aemo --region {region} --start {s} --end {e} --resume"
+    session = None
+
+    def fetch(first: date, last: date) -> Frames:
+        nonlocal session
+        session = session or make_session()
+        data, meta = fetch_aemo_month(
+            region,
+            first.year,
+            first.month,
+            base_url=base_url or AEMO_BASE_URL,
+            session=session,
+            policy=policy,
+        )
+        lo = datetime.combine(first, datetime.min.time(), NEM_TZ).astimezone(UTC)
+        hi = datetime.combine(last + timedelta(days=1), datetime.min.time(), NEM_TZ).astimezone(UTC)
+        data = data.filter((pl.col(TIME) >= lo) & (pl.col(TIME) < hi))
+        return [(data, meta)] if data.height else []
+
+    return run_backfill(
+        fetch,
+        store,
+        report,
+        window_days=31,
+        min_window_days=31,
+        windows=lambda a, b, _d: month_windows(a, b),
+        progress=progress,
+    )

@@ -1,19 +1,21 @@
 """What the store holds: coverage (days x hours), gaps, monthly price and usage summaries.
 
 The backfill notebook calls these; they work on canonical frames, so they
-serve any source.  Days and hours are the site's local time (from the
+serve any source.  Their chart is :func:`energylib.plots.coverage_chart`; running the
+backfills the settings allow is :mod:`energylib.ingest.configured`.  Days and hours are the site's local time (from the
 frame's metadata), because "Tuesday 18:00" is what a reader recognises.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 import polars as pl
 
 from energylib.align import find_gaps
+from energylib.dates import days_in_month
 from energylib.schema import TIME, FrameMeta
+from energylib.store import Store
 
 # The series each source's coverage view shows by default.
 DEFAULT_CHANNEL = {
@@ -68,31 +70,6 @@ def coverage_matrix(
         )
         .sort("date", "hour")
         .select(list(schema))
-    )
-
-
-def coverage_chart(matrix: pl.DataFrame, *, title: str = ""):
-    """Altair heat map of :func:`coverage_matrix`: days across, local hours down, share present as colour."""
-    import altair as alt
-
-    return (
-        alt.Chart(matrix)
-        .mark_rect()
-        .encode(
-            x=alt.X(
-                "date:O",
-                title="day (local)",
-                axis=alt.Axis(labels=matrix.height <= 24 * 62, labelAngle=-90),
-            ),
-            y=alt.Y("hour:O", title="hour (local)"),
-            color=alt.Color(
-                "fraction:Q",
-                title="share present",
-                scale=alt.Scale(domain=[0, 1], scheme="viridis"),
-            ),
-            tooltip=["date:T", "hour:O", "present:Q", "expected:Q"],
-        )
-        .properties(title=title, width=700, height=260)
     )
 
 
@@ -153,20 +130,15 @@ def monthly_usage_summary(data: pl.DataFrame, meta: FrameMeta) -> pl.DataFrame:
         aggs.append(pl.col("cost_amount").sum())
     out = data.group_by(_month(meta)).agg(aggs).sort("month")
     per_day = 24 * 60 // meta.interval_minutes
-    days = out["month"].map_elements(_days_in_month, return_dtype=pl.Int64)
+    days = out["month"].map_elements(
+        lambda ym: days_in_month(int(ym[:4]), int(ym[5:7])), return_dtype=pl.Int64
+    )
     return out.with_columns((pl.col("intervals") / (days * per_day)).alias("share_present"))
-
-
-def _days_in_month(ym: str) -> int:
-    import calendar
-
-    y, m = int(ym[:4]), int(ym[5:7])
-    return calendar.monthrange(y, m)[1]
 
 
 # --------------------------------------------------------------------------- the store
 def load_series(
-    store,
+    store: Store,
     source: str,
     kind: str,
     *,
@@ -202,72 +174,3 @@ def load_series(
     finest = int(series["interval_minutes"].min())
     resample = finest if series.height > 1 else None
     return store.read(source, kind, start, end, site=site, channel=channel, resample_to=resample)
-
-
-@dataclass
-class BackfillOutcome:
-    """What the notebook's backfill step did: ``ran`` (a backfill was attempted), a
-    one-paragraph ``message`` for the reader, and the source's report when there is one."""
-
-    ran: bool
-    message: str
-    report: object | None = None
-
-
-def configured_backfill(
-    store,
-    source: str,
-    start: date | str,
-    end: date | str,
-    *,
-    site: str | None = None,
-    zone: str | None = None,
-    region: str = "NSW1",
-    resume: bool = True,
-    progress: bool = True,
-    settings=None,
-) -> BackfillOutcome:
-    """Run a backfill when its token is configured; otherwise say that none is.
-
-    Failures do not raise: everything fetched before them is stored and the
-    message says how to resume, so a notebook goes on to show the store.
-    """
-    from energylib.config import load_settings
-    from energylib.ingest.backfill import BackfillError, _as_date, backfill_aemo, backfill_amber
-    from energylib.ingest.http import HttpError
-
-    settings = settings or load_settings()
-    s, e = _as_date(start), _as_date(end)
-    try:
-        if source == "amber":
-            if not settings.amber_token:
-                return BackfillOutcome(
-                    False,
-                    "No Amber token is configured (set AMBER_TOKEN in the environment or .env), so nothing was fetched; below is what the store already holds.",
-                )
-            report = backfill_amber(store, s, e, site_id=site, resume=resume, progress=progress)
-        elif source == "entsoe":
-            if not settings.entsoe_api_key:
-                return BackfillOutcome(
-                    False,
-                    "No ENTSO-E token is configured (set ENTSOE_API_KEY in the environment or .env), so nothing was fetched; below is what the store already holds.",
-                )
-            from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
-
-            zone = zone or settings.entsoe_zone
-            lo, hi = zone_days(zone, s, e)
-            try:
-                report = backfill_entsoe(store, zone, lo, hi, resume=resume, progress=progress)
-            except EntsoeError as exc:
-                return BackfillOutcome(
-                    True, f"The ENTSO-E backfill stopped: {exc}", getattr(exc, "report", None)
-                )
-        elif source == "aemo":
-            report = backfill_aemo(store, region, s, e, resume=resume, progress=progress)
-        else:
-            raise ValueError(f"unknown source {source!r}; use amber, entsoe or aemo")
-    except BackfillError as exc:
-        return BackfillOutcome(True, f"The backfill stopped early:\n{exc.report}", exc.report)
-    except HttpError as exc:
-        return BackfillOutcome(True, f"The backfill could not start: {exc}")
-    return BackfillOutcome(True, f"Backfill done:\n{report}", report)

@@ -50,8 +50,10 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 from urllib3.util.retry import Retry
 
+from energylib.config import load_settings
+from energylib.dates import as_utc
 from energylib.schema import TIME, FrameMeta, validate
-from energylib.store import _as_utc
+from energylib.store import Store
 
 SOURCE = "entsoe"
 KIND = "prices"
@@ -409,8 +411,6 @@ def make_client(
         Per-request timeout [s].
     """
     if api_key is None:
-        from energylib.config import load_settings
-
         api_key = load_settings().entsoe_api_key
     if not api_key:
         raise EntsoeError(
@@ -614,7 +614,7 @@ class EntsoeBackfillError(EntsoeError):
         self.report = report
 
 
-def latest_stored(store, zone: str, channel: str = DAY_AHEAD) -> datetime | None:
+def latest_stored(store: Store, zone: str, channel: str = DAY_AHEAD) -> datetime | None:
     """End of the latest stored interval of a zone's series (any resolution), or None."""
     try:
         series = store.series(SOURCE, KIND)
@@ -632,7 +632,7 @@ def latest_stored(store, zone: str, channel: str = DAY_AHEAD) -> datetime | None
 
 
 def backfill_entsoe(
-    store,
+    store: Store,
     zone: str = "NL",
     start: datetime | str = None,  # type: ignore[assignment]
     end: datetime | str = None,  # type: ignore[assignment]
@@ -649,8 +649,8 @@ def backfill_entsoe(
 
     Parameters
     ----------
-    store : ParquetStore
-        Where the frames go (any object with ``upsert(data, meta)`` and ``series``).
+    store : Store
+        Where the frames go.
     zone : str
         Bidding zone, ``NL`` by default.
     start, end : datetime or ISO string
@@ -682,7 +682,7 @@ def backfill_entsoe(
     """
     if start is None or end is None:
         raise ValueError("backfill_entsoe needs start and end")
-    lo, hi = _as_utc(start), _as_utc(end)
+    lo, hi = as_utc(start), as_utc(end)
     if hi <= lo:
         raise ValueError(f"backfill end {hi} is not after start {lo}")
     area = zone_area(zone)

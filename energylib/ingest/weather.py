@@ -1,4 +1,4 @@
-"""Weather for the solar model and the forecaster: TMY files, PVGIS TMY, Open-Meteo history.
+"""Weather for the solar model and the forecaster: TMY files and PVGIS TMY.
 
 Every reader returns a canonical hourly frame (kind ``weather``) with
 ``ghi_w_m2``, ``dni_w_m2``, ``dhi_w_m2`` [W/m2], ``temp_air_c`` [C] and
@@ -19,9 +19,7 @@ Interval convention (``interval_start`` is the start of the hour the values desc
   site at UTC+1): trusting the header would move every value an hour (or the offset) away
   from the sun.  PVGIS files are recognised by their header (an ``ECMWF``/``PVGIS``/
   ``SARAH`` data source or a ``PVGIS`` comment); ``epw_clock=`` overrides the guess.
-* Open-Meteo's radiation is the mean over the PRECEDING hour, so its time stamp
-  minus one hour is the interval start.  Temperature and wind are instantaneous
-  at the stamp, the end of that interval: a half-hour shift we accept and state.
+* Open-Meteo's answers are read by :mod:`energylib.ingest.open_meteo` (no pvlib there).
 
 Calendar year of a TMY (``year=``): a typical meteorological year stitches months
 from different years (pvlib's TMY3 Greensboro file has January 1988 next to
@@ -38,7 +36,6 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +58,6 @@ _FROM_PVLIB = {
 }
 DEFAULT_YEAR = 1990
 PVGIS_URL = _pvgis.URL
-OPEN_METEO_ARCHIVE_URL = "https://archive-api.open-meteo.com/v1/archive"
-_OPEN_METEO_VARIABLES = {
-    "shortwave_radiation": "ghi_w_m2",
-    "direct_normal_irradiance": "dni_w_m2",
-    "diffuse_radiation": "dhi_w_m2",
-    "temperature_2m": "temp_air_c",
-    "wind_speed_10m": "wind_speed_m_s",
-}
 
 
 class WeatherDataError(ValueError):
@@ -373,127 +362,6 @@ def get_pvgis_tmy(
     except requests.HTTPError as exc:  # pvlib raises PVGIS's own message for HTTP 400
         raise WeatherDataError(f"PVGIS TMY for {latitude},{longitude} failed: {exc}") from exc
     return _pvgis_frame(df, meta, year, site, timezone, where=f"PVGIS TMY {latitude},{longitude}")
-
-
-def get_open_meteo_history(
-    latitude: float,
-    longitude: float,
-    start: date | datetime | str,
-    end: date | datetime | str,
-    *,
-    base_url: str = OPEN_METEO_ARCHIVE_URL,
-    site: str | None = None,
-    timezone: str = "UTC",
-    session=None,
-    policy=None,
-) -> tuple[pl.DataFrame, FrameMeta]:
-    """Hourly weather history from Open-Meteo's archive API for ``[start, end)``.
-
-    Parameters
-    ----------
-    latitude, longitude : float
-        Location [degrees north, degrees east].
-    start, end : date, datetime or ISO string
-        Range; a datetime must be zone-aware, a date is taken as UTC midnight.
-    base_url : str
-        Archive endpoint (``https://archive-api.open-meteo.com/v1/archive``).
-    site : str, optional
-        Site name; defaults to ``"lat,lon"``.
-    timezone : str
-        The site's IANA zone for the metadata (the request is always in UTC).
-    session, policy : optional
-        A ``requests.Session`` and :class:`energylib.ingest.http.RetryPolicy`.
-
-    Returns
-    -------
-    (polars.DataFrame, FrameMeta)
-        Source ``open_meteo``, kind ``weather``, channel ``history``.  Hours the
-        API returns without values are left out (gaps), counted in
-        ``meta.extra['missing_hours']``.
-    """
-    from energylib.ingest.http import HttpError, get_json, make_session
-
-    lo, hi = _as_utc(start), _as_utc(end)
-    if hi <= lo:
-        raise ValueError(f"end {hi} is not after start {lo}")
-    params = {
-        "latitude": latitude,
-        "longitude": longitude,
-        # the first interval [lo, lo+1h) is stamped lo+1h; ask for the day of the last stamp too
-        "start_date": lo.date().isoformat(),
-        "end_date": hi.date().isoformat(),
-        "hourly": ",".join(_OPEN_METEO_VARIABLES),
-        "timezone": "GMT",
-        "wind_speed_unit": "ms",
-    }
-    where = (
-        f"Open-Meteo history {latitude},{longitude} {params['start_date']}..{params['end_date']}"
-    )
-    try:
-        body = get_json(
-            session or make_session(), base_url, params=params, policy=policy, where=where
-        )
-    except HttpError as exc:
-        raise WeatherDataError(f"{where}: {exc}") from exc
-    data, missing = parse_open_meteo(body, where=where)
-    data = data.filter((pl.col(TIME) >= lo) & (pl.col(TIME) < hi))
-    meta = FrameMeta(
-        source="open_meteo",
-        kind=KIND,
-        interval_minutes=60,
-        site=site or f"{latitude:.3f},{longitude:.3f}",
-        channel="history",
-        timezone=timezone,
-        extra={
-            "latitude": body.get("latitude"),
-            "longitude": body.get("longitude"),
-            "elevation_m": body.get("elevation"),
-            "missing_hours": missing,
-        },
-    )
-    return validate(data, meta, where=where), meta
-
-
-def parse_open_meteo(
-    body: dict | str | bytes, *, where: str = "Open-Meteo response"
-) -> tuple[pl.DataFrame, int]:
-    """Turn an Open-Meteo ``hourly`` response into the canonical frame; returns (data, hours without values)."""
-    if isinstance(body, str | bytes):
-        body = json.loads(body)
-    if body.get("error"):
-        raise WeatherDataError(f"{where}: Open-Meteo says {body.get('reason')!r}")
-    try:
-        hourly, units = body["hourly"], body.get("hourly_units", {})
-        stamps = hourly["time"]
-        offset_s = int(body.get("utc_offset_seconds", 0))
-        cols = {new: hourly[old] for old, new in _OPEN_METEO_VARIABLES.items()}
-    except (KeyError, TypeError) as exc:
-        raise WeatherDataError(f"{where}: malformed response, missing {exc}") from exc
-    wind_unit = units.get("wind_speed_10m", "m/s")
-    wind_scale = {"m/s": 1.0, "km/h": 1 / 3.6, "mp/h": 0.44704, "kn": 0.514444}.get(wind_unit)
-    if wind_scale is None:
-        raise WeatherDataError(f"{where}: unknown wind speed unit {wind_unit!r}")
-    end_local = pl.Series("t", stamps).str.to_datetime("%Y-%m-%dT%H:%M", time_unit="us")
-    frame = pl.DataFrame(
-        {
-            TIME: (
-                end_local - timedelta(seconds=offset_s) - timedelta(hours=1)
-            ).dt.replace_time_zone("UTC")
-        }
-        | {c: pl.Series(c, v, dtype=pl.Float64) for c, v in cols.items()}
-    ).with_columns(pl.col("wind_speed_m_s") * wind_scale)
-    complete = frame.drop_nulls()
-    return complete.sort(TIME), frame.height - complete.height
-
-
-def _as_utc(t: date | datetime | str) -> datetime:
-    if isinstance(t, str):
-        t = datetime.fromisoformat(t) if "T" in t or " " in t else date.fromisoformat(t)
-    if isinstance(t, datetime):
-        if t.tzinfo is None:
-            raise ValueError(f"naive time {t!r}: pass a zone-aware datetime or a date")
-        return t.astimezone(UTC)
-    return datetime(t.year, t.month, t.day, tzinfo=UTC)
 
 
 def pvgis_tmy_json(

@@ -1,209 +1,161 @@
 """Gateway battery state: a home battery running self-consumption, as a gateway reports it.
 
-State per interval: state of charge [%], state of health [%], equivalent full
-cycles, pack voltage [V] and cell temperature [degC].  The battery charges from PV
-surplus and discharges into the home load within its power and SoC limits; the loop
-over intervals is compiled with numba.
+A :class:`GatewayBattery` is a :class:`energylib.dispatch.assets.Battery` (capacity, power
+limits, efficiency, SoC window, capacity fade) plus what only a gateway reports: the
+pack's nominal voltage and its cell temperature.  The battery is dispatched by the same
+code as every study (:func:`energylib.dispatch.rules.dispatch_rules` with
+:class:`~energylib.dispatch.rules.SelfConsumption`: charge from PV surplus, discharge
+into the home load); this module adds, from those flows, the state a gateway shows per
+interval: state of charge [%], state of health [%], equivalent full cycles, pack voltage
+[V] and cell temperature [degC].
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-import numba
 import numpy as np
+from scipy.signal import lfilter
+
+from energylib.dispatch.assets import Battery
+from energylib.dispatch.rules import SelfConsumption, dispatch_rules
+
+#: An LFP home battery: 13.5 kWh, 5 kW, 90 % round trip, 70 % health after 6000 cycles,
+#: 1.5 % calendar fade a year.
+LFP_HOME_BATTERY = Battery(
+    capacity_kwh=13.5,
+    charge_kw=5.0,
+    discharge_kw=5.0,
+    round_trip_efficiency=0.90,
+    soc_min_fraction=0.10,
+    soc_max_fraction=1.0,
+    initial_soc_fraction=0.5,
+    fade_per_cycle_fraction=0.30 / 6_000,
+    fade_per_year_fraction=0.015,
+)
+#: Cell temperature above the air at rest, and its rise at full power [K].
+_REST_K, _FULL_POWER_K = 3.0, 6.0
+#: Thermal time constant of the pack [h].
+_THERMAL_HOURS = 2.0
 
 
 @dataclass(frozen=True)
-class BatterySpec:
-    """A home battery (LFP, 16 cells in series by default).
+class GatewayBattery:
+    """A home battery as a gateway sees it (LFP, 16 cells in series by default).
 
     Parameters
     ----------
-    capacity_kwh : float
-        Usable capacity when new [kWh].
-    max_charge_kw, max_discharge_kw : float
-        Power limits at the AC side [kW].
-    round_trip_efficiency : float
-        AC-to-AC round-trip efficiency [0-1]; split evenly between charge and discharge.
-    initial_soc, min_soc, max_soc : float
-        State of charge at the start and the allowed window [0-1].
+    battery : Battery
+        What is dispatched: capacity when new [kWh], power limits [kW], round-trip
+        efficiency, SoC window, initial SoC and fade per cycle and per year.
     nominal_voltage_v : float
         Pack nominal voltage [V].
-    cycle_life : float
-        Equivalent full cycles to ``end_of_life_soh_pct``.
-    end_of_life_soh_pct : float
-        State of health at the end of the cycle life [%].
-    calendar_fade_pct_per_year : float
-        Capacity lost per year at rest [%].
     """
 
-    capacity_kwh: float = 13.5
-    max_charge_kw: float = 5.0
-    max_discharge_kw: float = 5.0
-    round_trip_efficiency: float = 0.90
-    initial_soc: float = 0.5
-    min_soc: float = 0.10
-    max_soc: float = 1.0
+    battery: Battery = field(default=LFP_HOME_BATTERY)
     nominal_voltage_v: float = 51.2
-    cycle_life: float = 6_000.0
-    end_of_life_soh_pct: float = 70.0
-    calendar_fade_pct_per_year: float = 1.5
 
     def __post_init__(self) -> None:
-        for name in (
-            "capacity_kwh",
-            "max_charge_kw",
-            "max_discharge_kw",
-            "nominal_voltage_v",
-            "cycle_life",
-        ):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"battery.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 < self.round_trip_efficiency <= 1:
+        if not self.nominal_voltage_v > 0:
             raise ValueError(
-                f"battery.round_trip_efficiency must be in (0, 1], got {self.round_trip_efficiency}"
-            )
-        for name in ("initial_soc", "min_soc", "max_soc"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"battery.{name} must be within [0, 1], got {getattr(self, name)}")
-        if self.min_soc > self.max_soc:
-            raise ValueError(
-                f"battery.min_soc ({self.min_soc}) must not exceed battery.max_soc ({self.max_soc})"
+                f"battery.nominal_voltage_v must be > 0 V, got {self.nominal_voltage_v}"
             )
 
+    def simulate(
+        self,
+        pv_kwh: np.ndarray,
+        load_kwh: np.ndarray,
+        temp_air_c: np.ndarray,
+        interval_minutes: int,
+        *,
+        initial_soc: float | None = None,
+        initial_soh_pct: float = 100.0,
+        initial_cycles: float = 0.0,
+    ) -> dict[str, np.ndarray]:
+        """Run the battery in self-consumption mode and report its state each interval.
 
-@numba.njit(cache=True)
-def _self_consumption(
-    pv,
-    load,
-    temp_air,
-    hours,
-    cap,
-    pch,
-    pdis,
-    eta,
-    soc0,
-    lo,
-    hi,
-    soh0,
-    cyc0,
-    fade_cycle,
-    fade_year,
-    v_nom,
-):  # pragma: no cover - compiled
-    n = pv.shape[0]
-    soc = np.empty(n)
-    soh = np.empty(n)
-    cycles = np.empty(n)
-    volt = np.empty(n)
-    temp = np.empty(n)
-    power = np.empty(n)  # AC side, + charging
-    s = min(max(soc0, lo), hi)
-    h_ = soh0
-    c = cyc0
-    t = temp_air[0] + 3.0 if n else 0.0
-    alpha = 1.0 - np.exp(-hours / 2.0)  # 2-hour thermal time constant
-    for i in range(n):
-        usable = cap * h_ / 100.0
-        net = pv[i] - load[i]
-        e = 0.0
-        if net > 0 and usable > 0:
-            e = min(net, pch * hours, (hi - s) * usable / eta)
-            s += e * eta / usable
-        elif net < 0 and usable > 0:
-            d = min(-net, pdis * hours, (s - lo) * usable * eta)
-            s -= d / eta / usable
-            e = -d
-        s = min(max(s, lo), hi)
-        if usable > 0:
-            c += abs(e) / (2.0 * usable)
-        h_ = max(soh0 - fade_cycle * (c - cyc0) - fade_year * (i + 1) * hours / 8766.0, 0.0)
-        p_kw = e / hours
+        Parameters
+        ----------
+        pv_kwh, load_kwh : numpy.ndarray
+            PV generation and home load per interval [kWh].
+        temp_air_c : numpy.ndarray
+            Ambient temperature around the battery [degC].
+        interval_minutes : int
+            Interval length [min].
+        initial_soc : float, optional
+            SoC at the start [0-1 of the capacity then] (default: the battery's own).
+        initial_soh_pct, initial_cycles : float
+            Health [% of capacity when new] and equivalent full cycles at the start (to
+            chain days).
+
+        Returns
+        -------
+        dict
+            ``soc_pct`` [%], ``soh_pct`` [%], ``cycles_count`` [equivalent full cycles],
+            ``voltage_v`` [V], ``temp_c`` [degC] (state at the end of each interval) and
+            ``power_kw`` [kW, + charging, - discharging, AC side].
+        """
+        pv = np.ascontiguousarray(pv_kwh, dtype=np.float64)
+        load = np.ascontiguousarray(load_kwh, dtype=np.float64)
+        temp = np.ascontiguousarray(temp_air_c, dtype=np.float64)
+        if not (len(pv) == len(load) == len(temp)):
+            raise ValueError(
+                f"pv_kwh, load_kwh and temp_air_c differ in length: {len(pv)}, {len(load)}, {len(temp)}"
+            )
+        b, hours = self.battery, interval_minutes / 60.0
+        health = initial_soh_pct / 100.0
+        # The battery as it is now: its capacity faded to its health, fading on from there at
+        # the rates of the battery when new (fade per year is a share of the new capacity).
+        now = replace(
+            b,
+            capacity_kwh=b.capacity_kwh * health,
+            initial_soc_fraction=b.initial_soc_fraction if initial_soc is None else initial_soc,
+            fade_per_year_fraction=b.fade_per_year_fraction / health,
+        )
+        zero = np.zeros(len(pv))
+        flows = dispatch_rules(
+            load, pv, zero, zero, interval_minutes, policy=SelfConsumption(), battery=now
+        )
+        charge, discharge = flows.battery_charge_kwh, flows.battery_discharge_kwh
+        capacity = flows.battery_capacity_kwh  # at the start of each interval [kWh]
+        soc = np.divide(flows.battery_soc_kwh, capacity, out=np.zeros(len(pv)), where=capacity > 0)
+        # Capacity at the end of each interval, as the dispatch fades it.
+        discharged = np.cumsum(discharge / now.eta_one_way)
+        years = np.arange(1, len(pv) + 1) * interval_minutes / 525_600.0
+        faded = now.capacity_kwh * (1.0 - now.fade_per_year_fraction * years)
+        faded = np.maximum(faded - now.fade_per_cycle_fraction * discharged, 0.0)
+        # An equivalent full cycle is a capacity's worth in and out.
+        full_cycle_kwh = np.where(capacity > 0, 2.0 * capacity, np.inf)
+        power_kw = (charge - discharge) / hours
+        return {
+            "soc_pct": soc * 100.0,
+            "soh_pct": faded / b.capacity_kwh * 100.0,
+            "cycles_count": initial_cycles + np.cumsum((charge + discharge) / full_cycle_kwh),
+            "voltage_v": self._voltage_v(soc, power_kw),
+            "temp_c": self._temp_c(temp, power_kw, hours),
+            "power_kw": power_kw,
+        }
+
+    def _voltage_v(self, soc: np.ndarray, power_kw: np.ndarray) -> np.ndarray:
+        """Pack voltage [V]: an LFP open-circuit curve (flat, steep near full and empty)
+        plus the drop over a 15 mOhm-equivalent pack resistance."""
         ocv_cell = (
-            3.2 + 0.12 * s + 0.25 * max(s - 0.95, 0.0) / 0.05 - 0.4 * max(0.08 - s, 0.0) / 0.08
+            3.2
+            + 0.12 * soc
+            + 0.25 * np.maximum(soc - 0.95, 0.0) / 0.05
+            - 0.4 * np.maximum(0.08 - soc, 0.0) / 0.08
         )
-        current = p_kw * 1000.0 / v_nom
-        volt[i] = ocv_cell * v_nom / 3.2 + current * 0.015
-        t = t + alpha * (temp_air[i] + 3.0 + 6.0 * abs(p_kw) / max(pch, pdis, 1e-9) - t)
-        soc[i] = s * 100.0
-        soh[i] = h_
-        cycles[i] = c
-        temp[i] = t
-        power[i] = p_kw
-    return soc, soh, cycles, volt, temp, power
+        current_a = power_kw * 1000.0 / self.nominal_voltage_v
+        return ocv_cell * self.nominal_voltage_v / 3.2 + current_a * 0.015
 
-
-def simulate_battery(
-    pv_kwh: np.ndarray,
-    load_kwh: np.ndarray,
-    temp_air_c: np.ndarray,
-    interval_minutes: int,
-    spec: BatterySpec | None = None,
-    *,
-    initial_soc: float | None = None,
-    initial_soh_pct: float = 100.0,
-    initial_cycles: float = 0.0,
-) -> dict[str, np.ndarray]:
-    """Run a battery in self-consumption mode and report its state each interval.
-
-    Parameters
-    ----------
-    pv_kwh, load_kwh : numpy.ndarray
-        PV generation and home load per interval [kWh].
-    temp_air_c : numpy.ndarray
-        Ambient temperature around the battery [degC].
-    interval_minutes : int
-        Interval length [min].
-    spec : BatterySpec
-        The battery (default: 13.5 kWh, 5 kW).
-    initial_soc : float, optional
-        SoC at the start [0-1] (default: ``spec.initial_soc``).
-    initial_soh_pct, initial_cycles : float
-        Health [%] and equivalent full cycles at the start (to chain days).
-
-    Returns
-    -------
-    dict
-        ``soc_pct`` [%], ``soh_pct`` [%], ``cycles_count`` [equivalent full cycles],
-        ``voltage_v`` [V], ``temp_c`` [degC] (state at the end of each interval) and
-        ``power_kw`` [kW, + charging, - discharging, AC side].
-    """
-    spec = spec or BatterySpec()
-    pv = np.ascontiguousarray(pv_kwh, dtype=np.float64)
-    load = np.ascontiguousarray(load_kwh, dtype=np.float64)
-    temp = np.ascontiguousarray(temp_air_c, dtype=np.float64)
-    if not (len(pv) == len(load) == len(temp)):
-        raise ValueError(
-            f"pv_kwh, load_kwh and temp_air_c differ in length: {len(pv)}, {len(load)}, {len(temp)}"
-        )
-    eta = float(np.sqrt(spec.round_trip_efficiency))
-    fade_cycle = (
-        (100.0 - spec.end_of_life_soh_pct) / spec.cycle_life if spec.cycle_life > 0 else 0.0
-    )
-    soc, soh, cyc, volt, tc, power = _self_consumption(
-        pv,
-        load,
-        temp,
-        interval_minutes / 60.0,
-        float(spec.capacity_kwh),
-        float(spec.max_charge_kw),
-        float(spec.max_discharge_kw),
-        eta,
-        float(spec.initial_soc if initial_soc is None else initial_soc),
-        float(spec.min_soc),
-        float(spec.max_soc),
-        float(initial_soh_pct),
-        float(initial_cycles),
-        fade_cycle,
-        float(spec.calendar_fade_pct_per_year),
-        float(spec.nominal_voltage_v),
-    )
-    return {
-        "soc_pct": soc,
-        "soh_pct": soh,
-        "cycles_count": cyc,
-        "voltage_v": volt,
-        "temp_c": tc,
-        "power_kw": power,
-    }
+    def _temp_c(self, temp_air_c: np.ndarray, power_kw: np.ndarray, hours: float) -> np.ndarray:
+        """Cell temperature [degC]: a first-order lag (2 h) towards the air plus a rise with
+        the power throughput."""
+        if temp_air_c.size == 0:
+            return temp_air_c.copy()
+        peak_kw = max(self.battery.charge_kw, self.battery.discharge_kw, 1e-9)
+        target = temp_air_c + _REST_K + _FULL_POWER_K * np.abs(power_kw) / peak_kw
+        alpha = 1.0 - np.exp(-hours / _THERMAL_HOURS)
+        start = temp_air_c[0] + _REST_K
+        out, _ = lfilter([alpha], [1.0, alpha - 1.0], target, zi=[(1.0 - alpha) * start])
+        return out

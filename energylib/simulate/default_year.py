@@ -30,21 +30,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from tqdm.auto import tqdm
 
 from energylib.schema import TIME, FrameMeta
-from energylib.simulate.battery import BatterySpec, simulate_battery
+from energylib.simulate.battery import GatewayBattery
 from energylib.simulate.carbon import carbon_intensity
 from energylib.simulate.load import HOUSEHOLDS, Household, generate_load
 from energylib.simulate.prices import NL_QUARTER_HOUR_FROM, nem_retail, nem_spot, nl_retail, nl_spot
 from energylib.simulate.weather import generate_weather, interval_starts
 from energylib.site import Site, site_for_market
 from energylib.solar import PVSystem, pv_ac_kwh, solar_position
+from energylib.store import Store
 
 SOURCE = "simulated"
 DEFAULT_SEED = 2025
 #: Reference PV system per market: what the household would have produced.
 REFERENCE_PV = {"nem": PVSystem(6.6, tilt_deg=20.0), "nl": PVSystem(4.0, tilt_deg=35.0)}
-REFERENCE_BATTERY = BatterySpec()
+REFERENCE_BATTERY = GatewayBattery()
 CURRENCY = {"nem": "AUD", "nl": "EUR"}
 WEATHER_COLUMNS = {
     "ghi": "ghi_w_m2",
@@ -222,8 +224,8 @@ def frames_from_range(
             ),
             meta("prices", "feed_in"),
         )
-        bat = simulate_battery(
-            rd.pv_kwh, rd.load["total_kwh"], rd.weather["temp_air"].to_numpy(), m, REFERENCE_BATTERY
+        bat = REFERENCE_BATTERY.simulate(
+            rd.pv_kwh, rd.load["total_kwh"], rd.weather["temp_air"].to_numpy(), m
         )
         out["battery"] = (
             _frame(
@@ -288,7 +290,7 @@ def nl_price_frames(
 
 
 def write_default_year(
-    store,
+    store: Store,
     markets: tuple[str, ...] = ("nem", "nl"),
     seed: int = DEFAULT_SEED,
     *,
@@ -299,8 +301,8 @@ def write_default_year(
 
     Parameters
     ----------
-    store : ParquetStore or SqliteStore
-        Where to write (anything with ``upsert(frame, meta)``).
+    store : Store
+        Where to write.
     markets : tuple of str
         ``nem`` and/or ``nl``.
     seed : int
@@ -315,8 +317,6 @@ def write_default_year(
     dict
         ``"<market>:<key>"`` -> rows written (inserted + updated).
     """
-    from tqdm.auto import tqdm
-
     summary: dict[str, int] = {}
     bar = tqdm(total=len(markets) * 2, desc="default year", unit="step", disable=not progress)
     for market in markets:
@@ -332,7 +332,7 @@ def write_default_year(
     return summary
 
 
-def has_default_year(store, market: str, year: int = 2025) -> bool:
+def has_default_year(store: Store, market: str, year: int = 2025) -> bool:
     """Whether ``store`` already holds the market's default-year load and prices."""
     site = site_for_market(market)
     start, end = year_bounds(site, year)
@@ -343,7 +343,7 @@ def has_default_year(store, market: str, year: int = 2025) -> bool:
         ("pv", "general"),
         ("weather", "general"),
     ):
-        lf = store.scan(
+        series = store.series(
             SOURCE,
             kind,
             start.to_pydatetime(),
@@ -351,7 +351,7 @@ def has_default_year(store, market: str, year: int = 2025) -> bool:
             site=site.name,
             channel=channel,
         )
-        rows = lf.select(pl.len()).collect().item()
+        rows = int(series["rows"].sum())
         if kind == "load" and rows < expected:
             return False
         if rows == 0:
@@ -360,7 +360,7 @@ def has_default_year(store, market: str, year: int = 2025) -> bool:
 
 
 def ensure_default_year(
-    store,
+    store: Store,
     markets: tuple[str, ...] = ("nem", "nl"),
     seed: int = DEFAULT_SEED,
     *,

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,15 +47,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from tqdm.auto import tqdm
 
 from energylib.schema import FrameMeta
-from energylib.simulate.battery import BatterySpec, simulate_battery
+from energylib.simulate.battery import LFP_HOME_BATTERY, GatewayBattery
 from energylib.simulate.default_year import WEATHER_COLUMNS, _frame, generate_range
 from energylib.simulate.load import CHANNELS, HOUSEHOLDS, Household
 from energylib.simulate.prices import network_period
 from energylib.simulate.weather import ar1, rng_stream
 from energylib.site import Site
 from energylib.solar import PVSystem
+from energylib.store import Store
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "device_id": "gateway-001",
@@ -196,15 +199,21 @@ def validate_config(given: dict | None = None) -> dict:
     ------
     GatewayConfigError
         Naming the key: unknown keys, wrong types, out-of-range values, ``battery.min_soc``
-        above ``battery.max_soc``, ``battery.initial_soc`` outside them, ``home_load.peak_kw``
+        not below ``battery.max_soc``, no ``battery.capacity_kwh``, ``battery.initial_soc``
+        outside the window, ``home_load.peak_kw``
         below ``home_load.base_kw``, an unknown ``solar.timezone``.
     """
     cfg = _merge(DEFAULT_CONFIG, given or {})
     _check_types(cfg, DEFAULT_CONFIG)
     b = cfg["battery"]
-    if b["min_soc"] > b["max_soc"]:
+    if b["min_soc"] >= b["max_soc"]:
         raise GatewayConfigError(
-            f"config key 'battery.min_soc' ({b['min_soc']}) is above 'battery.max_soc' ({b['max_soc']}); lower it"
+            f"config key 'battery.min_soc' ({b['min_soc']}) is not below 'battery.max_soc' ({b['max_soc']}); lower it"
+        )
+    if b["capacity_kwh"] <= 0:
+        raise GatewayConfigError(
+            f"config key 'battery.capacity_kwh' is {b['capacity_kwh']}; a gateway reports a battery, "
+            "give its usable capacity [kWh]"
         )
     if not b["min_soc"] <= b["initial_soc"] <= b["max_soc"]:
         raise GatewayConfigError(
@@ -287,14 +296,17 @@ class Gateway:
             sol["capacity_kw"], tilt_deg=sol["tilt_deg"], temp_coefficient=sol["temp_coefficient"]
         )
         b = c["battery"]
-        self.battery = BatterySpec(
-            b["capacity_kwh"],
-            b["max_charge_kw"],
-            b["max_discharge_kw"],
-            b["round_trip_efficiency"],
-            b["initial_soc"],
-            b["min_soc"],
-            b["max_soc"],
+        self.battery = GatewayBattery(
+            replace(
+                LFP_HOME_BATTERY,
+                capacity_kwh=b["capacity_kwh"],
+                charge_kw=b["max_charge_kw"],
+                discharge_kw=b["max_discharge_kw"],
+                round_trip_efficiency=b["round_trip_efficiency"],
+                initial_soc_fraction=b["initial_soc"],
+                soc_min_fraction=b["min_soc"],
+                soc_max_fraction=b["max_soc"],
+            )
         )
         h = c["home_load"]
         base = HOUSEHOLDS[market]
@@ -345,13 +357,8 @@ class Gateway:
             }
         else:
             state = {}
-        bat = simulate_battery(
-            rd.pv_kwh,
-            load["total_kwh"],
-            rd.weather["temp_air"].to_numpy(),
-            self.STEP_MIN,
-            self.battery,
-            **state,
+        bat = self.battery.simulate(
+            rd.pv_kwh, load["total_kwh"], rd.weather["temp_air"].to_numpy(), self.STEP_MIN, **state
         )
         hour = np.asarray(rd.index.hour + rd.index.minute / 60.0, dtype=float)
         period = network_period(hour)
@@ -554,8 +561,6 @@ def run_continuous(
     ``interval_s`` since the Unix epoch: 10:05:00, 10:10:00 ...); otherwise the
     first reading is immediate and later ones follow at ``interval_s`` spacing.
     """
-    import time
-
     clock = clock or time.time
     sleep = sleep or time.sleep
     if interval_s <= 0:
@@ -584,7 +589,7 @@ def run_historical(
     end: datetime | pd.Timestamp,
     output: str | Path,
     *,
-    store=None,
+    store: Store | None = None,
     sinks: list[Sink] = (),
     progress: bool = False,
 ) -> int:
@@ -593,8 +598,6 @@ def run_historical(
 
     Returns the number of readings written.
     """
-    from tqdm.auto import tqdm
-
     times = gateway.times(start, end)
     if len(times) == 0:
         raise ValueError(f"no readings between {start} and {end}: --start must be before --end")

@@ -6,6 +6,8 @@ import pandas as pd
 import polars as pl
 
 from energylib.schema import FrameMeta
+from energylib.simulate.default_year import frames_from_range, generate_range
+from energylib.site import SYDNEY
 
 
 def sample(days: int = 7, seed: int = 0) -> tuple[pl.DataFrame, FrameMeta]:
@@ -26,9 +28,6 @@ def sample(days: int = 7, seed: int = 0) -> tuple[pl.DataFrame, FrameMeta]:
         Columns ``total_kwh`` [kWh per interval], ``pv_kwh`` [kWh per interval, the
         reference 6.6 kWdc system] and ``price_per_kwh`` [AUD/kWh, all-in].
     """
-    from energylib.simulate.default_year import frames_from_range, generate_range
-    from energylib.site import SYDNEY
-
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     start = pd.Timestamp("2025-01-06", tz=SYDNEY.timezone)

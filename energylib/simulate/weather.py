@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pvlib
-from scipy.signal import lfilter
+from numba import njit
 
 from energylib.site import Site
 from energylib.solar import solar_position
@@ -93,7 +93,19 @@ def ar1(rng: np.random.Generator, n: int, rho: float, sd: float = 1.0) -> np.nda
     e = rng.standard_normal(n) * np.sqrt(1 - rho**2)
     if n:
         e[0] = rng.standard_normal()  # start in the stationary distribution
-    return lfilter([1.0], [1.0, -rho], e) * sd
+    return _recursive_filter(e, rho) * sd
+
+
+@njit(cache=True)
+def _recursive_filter(e: np.ndarray, rho: float) -> np.ndarray:
+    """``y[t] = e[t] + rho * y[t-1]`` (scipy's lfilter([1], [1, -rho]) to the bit, without
+    importing scipy.signal, which costs a second)."""
+    y = np.empty_like(e)
+    prev = 0.0
+    for t in range(e.size):
+        prev = e[t] + rho * prev
+        y[t] = prev
+    return y
 
 
 def daily_regimes(doy: np.ndarray, climate: Climate, rng: np.random.Generator) -> np.ndarray:

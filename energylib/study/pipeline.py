@@ -100,6 +100,7 @@ class Dispatcher:
         self.horizon = int(params.assumptions.horizon_years)
         self.start = inputs.period.start or self.year.cal.local_date[0].astype(date)
         self._best: dict[Choice, ScenarioSpec] = {}
+        self._years: dict[tuple[ScenarioSpec, ScenarioSpec], tuple[float, float, float]] = {}
 
     def run(self, spec: ScenarioSpec) -> ScenarioResult:
         return run(spec, self.year)
@@ -130,7 +131,10 @@ class Dispatcher:
             )
         pv_factor = (1.0 - a.pv_degradation) ** (y - 1) if spec.pv is not None else 1.0
         later = replace(spec, tariff=tariff, battery=battery, pv_factor=pv_factor)
-        return self._split(self.run(replace(base, tariff=tariff)), self.run(later))
+        key = (replace(base, tariff=tariff), later)
+        if key not in self._years:  # a headline scenario is often a cell of the grid too
+            self._years[key] = self._split(self.run(key[0]), self.run(later))
+        return self._years[key]
 
     def best(self, choice: Choice) -> ScenarioResult:
         """The cheapest of a choice's candidates (one per rule policy tried)."""

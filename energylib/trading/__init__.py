@@ -29,6 +29,5 @@ Modules
     Feeders and scenarios on Dask's distributed scheduler (a LocalCluster or any address).
 :mod:`~energylib.trading.study`
     A study from ``params/community_*.yaml`` (``energy market``, notebook 04).
-:mod:`~energylib.trading.charts`
-    Altair charts of a study.
+Its Altair charts are :mod:`energylib.plots.trading`.
 """

@@ -51,6 +51,7 @@ from energylib.ingest.households import read_citylearn_buildings, read_sgsc_hous
 from energylib.scenario import ScenarioYear
 from energylib.schema import TIME, FrameMeta
 from energylib.site import Site, site_for_market
+from energylib.store import Store
 from energylib.tariff import AmberTariff, Calendar, DynamicEUTariff, Tariff, bill_from_prices
 
 #: The trading design's battery: 13.5 kWh, 5 kW each way, 90 % round trip, SoC 10-80 %.
@@ -203,7 +204,7 @@ def market_year(
     year: int = 2025,
     interval_minutes: int = 30,
     seed: int | None = None,
-    store=None,
+    store: Store | None = None,
     store_source: str = "simulated",
     store_site: str | None = None,
 ) -> MarketYear:
@@ -222,7 +223,7 @@ def market_year(
         5, 15, 30 or 60 [min].
     seed : int, optional
         Seed of the generated default year (default: its own).
-    store : ParquetStore, optional
+    store : Store, optional
         Read prices (and weather where stored) from this store instead of generating the
         default year: ``store_source`` / ``store_site`` pick the series (kind ``prices``,
         channels ``general`` and, where present, ``feed_in``).

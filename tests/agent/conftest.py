@@ -1,11 +1,11 @@
-"""Fixtures for the agent tests (the fakes themselves are in ``agent_fakes.py``)."""
+"""Fixtures for the agent tests (the fakes themselves are in ``tests/agent_fakes.py``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from agent.agent_fakes import SITE, START, TOKEN, FakeAmber, train_and_export
+from agent_fakes import SITE, START, TOKEN, FakeAmber, at_home, train_and_export
 
 from energylib.agent.clock import SimulatedClock
 from energylib.agent.config import AgentSettings
@@ -31,7 +31,7 @@ def amber_env(monkeypatch, fake_amber):
 
 @pytest.fixture
 def settings(tmp_path) -> AgentSettings:
-    return AgentSettings(state_dir=tmp_path / "agent", site=SITE, stale_after_min=30.0)
+    return AgentSettings(state_dir=tmp_path / "agent", site=at_home(SITE), stale_after_min=30.0)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
-from agent.agent_fakes import SITE, START, TOKEN, amber_collectors, make_agent
+from agent_fakes import SITE, START, TOKEN, amber_collectors, make_agent
 
 from energylib.agent.collect import (
     Collector,
@@ -171,7 +171,7 @@ def test_collector_health_is_saved_for_the_kiosk(settings, clock, fake_amber):
     fake_amber.mode = "503"
     clock.advance(300)
     prices.run(clock.now())
-    saved = load_collector_state(settings.live_db, "prices")
+    saved = load_collector_state(SqliteStore(settings.live_db, read_only=True), "prices")
     assert saved.successes_total == 1
     assert saved.fetch_errors_total == 1
     assert saved.consecutive_failures == 1
@@ -181,7 +181,7 @@ def test_collector_health_is_saved_for_the_kiosk(settings, clock, fake_amber):
     assert again.state.consecutive_failures == 1
 
 
-def test_open_meteo_weather_is_stored_hourly_with_radiation_shifted_to_its_hour(
+def test_open_meteo_weather_is_stored_hourly_with_each_variable_on_its_documented_hour(
     settings, clock, fake_amber
 ):
     from energylib.agent.collect import open_meteo_weather_fetcher
@@ -198,13 +198,17 @@ def test_open_meteo_weather_is_stored_hourly_with_radiation_shifted_to_its_hour(
     data, meta = store.read("open_meteo", "weather", site=SITE)
     assert meta.interval_minutes == 60 and data.height >= 24 * 4 - 1
     assert set(data.columns) >= {"ghi_w_m2", "temp_air_c"}
-    # The value Open-Meteo stamps 03:00 (mean of 02:00-03:00) is stored at interval_start 02:00.
+    # The radiation Open-Meteo stamps 03:00 (mean of 02:00-03:00) is stored at interval_start
+    # 02:00, with the temperature stamped 02:00 (instantaneous at the interval's start).
     row = data.filter(data["interval_start"].dt.hour() == 2).row(0, named=True)
-    local_mid = (2.5 + 11) % 24
+    local_mid, local_start = (2.5 + 11) % 24, (2 + 11) % 24
     import math
 
     assert row["ghi_w_m2"] == pytest.approx(
         max(0.0, 900 * math.sin(math.pi * (local_mid - 6) / 14)), abs=0.1
+    )
+    assert row["temp_air_c"] == pytest.approx(
+        22 + 5 * math.sin(math.pi * (local_start - 9) / 12), abs=0.05
     )
 
 

@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from agent.agent_fakes import START, make_agent, price_c_per_kwh, seed_history
+from agent_fakes import START, make_agent, price_c_per_kwh, seed_history
 
 from energylib.agent.actuator import DeviceState, DryRunActuator
-from energylib.agent.decide import STEP_US, on_grid
 from energylib.agent.decision_log import read_decisions
-from energylib.dispatch.assets import Battery
+from energylib.dispatch.assets import EV, Battery
 from energylib.store import SqliteStore
 
 THRESHOLDS = dict(policy="price_threshold", charge_below_per_kwh=0.12, discharge_above_per_kwh=0.35)
@@ -31,7 +30,7 @@ def test_cheap_price_charges_at_the_battery_limit_through_the_threshold_policy(
     agent = _agent(settings, clock, fake_amber, **THRESHOLDS)
     d = agent.run_once()
     assert price_c_per_kwh(clock.now()) < 12
-    assert d.action == "charge" and d.battery_kw == pytest.approx(settings.battery_kw)
+    assert d.action == "charge" and d.battery_kw == pytest.approx(settings.battery.charge_kw)
     assert "charge threshold" in d.reason and not d.stale
 
 
@@ -41,7 +40,7 @@ def test_dear_price_discharges_to_meet_the_load(settings, clock, fake_amber):
     d = agent.run_once()
     assert d.price_per_kwh > 0.35
     assert d.action == "discharge" and d.battery_kw < 0
-    assert abs(d.battery_kw) <= settings.battery_kw + 1e-9
+    assert abs(d.battery_kw) <= settings.battery.discharge_kw + 1e-9
 
 
 def test_forecast_policy_charges_in_the_cheapest_hours_only(settings, clock, fake_amber):
@@ -79,7 +78,7 @@ def test_a_failed_state_build_is_a_safe_hold_that_reaches_the_actuator(
     def broken(*args, **kwargs):
         raise OSError("disk I/O error")
 
-    monkeypatch.setattr(agent.cache, "series", broken)
+    monkeypatch.setattr(agent.store, "read", broken)
     d = agent.decider.decide(clock.now())
     assert d.action == "hold" and d.battery_kw == 0.0 and d.ev_kw == 0.0
     assert d.reason == "safe hold: state build failed: OSError: disk I/O error"
@@ -126,27 +125,13 @@ def test_dry_run_actuator_keeps_its_virtual_battery_in_the_window():
     assert act.soc_fraction == pytest.approx(0.1)
 
 
-def test_on_grid_repeats_prices_and_splits_energy():
-    series = {
-        "interval_start": np.array([0, 30 * 60_000_000]),
-        "interval_minutes": np.array([30, 30]),
-        "p": np.array([1.0, 2.0]),
-        "e": np.array([0.6, 1.2]),
-    }
-    grid = np.arange(14, dtype=np.int64) * STEP_US
-    p = on_grid(series, "p", grid)
-    e = on_grid(series, "e", grid, energy=True)
-    assert list(p[:12]) == [1.0] * 6 + [2.0] * 6 and np.isnan(p[12:]).all()
-    assert np.nansum(e) == pytest.approx(1.8)
-
-
 def test_plugged_in_ev_gets_a_charge_rate_within_the_charger_limit(settings, clock, fake_amber):
-    from agent.agent_fakes import amber_collectors
+    from agent_fakes import amber_collectors
 
     from energylib.agent.runner import build_agent
     from energylib.store import SqliteStore as _Store
 
-    s = settings.replace(ev_charger_kw=7.0, policy="forecast")
+    s = settings.replace(ev=EV(charger_kw=7.0), policy="forecast")
     store = _Store(s.live_db)
     seed_history(store, START, days=1)
     rates = []

@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from agent.agent_fakes import START, make_agent
+from agent_fakes import START, make_agent
 
 from energylib.agent.decision_log import Decision, DecisionLog, read_decisions
 

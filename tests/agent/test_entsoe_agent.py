@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from energylib.agent.collect import Collector, entsoe_day_ahead_fetcher
 from energylib.agent.config import AgentSettings
 from energylib.agent.kiosk import create_app
 from energylib.agent.runner import build_agent
+from energylib.site import AMSTERDAM
 from energylib.store import SqliteStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "entsoe"
@@ -36,8 +38,7 @@ def test_agent_decides_on_entsoe_day_ahead_prices_in_eur(httpserver, tmp_path):
     settings = AgentSettings(
         state_dir=tmp_path / "agent",
         market="entsoe",
-        site="NL",
-        timezone="Europe/Amsterdam",
+        site=dataclasses.replace(AMSTERDAM, name="NL"),
         policy="forecast",
     )
     store = SqliteStore(settings.live_db)

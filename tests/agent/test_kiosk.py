@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from agent.agent_fakes import SITE, START, make_agent, seed_history
+from agent_fakes import SITE, START, at_home, make_agent, seed_history
 from fastapi.testclient import TestClient
 
 from energylib.agent.kiosk import create_app
@@ -50,7 +50,7 @@ def test_state_from_percentiles_where_there_is_no_descriptor(settings, price, ba
     data = pl.DataFrame({"interval_start": times, "spot_per_kwh": past}).with_columns(
         pl.col("interval_start").dt.cast_time_unit("us")
     )
-    s = settings.replace(market="entsoe", site="NL")
+    s = settings.replace(market="entsoe", site=at_home("NL"))
     meta = FrameMeta("entsoe", "prices", 15, "NL", "day_ahead", "EUR", "Europe/Amsterdam")
     Collector("day_ahead", lambda t: [(data, meta)], store).run(now)
     p = TestClient(create_app(s, clock=lambda: now + timedelta(minutes=1))).get("/api/price").json()
@@ -144,6 +144,6 @@ def test_kiosk_binds_localhost_unless_told_otherwise(settings):
 
 
 def test_decision_endpoint_404_before_any_decision(settings):
-    client = TestClient(create_app(settings.replace(site=SITE)))
+    client = TestClient(create_app(settings.replace(site=at_home(SITE))))
     assert client.get("/api/agent/decision").status_code == 404
     assert client.get("/api/agent/status").json()["running"] is False

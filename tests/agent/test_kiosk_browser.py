@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from agent.agent_fakes import CHROMEDRIVER, CHROMIUM, headless_chromium
+from agent_fakes import CHROMEDRIVER, CHROMIUM, at_home, headless_chromium
 
 from energylib.agent.collect import Collector
 from energylib.agent.config import AgentSettings
@@ -61,7 +61,7 @@ def _prices(price_now: float, descriptor_now: str) -> tuple[pl.DataFrame, FrameM
 
 @pytest.fixture
 def kiosk_server(tmp_path):
-    settings = AgentSettings(state_dir=tmp_path / "agent", site="site1")
+    settings = AgentSettings(state_dir=tmp_path / "agent", site=at_home("site1"))
     store = SqliteStore(settings.live_db)
     Collector("prices", lambda now: [_prices(0.4523, "high")], store).run(NOW)
     usage = pl.DataFrame(

@@ -8,7 +8,7 @@ import shutil
 from datetime import timedelta
 
 import pytest
-from agent.agent_fakes import START, make_agent, seed_history
+from agent_fakes import START, make_agent, seed_history
 
 from energylib.agent.decision_log import read_decisions
 from energylib.store import SqliteStore

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from agent.agent_fakes import SITE, START, TOKEN, make_agent
+from agent_fakes import SITE, START, TOKEN, make_agent
 
 from energylib.agent.config import AgentSettings, load_agent_settings
 
@@ -140,10 +140,10 @@ def test_entsoe_site_defaults_to_the_entsoe_zone_for_collector_and_decider(tmp_p
 
     env = {"ENERGY_AGENT_MARKET": "entsoe", "ENTSOE_ZONE": "DE_LU", "AMBER_SITE_ID": SITE}
     s = load_agent_settings(env_file=tmp_path / "none.env", environ=env)
-    assert s.site == s.entsoe_zone == "DE_LU"  # not the Amber site id
+    assert s.site.name == s.entsoe_zone == "DE_LU"  # not the Amber site id
     assert Market.from_settings(s).site == "DE_LU"  # where the day-ahead collector stores it
     amber = load_agent_settings(env_file=tmp_path / "none.env", environ={"AMBER_SITE_ID": SITE})
-    assert amber.site == SITE
+    assert amber.site.name == SITE
     assert AgentSettings(market="entsoe").entsoe_zone == "NL"
 
 
@@ -159,3 +159,36 @@ def test_bad_agent_settings_say_what_to_fix(tmp_path, env, message):
     with pytest.raises(ValueError, match=message):
         load_agent_settings(env_file=tmp_path / "none.env", environ=env)
     assert AgentSettings().stale_after_min == 30.0
+
+
+def test_documented_site_and_asset_variables_become_a_site_a_battery_and_an_ev(tmp_path):
+    env = {
+        "ENERGY_AGENT_SITE": "home",
+        "ENERGY_AGENT_TIMEZONE": "Australia/Brisbane",
+        "ENERGY_AGENT_LATITUDE": "-27.47",
+        "ENERGY_AGENT_LONGITUDE": "153.03",
+        "ENERGY_AGENT_BATTERY_KWH": "10",
+        "ENERGY_AGENT_BATTERY_KW": "4.5",
+        "ENERGY_AGENT_EV_CHARGER_KW": "7",
+    }
+    s = load_agent_settings(env_file=tmp_path / "none.env", environ=env)
+    assert (s.site.name, s.site.timezone, s.site.latitude, s.site.longitude) == (
+        "home",
+        "Australia/Brisbane",
+        -27.47,
+        153.03,
+    )
+    assert (s.battery.capacity_kwh, s.battery.charge_kw, s.battery.discharge_kw) == (10, 4.5, 4.5)
+    assert s.ev is not None and s.ev.charger_kw == 7.0
+    bare = load_agent_settings(
+        env_file=tmp_path / "none.env", environ={"ENERGY_AGENT_BATTERY_KWH": "0"}
+    )
+    assert bare.battery is None and bare.ev is None
+    with pytest.raises(ValueError, match="ENERGY_AGENT_LATITUDE"):
+        load_agent_settings(
+            env_file=tmp_path / "none.env", environ={"ENERGY_AGENT_LATITUDE": "-123"}
+        )
+    with pytest.raises(ValueError, match="ENERGY_AGENT_BATTERY_KW"):
+        load_agent_settings(
+            env_file=tmp_path / "none.env", environ={"ENERGY_AGENT_BATTERY_KW": "-1"}
+        )

@@ -63,7 +63,7 @@ def _child(func: str, *args: str, timeout: int = 3600, show_progress: bool = Fal
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
-    from agent.agent_fakes import train_and_export
+    from agent_fakes import train_and_export
 
     return train_and_export(tmp_path_factory.mktemp("bench_models"), 1, "bench_model.onnx")
 
@@ -73,7 +73,7 @@ def _setup(state_dir: str, model: str | None, **changes):
     """An agent on a simulated clock against a local Amber server, history seeded."""
     import shutil
 
-    from agent.agent_fakes import START, FakeAmber, make_agent, seed_history
+    from agent_fakes import START, FakeAmber, at_home, make_agent, seed_history
     from pytest_httpserver import HTTPServer
 
     from energylib.agent.clock import SimulatedClock
@@ -86,7 +86,7 @@ def _setup(state_dir: str, model: str | None, **changes):
     server.start()
     clock = SimulatedClock(START)
     fake = FakeAmber(server, clock)
-    settings = AgentSettings(state_dir=Path(state_dir), site="01TESTSITE", **changes)
+    settings = AgentSettings(state_dir=Path(state_dir), site=at_home("01TESTSITE"), **changes)
     seed_history(SqliteStore(settings.live_db), START, days=2)
     settings.models_path.mkdir(parents=True, exist_ok=True)
     if model:
@@ -255,13 +255,20 @@ def test_bench_kiosk_page_load(tmp_path):
     import uvicorn
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from agent.agent_fakes import CHROMEDRIVER, CHROMIUM, START, headless_chromium, seed_history
+    from agent_fakes import (
+        CHROMEDRIVER,
+        CHROMIUM,
+        START,
+        at_home,
+        headless_chromium,
+        seed_history,
+    )
 
     from energylib.agent.config import AgentSettings
     from energylib.agent.kiosk import create_app
     from energylib.store import SqliteStore
 
-    settings = AgentSettings(state_dir=tmp_path / "k", site="01TESTSITE")
+    settings = AgentSettings(state_dir=tmp_path / "k", site=at_home("01TESTSITE"))
     seed_history(SqliteStore(settings.live_db), START + timedelta(hours=12), days=7)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

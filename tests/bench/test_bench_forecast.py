@@ -25,9 +25,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from energylib.forecast.checkpoint import load_checkpoint
 from energylib.forecast.features import TRADING_24, default_year_frame
 from energylib.forecast.metrics import evaluate
-from energylib.forecast.train import TrainConfig, load_checkpoint, train
+from energylib.forecast.train import TrainConfig, train
 from energylib.forecast.transformer import EnergyTransformer, model_config, parameter_count
 
 TARGET_SKILL_PCT = 15.0

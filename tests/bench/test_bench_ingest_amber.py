@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from energylib.ingest.amber import read_amber_prices
-from energylib.ingest.backfill import iter_windows, store_amber_responses, store_frames
+from energylib.dates import iter_windows
+from energylib.ingest.amber import read_amber_prices, store_amber_responses
+from energylib.ingest.backfill import store_frames
 from energylib.store import ParquetStore
 
 TARGET_S = 2.0

@@ -19,9 +19,10 @@ import psycopg
 import pytest
 from postgres_fixture import pg_url, postgres_server  # noqa: F401
 
-from energylib.pgstore import PostgresStore, sync_to_postgres
 from energylib.schema import FrameMeta, interval_index
 from energylib.store import ParquetStore
+from energylib.store.postgres import PostgresStore
+from energylib.store.sync import sync_to_postgres
 
 TARGET_S = 5.0
 

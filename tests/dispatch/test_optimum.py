@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dispatch.cases import make_case
+from dispatch_cases import assert_soc_follows_the_flows, make_case
 
 from energylib.dispatch.assets import EV, Battery, DrivingProfile
 from energylib.dispatch.lp import Model
@@ -42,8 +42,10 @@ def test_battery_charges_cheap_and_discharges_at_the_peak():
     assert bill == pytest.approx(0.1 * (2 + 2 / 0.81), rel=1e-6)
 
 
-def test_rolling_windows_cost_no_less_than_the_whole_year():
-    c = make_case(
+@pytest.fixture(scope="module")
+def mixed_case():
+    """Four hourly days with a battery, an EV on the cheapest slots, V2H, V2G, negative prices."""
+    return make_case(
         7,
         days=4,
         minutes=60,
@@ -55,19 +57,33 @@ def test_rolling_windows_cost_no_less_than_the_whole_year():
         limited_grid=False,
         negative_prices=True,
     )
+
+
+def _rolling(c, window_days: float, step_days: float):
+    options = OptimumOptions(window_days=window_days, step_days=step_days)
+    return optimise(c.load, c.pv, c.imp, c.exp, c.minutes, options=options, **c.kwargs)
+
+
+def test_rolling_windows_cost_no_less_than_the_whole_year(mixed_case):
+    c = mixed_case
     whole = optimise(c.load, c.pv, c.imp, c.exp, c.minutes, **c.kwargs)
-    rolling = optimise(
-        c.load,
-        c.pv,
-        c.imp,
-        c.exp,
-        c.minutes,
-        options=OptimumOptions(window_days=2, step_days=1),
-        **c.kwargs,
-    )
+    rolling = _rolling(c, 2, 1)
     rolling.check_balance()
     cost = lambda f: (f.import_kwh * c.imp - f.export_kwh * c.exp).sum()  # noqa: E731
     assert cost(whole) <= cost(rolling) + 1e-6
+
+
+@pytest.mark.parametrize(("window_days", "step_days"), [(2.0, 1.0), (1.5, 0.5), (1.0, 1.0)])
+def test_rolling_windows_carry_the_state_of_charge_at_every_interval(
+    mixed_case, window_days, step_days
+):
+    """Each window starts where the kept part of the one before ended: the SoC follows its
+    dynamics at every interval, window boundaries included (a window starting from the end
+    of the previous window instead jumps there)."""
+    f = _rolling(mixed_case, window_days, step_days)
+    assert_soc_follows_the_flows(f, mixed_case, atol=1e-6)
+    # the battery and the car both move across the boundaries (so the check has bite)
+    assert f.battery_charge_kwh.sum() > 1.0 and f.ev_charge_kwh.sum() > 1.0
 
 
 def test_v2h_without_v2g_never_exports_the_car():

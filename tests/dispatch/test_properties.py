@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from dispatch.cases import Case, cases
+from dispatch_cases import Case, assert_soc_follows_the_flows, cases
 from hypothesis import given, settings
 
 from energylib.dispatch.optimum import optimise
@@ -63,41 +63,16 @@ def test_soc_never_leaves_window(c: Case):
             cap = f.battery_capacity_kwh
             assert (f.battery_soc_kwh >= c.battery.soc_min_fraction * cap - TOL).all(), f.policy
             assert (f.battery_soc_kwh <= c.battery.soc_max_fraction * cap + TOL).all(), f.policy
-            # SoC follows the charge and discharge (no fade here)
-            eta = c.battery.eta_one_way
-            soc0 = np.clip(
-                c.battery.initial_soc_fraction,
-                c.battery.soc_min_fraction,
-                c.battery.soc_max_fraction,
-            )
-            prev = np.concatenate(([soc0 * c.battery.capacity_kwh], f.battery_soc_kwh[:-1]))
-            np.testing.assert_allclose(
-                f.battery_soc_kwh,
-                prev + eta * f.battery_charge_kwh - f.battery_discharge_kwh / eta,
-                atol=1e-5,
-            )
         if c.ev is not None:
             assert (f.ev_soc_kwh >= -TOL).all(), f.policy
             assert (f.ev_soc_kwh <= c.ev.max_soc_fraction * c.ev.capacity_kwh + TOL).all(), f.policy
-            # the EV's SoC follows its charge, discharge, trips and away-from-home top-ups
-            ev0 = c.ev.initial_soc_fraction * c.ev.capacity_kwh
-            prev = np.concatenate(([ev0], f.ev_soc_kwh[:-1]))
-            np.testing.assert_allclose(
-                f.ev_soc_kwh,
-                prev
-                + c.ev.charge_efficiency * f.ev_charge_kwh
-                - f.ev_discharge_kwh / c.ev.discharge_efficiency
-                - c.ev_arrays.trip_kwh
-                + f.ev_topup_kwh,
-                atol=1e-5,
-                err_msg=f.policy,
-            )
-            if f.policy != "optimum":
-                # the rules discharge the car only above its reserve
-                d = f.ev_discharge_kwh > TOL
-                assert (
-                    f.ev_soc_kwh[d] >= c.ev.reserve_soc_fraction * c.ev.capacity_kwh - TOL
-                ).all()
+        # SoC follows the charge and discharge (no fade here); the EV's also its trips and
+        # away-from-home top-ups
+        assert_soc_follows_the_flows(f, c)
+        if c.ev is not None and f.policy != "optimum":
+            # the rules discharge the car only above its reserve
+            d = f.ev_discharge_kwh > TOL
+            assert (f.ev_soc_kwh[d] >= c.ev.reserve_soc_fraction * c.ev.capacity_kwh - TOL).all()
 
 
 @SETTINGS

@@ -1,11 +1,11 @@
-"""Fixtures for the forecast tests: a synthetic half-hourly site (see synthetic.py)."""
+"""Fixtures for the forecast tests: a synthetic half-hourly site (see tests/forecast_synthetic.py)."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 import torch
-from forecast.synthetic import synthetic_frame
+from forecast_synthetic import synthetic_frame
 from threadpoolctl import threadpool_limits
 
 # Tiny models on a shared 2-core machine: one intra-op thread is several times faster than
@@ -23,7 +23,7 @@ def frame() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def trained(frame, tmp_path_factory):
     """A tiny model trained for two short epochs: its TrainResult."""
-    from forecast.synthetic import TZ, tiny_config
+    from forecast_synthetic import TZ, tiny_config
 
     from energylib.forecast.train import train
 

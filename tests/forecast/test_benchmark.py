@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 import pytest
-from forecast.synthetic import market
+from forecast_synthetic import market
 from scipy import stats
 
 from energylib.forecast.benchmark import (

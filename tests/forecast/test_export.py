@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from forecast.synthetic import SMALL_SPEC
+from forecast_synthetic import SMALL_SPEC
 
+from energylib.forecast.checkpoint import load_checkpoint
 from energylib.forecast.export import (
     ModelFileError,
     export_onnx,
@@ -20,7 +21,6 @@ from energylib.forecast.export import (
     predict,
     validate_model_file,
 )
-from energylib.forecast.train import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from forecast.synthetic import SMALL_SPEC, TZ, synthetic_frame
+from forecast_synthetic import SMALL_SPEC, TZ, synthetic_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

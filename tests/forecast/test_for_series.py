@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 import torch
 
+from energylib.forecast.checkpoint import load_checkpoint
 from energylib.forecast.features import (
     TOTAL_PRICE_WEATHER_TIME,
     FeatureSpec,
@@ -23,7 +24,7 @@ from energylib.forecast.features import (
     split_blocks,
     window_anchors,
 )
-from energylib.forecast.train import TrainConfig, _structure_defaults, load_checkpoint, train
+from energylib.forecast.train import TrainConfig, _structure_defaults, train
 from energylib.forecast.transformer import (
     EnergyTransformer,
     ModelConfig,

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from forecast.synthetic import market
+from forecast_synthetic import market
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, LassoLarsIC
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 import pytest
-from forecast.synthetic import SMALL_SPEC, TZ
+from forecast_synthetic import SMALL_SPEC, TZ
 
 from energylib.forecast.metrics import (
     evaluate,

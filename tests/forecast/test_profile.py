@@ -9,12 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from forecast.synthetic import SMALL_SPEC, TZ
+from forecast_synthetic import SMALL_SPEC, TZ
 
 from energylib.forecast.baselines import week_slots
+from energylib.forecast.checkpoint import load_checkpoint
 from energylib.forecast.features import TRADING_24, time_encodings
 from energylib.forecast.profile import fit_profile, slot_keys, slots_of, time_inputs
-from energylib.forecast.train import load_checkpoint, prepare_data
+from energylib.forecast.train import prepare_data
 from energylib.forecast.transformer import EnergyTransformer, ModelConfig
 from energylib.schema import interval_index
 

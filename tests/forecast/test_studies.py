@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 import yaml
-from forecast.synthetic import market
+from forecast_synthetic import market
 
 from energylib.forecast.benchmark import run_protocol
 from energylib.forecast.dayahead import DayAheadData

@@ -8,16 +8,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from forecast.synthetic import SMALL_SPEC, TZ, tiny_config
+from forecast_synthetic import SMALL_SPEC, TZ, tiny_config
 
+from energylib.forecast.checkpoint import checkpoint_history, load_checkpoint
 from energylib.forecast.features import FeatureSpec
-from energylib.forecast.train import (
-    TrainConfig,
-    checkpoint_history,
-    load_checkpoint,
-    select_device,
-    train,
-)
+from energylib.forecast.train import TrainConfig, select_device, train
 
 
 def test_checkpoint_carries_config_scalers_and_feature_spec(trained):

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 from werkzeug import Request, Response
 
-from energylib.ingest.aemo import aemo_url, get_aemo_prices, normalise_region, read_aemo_price_csv
-from energylib.ingest.backfill import BackfillError, backfill_aemo
+from energylib.ingest.aemo import (
+    aemo_url,
+    backfill_aemo,
+    get_aemo_prices,
+    normalise_region,
+    read_aemo_price_csv,
+)
+from energylib.ingest.backfill import BackfillError
 from energylib.ingest.http import RetryPolicy
 from energylib.schema import TIME, DataValidationError
 from energylib.store import ParquetStore

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from amber_fake import interval, prices_for_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest.amber_fake import interval, prices_for_days
 
 from energylib.ingest.amber import (
     AmberClient,
@@ -29,7 +29,6 @@ from energylib.schema import TIME
 from energylib.store import ParquetStore
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "amber"
-SHARED = Path("/work/shared/formats/amber/amber_public_api_swagger.json")
 T0 = datetime(2025, 1, 14, 14, 0, tzinfo=UTC)
 TOKEN = "psk_test_secret_0123456789"
 
@@ -189,10 +188,9 @@ def test_usage_kwh_cost_and_quality():
     assert feed["cost_amount"][3] == pytest.approx(-0.03)
 
 
-def test_fixture_fields_are_in_the_real_openapi_spec():
-    if not SHARED.exists():
-        pytest.skip("shared formats not present")
-    spec = json.loads(SHARED.read_text())["components"]["schemas"]
+def test_fixture_fields_are_in_the_real_openapi_spec(shared_formats):
+    swagger = shared_formats / "amber" / "amber_public_api_swagger.json"
+    spec = json.loads(swagger.read_text())["components"]["schemas"]
     documented = set(spec["Interval"]["properties"]) | {
         "type",
         "range",

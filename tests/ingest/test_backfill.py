@@ -6,19 +6,14 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from amber_fake import interval, nem_day_start, prices_for_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest.amber_fake import interval, nem_day_start, prices_for_days
 from werkzeug import Request, Response
 
-from energylib.ingest.amber import AmberClient
-from energylib.ingest.backfill import (
-    BackfillError,
-    backfill_amber,
-    iter_windows,
-    latest_stored,
-    month_windows,
-)
+from energylib.dates import iter_windows, month_windows
+from energylib.ingest.amber import AmberClient, backfill_amber
+from energylib.ingest.backfill import BackfillError, latest_stored
 from energylib.ingest.http import RetryPolicy, retry_after_s
 from energylib.store import ParquetStore
 
@@ -189,14 +184,22 @@ def test_5xx_is_retried(amber):
     assert len(waits) == 2 and waits[1] > waits[0] * 0.5  # exponential back-off with jitter
 
 
-def test_5xx_that_persists_stops_and_keeps_earlier_windows(amber):
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (lambda: Response("down", status=500), "HTTP 500"),  # a 5xx that persists
+        (
+            lambda: Response("<html>gateway</html>", status=200, content_type="text/html"),
+            "not JSON",  # a malformed body
+        ),
+    ],
+)
+def test_a_failing_window_stops_keeps_earlier_windows_and_names_itself(amber, answer, said):
     fake, client, store, _ = amber
-    fake.fail_if = lambda first, last: (
-        Response("down", status=500) if first >= date(2025, 1, 8) else None
-    )
+    fake.fail_if = lambda first, last: answer() if first >= date(2025, 1, 8) else None
     with pytest.raises(BackfillError) as err:
         backfill_amber(store, "2025-01-01", "2025-01-14", client=client, progress=False)
-    assert "HTTP 500" in str(err.value) and "window 2025-01-08..2025-01-14" in str(err.value)
+    assert said in str(err.value) and "window 2025-01-08..2025-01-14" in str(err.value)
     assert stored(store).height == 7 * 48
 
 
@@ -207,19 +210,6 @@ def test_401_says_token_rejected_and_keeps_nothing_secret(amber):
         backfill_amber(store, "2025-01-01", "2025-01-03", client=client, progress=False)
     assert "token rejected" in str(err.value) and "AMBER_TOKEN" in str(err.value)
     assert TOKEN not in str(err.value)
-
-
-def test_malformed_body_names_the_window(amber):
-    fake, client, store, _ = amber
-    fake.fail_if = lambda first, last: (
-        Response("<html>gateway</html>", status=200, content_type="text/html")
-        if first == date(2025, 1, 8)
-        else None
-    )
-    with pytest.raises(BackfillError) as err:
-        backfill_amber(store, "2025-01-01", "2025-01-14", client=client, progress=False)
-    assert "2025-01-08..2025-01-14" in str(err.value) and "not JSON" in str(err.value)
-    assert stored(store).height == 7 * 48
 
 
 def test_record_missing_a_field_names_the_window(amber):
@@ -280,7 +270,7 @@ def test_windows_cover_the_range_exactly_once(start, n, days):
 
 
 def test_saved_responses_merge_actual_over_forecast_and_later_file_wins(tmp_path):
-    from energylib.ingest.backfill import store_amber_responses
+    from energylib.ingest.amber import store_amber_responses
 
     t = nem_day_start(date(2025, 1, 1))
     older = tmp_path / "a.json"
@@ -329,7 +319,7 @@ def test_connection_errors_are_retried_then_reported(tmp_path):
 
 
 def test_usage_backfill_stores_each_meter_channel(httpserver, tmp_path):
-    from ingest.amber_fake import usage_record
+    from amber_fake import usage_record
 
     def handler(request: Request) -> Response:
         first = date.fromisoformat(request.args["startDate"])

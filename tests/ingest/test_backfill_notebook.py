@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from ingest.amber_fake import prices_for_days
+from amber_fake import prices_for_days
 
 from energylib.config import PROJECT_ROOT
 from energylib.ingest.amber import read_amber_prices

@@ -6,16 +6,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 import pytest
+from amber_fake import prices_for_days
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest.amber_fake import prices_for_days
 
 from energylib.config import Settings
 from energylib.ingest.amber import read_amber_prices
 from energylib.ingest.backfill import store_frames
+from energylib.ingest.configured import configured_backfill
 from energylib.ingest.coverage import (
-    configured_backfill,
-    coverage_chart,
     coverage_matrix,
     gap_table,
     load_series,
@@ -23,6 +22,7 @@ from energylib.ingest.coverage import (
     monthly_usage_summary,
 )
 from energylib.ingest.powerpal import read_powerpal_csv
+from energylib.plots import coverage_chart
 from energylib.schema import TIME, FrameMeta, interval_index
 from energylib.store import ParquetStore
 

@@ -32,7 +32,6 @@ from energylib.ingest.entsoe import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "entsoe"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "formats" / "entsoe"
 EXPECTED = json.loads((FIXTURES / "expected_prices.json").read_text())
 HOURLY = FIXTURES / "A44_NL_2025-03-10_PT60M_A03.xml"
 QUARTER = FIXTURES / "A44_NL_2025-11-05_PT15M_A03.xml"
@@ -188,11 +187,8 @@ def test_dst_spring_forward_day_has_23_hourly_intervals():
     assert local == [0, 1, *range(3, 24)]  # 02:00 local does not exist that day
 
 
-@pytest.mark.skipif(
-    not SHARED.is_dir(), reason="shared/formats/entsoe not present (only in the project workspace)"
-)
-def test_real_de_lu_document_fills_the_omitted_hour():
-    [real] = list(SHARED.glob("A44_DE-LU_*.xml"))
+def test_real_de_lu_document_fills_the_omitted_hour(shared_formats):
+    [real] = list((shared_formats / "entsoe").glob("A44_DE-LU_*.xml"))
     frames = {m.channel: (d, m) for d, m in read_entsoe_xml(real)}
     hourly, hmeta = frames["day_ahead"]
     quarter, qmeta = frames["day_ahead_seq2"]
@@ -208,9 +204,8 @@ def test_real_de_lu_document_fills_the_omitted_hour():
     assert at[utc(2020, 12, 31, 23)] == pytest.approx(0.05087)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared/formats/entsoe not present")
-def test_real_synthetic_pt1h_document_parses_through_entsoe_py_with_a03_fill():
-    [doc] = list(SHARED.glob("SYNTHETIC_A44_A03_*.xml"))
+def test_real_synthetic_pt1h_document_parses_through_entsoe_py_with_a03_fill(shared_formats):
+    [doc] = list((shared_formats / "entsoe").glob("SYNTHETIC_A44_A03_*.xml"))
     # the file is an auction-price document priced per EUR (not per MWh): refused with the reason
     with pytest.raises(EntsoeDocumentError, match="not per MWh"):
         read_entsoe_xml(doc)

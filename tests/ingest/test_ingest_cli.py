@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from ingest.amber_fake import prices_for_days
+from amber_fake import prices_for_days
 from werkzeug import Request, Response
 
 from energylib.cli import main

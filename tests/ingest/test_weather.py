@@ -1,10 +1,9 @@
-"""Weather: pvlib's bundled TMY3 files, PVGIS TMY (file and a loopback server), Open-Meteo history."""
+"""Weather: pvlib's bundled TMY3 files, PVGIS TMY (file and a loopback server)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pandas as pd
 import polars as pl
 import pvlib
@@ -12,14 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from energylib.ingest.http import RetryPolicy
 from energylib.ingest.weather import (
     WEATHER_COLUMNS,
     WeatherDataError,
     bundled_tmy_files,
-    get_open_meteo_history,
     get_pvgis_tmy,
-    parse_open_meteo,
     pvgis_tmy_json,
     read_tmy,
 )
@@ -204,119 +200,3 @@ def test_pvgis_error_message_is_passed_on(httpserver):
     )
     with pytest.raises(WeatherDataError, match="Location over the sea"):
         get_pvgis_tmy(40.0, -30.0, url=httpserver.url_for("/api/"))
-
-
-# --------------------------------------------------------------------------- Open-Meteo
-def open_meteo_body(
-    start: date, days: int, *, wind_unit: str = "m/s", null_at: tuple[int, ...] = ()
-) -> dict:
-    """The archive API's real response shape (hourly block, GMT)."""
-    n = 24 * days
-    stamps = [
-        (datetime(start.year, start.month, start.day) + timedelta(hours=h)).strftime(
-            "%Y-%m-%dT%H:%M"
-        )
-        for h in range(n)
-    ]
-    hour = np.arange(n) % 24
-    ghi = np.clip(600 * np.sin((hour - 6) / 12 * np.pi), 0, None).round(1)
-    series = {
-        "shortwave_radiation": ghi.tolist(),
-        "direct_normal_irradiance": (ghi * 1.2).round(1).tolist(),
-        "diffuse_radiation": (ghi * 0.3).round(1).tolist(),
-        "temperature_2m": (10 + hour * 0.25).round(1).tolist(),
-        "wind_speed_10m": [3.6 * 2] * n if wind_unit == "km/h" else [2.0] * n,
-    }
-    for i in null_at:
-        for v in series.values():
-            v[i] = None
-    units = {
-        "time": "iso8601",
-        "shortwave_radiation": "W/m²",
-        "direct_normal_irradiance": "W/m²",
-        "diffuse_radiation": "W/m²",
-        "temperature_2m": "°C",
-        "wind_speed_10m": wind_unit,
-    }
-    return {
-        "latitude": 52.1,
-        "longitude": 5.18,
-        "generationtime_ms": 1.2,
-        "utc_offset_seconds": 0,
-        "timezone": "GMT",
-        "timezone_abbreviation": "GMT",
-        "elevation": 3.0,
-        "hourly_units": units,
-        "hourly": {"time": stamps, **series},
-    }
-
-
-def test_open_meteo_history_from_a_local_server(httpserver):
-    httpserver.expect_request("/v1/archive").respond_with_json(
-        open_meteo_body(date(2025, 6, 1), 3, null_at=(30,))
-    )
-    data, meta = get_open_meteo_history(
-        52.1,
-        5.18,
-        utc(2025, 6, 1),
-        date(2025, 6, 3),
-        base_url=httpserver.url_for("/v1/archive"),
-        timezone="Europe/Amsterdam",
-    )
-    (req, _), *_ = httpserver.log
-    assert (
-        req.args["hourly"]
-        == "shortwave_radiation,direct_normal_irradiance,diffuse_radiation,temperature_2m,wind_speed_10m"
-    )
-    assert req.args["wind_speed_unit"] == "ms" and req.args["timezone"] == "GMT"
-    assert (meta.source, meta.kind, meta.channel, meta.timezone) == (
-        "open_meteo",
-        "weather",
-        "history",
-        "Europe/Amsterdam",
-    )
-    # radiation stamped at the end of its hour: the 12:00 stamp is the 11:00-12:00 interval
-    assert data["interval_start"][0] == utc(2025, 6, 1)
-    noon = data.filter(pl.col("interval_start") == utc(2025, 6, 1, 11)).row(0, named=True)
-    assert noon["ghi_w_m2"] == pytest.approx(600.0)
-    # stamp 30 (2025-06-02 06:00) had no values: a gap, counted
-    assert meta.extra["missing_hours"] == 1
-    assert data.height == 47 and data["interval_start"][-1] == utc(2025, 6, 2, 23)
-    assert utc(2025, 6, 2, 5) not in data["interval_start"].to_list()
-
-
-def test_open_meteo_wind_in_km_per_h_is_converted():
-    data, _ = parse_open_meteo(open_meteo_body(date(2025, 1, 1), 1, wind_unit="km/h"))
-    assert data["wind_speed_m_s"].to_list() == pytest.approx([2.0] * 24)
-
-
-def test_open_meteo_error_reason_is_reported(httpserver):
-    httpserver.expect_request("/v1/archive").respond_with_json(
-        {"error": True, "reason": "Parameter 'start_date' is out of allowed range"}, status=400
-    )
-    with pytest.raises(WeatherDataError, match="out of allowed range"):
-        get_open_meteo_history(
-            0,
-            0,
-            "2025-01-01",
-            "2025-01-02",
-            base_url=httpserver.url_for("/v1/archive"),
-            policy=RetryPolicy(max_retries=0),
-        )
-
-
-def test_open_meteo_malformed_body_names_the_request():
-    with pytest.raises(WeatherDataError, match="malformed response, missing 'hourly'"):
-        parse_open_meteo({"latitude": 1}, where="Open-Meteo history 1,2")
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    st.integers(min_value=1, max_value=5),
-    st.sets(st.integers(min_value=0, max_value=119), max_size=10),
-)
-def test_open_meteo_rows_plus_missing_hours_account_for_every_stamp(days, nulls):
-    nulls = {i for i in nulls if i < 24 * days}
-    data, missing = parse_open_meteo(open_meteo_body(date(2024, 2, 27), days, null_at=tuple(nulls)))
-    assert data.height + missing == 24 * days and missing == len(nulls)
-    assert data["interval_start"].is_sorted() and data["interval_start"].n_unique() == data.height

@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energylib.ingest.entsoe import read_entsoe_xml
-from energylib.pgstore import PostgresStore, PostgresSyncError, redact_url, sync_to_postgres
 from energylib.schema import FrameMeta, interval_index
 from energylib.store import ParquetStore
+from energylib.store.postgres import PostgresStore, PostgresSyncError, redact_url
+from energylib.store.sync import sync_to_postgres
 
 pytestmark = pytest.mark.postgres
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "entsoe"

@@ -155,3 +155,32 @@ def cases(draw, max_days: int = 3, minutes=(30, 60), negative=True, limited=True
         limited_grid=draw(st.booleans()) if limited else False,
         negative_prices=draw(st.booleans()) if negative else False,
     )
+
+
+def assert_soc_follows_the_flows(f, c: Case, *, atol: float = 1e-5) -> None:
+    """Every interval's state of charge is the last one plus what went in and out (battery:
+    one-way efficiency each way, no fade in these cases; EV: also trips and top-ups away
+    from home), from the first interval on, across any window boundary."""
+    if c.battery is not None:
+        b = c.battery
+        eta = b.eta_one_way
+        before = np.concatenate(([b.initial_soc_kwh], f.battery_soc_kwh[:-1]))
+        np.testing.assert_allclose(
+            f.battery_soc_kwh,
+            before + eta * f.battery_charge_kwh - f.battery_discharge_kwh / eta,
+            atol=atol,
+            err_msg=f"battery SoC, {f.policy}",
+        )
+    if c.ev is not None:
+        ev = c.ev
+        before = np.concatenate(([ev.initial_soc_fraction * ev.capacity_kwh], f.ev_soc_kwh[:-1]))
+        np.testing.assert_allclose(
+            f.ev_soc_kwh,
+            before
+            + ev.charge_efficiency * f.ev_charge_kwh
+            - f.ev_discharge_kwh / ev.discharge_efficiency
+            - c.ev_arrays.trip_kwh
+            + f.ev_topup_kwh,
+            atol=atol,
+            err_msg=f"EV SoC, {f.policy}",
+        )

@@ -18,18 +18,24 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from ingest.amber_fake import NEM, interval
+from amber_fake import NEM, interval
 from werkzeug import Response
 
 from energylib.agent.clock import SimulatedClock
 from energylib.agent.config import AgentSettings
 from energylib.schema import interval_index
+from energylib.site import SYDNEY, Site
 
 SITE = "01TESTSITE"
 TOKEN = "psk_test_secret_token_0123456789abcdef"
 START = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # 11:00 in Sydney
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def at_home(name: str = SITE) -> Site:
+    """The agent's default site (Sydney) under the store site id ``name``."""
+    return dataclasses.replace(SYDNEY, name=name)
 
 
 def price_c_per_kwh(t: datetime) -> float:
@@ -335,8 +341,9 @@ def train_and_export(folder: Path, seed: int, name: str) -> Path:
 
 
 def weather_frames(start: datetime, end: datetime, site: str = SITE):
-    """Half-hourly GHI [W/m2] and air temperature [degC] in the canonical shape (a weather
-    service's answer; a plug-in collector stores it like any other)."""
+    """Half-hourly GHI [W/m2] and air temperature [degC] in the canonical shape, stored under
+    the source of the weather the settings name (``open-meteo``, the default), which is
+    the one the agent reads."""
     from energylib.schema import FrameMeta
 
     h = pl.DataFrame({"interval_start": interval_index(start, end, 30)})
@@ -346,7 +353,7 @@ def weather_frames(start: datetime, end: datetime, site: str = SITE):
         pl.Series("temp_air_c", [22 + 5 * math.sin(math.pi * (x - 9) / 12) for x in hours]),
     )
     return [
-        (data, FrameMeta("testweather", "weather", 30, site, "general", None, "Australia/Sydney"))
+        (data, FrameMeta("open_meteo", "weather", 30, site, "general", None, "Australia/Sydney"))
     ]
 
 

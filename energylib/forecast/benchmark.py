@@ -40,7 +40,7 @@ from tqdm import tqdm
 from energylib.forecast.baselines import ridge_fit
 from energylib.forecast.dayahead import DayAheadData, slot_starts
 from energylib.forecast.features import FeatureSpec, feature_matrix
-from energylib.forecast.lear import LEAR, lear_features
+from energylib.forecast.lear import LEAR, InvariantScaler, lear_features
 from energylib.forecast.metrics import mae, rmse, smape
 from energylib.schema import TIME, FrameMeta
 
@@ -202,25 +202,36 @@ class RidgeDayAhead:
         Ridge penalty on standardised regressors.
     lag_days : int
         Days of target history.
+    transform : str
+        ``none``, or ``asinh``: LEAR's variance-stabilising transform
+        (:class:`~energylib.forecast.lear.InvariantScaler`) of the regressors and the
+        target, fitted on each calibration window (for prices with spikes, such as the NEM's).
     """
 
     window: int = 1092
     alpha: float = 1.0
     lag_days: int = 7
     name: str = "ridge"
+    transform: str = "none"
     _fit: object = field(default=None, repr=False)
+    _scalers: tuple | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.transform not in ("none", "asinh"):
+            raise ValueError(f"ridge: transform {self.transform!r} unknown; use none or asinh")
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name,)
 
     def config(self) -> dict:
-        return {
+        out = {
             "model": "ridge",
             "window": self.window,
             "alpha": self.alpha,
             "lag_days": self.lag_days,
         }
+        return out | ({"transform": self.transform} if self.transform != "none" else {})
 
     def _design(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
         return lear_features(
@@ -230,11 +241,22 @@ class RidgeDayAhead:
     def calibrate(self, data: DayAheadData) -> None:
         day = data.n_days - 1
         rows = np.arange(max(day - self.window, self.lag_days), day)
-        self._fit = ridge_fit(self._design(data, rows), data.target[rows], self.alpha)
+        x, y = self._design(data, rows), data.target[rows]
+        if self.transform == "asinh":
+            ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+            xsc, ysc = InvariantScaler.fit(x[ok, :-7]), InvariantScaler.fit(y[ok])
+            self._scalers = (xsc, ysc)
+            x, y = np.column_stack([xsc.transform(x[:, :-7]), x[:, -7:]]), ysc.transform(y)
+        self._fit = ridge_fit(x, y, self.alpha)
 
     def forecast(self, data: DayAheadData) -> dict[str, np.ndarray]:
         day = data.n_days - 1
-        return {self.name: self._fit.predict(self._design(data, np.array([day])))[0]}
+        x = self._design(data, np.array([day]))
+        if self.transform == "asinh":
+            xsc, ysc = self._scalers
+            x = np.column_stack([xsc.transform(x[:, :-7]), x[:, -7:]])
+            return {self.name: ysc.inverse(self._fit.predict(x))[0]}
+        return {self.name: self._fit.predict(x)[0]}
 
 
 @dataclass

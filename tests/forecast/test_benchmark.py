@@ -79,6 +79,7 @@ MODELS = {
     "lear": lambda: LEAR(windows=(56,), path_steps=40),
     "dnn": lambda: DNN(**TINY_DNN),
     "median": lambda: RecentMedian(7),
+    "ridge_asinh": lambda: RidgeDayAhead(window=60, transform="asinh"),
     "transformer": lambda: TransformerDayAhead(**TINY_TRANSFORMER),
 }
 
@@ -155,6 +156,31 @@ def test_models_beat_the_naive_forecasts_on_a_market_they_can_learn():
         res.forecasts["LEAR + ridge"], (res.forecasts["LEAR ensemble"] + res.forecasts["ridge"]) / 2
     )
     assert res.forecast_frame().height == 28 * 24 * len(res.forecasts)
+
+
+def test_ridge_on_lears_asinh_scale_is_not_dragged_by_price_spikes():
+    """Spikes of a thousand times the usual price on a few calibration days (as the NEM has)
+    pull the plain ridge's least squares; on LEAR's asinh scale they barely move it."""
+    data = market()
+    target = data.target.copy()
+    spikes = np.random.default_rng(1).choice(
+        np.arange(10, data.day_index("2024-03-15")), 8, replace=False
+    )
+    target[spikes, 18] += (
+        15.0  # 15,000 per MWh in the calibration window, none in the test days' inputs
+    )
+    res = run_protocol(
+        replace(data, target=target),
+        [RidgeDayAhead(window=90), RidgeDayAhead(window=90, transform="asinh", name="ridge asinh")],
+        "2024-04-01",
+        "2024-04-14",
+        recalibration="never",
+        progress=False,
+    )
+    mae = dict(res.table().select("model", "mae").iter_rows())
+    assert mae["ridge asinh"] < 0.5 * mae["ridge"]
+    with pytest.raises(ValueError, match="transform 'log' unknown; use none or asinh"):
+        RidgeDayAhead(transform="log")
 
 
 def test_scores_match_hand_computed_values_and_rmae_uses_the_weekly_naive_inside_the_period():

@@ -101,7 +101,7 @@ def test_household_load_scores_each_home_against_its_better_naive_forecast(share
     assert set(bench.per_home["model"]) == {
         "naive day",
         "naive week",
-        "ridge (calendar + last week)",
+        "ridge (calendar + last 2 days)",
         "median 14 days",
     }
     for home in bench.per_home["home"].unique():

@@ -890,8 +890,9 @@ def load_benchmark_data(params: Mapping) -> DayAheadData:
 
     ``data: epftoolbox`` reads ``path`` (an epftoolbox CSV such as NP.csv; relative to
     the working directory, else the project root); ``data: store`` reads ``source`` /
-    ``site`` (``kinds``, ``interval_minutes``) from the store at ``store_dir`` (empty:
-    the configured one).  ``target`` and ``known_future`` name the columns;
+    ``site`` (``kinds``, ``interval_minutes``, ``price_channel``: ``general`` for Amber,
+    ``wholesale`` for AEMO, ``day_ahead`` for ENTSO-E) from the store at ``store_dir``
+    (empty: the configured one).  ``target`` and ``known_future`` name the columns;
     ``timezone`` the market's local days (default: the data's).
     """
     from energylib.config import PROJECT_ROOT, load_settings
@@ -915,6 +916,7 @@ def load_benchmark_data(params: Mapping) -> DayAheadData:
             params.get("site", "default"),
             kinds=params.get("kinds", ("prices", "weather")),
             interval_minutes=int(params.get("interval_minutes", 60)),
+            price_channel=params.get("price_channel", "general") or None,
         )
         timezone = timezone or tz
     else:
@@ -929,7 +931,7 @@ def load_benchmark_data(params: Mapping) -> DayAheadData:
 
 
 PARAMS_KEYS = {
-    "data", "path", "market", "store_dir", "source", "site", "kinds", "interval_minutes",
+    "data", "path", "market", "store_dir", "source", "site", "kinds", "interval_minutes", "price_channel",
     "target", "known_future", "timezone", "fill_single_gaps", "test_start", "test_end",
     "recalibration", "models", "ensembles", "reference", "published", "cache_dir",
     "blas_threads", "unit_factor",

@@ -396,9 +396,7 @@ class FeatureSpec:
             if len(set(tasks)) < len(tasks):  # two prices, say: name them by column
                 tasks = list(targets)
         if target_transforms is None:
-            target_transforms = [
-                "log" if column_unit(c) == "energy" else "none" for c in targets
-            ]
+            target_transforms = ["log" if column_unit(c) == "energy" else "none" for c in targets]
         bad_time = [t for t in time_features if t not in TIME_ENCODINGS]
         if bad_time:
             raise ValueError(f"time feature(s) {bad_time} unknown; use any of {TIME_ENCODINGS}")
@@ -511,7 +509,6 @@ TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
 )
 
 
-
 def consumption_spec(interval_minutes: int = 30) -> FeatureSpec:
     """Meter data alone: total load, its value 1 and 7 days back, and local time; one task,
     consumption (``total_kwh``, log-transformed) at day, week and month horizons.
@@ -544,7 +541,8 @@ def consumption_spec(interval_minutes: int = 30) -> FeatureSpec:
 CONSUMPTION_TIME = consumption_spec(30)
 
 SPECS: dict[str, FeatureSpec] = {
-    s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME, CONSUMPTION_TIME, consumption_spec(60))
+    s.name: s
+    for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME, CONSUMPTION_TIME, consumption_spec(60))
 }
 
 
@@ -1053,9 +1051,7 @@ def level_inputs(spec: FeatureSpec) -> tuple[int, ...]:
     return tuple(out)
 
 
-def level_lag_inputs(
-    spec: FeatureSpec, period: int | None = None
-) -> tuple[tuple[int, ...], ...]:
+def level_lag_inputs(spec: FeatureSpec, period: int | None = None) -> tuple[tuple[int, ...], ...]:
     """Per task, the lag features of its level input (:func:`level_inputs`) whose lag is
     a whole number of ``period`` steps (default one day at the spec's interval), or ``()``.
 
@@ -1187,16 +1183,17 @@ def future_window(
     H = spec.max_horizon
     times = interval_index(anchor + step, anchor + step * (H + 1), spec.interval_minutes)
     wanted = [
-        c[5:] if c.startswith("diff:") else c for f in spec.future if f.kind != "time" for c in f.columns
+        c[5:] if c.startswith("diff:") else c
+        for f in spec.future
+        if f.kind != "time"
+        for c in f.columns
     ]
     cols = [c for c in dict.fromkeys(wanted) if c in future.columns]
     grid = pl.DataFrame({TIME: times}).join(
         future.select([TIME, *cols]).unique(TIME, keep="last"), on=TIME, how="left"
     )
     values = {c: grid[c].cast(pl.Float64).to_numpy() for c in cols}
-    missing = [
-        f.name for f in spec.future if f.kind != "time" and not set(f.columns) & set(values)
-    ]
+    missing = [f.name for f in spec.future if f.kind != "time" and not set(f.columns) & set(values)]
     if missing:
         raise KeyError(
             f"known-future input(s) {missing} are not in the future frame (columns {future.columns}); "
@@ -1242,6 +1239,7 @@ def history_from_store(
     end: datetime | str | None = None,
     kinds: Sequence[str] = ("load", "prices", "weather", "battery"),
     interval_minutes: int = 30,
+    price_channel: str | None = "general",
 ) -> tuple[pl.DataFrame, str]:
     """Read a site's series from a store and assemble them half-hourly.
 
@@ -1253,21 +1251,28 @@ def history_from_store(
     start, end : datetime or str, optional
         UTC range.
     kinds : sequence of str
-        Kinds to join; prices are read from the ``general`` channel.  A kind the store
+        Kinds to join; prices are read from ``price_channel``.  A kind the store
         does not hold is left out (real data has no battery frame); the feature spec
         then says which columns are missing.
     interval_minutes : int
         Target interval length [min].
+    price_channel : str or None
+        The prices' channel: ``general`` (Amber's import price), ``wholesale`` (AEMO's
+        spot price), ``day_ahead`` (ENTSO-E); None: the store's only one.
     """
     frames = {}
     for kind in kinds:
-        channel = "general" if kind == "prices" else None
+        channel = price_channel if kind == "prices" else None
         try:
             frames[kind] = store.read(source, kind, start, end, site=site, channel=channel)
         except LookupError:
             continue
     if not frames:
+        where = (
+            f" (prices on channel {price_channel!r}: set price_channel, e.g. 'wholesale' for AEMO)"
+        )
         raise LookupError(
-            f"the store holds none of {list(kinds)} for source={source!r} site={site!r}; ingest or simulate first"
+            f"the store holds none of {list(kinds)} for source={source!r} site={site!r}"
+            f"{where if 'prices' in kinds else ''}; ingest or simulate first"
         )
     return assemble_frame(frames, interval_minutes)

@@ -92,6 +92,49 @@ def test_energy_forecast_benchmark_runs_a_params_file(tmp_path, capsys):
     assert "bad.yaml" in err and "lear" in err and "window" in err
 
 
+def test_a_market_in_the_store_is_benchmarked_from_a_params_file(shared_data, tmp_path):
+    """Real AEMO prices (the wholesale channel) imported into a store, benchmarked by the
+    params a user would write: half-hourly NEM days, ridge on LEAR's asinh scale."""
+    from energylib.forecast.benchmark import benchmark_from_params
+    from energylib.ingest.aemo import read_aemo_price_csv
+    from energylib.store import ParquetStore
+
+    store = ParquetStore(tmp_path / "store")
+    for month in ("01", "02"):
+        store.upsert(
+            *read_aemo_price_csv(
+                shared_data / "aemo_vic1" / f"PRICE_AND_DEMAND_2024{month}_VIC1.csv"
+            )
+        )
+    params = {
+        "data": "store",
+        "store_dir": str(tmp_path / "store"),
+        "source": "aemo",
+        "site": "VIC1",
+        "kinds": ["prices"],
+        "price_channel": "wholesale",
+        "interval_minutes": 30,
+        "target": "spot_per_kwh",
+        "timezone": "Australia/Brisbane",
+        "test_start": "2024-02-15",
+        "test_end": "2024-02-28",
+        "recalibration": "weekly",
+        "models": [
+            {"model": "naive", "season_days": 1},
+            {"model": "ridge", "window": 35, "lag_days": 2, "alpha": 10.0, "transform": "asinh"},
+        ],
+        "reference": "naive day",
+    }
+    result, table = benchmark_from_params(params, progress=False)
+    assert result.data.per_day == 48 and len(result.days) == 14
+    assert set(table["model"]) == {"naive day", "ridge"} and table["mae"].is_finite().all()
+    # the actuals are the store's half-hourly averages of each NEM day
+    first = result.data.day_index("2024-02-15")
+    assert result.actual[0] == pytest.approx(result.data.target[first])
+    with pytest.raises(LookupError, match="price_channel"):
+        benchmark_from_params(params | {"price_channel": "general"}, progress=False)
+
+
 def test_household_load_scores_each_home_against_its_better_naive_forecast(shared_data):
     from energylib.forecast.household_load import household_benchmark
     from energylib.ingest.households import read_sgsc_households

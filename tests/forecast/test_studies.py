@@ -94,8 +94,9 @@ def test_energy_forecast_benchmark_runs_a_params_file(tmp_path, capsys):
 
 def test_a_market_in_the_store_is_benchmarked_from_a_params_file(shared_data, tmp_path):
     """Real AEMO prices (the wholesale channel) imported into a store, benchmarked by the
-    params a user would write: half-hourly NEM days, ridge on LEAR's asinh scale."""
-    from energylib.forecast.benchmark import benchmark_from_params
+    shipped params/forecast_aemo_store.yaml (a short test period, the quick models)."""
+    from energylib.config import PROJECT_ROOT
+    from energylib.forecast.benchmark import benchmark_from_params, build_model
     from energylib.ingest.aemo import read_aemo_price_csv
     from energylib.store import ParquetStore
 
@@ -106,24 +107,19 @@ def test_a_market_in_the_store_is_benchmarked_from_a_params_file(shared_data, tm
                 shared_data / "aemo_vic1" / f"PRICE_AND_DEMAND_2024{month}_VIC1.csv"
             )
         )
-    params = {
-        "data": "store",
+    shipped = yaml.safe_load((PROJECT_ROOT / "params" / "forecast_aemo_store.yaml").read_text())
+    for entry in shipped["models"]:
+        build_model(entry)  # every model of the shipped file is valid
+    params = shipped | {
         "store_dir": str(tmp_path / "store"),
-        "source": "aemo",
-        "site": "VIC1",
-        "kinds": ["prices"],
-        "price_channel": "wholesale",
-        "interval_minutes": 30,
-        "target": "spot_per_kwh",
-        "timezone": "Australia/Brisbane",
         "test_start": "2024-02-15",
         "test_end": "2024-02-28",
-        "recalibration": "weekly",
         "models": [
             {"model": "naive", "season_days": 1},
             {"model": "ridge", "window": 35, "lag_days": 2, "alpha": 10.0, "transform": "asinh"},
         ],
-        "reference": "naive day",
+        "ensembles": {},
+        "cache_dir": "",
     }
     result, table = benchmark_from_params(params, progress=False)
     assert result.data.per_day == 48 and len(result.days) == 14

@@ -169,7 +169,8 @@ def test_np_full_protocol_table(np_data):
     _line(
         f"library's best: {best['model']} MAE {best['mae']:.3f} vs published DNN ensemble {DNN_TARGET} "
         f"(target below it: {'met' if best['mae'] < DNN_TARGET else 'NOT met'}); DM p-value that it is "
-        f"not more accurate than the LEAR ensemble: {best['dm_p_better']:.2g}"
+        f"not more accurate than the LEAR ensemble: "
+        f"{'(it is the reference)' if best['dm_p_better'] is None else format(best['dm_p_better'], '.2g')}"
     )
     assert own["mae"].is_finite().all() and len(result.days) == 728
 

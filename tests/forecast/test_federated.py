@@ -132,7 +132,9 @@ def test_params_file_error_names_the_file_line_and_fix(tmp_path):
         FederationParams.from_yaml(path)
 
 
-@pytest.mark.parametrize("name", ["federated_sgsc", "federated_sgsc_full", "federated_citylearn", "federated_pi"])
+@pytest.mark.parametrize(
+    "name", ["federated_sgsc", "federated_sgsc_full", "federated_citylearn", "federated_pi"]
+)
 def test_shipped_params_files_load(name):
     from energylib.config import PROJECT_ROOT
 

@@ -861,10 +861,13 @@ def build_model(spec: Mapping) -> DayAheadModel:
     Kinds: ``naive`` (:class:`SeasonalNaive`: ``season_days`` 1, 7 or ``standard``),
     ``median`` (:class:`RecentMedian`), ``ridge`` (:class:`RidgeDayAhead`), ``lear``
     (:class:`~energylib.forecast.lear.LEAR`: ``windows``, ``n_jobs``), ``dnn``
-    (:class:`~energylib.forecast.dnn.DNN`) and ``transformer`` (:class:`TransformerDayAhead`).
+    (:class:`~energylib.forecast.dnn.DNN`) and ``transformer`` (:class:`TransformerDayAhead`;
+    its model sizes go under ``sizes``, as ``model`` names the kind).
     """
     spec = dict(spec)
     kind = spec.pop("model", None)
+    if kind == "transformer" and "sizes" in spec:
+        spec["model"] = spec.pop("sizes")
     classes = {
         "naive": SeasonalNaive,
         "median": RecentMedian,

@@ -92,6 +92,25 @@ def test_energy_forecast_benchmark_runs_a_params_file(tmp_path, capsys):
     assert "bad.yaml" in err and "lear" in err and "window" in err
 
 
+@pytest.mark.parametrize(
+    "name", ["forecast_np_quick.yaml", "forecast_np_full.yaml", "forecast_aemo_store.yaml"]
+)
+def test_shipped_benchmark_params_name_known_options_models_and_ensemble_members(name):
+    from energylib.config import PROJECT_ROOT
+    from energylib.forecast.benchmark import PARAMS_KEYS, TransformerDayAhead, build_model
+
+    params = yaml.safe_load((PROJECT_ROOT / "params" / name).read_text())
+    assert set(params) <= PARAMS_KEYS
+    models = [build_model(entry) for entry in params["models"]]
+    outputs = {n for m in models for n in m.names}
+    for members in (params.get("ensembles") or {}).values():
+        assert set(members) <= outputs
+    assert params.get("reference") in outputs | {None}
+    for m in models:  # a transformer's sizes reach the model (``model`` names the kind)
+        if isinstance(m, TransformerDayAhead):
+            assert m.model == {"d_model": 32, "n_heads": 4, "d_ff": 64}
+
+
 def test_a_market_in_the_store_is_benchmarked_from_a_params_file(shared_data, tmp_path):
     """Real AEMO prices (the wholesale channel) imported into a store, benchmarked by the
     shipped params/forecast_aemo_store.yaml (a short test period, the quick models)."""

@@ -1269,7 +1269,8 @@ def history_from_store(
             continue
     if not frames:
         where = (
-            f" (prices on channel {price_channel!r}: set price_channel, e.g. 'wholesale' for AEMO)"
+            f" (prices read from channel {price_channel!r}; price_channel picks another: "
+            "general for Amber, wholesale for AEMO, day_ahead for ENTSO-E)"
         )
         raise LookupError(
             f"the store holds none of {list(kinds)} for source={source!r} site={site!r}"

@@ -66,6 +66,7 @@ import polars as pl
 from energylib.dispatch import policies
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, EVArrays, GridLimits
 from energylib.dispatch.flows import Flows
+from energylib.dispatch.mpc import MPCPolicy, PriceModel, run_mpc
 from energylib.dispatch.optimum import OptimumOptions, optimise
 from energylib.dispatch.rules import SelfConsumption, dispatch_rules
 from energylib.schema import TIME
@@ -77,7 +78,7 @@ if TYPE_CHECKING:  # pvlib is imported only where PV is computed: sweep workers 
 
 #: How much of dispatched flows :func:`run` keeps memoised per year [bytes].
 RUN_MEMO_BYTES = 256 * 2**20
-POLICY_NAMES = ("self_consumption", "price_threshold", "forecast", "optimum")
+POLICY_NAMES = ("self_consumption", "price_threshold", "forecast", "optimum", "mpc")
 FLOW_COLUMNS = (
     "load_kwh",
     "pv_kwh",
@@ -420,6 +421,20 @@ class ScenarioYear:
             )
         return self._cache[key]
 
+    def price_model(self, tariff: Tariff) -> tuple[PriceModel, dict[str, np.ndarray]]:
+        """The tariff's prices as affine functions of the market's price channels, and those
+        channels (for MPC's forecasts of market prices), memoised."""
+        key = ("price_model", tariff)
+        if key not in self._cache:
+            m = self.market
+            channels = {
+                c: np.asarray(getattr(m, c), dtype=float)
+                for c in ("general_per_kwh", "feed_in_per_kwh", "spot_per_kwh")
+                if getattr(m, c) is not None
+            }
+            self._cache[key] = (PriceModel.from_tariff(tariff, self.cal, m), channels)
+        return self._cache[key]
+
     def ev_arrays(self, ev: EV) -> EVArrays:
         """The EV's driving per interval, memoised."""
         key = ("ev", ev)
@@ -641,6 +656,13 @@ def _dispatch(
     )
     if isinstance(policy, OptimumOptions):
         return optimise(load, pv, imp, exp, year.interval_minutes, options=policy, **common)
+    if isinstance(policy, MPCPolicy):
+        # forecasts are of the market's prices, priced through the tariff as the bill is
+        prices, market = year.price_model(spec.tariff)
+        return run_mpc(
+            load, pv, imp, exp, year.interval_minutes, policy=policy, prices=prices, market=market,
+            **common,
+        ).flows  # fmt: skip
     return dispatch_rules(
         load, pv, imp, exp, year.interval_minutes, policy=policy, ev_strategy=ev_strategy, **common
     )

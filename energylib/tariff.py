@@ -812,3 +812,13 @@ class NemRetailTariff(Tariff):
         if self.feed_in == "spot":
             return imp, spot
         return imp, np.full(len(cal), float(self.feed_in_credit_per_kwh))
+
+
+#: Tariffs by the kind a study's ``tariff: {kind: ...}`` and the agent's ``ENERGY_AGENT_TARIFF``
+#: name: the study and the live agent price energy through the same classes.
+TARIFF_KINDS: dict[str, type[Tariff]] = {
+    "amber": AmberTariff,
+    "nem_retail": NemRetailTariff,
+    "eu_dynamic": DynamicEUTariff,
+    "flat": FlatTariff,
+}

@@ -354,12 +354,13 @@ def clear_sky_weather_fetcher(
         loc = pvlib.location.Location(latitude, longitude, tz="UTC")
         mid = times + pd.Timedelta(minutes=15)
         cs = loc.get_clearsky(mid, model="ineichen")
+        # naive UTC datetime64 -> polars (pandas 3's to_pydatetime() is an object array polars
+        # cannot read as datetimes)
+        utc = times.tz_localize(None).to_numpy().astype("datetime64[us]")
         data = pl.DataFrame(
             {
-                "interval_start": pl.Series(times.to_pydatetime())
-                .dt.cast_time_unit("us")
-                .dt.convert_time_zone("UTC"),
-                "ghi_w_m2": cs["ghi"].clip(lower=0).to_numpy(),
+                "interval_start": pl.Series(utc).dt.replace_time_zone("UTC"),
+                "ghi_w_m2": cs["ghi"].clip(lower=0).to_numpy(dtype=float),
             }
         )
         meta = FrameMeta("clearsky", "weather", 30, site, "general", None, timezone)

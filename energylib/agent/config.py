@@ -20,7 +20,17 @@ Environment variables (all optional):
 ``ENERGY_AGENT_BACKOFF_MAX_S``            longest wait between failed collections [s] (900)
 ``ENERGY_AGENT_FORECAST_INTERVALS``       Amber forecast intervals fetched per call (48)
 ``ENERGY_AGENT_HORIZON_HOURS``            decision horizon [h] (24)
-``ENERGY_AGENT_POLICY``                   ``forecast``, ``price_threshold`` or ``self_consumption``
+``ENERGY_AGENT_POLICY``                   ``forecast``, ``price_threshold``, ``self_consumption``
+                                          or ``mpc`` (model-predictive control, HiGHS)
+``ENERGY_AGENT_SWITCH_THRESHOLD``         mpc policy: a new plan that changes the battery's mode
+                                          must beat carrying on by more than this
+                                          [currency over the horizon] (0.05)
+``ENERGY_AGENT_TARIFF``                   how energy is priced (:data:`energylib.tariff.TARIFF_KINDS`,
+                                          as a study's ``tariff: {kind: ...}``): ``amber`` on
+                                          ``amber`` (default), ``eu_dynamic`` on ``entsoe``
+                                          (default: spot + margin + tax + VAT), ``flat``
+``ENERGY_AGENT_TARIFF_OPTIONS``           the tariff's own parameters as JSON, e.g.
+                                          ``{"supplier_margin_per_kwh": 0.025}``
 ``ENERGY_AGENT_CHARGE_BELOW_PER_KWH``     price_threshold policy: charge at or below [cur/kWh]
 ``ENERGY_AGENT_DISCHARGE_ABOVE_PER_KWH``  price_threshold policy: discharge at or above
 ``ENERGY_AGENT_BATTERY_KWH``              battery capacity [kWh] (13.5; 0 = no battery)
@@ -36,19 +46,24 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from energylib.config import PROJECT_ROOT, Settings, load_settings, read_environment
 from energylib.dispatch.assets import EV, POWERWALL_2, Battery
 from energylib.site import SYDNEY, Site
+from energylib.tariff import TARIFF_KINDS, Tariff
 
 PREFIX = "ENERGY_AGENT_"
 MARKETS = ("amber", "entsoe")
 #: The agent's policies (the optimum needs perfect foresight: studies only).
-AGENT_POLICIES = ("forecast", "price_threshold", "self_consumption")
+AGENT_POLICIES = ("forecast", "price_threshold", "self_consumption", "mpc")
 #: The site's market for each agent market (the day-ahead markets are EU-wide; NL by default).
 SITE_MARKET = {"amber": "nem", "entsoe": "nl"}
+#: The tariffs each market's cached prices can price (Amber's cache holds the all-in
+#: ``general`` and ``feed_in`` channels, ENTSO-E's the day-ahead spot), the first the default.
+MARKET_TARIFFS = {"amber": ("amber", "flat"), "entsoe": ("eu_dynamic", "flat")}
 
 
 @dataclass(frozen=True)
@@ -78,10 +93,17 @@ class AgentSettings:
     horizon_hours : float
         Look-ahead of each decision [h].
     policy : str
-        Dispatch policy name: ``forecast``, ``price_threshold`` or ``self_consumption``
-        (:func:`energylib.dispatch.policies.resolve`).
+        Dispatch policy name: ``forecast``, ``price_threshold``, ``self_consumption`` or
+        ``mpc`` (:func:`energylib.dispatch.policies.resolve`).
     charge_below_per_kwh, discharge_above_per_kwh : float
-        Thresholds of the ``price_threshold`` policy [currency/kWh].
+        Thresholds of the ``price_threshold`` policy [currency/kWh import price].
+    switch_threshold : float
+        ``mpc`` policy: a new plan that changes the battery's mode replaces carrying on only
+        when it is cheaper by more than this [currency over the horizon].
+    tariff : Tariff or None
+        How imports and exports are priced from the market's prices, as a study prices them
+        (:mod:`energylib.tariff`); None: the market's default (``AmberTariff`` on ``amber``,
+        ``DynamicEUTariff`` on ``entsoe``).
     battery : Battery or None
         The home battery (None: no battery).
     ev : EV or None
@@ -110,6 +132,8 @@ class AgentSettings:
     policy: str = "forecast"
     charge_below_per_kwh: float = 0.10
     discharge_above_per_kwh: float = 0.30
+    switch_threshold: float = 0.05
+    tariff: Tariff | None = None
     battery: Battery | None = POWERWALL_2
     ev: EV | None = None
     weather: str = "open-meteo"
@@ -126,7 +150,17 @@ class AgentSettings:
             )
         if self.policy not in AGENT_POLICIES:
             raise ValueError(
-                f"{PREFIX}POLICY={self.policy!r}: use 'forecast', 'price_threshold' or 'self_consumption'"
+                f"{PREFIX}POLICY={self.policy!r}: use one of {', '.join(AGENT_POLICIES)}"
+            )
+        if self.switch_threshold < 0:
+            raise ValueError(f"{PREFIX}SWITCH_THRESHOLD must be >= 0, got {self.switch_threshold}")
+        allowed = MARKET_TARIFFS[self.market]
+        if self.tariff is None:
+            object.__setattr__(self, "tariff", TARIFF_KINDS[allowed[0]]())
+        elif self.tariff.name not in allowed:
+            raise ValueError(
+                f"{PREFIX}TARIFF={self.tariff.name!r} cannot price the {self.market!r} market's "
+                f"prices; use one of {', '.join(allowed)}"
             )
         for name in ("stale_after_min", "collect_every_s", "decide_every_s", "weather_every_s"):
             if getattr(self, name) <= 0:
@@ -168,10 +202,18 @@ class AgentSettings:
             }
         if self.policy == "forecast":
             return {"horizon_hours": self.horizon_hours}
+        if self.policy == "mpc":  # the forecasts come with each decision, as the forecast's
+            return {
+                "horizon_hours": self.horizon_hours,
+                "switch_threshold": self.switch_threshold,
+                "known_intervals": 1,
+            }
         return {}
 
     def replace(self, **changes) -> AgentSettings:
-        """A copy with some fields changed."""
+        """A copy with some fields changed (another market without a tariff: its default)."""
+        if "market" in changes and "tariff" not in changes and changes["market"] != self.market:
+            changes["tariff"] = None
         return replace(self, **changes)
 
 
@@ -199,12 +241,14 @@ def load_agent_settings(
     market = overrides.get("market") or env.get(PREFIX + "MARKET") or "amber"
     for f in fields(AgentSettings):
         raw = env.get(PREFIX + f.name.upper())
-        if raw and f.name not in ("site", "battery", "ev"):
+        if raw and f.name not in ("site", "battery", "ev", "tariff"):
             values[f.name] = _convert(f.name, raw)
     if market in MARKETS:
         values["site"] = _site(env, market, base)
     values["battery"] = _battery(env)
     values["ev"] = _ev(env)
+    if market in MARKETS:
+        values["tariff"] = _tariff(env, market)
     values.update({k: v for k, v in overrides.items() if v is not None})
     for name in ("state_dir", "models_dir"):
         if values.get(name) is not None:
@@ -245,6 +289,26 @@ def _battery(env: dict) -> Battery | None:
         ) from None
 
 
+def _tariff(env: dict, market: str) -> Tariff:
+    kind = env.get(PREFIX + "TARIFF") or MARKET_TARIFFS[market][0]
+    if kind not in MARKET_TARIFFS[market]:
+        raise ValueError(
+            f"{PREFIX}TARIFF={kind!r} cannot price the {market!r} market's prices; use one of "
+            f"{', '.join(MARKET_TARIFFS[market])} (fix it in the environment or .env)"
+        )
+    raw = env.get(PREFIX + "TARIFF_OPTIONS") or "{}"
+    try:
+        options = json.loads(raw)
+        if not isinstance(options, dict):
+            raise ValueError("not a JSON object")
+        return TARIFF_KINDS[kind](**options)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"{PREFIX}TARIFF_OPTIONS={raw!r}: {exc}; give the {kind!r} tariff's parameters as a "
+            'JSON object, e.g. {"supplier_margin_per_kwh": 0.025}, in the environment or .env'
+        ) from None
+
+
 def _ev(env: dict) -> EV | None:
     kw = _number(env, "EV_CHARGER_KW", 0.0)
     if kw <= 0:
@@ -259,7 +323,8 @@ def _number(env: dict, name: str, default: float) -> float:
 
 _FLOATS = {
     "stale_after_min", "collect_every_s", "decide_every_s", "weather_every_s", "backoff_max_s",
-    "horizon_hours", "charge_below_per_kwh", "discharge_above_per_kwh", "battery_kwh", "battery_kw",
+    "horizon_hours", "charge_below_per_kwh", "discharge_above_per_kwh", "switch_threshold",
+    "battery_kwh", "battery_kw",
     "ev_charger_kw", "latitude", "longitude",
 }  # fmt: skip
 _INTS = {"forecast_intervals", "kiosk_port"}

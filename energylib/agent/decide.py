@@ -4,11 +4,23 @@
 :class:`~energylib.store.SqliteStore`: prices with their forecasts, usage, weather, read
 like any store and put on the decision's grid by :func:`energylib.align.values_at`) and
 the actuator (battery SoC, EV plugged
-in), forecasts price and load over the horizon, and asks the *same* dispatch code
-the studies use (:func:`energylib.dispatch.rules.dispatch_rules` with the configured
+in), forecasts price and load over the horizon, prices them through the settings' tariff
+(:mod:`energylib.tariff`, as a study bills them: on ENTSO-E, spot + margin + tax + VAT), and
+asks the *same* dispatch code the studies use
+(:func:`energylib.dispatch.rules.dispatch_rules` with the configured
 :class:`~energylib.dispatch.rules.ForecastPolicy` / ``PriceThreshold`` /
-``SelfConsumption``) what to do over the horizon on a 5-minute grid; the first
-interval's battery and EV energy become the set-points (kWh per 5 min x 12 = kW).
+``SelfConsumption``, or :class:`~energylib.dispatch.mpc.MPCController` for ``mpc``) what to
+do over the horizon on a 5-minute grid; the first interval's battery and EV energy become
+the set-points (kWh per 5 min x 12 = kW).
+
+``mpc`` (model-predictive control) re-plans once per 5-minute interval, and again when a
+collector has stored new data: the optimum's LP over the horizon, warm-started from the
+previous plan, from the battery's state of charge, on this decision's price and load
+forecasts; a plan that changes the battery's mode replaces carrying on only when it is
+cheaper by more than ``switch_threshold``.  The decisions in between carry the plan on.
+Each decision logs the plan (``forecast["plan"]``: horizon, expected cost, the cost of the
+alternative it weighed, whether it re-planned, why the mode changed or held).  HiGHS loads
+only when ``mpc`` is the policy.
 
 Where the numbers come from, per 5-minute interval of the horizon (first source that has it):
 
@@ -54,6 +66,7 @@ from energylib.dispatch.rules import dispatch_rules, policy_thresholds
 from energylib.forecast.features import history_window
 from energylib.schema import TIME
 from energylib.store import SqliteStore
+from energylib.tariff import Calendar, MarketPrices
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +173,8 @@ class State:
     price: np.ndarray
     price_source: np.ndarray  # 0 market, 1 model, 2 yesterday, 3 last known
     feed_in_credit: np.ndarray
+    import_per_kwh: np.ndarray  # the market's prices through the tariff
+    export_credit_per_kwh: np.ndarray
     load_kwh: np.ndarray
     load_source: str
     descriptor: str | None
@@ -202,6 +217,13 @@ class Decider:
     forecast_errors: int = 0
     last_forecast_error: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: The mpc policy's controllers (without and with the EV plugged in), the battery's mode
+    #: the last decision set, and the last plan's key and outcome.
+    _controllers: dict[bool, Any] = field(default_factory=dict)
+    _mode_now: str | None = None
+    _plan_key: tuple | None = None
+    _plan_out: tuple | None = None
+    last_plan: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -282,7 +304,7 @@ class Decider:
         if m.feed_in_channel:
             fi = self._read(
                 "prices",
-                t0,
+                t0 - DAY_US,
                 t0 + n * STEP_US,
                 [m.price_column],
                 source=m.source,
@@ -290,7 +312,13 @@ class Decider:
                 channel=m.feed_in_channel,
             )
             # Amber bills feed-in negative when exporting earns: the credit is minus the price.
-            credit = -fi.at(m.price_column, grid)[0] if fi else nothing.copy()
+            # Past the published forecast, yesterday's credit at the same time, as for prices.
+            credit, credit_y = (
+                (-v for v in fi.at(m.price_column, grid, grid - DAY_US))
+                if fi
+                else (nothing.copy(), nothing.copy())
+            )
+            credit = np.where(np.isfinite(credit), credit, credit_y)
             credit = np.where(np.isfinite(credit), credit, 0.0)
         else:
             credit = np.where(
@@ -360,6 +388,7 @@ class Decider:
             load[~np.isfinite(load)] = mean
             load = np.clip(load, 0.0, None)
 
+        import_price, export_credit = self._tariff_prices(grid, price, credit)
         age = self.data_age_s(now, health)
         stale = None
         if not np.isfinite(price[0]) or source[0] != 0:
@@ -374,6 +403,8 @@ class Decider:
             price,
             source,
             credit,
+            import_price,
+            export_credit,
             load,
             load_source,
             descriptor,
@@ -383,6 +414,24 @@ class Decider:
             version,
             note,
         )
+
+    def _tariff_prices(
+        self, grid: np.ndarray, price: np.ndarray, credit: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Import price and export credit over the grid through the settings' tariff, as a
+        study prices them [currency/kWh]; NaN where the market price is missing (the
+        decision is then a safe hold)."""
+        s, m = self.settings, self.market
+        if not np.isfinite(price).all():
+            nan = np.full(grid.size, np.nan)
+            return nan, nan.copy()
+        cal = Calendar.from_utc(grid.astype("datetime64[us]"), s.site.timezone, STEP_MIN)
+        if m.source == "amber":  # Amber's channels, its feed-in sign (negative: exporting earns)
+            market = MarketPrices(general_per_kwh=price, feed_in_per_kwh=-credit)
+        else:
+            market = MarketPrices(spot_per_kwh=price)
+        imp, exp = s.tariff.interval_prices(cal, market)
+        return np.asarray(imp, dtype=float), np.asarray(exp, dtype=float)
 
     def _forecast_key(self, cur, health, t0: int) -> tuple:
         # The data version changes whenever a collector stores new data.
@@ -540,7 +589,8 @@ class Decider:
         t_state = time.perf_counter()
         inputs = self._inputs(state)
         summary = self._summary(state)
-        seen = (_f(state.price[0]), state.data_age_s, state.model_version, t_start, inputs, summary)
+        price_now = _f(state.import_per_kwh[0])
+        seen = (price_now, state.data_age_s, state.model_version, t_start, inputs, summary)
         if state.stale_reason:
             return self._hold(now, state.stale_reason, *seen, stale=True)
         try:
@@ -548,6 +598,8 @@ class Decider:
         except Exception as exc:
             log.exception("decision at %s: policy failed", now.isoformat())
             return self._hold(now, f"policy failed: {type(exc).__name__}: {exc}", *seen)
+        if self.last_plan is not None:
+            summary["plan"] = self.last_plan
         t_end = time.perf_counter()
         self.timings_ms = {"state": (t_state - t_start) * 1e3, "policy": (t_end - t_state) * 1e3}
         d = Decision(
@@ -556,7 +608,7 @@ class Decider:
             batt_kw,
             ev_kw,
             reason,
-            _f(state.price[0]),
+            price_now,
             state.data_age_s,
             False,
             state.model_version,
@@ -573,6 +625,7 @@ class Decider:
         """A safe hold (battery 0 kW, EV 0 kW), applied to the actuator whatever went wrong."""
         reason = f"safe hold: {why}"
         log.warning("decision at %s: %s", now.isoformat(), reason)
+        self._mode_now = "hold"  # what an mpc plan carries on from
         try:
             self.actuator.apply(now, "hold", 0.0, 0.0, reason)
         except Exception:  # the decision is still logged; the next one tries again
@@ -594,14 +647,15 @@ class Decider:
 
     def _policy(self, st: State) -> tuple[str, float, float, str]:
         s = self.settings
+        self.last_plan = None
         battery = s.battery
         if battery is not None and st.device.battery_soc_fraction is not None:
             battery = replace(battery, initial_soc_fraction=float(st.device.battery_soc_fraction))
         n = st.grid_us.size
+        price = st.import_per_kwh
         options = s.policy_options
         if s.policy == "forecast":  # it plans on this decision's own forecasts
-            options |= {"price_forecast_per_kwh": st.price, "load_forecast_kwh": st.load_kwh}
-        policy = policies.resolve(s.policy, **options)
+            options |= {"price_forecast_per_kwh": price, "load_forecast_kwh": st.load_kwh}
         ev = s.ev if st.device.ev_plugged_in else None
         ev_kwargs: dict[str, Any] = {}
         if ev is not None:
@@ -620,12 +674,15 @@ class Decider:
                 "ev_arrays": ev.arrays(local, STEP_MIN),
                 "ev_strategy": "cheapest",
             }
+        if s.policy == "mpc":
+            return self._mpc(st, battery, ev, ev_kwargs.get("ev_arrays"))
+        policy = policies.resolve(s.policy, **options)
         pv = np.zeros(n)
         flows = dispatch_rules(
             st.load_kwh,
             pv,
-            st.price,
-            st.feed_in_credit,
+            price,
+            st.export_credit_per_kwh,
             STEP_MIN,
             policy=policy,
             battery=battery,
@@ -633,8 +690,8 @@ class Decider:
         )
         bc, bd = float(flows.battery_charge_kwh[0]), float(flows.battery_discharge_kwh[0])
         ev_kw = float(flows.ev_charge_kwh[0]) * STEPS_PER_HOUR
-        cb, da, _ = policy_thresholds(policy, n, STEP_MIN, st.price, st.load_kwh, pv, battery)
-        p = st.price[0]
+        cb, da, _ = policy_thresholds(policy, n, STEP_MIN, price, st.load_kwh, pv, battery)
+        p = price[0]
         if bc > 1e-9:
             action, kw = "charge", bc * STEPS_PER_HOUR
             why = (
@@ -664,11 +721,74 @@ class Decider:
         )
         return action, kw, ev_kw, reason
 
+    def _mpc(self, st: State, battery, ev, ev_arrays) -> tuple[str, float, float, str]:
+        """The mpc policy: re-plan once per interval (and when new data came in), carry the
+        plan on in between; the plan's first step becomes the set-points."""
+        s = self.settings
+        slot = int(st.grid_us[0] // STEP_US)
+        soc = battery.initial_soc_kwh if battery is not None else None
+        key = (slot, self._data_version, ev is not None)
+        if key == self._plan_key and self._plan_out is not None:
+            out, plan = self._plan_out
+            self.last_plan = plan | {"replanned": False}
+            return out
+        ctl = self._controllers.get(ev is not None)
+        if ctl is None:
+            # Slow (HiGHS and scipy.sparse), and only for the mpc policy: agents on the
+            # rule policies never load it.
+            from energylib.dispatch.mpc import MPCController
+
+            policy = policies.resolve("mpc", **s.policy_options)
+            ctl = MPCController(policy, STEP_MIN, battery=s.battery, ev=s.ev if ev else None)
+            self._controllers[ev is not None] = ctl
+        n = st.grid_us.size
+        step = ctl.decide(
+            slot, st.load_kwh, np.zeros(n), st.import_per_kwh, st.export_credit_per_kwh,
+            soc_kwh=soc, ev_soc_kwh=ev.initial_soc_fraction * ev.capacity_kwh if ev else None,
+            ev_arrays=ev_arrays, mode_now=self._mode_now,
+        )  # fmt: skip
+        plan = step.plan
+        bc, bd = float(plan.bc[0]), float(plan.bd[0])
+        ev_kw = float(plan.evc[0]) * STEPS_PER_HOUR
+        if bc > 1e-9:
+            action, kw = "charge", bc * STEPS_PER_HOUR
+        elif bd > 1e-9:
+            action, kw = "discharge", -bd * STEPS_PER_HOUR
+        else:
+            action, kw = "hold", 0.0
+        self._mode_now = step.mode
+        hours = step.horizon_steps / STEPS_PER_HOUR
+        reason = (
+            f"mpc policy: {step.reason}; {step.mode} {kw:+.2f} kW; plan over {hours:g} h, "
+            f"expected cost {step.expected_cost:.3f} {self.market.currency}"
+        ) + (f"; EV {ev_kw:.1f} kW" if ev is not None else "")
+        summary = {
+            "mode": step.mode,
+            "changed": step.changed,
+            "why": step.reason,
+            "horizon_h": hours,
+            "expected_cost": _f(step.expected_cost),
+            "alternative_cost": _f(step.alternative_cost),
+            "terminal_value_per_kwh": _f(step.terminal_value_per_kwh),
+            "charge_kwh": _f(plan.bc.sum()),
+            "discharge_kwh": _f(plan.bd.sum()),
+            "soc_end_kwh": _f(plan.soc_kwh[step.horizon_steps - 1]),
+            "solve_ms": _f(step.solve_ms),
+            "planned_at": from_epoch_us(slot * STEP_US).isoformat(),
+        }
+        out = (action, kw, ev_kw, reason)
+        self._plan_key, self._plan_out = key, (out, summary)
+        self.last_plan = summary | {"replanned": True}
+        return out
+
     def _inputs(self, st: State) -> dict[str, Any]:
         counts = np.bincount(np.clip(st.price_source, 0, 3), minlength=4)
         return {
             "price_now_per_kwh": _f(st.price[0]),
             "feed_in_credit_now_per_kwh": _f(st.feed_in_credit[0]),
+            "import_now_per_kwh": _f(st.import_per_kwh[0]),
+            "export_credit_now_per_kwh": _f(st.export_credit_per_kwh[0]),
+            "tariff": self.settings.tariff.name,
             "descriptor": st.descriptor,
             "battery_soc_fraction": st.device.battery_soc_fraction,
             "ev_plugged_in": st.device.ev_plugged_in,

@@ -17,10 +17,13 @@ status      every minute  ``agent_status.json`` for the kiosk (atomic write)
 housekeep   daily         drop cached prices/usage/weather older than 60 days
 =========== ============= =====================================================
 
-Everything runs on one thread from one :class:`~energylib.agent.schedule.Scheduler`, so
-nothing races; each job is short (HTTP timeouts are seconds, retries are spread by the
-collector's back-off instead of sleeping).  A decision slot that comes while another job
-runs is run as soon as that job ends: it is late, never skipped.
+One :class:`~energylib.agent.schedule.Scheduler` runs the jobs.  Live
+(:meth:`Agent.run_forever`) the collectors run on worker threads, so a slow price or
+weather API (an answer that takes 20 s) never delays a decision: the decision uses what the
+cache holds, and the data's age decides whether that is still fresh enough.  The other jobs
+run in turn on the scheduler's thread; a decision slot that comes while one of them runs
+is run as soon as it ends: it is late, never skipped.  On a simulated clock (tests,
+``run_until``, :meth:`Agent.run_once`) every job runs in turn on one thread.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ class Agent:
                 period = (
                     s.collect_every_s if c.name in ("prices", "day_ahead") else s.weather_every_s
                 )
-                self.scheduler.add(c.name, period, self._collect_job(c))
+                self.scheduler.add(c.name, period, self._collect_job(c), background=True)
             self.scheduler.add("models", 30.0, lambda now: self.models.poll())
             self.scheduler.add("decide", s.decide_every_s, self.decide_once)
             self.scheduler.add(
@@ -199,9 +202,11 @@ class Agent:
             self.actuator.name,
             self.settings.state_dir,
         )
+        self.scheduler.threaded = True  # collectors off the deciding thread
         try:
             self.scheduler.run_forever(lambda: self._stop)
         finally:
+            self.scheduler.shutdown()
             self.close()
 
     def run_once(self) -> Decision:

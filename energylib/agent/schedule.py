@@ -11,7 +11,12 @@ sets its next slot to the first multiple *after now*, so:
   slot is re-aligned from the new time (the current slot runs at once), so the job does not stall until the old time
   comes round again;
 * a job that raises is logged with its traceback and keeps its schedule; one failing
-  job never stops the others.
+  job never stops the others;
+* a ``background`` job (the collectors: network calls) runs on a worker thread when the
+  scheduler is ``threaded`` (the live agent), so a slow API never delays the jobs on the
+  scheduler's own thread (the decisions); a slot that comes while the job's previous run is
+  still in flight is skipped (counted in ``missed``).  Unthreaded (simulated clocks, tests)
+  every job runs in turn on the calling thread.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -50,12 +56,14 @@ class Job:
     func: Callable[[datetime], object]
     offset_s: float = 0.0
     run_at_start: bool = True
+    background: bool = False
     next_due: datetime | None = None
     last_run: datetime | None = None
     runs: int = 0
     failures: int = 0
     missed: int = 0
     last_error: str | None = None
+    in_flight: Future | None = None
 
 
 @dataclass
@@ -68,13 +76,17 @@ class Scheduler:
         :class:`~energylib.agent.clock.SystemClock` or ``SimulatedClock``.
     jump_tolerance_s : float
         A backwards step larger than this re-aligns every job [s].
+    threaded : bool
+        Run ``background`` jobs on worker threads (see the module docstring).
     """
 
     clock: object
     jump_tolerance_s: float = 5.0
     jobs: list[Job] = field(default_factory=list)
     clock_jumps: int = 0
+    threaded: bool = False
     _last_now: datetime | None = None
+    _pool: ThreadPoolExecutor | None = None
 
     def add(
         self,
@@ -84,11 +96,12 @@ class Scheduler:
         *,
         offset_s: float = 0.0,
         run_at_start: bool = True,
+        background: bool = False,
     ) -> Job:
         """Add a job; returns it (its counters are live)."""
         if period_s <= 0:
             raise ValueError(f"job {name!r}: period_s must be > 0 s, got {period_s}")
-        job = Job(name, float(period_s), func, float(offset_s), run_at_start)
+        job = Job(name, float(period_s), func, float(offset_s), run_at_start, background)
         self.jobs.append(job)
         return job
 
@@ -132,20 +145,39 @@ class Scheduler:
                     job.name,
                     late_slots,
                 )
-            try:
-                job.func(now)
-                job.last_error = None
-            except Exception as exc:  # one job's failure must not stop the others
-                job.failures += 1
-                job.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("job %s failed", job.name)
-            job.runs += 1
-            job.last_run = now
             # From the slot time, not the end of the run: an overrun makes the next slot late
             # (it then runs at once) rather than skipped.
             job.next_due = next_slot(now, job.period_s, job.offset_s)
+            if job.background and self.threaded:
+                if job.in_flight is not None and not job.in_flight.done():
+                    job.missed += 1
+                    log.warning("job %s is still running; skipping its %s slot", job.name, now)
+                    continue
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(thread_name_prefix="agent-job")
+                job.in_flight = self._pool.submit(self._run, job, now)
+            else:
+                self._run(job, now)
             ran.append(job.name)
         return ran
+
+    @staticmethod
+    def _run(job: Job, now: datetime) -> None:
+        try:
+            job.func(now)
+            job.last_error = None
+        except Exception as exc:  # one job's failure must not stop the others
+            job.failures += 1
+            job.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("job %s failed", job.name)
+        job.runs += 1
+        job.last_run = now
+
+    def shutdown(self) -> None:
+        """Wait for background jobs in flight (their HTTP timeouts bound the wait)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def seconds_to_next(self) -> float:
         """Seconds until the earliest due job [s] (0 if one is due)."""

@@ -196,6 +196,7 @@ class Model:
     _row_offsets: dict[str, int] = field(default_factory=dict)
     _rhs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _objective: Expr | None = None
+    _costs: np.ndarray | None = None  # the objective as column costs (set_columns)
     _highs: highspy.Highs | None = None
 
     def variable(self, name: str, lower=0.0, upper=np.inf) -> Variable:
@@ -227,6 +228,7 @@ class Model:
     def minimise(self, objective: Expr) -> None:
         """Objective: the sum over rows of the expression (replaces the previous one)."""
         self._objective = _as_expr(objective, self.n)
+        self._costs = None
         if self._highs is not None:
             cost = self._cost()
             self._highs.changeColsCost(cost.size, np.arange(cost.size, dtype=np.int32), cost)
@@ -249,6 +251,41 @@ class Model:
             self._highs.changeColsBounds(
                 v.n, cols, v.lower.clip(-inf, inf), v.upper.clip(-inf, inf)
             )
+
+    def set_columns(self, bounds: dict, costs: dict) -> None:
+        """New bounds and objective of many variables at once, in one HiGHS call each.
+
+        ``bounds`` maps a variable's name to ``(lower, upper)`` (scalars or arrays; ``None``
+        keeps a side); variables left out keep theirs.  ``costs`` maps a variable's name to
+        its cost per row (scalar or array): the objective becomes ``sum(cost * var)`` over
+        them (the others cost 0).  The same as :meth:`set_bounds` per variable and
+        :meth:`minimise` with the sum, without building expressions: what a rolling window
+        or a model-predictive controller does before every solve.
+        """
+        for name, (lower, upper) in bounds.items():
+            v = self.variables[name]
+            if lower is not None:
+                v.lower[:] = lower
+            if upper is not None:
+                v.upper[:] = upper
+            if (v.lower > v.upper + 1e-12).any():
+                bad = np.flatnonzero(v.lower > v.upper + 1e-12)
+                raise ValueError(
+                    f"variable {name!r}: lower bound above upper bound at rows {bad[:5].tolist()}"
+                )
+        nvar = sum(v.n for v in self.variables.values())
+        cost = np.zeros(nvar)
+        for name, c in costs.items():
+            v = self.variables[name]
+            cost[v.offset : v.offset + v.n] = c
+        self._objective, self._costs = None, cost
+        if self._highs is not None:
+            inf = highspy.kHighsInf
+            cols = np.arange(nvar, dtype=np.int32)
+            lo = np.concatenate([v.lower for v in self.variables.values()]).clip(-inf, inf)
+            hi = np.concatenate([v.upper for v in self.variables.values()]).clip(-inf, inf)
+            self._highs.changeColsBounds(nvar, cols, lo, hi)
+            self._highs.changeColsCost(nvar, cols, cost)
 
     def set_rhs(self, name: str, rhs, lower=None, upper=None) -> None:
         """New constant side of constraint ``name``: its rows read ``A x (sense) rhs``.
@@ -311,6 +348,8 @@ class Model:
         return a, np.concatenate(lower), np.concatenate(upper)
 
     def _cost(self) -> np.ndarray:
+        if self._costs is not None:
+            return self._costs
         if self._objective is None:
             raise ValueError("no objective: call Model.minimise(...) first")
         cost = np.zeros(sum(v.n for v in self.variables.values()))
@@ -366,13 +405,20 @@ class Model:
             h.setOptionValue("time_limit", float(time_limit_s))
         t0 = time.perf_counter()
         h.run()
-        secs = time.perf_counter() - t0
         status = h.getModelStatus()
+        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible):
+            # A re-solve from the last basis can end without a status ("Unknown": HiGHS gave
+            # up on its warm start); solve that once more from scratch.
+            h.clearSolver()
+            h.run()
+            status = h.getModelStatus()
+        secs = time.perf_counter() - t0
         message = h.modelStatusToString(status)
         if status != highspy.HighsModelStatus.kOptimal:
             names = ", ".join(name for name, _, _ in self._rows)
             raise InfeasibleError(f"HiGHS: {message} (constraints: {names})")
         x = np.asarray(h.getSolution().col_value)
         values = {name: x[v.offset : v.offset + v.n] for name, v in self.variables.items()}
-        obj = float(h.getInfo().objective_function_value + self._objective.const.sum())
+        const = self._objective.const.sum() if self._objective is not None else 0.0
+        obj = float(h.getInfo().objective_function_value + const)
         return Solution(values, obj, message, secs)

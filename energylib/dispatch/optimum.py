@@ -162,6 +162,7 @@ class DispatchLP:
         soc0_kwh: float | None = None,
         ev_soc0_kwh: float | None = None,
         start: int = 0,
+        terminal_value_per_kwh: float = 0.0,
     ) -> None:
         """Put one window's numbers into the model.
 
@@ -180,6 +181,10 @@ class DispatchLP:
             initial state of charge).
         start : int
             Index of the window's first interval in the year (calendar fade).
+        terminal_value_per_kwh : float
+            What a kWh stored in the battery at the end of the window is worth
+            [currency/kWh]: the objective subtracts it times the last interval's SoC (a
+            receding-horizon controller's terminal value; 0 for the optimum).
         """
         m, n, b, ev = self.model, self.n, self.battery, self.ev
         h = self.interval_minutes / 60.0
@@ -188,17 +193,21 @@ class DispatchLP:
         # EV: these bounds keep the LP bounded where the import price dips below the credit.
         most_in, most_out = load.copy(), pv.copy()
         cost = {"imp": import_per_kwh, "exp": -export_credit_per_kwh, "curt": 1e-7}
+        bounds = {}  # every number goes in with one HiGHS call for bounds, one for costs
         if b is not None:
             bc_max, bd_max = b.per_interval(self.interval_minutes)
             most_in += bc_max
             most_out += bd_max
             cap = b.calendar_capacity_kwh(n, self.interval_minutes, start=start)
-            m.set_bounds("bc", 0.0, bc_max)
-            m.set_bounds("bd", 0.0, bd_max)
-            m.set_bounds("soc", b.soc_min_fraction * cap, b.soc_max_fraction * cap)
+            bounds["bc"] = (0.0, bc_max)
+            bounds["bd"] = (0.0, bd_max)
+            bounds["soc"] = (b.soc_min_fraction * cap, b.soc_max_fraction * cap)
             first[0] = b.initial_soc_kwh if soc0_kwh is None else soc0_kwh
             m.set_rhs("battery soc dynamics", first)
             cost |= {"bc": 1e-7, "bd": b.wear_cost_per_kwh + 1e-7}
+            if terminal_value_per_kwh:
+                cost["soc"] = np.zeros(n)
+                cost["soc"][-1] = -float(terminal_value_per_kwh)
         if ev is not None:
             if ev_arrays is None:
                 raise ValueError(
@@ -210,10 +219,10 @@ class DispatchLP:
             most_in += charge
             most_out += discharge
             req = ev_arrays.required_kwh
-            m.set_bounds("evc", 0.0, charge)
-            m.set_bounds("evd", 0.0, discharge)
-            m.set_bounds("ev_topup", 0.0, np.where(ev_arrays.trip_kwh > 0, np.inf, 0.0))
-            m.set_bounds("ev_short", 0.0, np.where(req > 0, req, 0.0))
+            bounds["evc"] = (0.0, charge)
+            bounds["evd"] = (0.0, discharge)
+            bounds["ev_topup"] = (0.0, np.where(ev_arrays.trip_kwh > 0, np.inf, 0.0))
+            bounds["ev_short"] = (0.0, np.where(req > 0, req, 0.0))
             first = np.zeros(n)
             first[0] = (
                 ev.initial_soc_fraction * ev.capacity_kwh if ev_soc0_kwh is None else ev_soc0_kwh
@@ -228,7 +237,7 @@ class DispatchLP:
             }
             if self.v2h or self.v2g:
                 reserve = ev.reserve_soc_fraction * ev.capacity_kwh
-                m.set_bounds("ev_below_reserve", 0.0, np.where(ev_arrays.home, np.inf, 0.0))
+                bounds["ev_below_reserve"] = (0.0, np.where(ev_arrays.home, np.inf, 0.0))
                 m.set_rhs(
                     "ev reserve while parked",
                     reserve,
@@ -237,11 +246,11 @@ class DispatchLP:
                 cost["ev_below_reserve"] = self.penalty
             if self.v2h and not self.v2g:
                 m.set_rhs("no V2G: exports come from pv and the battery", pv)
-        m.set_bounds("imp", 0.0, np.minimum(np.maximum(import_max_kwh, load - pv), most_in))
-        m.set_bounds("exp", 0.0, np.minimum(export_max_kwh, most_out))
-        m.set_bounds("curt", 0.0, pv)
+        bounds["imp"] = (0.0, np.minimum(np.maximum(import_max_kwh, load - pv), most_in))
+        bounds["exp"] = (0.0, np.minimum(export_max_kwh, most_out))
+        bounds["curt"] = (0.0, pv)
         m.set_rhs("energy balance", load - pv)
-        m.minimise(sum(np.broadcast_to(c, (n,)) * m.variables[k] for k, c in cost.items()))
+        m.set_columns(bounds, cost)
 
     def solve(self, *, time_limit_s: float | None = None) -> Solution:
         """Solve; then, until no pair of opposite flows is on at once, switch the smaller off

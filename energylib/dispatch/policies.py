@@ -16,6 +16,9 @@ name                      policy
                           forecasts unless given (``price_forecast_per_kwh``,
                           ``load_forecast_kwh``, ``horizon_hours``)
 ``forecast_persistence``  the same on yesterday's values as the forecast
+``mpc``                   :class:`~energylib.dispatch.mpc.MPCPolicy`, model-predictive
+                          control on the optimum's LP (``forecast``, ``horizon_hours``,
+                          ``terminal_value``, ``switch_threshold``, ``known_intervals`` ...)
 ``optimum``               :class:`~energylib.dispatch.optimum.OptimumOptions`, the
                           perfect-foresight LP (``window_days``, ``step_days`` ...)
 ========================= ==================================================================
@@ -30,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from energylib.dispatch.rules import ForecastPolicy, Policy, PriceThreshold, SelfConsumption
 
 if TYPE_CHECKING:
+    from energylib.dispatch.mpc import MPCPolicy
     from energylib.dispatch.optimum import OptimumOptions
 
 
@@ -41,6 +45,14 @@ def _optimum() -> type:
     return OptimumOptions
 
 
+def _mpc() -> type:
+    # Slow (HiGHS, scipy.sparse and numba's compiled plan-applier), and only for MPC: an
+    # agent on a rule policy never loads them.
+    from energylib.dispatch.mpc import MPCPolicy
+
+    return MPCPolicy
+
+
 #: Each name, the class it builds (or what gives it), and the options the name fixes.
 POLICIES: dict[str, tuple[type | Callable[[], type], dict[str, Any]]] = {
     "self_consumption": (SelfConsumption, {}),
@@ -50,6 +62,7 @@ POLICIES: dict[str, tuple[type | Callable[[], type], dict[str, Any]]] = {
         ForecastPolicy,
         {"forecast": "persistence", "name": "forecast_persistence"},
     ),
+    "mpc": (_mpc, {}),
     "optimum": (_optimum, {}),
 }
 NAMES = tuple(POLICIES)
@@ -63,7 +76,7 @@ def options_of(name: str) -> tuple[str, ...]:
     )
 
 
-def resolve(name: str, **options: Any) -> Policy | OptimumOptions:
+def resolve(name: str, **options: Any) -> Policy | MPCPolicy | OptimumOptions:
     """The policy object a name stands for, built with ``options``.
 
     Parameters

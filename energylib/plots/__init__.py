@@ -43,6 +43,7 @@ _BUILDERS = {
     "npv_heatmap": "study",
     "policy_vs_optimum_chart": "study",
     "soc_week_chart": "study",
+    "stability_tradeoff_chart": "study",
     "tornado_chart": "study",
     "typical_days_chart": "study",
     "price_bars_svg": "svg",

@@ -196,6 +196,35 @@ def policy_vs_optimum_chart(
     return (bars + text).properties(width=560, height=30 * max(len(order), 2), title=title)
 
 
+def stability_tradeoff_chart(
+    tradeoff: pl.DataFrame, currency: str, *, title: str = ""
+) -> alt.HConcatChart:
+    """MPC's plan stability: saving against mode changes as the switch threshold rises.
+
+    ``tradeoff``: ``switch_threshold`` [currency], ``share_of_optimum_pct`` [%],
+    ``mode_changes_per_day`` [1/day], ``saving_amount`` [currency], ``battery_cycles``
+    (:func:`energylib.study.frames.stability_frame`).
+    """
+    x = alt.X("switch_threshold:Q", title=f"switch threshold ({currency} over the horizon)")
+    tips = [
+        alt.Tooltip("switch_threshold:Q", format=".3f"),
+        alt.Tooltip("saving_amount:Q", format=",.0f"),
+        alt.Tooltip("share_of_optimum_pct:Q", format=".1f"),
+        alt.Tooltip("mode_changes_per_day:Q", format=".1f"),
+        alt.Tooltip("battery_cycles:Q", format=".0f"),
+    ]
+    base = alt.Chart(tradeoff).encode(x=x, tooltip=tips)
+    saving = base.mark_line(point=True, color="#2a9d8f").encode(
+        y=alt.Y("share_of_optimum_pct:Q", title="saving (% of the optimum's)")
+    )
+    changes = base.mark_line(point=True, color="#e76f51").encode(
+        y=alt.Y("mode_changes_per_day:Q", title="battery mode changes per day")
+    )
+    return alt.hconcat(
+        saving.properties(width=280, height=220), changes.properties(width=280, height=220)
+    ).properties(title=title)
+
+
 def tornado_chart(rows: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
     """Sensitivity tornado: change in NPV as each input moves to the low and high end of its range.
 

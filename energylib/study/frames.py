@@ -15,10 +15,11 @@ import numpy as np
 import polars as pl
 
 from energylib import finance
+from energylib.dispatch.mpc import MPCPolicy, mode_changes_per_day
 from energylib.scenario import ScenarioResult, ScenarioYear
 from energylib.study.inputs import StudyInputs
 from energylib.study.params import EVOptions, StudyParams
-from energylib.study.plan import BASELINE, Choice, policy_label, strategy_label
+from energylib.study.plan import BASELINE, Choice, mpc_label, policy_label, strategy_label
 
 
 @dataclass(eq=False)
@@ -47,7 +48,9 @@ class StudyResult:
         ``strategy``, ``ev_grid_kwh``, ``ev_pv_kwh``, ``ev_discharge_kwh``, ``bill_amount``,
         ``saving_amount``, ``departures``, ``departures_missed`` (no rows without an EV).
     policies : polars.DataFrame
-        ``policy``, ``bill_amount``, ``saving_amount``, ``share_of_optimum_pct``.
+        ``policy``, ``bill_amount``, ``saving_amount``, ``share_of_optimum_pct``,
+        ``mode_changes_per_day``, ``battery_cycles``, ``switch_threshold``,
+        ``stability_curve`` (see :func:`policy_frame`).
     sensitivity : polars.DataFrame
         ``scenario`` plus :func:`energylib.finance.sensitivity` columns.
     seconds : dict
@@ -337,18 +340,57 @@ def ev_frame(runs: dict[str, ScenarioResult]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=EV_SCHEMA)
 
 
+POLICY_SCHEMA = {
+    "policy": pl.String,
+    "bill_amount": pl.Float64,
+    "saving_amount": pl.Float64,
+    "mode_changes_per_day": pl.Float64,
+    "battery_cycles": pl.Float64,
+    "switch_threshold": pl.Float64,
+    "stability_curve": pl.Boolean,
+}
+
+
 def policy_frame(runs: dict[str, ScenarioResult]) -> pl.DataFrame:
-    frame = pl.DataFrame(
-        [
-            {"policy": k, "bill_amount": r.bill_total, "saving_amount": r.savings}
-            for k, r in runs.items()
-        ],
-        schema={"policy": pl.String, "bill_amount": pl.Float64, "saving_amount": pl.Float64},
-    )
+    """The policy comparison: each policy's bill and saving, its share of the optimum's
+    saving, how often the battery changes mode (:func:`energylib.dispatch.mpc.battery_modes`)
+    and its full cycles.  MPC rows carry their ``switch_threshold`` [currency];
+    ``stability_curve`` marks the rows run only for the trade-off (:func:`stability_frame`).
+    """
+    rows = []
+    for k, r in runs.items():
+        p = r.spec.policy
+        mpc = isinstance(p, MPCPolicy)
+        rows.append(
+            {
+                "policy": k,
+                "bill_amount": r.bill_total,
+                "saving_amount": r.savings,
+                "mode_changes_per_day": mode_changes_per_day(r.flows, r.spec.battery),
+                "battery_cycles": r.battery_cycles,
+                "switch_threshold": p.switch_threshold if mpc else None,
+                "stability_curve": mpc and k != mpc_label(p),
+            }
+        )
+    frame = pl.DataFrame(rows, schema=POLICY_SCHEMA)
     optimum = frame.filter(pl.col("policy") == "optimum")["saving_amount"]
     opt = float(optimum[0]) if optimum.len() else math.nan
     share = pl.col("saving_amount") / opt * 100.0 if opt > 0 else pl.lit(None, pl.Float64)
     return frame.with_columns(share.alias("share_of_optimum_pct"))
+
+
+def stability_frame(policies: pl.DataFrame) -> pl.DataFrame:
+    """MPC's stability trade-off from :func:`policy_frame`: one row per switch threshold
+    [currency], with the saving, its share of the optimum's, mode changes per day and
+    cycles, by threshold (empty without MPC rows)."""
+    cols = ["switch_threshold", "saving_amount", "share_of_optimum_pct", "mode_changes_per_day",
+            "battery_cycles"]  # fmt: skip
+    return (
+        policies.filter(pl.col("switch_threshold").is_not_null())
+        .select(cols)
+        .unique("switch_threshold", keep="first")
+        .sort("switch_threshold")
+    )
 
 
 def _seasons(months: np.ndarray, southern: bool) -> np.ndarray:

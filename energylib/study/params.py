@@ -21,16 +21,15 @@ import yaml
 
 from energylib import finance
 from energylib.config import PROJECT_ROOT
+from energylib.dispatch import policies
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, DrivingProfile
+from energylib.dispatch.mpc import FORECASTS, MPCPolicy
 from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption
 from energylib.site import SITES, Site
 from energylib.solar import PVSystem
 from energylib.tariff import (
     REGION_NETWORKS,
-    AmberTariff,
-    DynamicEUTariff,
-    FlatTariff,
-    NemRetailTariff,
+    TARIFF_KINDS,
     Tariff,
     TouPeriod,
 )
@@ -43,8 +42,8 @@ class StudyError(ValueError):
 DEFAULT_YEAR = "default_year"
 #: Rule policies a battery scenario can run with a real controller (no perfect foresight).
 REALISTIC_RULES = ("self_consumption", "price_threshold", "forecast_persistence")
-#: Every dispatch policy a study can name.
-POLICIES = (*REALISTIC_RULES, "forecast", "optimum")
+#: Every dispatch policy a study can name (``mpc``: model-predictive control, see MPCOptions).
+POLICIES = (*REALISTIC_RULES, "forecast", "mpc", "optimum")
 BEST_RULE = "best_rule"
 FILLS = ("same_weekday_last_year", "previous_day")
 #: ``resimulated``: every year of the horizon dispatched and billed again; ``scaled``: year 1
@@ -459,6 +458,51 @@ class ScenarioDef:
 
 
 @dataclass(frozen=True)
+class MPCOptions:
+    """Model-predictive control in a study (``policy_comparison.mpc``): the options of
+    :class:`energylib.dispatch.mpc.MPCPolicy`, and the stability trade-off the comparison
+    shows.
+
+    ``forecast``: ``persistence`` (yesterday's load, PV and prices: what a controller
+    without a forecaster has) or ``perfect``; ``known_intervals``: intervals whose prices
+    are known when deciding (1: the current one, as Amber publishes it); ``horizon_hours``
+    [h]; ``replan_minutes``: minutes between decisions (None: every interval; the plan in
+    force runs on in between); ``terminal_value`` [currency/kWh] or ``median`` / ``mean``;
+    ``switch_threshold``
+    [currency]: a plan that changes the battery's mode must beat carrying on by more than
+    this; ``thresholds``: MPC again at each of these thresholds, for the trade-off of saving
+    against mode changes.
+    """
+
+    forecast: str = "persistence"
+    known_intervals: int = 1
+    horizon_hours: float = 24.0
+    replan_minutes: int | None = None
+    terminal_value: float | str = "median"
+    switch_threshold: float = 0.0
+    thresholds: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.forecast not in FORECASTS:
+            raise ValueError(f"forecast {self.forecast!r}; use one of {list(FORECASTS)}")
+        for t in (self.switch_threshold, *self.thresholds):
+            self.policy(t)  # MPCPolicy says what is wrong
+
+    def policy(self, switch_threshold: float | None = None) -> MPCPolicy:
+        """The MPC policy (at ``switch_threshold`` instead of the options' own)."""
+        t = self.switch_threshold if switch_threshold is None else switch_threshold
+        return policies.resolve(
+            "mpc",
+            forecast=self.forecast,
+            known_intervals=int(self.known_intervals),
+            horizon_hours=float(self.horizon_hours),
+            replan_minutes=None if self.replan_minutes is None else int(self.replan_minutes),
+            terminal_value=self.terminal_value,
+            switch_threshold=float(t),
+        )
+
+
+@dataclass(frozen=True)
 class PolicyComparison:
     """The battery policies compared with the perfect-foresight optimum on one system.
 
@@ -475,12 +519,6 @@ class PolicyComparison:
 
 
 # --------------------------------------------------------------------------- tariffs
-TARIFF_KINDS = {
-    "amber": AmberTariff,
-    "nem_retail": NemRetailTariff,
-    "eu_dynamic": DynamicEUTariff,
-    "flat": FlatTariff,
-}
 
 
 def _tariff(value: Any, site: Site, prices: SeriesRef, where: str) -> Tariff:
@@ -546,6 +584,7 @@ class StudyParams:
     source: Path | None = None
     tariff_changes: tuple[tuple[date, Tariff], ...] = ()
     finance_method: str = "resimulated"
+    mpc: MPCOptions = MPCOptions()
 
     def tariff_on(self, day: date) -> Tariff:
         """The tariff in force on ``day``: the base tariff, or the latest change from before it."""
@@ -581,6 +620,8 @@ class StudyParams:
             return ForecastPolicy(forecast="perfect")
         if name == "forecast_persistence":
             return ForecastPolicy(forecast="persistence", name="forecast_persistence")
+        if name == "mpc":
+            return self.mpc.policy()
         raise StudyError(f"{self.where}: policy {name!r}; use one of {list(POLICIES)}")
 
 
@@ -692,11 +733,18 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
     if policy not in (BEST_RULE, *POLICIES):
         raise StudyError(f"{where}: policy {policy!r}; use {BEST_RULE} or one of {list(POLICIES)}")
     pc = _mapping(raw.get("policy_comparison"), "policy_comparison", where)
-    _check_keys(pc, _names(PolicyComparison) | {"price_threshold"}, "policy_comparison", where)
+    _check_keys(
+        pc, _names(PolicyComparison) | {"price_threshold", "mpc"}, "policy_comparison", where
+    )
     threshold = _build(
         PriceThreshold, _mapping(pc.pop("price_threshold", None), "price_threshold", where),
         "policy_comparison.price_threshold", where,
     )  # fmt: skip
+    mpc_raw = _mapping(pc.pop("mpc", None), "policy_comparison.mpc", where)
+    _check_keys(mpc_raw, _names(MPCOptions), "policy_comparison.mpc", where)
+    if "thresholds" in mpc_raw:
+        mpc_raw["thresholds"] = tuple(float(t) for t in mpc_raw["thresholds"])
+    mpc = _build(MPCOptions, mpc_raw, "policy_comparison.mpc", where)
     comparison = None
     if pc:
         if "policies" in pc:
@@ -780,6 +828,7 @@ def params_from_dict(raw: dict[str, Any], source: Path | None = None) -> StudyPa
         policy=policy,
         price_threshold=threshold,
         comparison=comparison,
+        mpc=mpc,
         assumptions=assumptions,
         other_om_per_year=other_om,
         sensitivity_scenario=sens,
@@ -799,6 +848,7 @@ __all__ = [
     "Inputs",
     "PVOptions",
     "Period",
+    "MPCOptions",
     "PolicyComparison",
     "ScenarioDef",
     "SeriesRef",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from energylib.dispatch.mpc import MPCPolicy
 from energylib.dispatch.optimum import OptimumOptions
 from energylib.dispatch.rules import SelfConsumption
 from energylib.scenario import ScenarioSpec
@@ -21,6 +22,7 @@ POLICY_LABELS = {
     "price_threshold": "price threshold",
     "forecast": "forecast (perfect)",
     "forecast_persistence": "forecast (yesterday)",
+    "mpc": "MPC",
     "optimum": "optimum",
 }
 STRATEGY_LABELS = {
@@ -69,7 +71,17 @@ def policy_label(spec: ScenarioSpec) -> str:
         return "-"
     if isinstance(spec.policy, OptimumOptions):
         return POLICY_LABELS["optimum"]
+    if isinstance(spec.policy, MPCPolicy):
+        return mpc_label(spec.policy)
     return POLICY_LABELS.get(spec.policy.name, spec.policy.name)
+
+
+def mpc_label(policy: MPCPolicy, *, threshold: bool = False) -> str:
+    """``MPC (persistence)``, or ``MPC (persistence), threshold 0.05`` for the trade-off."""
+    known = ", prices now known" if policy.known_intervals else ""
+    every = f", re-planned every {policy.replan_minutes} min" if policy.replan_minutes else ""
+    text = f"{POLICY_LABELS['mpc']} ({policy.forecast_name}{known}{every})"
+    return f"{text}, threshold {policy.switch_threshold:g}" if threshold else text
 
 
 def strategy_label(spec: ScenarioSpec) -> str:
@@ -157,7 +169,15 @@ def make_plan(params: StudyParams) -> Plan:
             with_pv, battery=params.battery(pc.battery).battery, ev_strategy=smart
         )
         for p in pc.policies:
-            policies[POLICY_LABELS[p]] = replace(with_battery, name=p, policy=_policy(params, p))
+            policy = _policy(params, p)
+            label = mpc_label(policy) if p == "mpc" else POLICY_LABELS[p]
+            policies[label] = replace(with_battery, name=p, policy=policy)
+        if "mpc" in pc.policies:  # the stability trade-off: MPC again at each threshold
+            for t in params.mpc.thresholds:
+                policy = params.mpc.policy(t)
+                policies[mpc_label(policy, threshold=True)] = replace(
+                    with_battery, name=f"mpc, threshold {t:g}", policy=policy
+                )
         if pc.optimum:
             window = pc.optimum_window_days
             options = OptimumOptions(

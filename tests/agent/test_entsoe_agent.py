@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from werkzeug import Request, Response
 
@@ -57,5 +58,10 @@ def test_agent_decides_on_entsoe_day_ahead_prices_in_eur(httpserver, tmp_path):
     assert 0 < d.price_per_kwh < 1  # EUR/kWh, converted from EUR/MWh at ingestion
     price = TestClient(create_app(settings, clock=clock.now)).get("/api/price").json()
     assert price["currency"] == "EUR" and price["unit"] == "EUR/kWh"
-    assert price["price_per_kwh"] == d.price_per_kwh
+    # the kiosk shows the day-ahead price; the decision prices it as a study bills it
+    spot = d.inputs["price_now_per_kwh"]
+    assert price["price_per_kwh"] == spot
+    assert d.inputs["tariff"] == "eu_dynamic"
+    assert d.price_per_kwh == pytest.approx((spot + 0.02 + 0.10154) * 1.21)
+    assert d.inputs["export_credit_now_per_kwh"] == pytest.approx(spot - 0.01)
     assert price["state"] in ("cheap", "normal", "expensive")

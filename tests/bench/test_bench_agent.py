@@ -99,13 +99,17 @@ def _setup(state_dir: str, model: str | None, **changes):
     return server, clock, fake, settings, watcher, make_agent, START
 
 
-def child_latency(state_dir: str, model: str, n: str, cached: str) -> None:
+def child_latency(
+    state_dir: str, model: str, n: str, cached: str, policy: str = "forecast"
+) -> None:
     import logging
 
     import psutil
 
     logging.disable(logging.WARNING)
-    server, clock, fake, settings, watcher, make_agent, start = _setup(state_dir, model)
+    server, clock, fake, settings, watcher, make_agent, start = _setup(
+        state_dir, model, policy=policy
+    )
     agent = make_agent(settings, clock, fake, models=watcher, use_forecast_cache=cached == "1")
     # Warm up: first collections, model load, numba and onnxruntime first calls.
     agent.scheduler.run_until(start + timedelta(minutes=10))
@@ -116,6 +120,7 @@ def child_latency(state_dir: str, model: str, n: str, cached: str) -> None:
     plain = decide.func
 
     cpu = []
+    replanned = []  # mpc: the decisions that re-planned (the others carry the plan on)
 
     def timed(now):
         t0, c0 = time.perf_counter(), time.thread_time()
@@ -123,6 +128,7 @@ def child_latency(state_dir: str, model: str, n: str, cached: str) -> None:
         lat.append((time.perf_counter() - t0) * 1e3)
         cpu.append((time.thread_time() - c0) * 1e3)
         stages.append(agent.decider.timings_ms.get("state", np.nan))
+        replanned.append(bool(d.forecast.get("plan", {}).get("replanned")))
         return d
 
     decide.func = timed
@@ -131,9 +137,14 @@ def child_latency(state_dir: str, model: str, n: str, cached: str) -> None:
     assert d.model_version.startswith("bench_model"), (d.model_version, d.forecast.get("note"))
     rss = psutil.Process().memory_info().rss / 2**20
     server.stop()
+    plans = np.asarray(lat)[np.asarray(replanned, dtype=bool)]
     print(
         json.dumps(
             {
+                "replans": int(plans.size),
+                "replan_p50_ms": float(np.percentile(plans, 50)) if plans.size else None,
+                "replan_p99_ms": float(np.percentile(plans, 99)) if plans.size else None,
+                "highspy_loaded": "highspy" in sys.modules,
                 "n": len(lat),
                 "p50_ms": float(np.percentile(lat, 50)),
                 "p99_ms": float(np.percentile(lat, 99)),
@@ -245,6 +256,27 @@ def test_bench_decision_latency_and_memory(model_file, tmp_path):
         f"{cold['torch_loaded']}): {cold['rss_mb']:.0f} MB (target <= 300 MB)"
     )
     assert cold["n"] == n
+
+
+def test_bench_decision_latency_and_memory_with_mpc(model_file, tmp_path):
+    """The mpc policy (issue 17): a 24-h plan at 5 min re-planned every interval, the
+    decisions in between carrying it on; the forecast policy in the same run for reference."""
+    n = 600
+    ref = _child("child_latency", str(tmp_path / "a"), str(model_file), str(n), "1", "forecast")
+    mpc = _child("child_latency", str(tmp_path / "b"), str(model_file), str(n), "1", "mpc")
+    for name, r in (("forecast", ref), ("mpc", mpc)):
+        print(
+            f"[agent] {name} policy, 1 CPU thread, {r['n']} decisions (forecast cache on): "
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms; "
+            f"CPU p50 {r['cpu_p50_ms']:.2f} ms, p99 {r['cpu_p99_ms']:.2f} ms; RSS {r['rss_mb']:.0f} MB "
+            f"(HiGHS loaded: {r['highspy_loaded']}); load average {r['load_avg']:.1f}"
+        )
+    print(
+        f"[agent] mpc re-planning decisions ({mpc['replans']}, 288-interval LP): p50 "
+        f"{mpc['replan_p50_ms']:.2f} ms, p99 {mpc['replan_p99_ms']:.2f} ms; RSS "
+        f"{mpc['rss_mb'] - ref['rss_mb']:+.0f} MB against the forecast policy"
+    )
+    assert mpc["highspy_loaded"] and not ref["highspy_loaded"] and mpc["replans"] > 0
 
 
 def test_bench_kiosk_page_load(tmp_path):

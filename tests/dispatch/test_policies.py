@@ -53,3 +53,15 @@ def test_an_option_the_policy_does_not_take_lists_those_it_does():
         resolve("price_threshold", horizon_hours=24)
     with pytest.raises(ValueError, match="options are none"):
         resolve("self_consumption", charge_below_per_kwh=0.1)
+
+
+def test_mpc_is_named_as_studies_and_the_agent_name_it():
+    from energylib.dispatch.mpc import MPCPolicy
+
+    p = resolve("mpc", forecast="persistence", horizon_hours=24.0, switch_threshold=0.05)
+    assert p == MPCPolicy(forecast="persistence", horizon_hours=24.0, switch_threshold=0.05)
+    assert {"forecast", "horizon_hours", "terminal_value", "switch_threshold"} <= set(
+        options_of("mpc")
+    )
+    with pytest.raises(ValueError, match="switch_threshold must be >= 0"):
+        resolve("mpc", switch_threshold=-1.0)

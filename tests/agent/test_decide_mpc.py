@@ -1,0 +1,159 @@
+"""The agent on the mpc policy (the study's MPC controller), and its prices through tariff.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from agent_fakes import START, make_agent, seed_history
+
+from energylib.agent.config import load_agent_settings
+from energylib.agent.decision_log import read_decisions
+from energylib.store import SqliteStore
+from energylib.tariff import Calendar, FlatTariff, MarketPrices
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _agent(settings, clock, fake, **changes):
+    s = settings.replace(**changes)
+    seed_history(SqliteStore(s.live_db), START, days=1)
+    return make_agent(s, clock, fake)
+
+
+def test_mpc_charges_an_empty_battery_at_the_cheapest_hour_and_logs_its_plan(
+    settings, clock, fake_amber
+):
+    clock.set(START + timedelta(hours=2))  # Sydney's solar noon: the day's cheapest prices
+    agent = _agent(settings, clock, fake_amber, policy="mpc")
+    agent.actuator.soc_fraction = 0.1
+    d = agent.run_once()
+    assert not d.stale and d.action == "charge"
+    assert 0 < d.battery_kw <= settings.battery.charge_kw + 1e-9
+    assert d.reason.startswith("mpc policy: plan: charge now") and "plan over 24 h" in d.reason
+    plan = d.forecast["plan"]
+    assert plan["replanned"] is True and plan["mode"] == "charge"
+    assert plan["horizon_h"] == 24.0 and np.isfinite(plan["expected_cost"])
+    assert plan["charge_kwh"] > 0 and plan["soc_end_kwh"] > 0  # the terminal value keeps some
+    # the plan reaches the decision log whole
+    (logged,) = read_decisions(settings.decisions_db)
+    assert logged["forecast"]["plan"] == plan
+
+
+def test_mpc_replans_once_per_interval_and_carries_the_plan_on_in_between(
+    settings, clock, fake_amber
+):
+    agent = _agent(settings, clock, fake_amber, policy="mpc")
+    first = agent.run_once()  # collects, then decides
+    clock.set(clock.now() + timedelta(minutes=1))  # same 5-min interval, no new data
+    second = agent.decider.decide(clock.now())
+    assert first.forecast["plan"]["replanned"] and not second.forecast["plan"]["replanned"]
+    assert (second.action, second.battery_kw) == (first.action, first.battery_kw)
+    assert second.forecast["plan"]["planned_at"] == first.forecast["plan"]["planned_at"]
+    clock.set(START + timedelta(minutes=5))  # the next interval (priced by the forecast)
+    third = agent.decider.decide(clock.now())
+    assert third.forecast["plan"]["replanned"]
+    assert third.forecast["plan"]["planned_at"] != first.forecast["plan"]["planned_at"]
+
+
+def test_a_flat_tariff_prices_every_interval_alike_whatever_the_market_price(
+    settings, clock, fake_amber
+):
+    flat = FlatTariff(import_per_kwh=0.3, feed_in_credit_per_kwh=0.05)
+    agent = _agent(settings, clock, fake_amber, policy="forecast", tariff=flat)
+    state = agent.decider.build_state(clock.now())
+    assert np.ptp(state.price) > 0.1  # the market's prices move ...
+    assert np.all(state.import_per_kwh == 0.3) and np.all(state.export_credit_per_kwh == 0.05)
+    d = agent.decider.decide(clock.now())
+    # ... but there is nothing to gain from moving energy at one price
+    assert d.action == "hold" and d.price_per_kwh == 0.3 and d.inputs["tariff"] == "flat"
+
+
+def test_amber_prices_go_through_the_amber_tariff_as_a_study_bills_them(
+    settings, clock, fake_amber
+):
+    agent = _agent(settings, clock, fake_amber, policy="self_consumption")
+    agent.run_once()  # collects the current and forecast intervals of both channels
+    st = agent.decider.build_state(clock.now())
+    cal = Calendar.from_utc(st.grid_us.astype("datetime64[us]"), settings.site.timezone, 5)
+    market = MarketPrices(general_per_kwh=st.price, feed_in_per_kwh=-st.feed_in_credit)
+    imp, exp = settings.tariff.interval_prices(cal, market)
+    np.testing.assert_array_equal(st.import_per_kwh, imp)
+    np.testing.assert_array_equal(st.export_credit_per_kwh, exp)
+    # Amber's negative feed-in price is a credit; past its forecast, yesterday's
+    assert np.all(st.export_credit_per_kwh > 0)
+
+
+def test_tariff_and_mpc_settings_from_the_environment(tmp_path):
+    env = {
+        "ENERGY_AGENT_POLICY": "mpc",
+        "ENERGY_AGENT_SWITCH_THRESHOLD": "0.1",
+        "ENERGY_AGENT_MARKET": "entsoe",
+        "ENERGY_AGENT_TARIFF_OPTIONS": '{"supplier_margin_per_kwh": 0.03}',
+        "ENERGY_DATA_DIR": str(tmp_path),
+    }
+    s = load_agent_settings(env_file=tmp_path / "none.env", environ=env)
+    assert s.tariff.name == "eu_dynamic" and s.tariff.supplier_margin_per_kwh == 0.03
+    assert s.policy_options["switch_threshold"] == 0.1
+    with pytest.raises(ValueError, match="ENERGY_AGENT_TARIFF='amber' cannot price the 'entsoe'"):
+        load_agent_settings(environ=env | {"ENERGY_AGENT_TARIFF": "amber"})
+    with pytest.raises(ValueError, match="ENERGY_AGENT_TARIFF_OPTIONS=.*JSON object"):
+        load_agent_settings(environ=env | {"ENERGY_AGENT_TARIFF_OPTIONS": '{"margin": 1}'})
+
+
+def test_highs_loads_only_when_mpc_is_the_policy(tmp_path):
+    """An agent deciding on a rule policy keeps HiGHS out of its memory; mpc loads it."""
+    code = """
+import sys
+sys.path.insert(0, "tests")
+from agent_fakes import START, at_home, seed_history
+from energylib.agent.actuator import DryRunActuator
+from energylib.agent.config import AgentSettings
+from energylib.agent.decide import Decider
+from energylib.store import SqliteStore
+from pathlib import Path
+s = AgentSettings(state_dir=Path(sys.argv[2]), policy=sys.argv[1], site=at_home())
+store = SqliteStore(s.live_db)
+seed_history(store, START, days=1)
+d = Decider(s, store, DryRunActuator(s.battery))
+action = d._policy(d.build_state(START - __import__("datetime").timedelta(hours=1)))[0]
+print(action, "highspy" in sys.modules)
+"""
+    out = {}
+    for policy in ("forecast", "mpc"):
+        r = subprocess.run(
+            [sys.executable, "-c", code, policy, str(tmp_path / policy)],
+            cwd=ROOT, env=os.environ, capture_output=True, text=True,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        out[policy] = r.stdout.splitlines()[-1].split()  # after HiGHS's banner
+    assert out["forecast"][1] == "False"
+    assert out["mpc"][1] == "True"
+
+
+def test_mpc_plans_the_plugged_in_ev_and_runs_without_a_battery(settings, clock, fake_amber):
+    from agent_fakes import amber_collectors
+
+    from energylib.agent.actuator import DryRunActuator
+    from energylib.agent.runner import build_agent
+    from energylib.dispatch.assets import EV
+
+    clock.set(START + timedelta(hours=20))  # 07:00 local, before the 08:00 departure
+    for battery in (settings.battery, None):
+        s = settings.replace(ev=EV(charger_kw=7.0), policy="mpc", battery=battery)
+        store = SqliteStore(s.live_db)
+        seed_history(store, START, days=1)
+        act = DryRunActuator(battery, soc_fraction=0.5, ev_plugged_in=True)
+        agent = build_agent(
+            s, clock=clock, collectors=amber_collectors(s, store, fake_amber), actuator=act
+        )
+        d = agent.run_once()
+        assert not d.stale and d.reason.startswith("mpc policy:") and "EV" in d.reason
+        assert 0.0 <= d.ev_kw <= 7.0 + 1e-9
+        if battery is None:
+            assert d.battery_kw == 0.0 and d.forecast["plan"]["mode"] == "hold"

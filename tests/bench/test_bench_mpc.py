@@ -1,0 +1,374 @@
+"""Benchmarks of model-predictive control (issue 17).  Prints the figures.
+
+Run:  PYTHONPATH=$PWD .venv/bin/python -m pytest tests/bench/test_bench_mpc.py -s -q \
+          --override-ini norecursedirs=
+
+* share of the perfect-foresight optimum's saving that MPC captures, next to the rule
+  policies, on the default year (the study's policy-comparison system: 6.6 kW PV, a
+  Powerwall 3, the Model Y charged solar-then-cheapest; 30 min) and on real prices (AEMO
+  VIC1 2024 through ``energy import aemo``, an SGSC household's load replayed onto 2024,
+  modelled PV, a Powerwall 3, the NEM retail tariff on spot; 30 min); MPC on perfect
+  forecasts, on persistence (yesterday), and on the trained ``pi`` forecaster's prices
+  (``energy train``'s preset; load and PV by persistence), with and without the current
+  interval's published price; battery mode changes per day and full cycles, with and
+  without the stability threshold;
+* a year of MPC re-planned every 30 min [s CPU] (target <= 30 s);
+* one plan over 48 h at 30 and at 5 min, warm-started from the previous one, p50 / p99 on
+  one core (targets <= 20 ms and <= 150 ms).
+
+``MPC_BENCH_FORECASTER`` names an exported model to use instead of training one; the
+forecaster trained here for the default year sees Jan-Sep 2025 in training (its chronological
+split), so that case is partly in-sample; the real-price forecaster is trained on 2023 and
+run on 2024.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ONE_THREAD = {
+    "POLARS_MAX_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+THRESHOLD = 0.05  # [AUD over the horizon] the stability threshold the figures quote
+SGSC_HOME = 10006684
+
+
+def _child(func: str, *args: str, timeout: int = 3600) -> dict:
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); "
+        f"from bench.test_bench_mpc import {func}; {func}(*sys.argv[1:])"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=os.environ | ONE_THREAD,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _start(year) -> datetime:
+    t = year.cal.interval_start[0].astype("datetime64[us]").astype(datetime)
+    return t.replace(tzinfo=UTC)
+
+
+def _compare(label: str, base_spec, year, mpc_cases: dict, rule_specs: dict) -> list[dict]:
+    """Optimum, rules and MPC cases on one year: share of the optimum's saving, mode
+    changes per day, cycles, CPU seconds."""
+    from energylib.dispatch.mpc import mode_changes_per_day
+    from energylib.scenario import run
+
+    rows = []
+    opt = run(base_spec, year)
+
+    def row(name, result, cpu):
+        rows.append(
+            {
+                "year": label,
+                "policy": name,
+                "saving": result.savings,
+                "share_pct": 100.0 * result.savings / opt.savings,
+                "mode_changes_per_day": mode_changes_per_day(result.flows, base_spec.battery),
+                "cycles": result.battery_cycles,
+                "cpu_s": cpu,
+            }
+        )
+        print(
+            f"[mpc] {label:12s} {name:48s} saving {result.savings:8.0f}  "
+            f"{rows[-1]['share_pct']:5.1f} % of the optimum  "
+            f"{rows[-1]['mode_changes_per_day']:5.1f} mode changes/day  "
+            f"{result.battery_cycles:5.0f} cycles  {cpu:6.1f} s CPU",
+            flush=True,
+        )
+
+    row("optimum", opt, float("nan"))
+    for name, spec in rule_specs.items():
+        row(name, run(spec, year), float("nan"))
+    for name, policy in mpc_cases.items():
+        c0 = time.process_time()
+        r = run(replace(base_spec, name=name, policy=policy), year)
+        row(name, r, time.process_time() - c0)
+    return rows
+
+
+def _mpc_cases(forecaster) -> dict:
+    from energylib.dispatch.mpc import MPCPolicy
+
+    out = {}
+    for fc in ("perfect", "persistence", forecaster):
+        fname = fc if isinstance(fc, str) else "forecaster"
+        known = (0,) if fc == "perfect" else (0, 1)
+        for k in known:
+            for th in (0.0, THRESHOLD):
+                p = MPCPolicy(forecast=fc, horizon_hours=24, known_intervals=k, switch_threshold=th)
+                tag = f"MPC {fname}{', price now known' if k else ''}, threshold {th:g}"
+                out[tag] = p
+    return out
+
+
+# --------------------------------------------------------------------------- the default year
+def _default_forecaster(tmp: Path):
+    from energylib.forecast.export import load_model
+
+    given = os.environ.get("MPC_BENCH_FORECASTER")
+    if given:
+        return load_model(given), given
+    out = tmp / "forecast_pi"
+    env = os.environ | {"ENERGYLIB_DATA_DIR": str(tmp)}
+    params = ROOT / "params" / "train_pi.yaml"
+    text = params.read_text()
+    for key, value in (
+        ("max_epochs", "15"),
+        ("max_train_batches", "200"),
+        ("max_eval_batches", "20"),
+    ):
+        text = "\n".join(
+            f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines()
+        )
+    text = text.replace("checkpoint_dir: models/forecast_pi", f"checkpoint_dir: {out}")
+    path = tmp / "train_pi_bench.yaml"
+    path.write_text(text)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "energylib.cli", "train", "--params", str(path), "--quiet"],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
+    print(
+        f"[mpc] trained the pi preset (15 epochs x 200 batches) in {time.perf_counter() - t0:.0f} s"
+    )
+    return load_model(out / "model.onnx"), str(out / "model.onnx")
+
+
+@pytest.mark.timeout(7200)
+def test_bench_mpc_on_the_default_year(tmp_path):
+    from energylib.dispatch.mpc import forecaster_forecast
+    from energylib.forecast.features import default_year_frame
+    from energylib.study import load_inputs, load_params
+    from energylib.study.plan import make_plan
+
+    params = load_params(ROOT / "params" / "scenarios_2025.yaml")
+    year = load_inputs(params).year
+    plan = make_plan(params)
+    base = plan.policies["optimum"]
+    rules = {k: s for k, s in plan.policies.items() if k != "optimum" and "MPC" not in k}
+    runner, path = _default_forecaster(tmp_path)
+    history, _ = default_year_frame("nem", 2025)
+    t0 = time.perf_counter()
+    fc = forecaster_forecast(
+        runner, history, _start(year), len(year), year.interval_minutes,
+        targets={"price_per_kwh": "general_per_kwh"}, name="forecaster",
+    )  # fmt: skip
+    print(
+        f"[mpc] forecaster {path}: {fc.issued.size} forecasts in {time.perf_counter() - t0:.1f} s"
+    )
+    rows = _compare("default year", base, year, _mpc_cases(fc), rules)
+    assert rows[0]["policy"] == "optimum"
+    print(f"[mpc] load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+# --------------------------------------------------------------------------- real prices
+def _real_year(store_dir: Path, shared: Path):
+    from energylib.cli import main
+    from energylib.study import load_inputs, params_from_dict
+    from energylib.study.plan import make_plan
+
+    aemo = sorted(str(p) for p in (shared / "aemo_vic1").glob("PRICE_AND_DEMAND_202[34]*_VIC1.csv"))
+    sgsc = shared / "sgsc_households" / "sgsc_40_households_30min.parquet"
+    assert main(["import", "aemo", *aemo, "--data-dir", str(store_dir)]) == 0
+    assert main(["import", "sgsc", str(sgsc), "--customers", str(SGSC_HOME),
+                 "--data-dir", str(store_dir)]) == 0  # fmt: skip
+    raw = {
+        "title": "An SGSC home on 2024 VIC1 prices",
+        "site": {"name": "my-home", "latitude": -37.81, "longitude": 144.96,
+                 "timezone": "Australia/Melbourne", "market": "nem"},
+        "period": {"year": 2024},
+        "interval_minutes": 30,
+        "inputs": {"load": {"source": "sgsc", "site": f"sgsc-{SGSC_HOME}", "replay_from": "2013-01-01"},
+                   "prices": {"source": "aemo", "site": "VIC1"},
+                   "store_dir": str(store_dir / "processed")},
+        "tariff": {"kind": "nem_retail"},
+        "pv": {"sizes_kw": [0.0, 6.6], "cost_per_kw": 1000.0, "export_limit_kw": 5.0},
+        "batteries": [{"name": "Powerwall 3", "capacity_kwh": 13.5, "charge_kw": 5.0,
+                       "discharge_kw": 11.5, "cost_per_unit": 13400.0, "installation": 1500.0}],
+        "scenarios": [{"name": "Solar 6.6 kW + Powerwall 3", "pv_kw": 6.6, "battery": "Powerwall 3"}],
+        "policy_comparison": {"pv_kw": 6.6, "battery": "Powerwall 3"},
+    }  # fmt: skip
+    params = params_from_dict(raw)
+    return params, load_inputs(params).year, make_plan(params)
+
+
+def _real_forecaster(tmp: Path, shared: Path, site, timezone: str):
+    """TOTAL_PRICE_WEATHER_TIME on 2023: VIC1 spot, the SGSC home's 2012-13 half-hours
+    replayed onto 2023, the study's generated weather."""
+    import pandas as pd
+    import polars as pl
+
+    from energylib.align import resample
+    from energylib.forecast.export import export_onnx, load_model
+    from energylib.forecast.train import TrainConfig, train
+    from energylib.ingest.aemo import read_aemo_price_csv
+    from energylib.ingest.households import read_sgsc_households
+    from energylib.schema import TIME
+    from energylib.simulate.weather import generate_weather
+    from energylib.study.inputs import WEATHER_SEED
+
+    start = datetime(2022, 12, 1, tzinfo=UTC)
+    end = datetime(2025, 1, 1, tzinfo=UTC)
+    frames = [read_aemo_price_csv(p) for p in sorted((shared / "aemo_vic1").glob("*.csv"))]
+    spot = pl.concat([f for f, _ in frames]).sort(TIME).unique(TIME, keep="last").sort(TIME)
+    spot30, _ = resample(spot.select(TIME, "spot_per_kwh"), frames[0][1], 30)
+    ((usage, _),) = read_sgsc_households(shared / "sgsc_households", customers=[SGSC_HOME])
+    # The trial replayed 574 weeks on (weekdays kept): its 2012 onto 2023, its 2013 onto 2024.
+    load = usage.with_columns(pl.col(TIME) + timedelta(weeks=574))
+    w = generate_weather(site, pd.Timestamp(start), pd.Timestamp(end), 30, WEATHER_SEED)
+    utc = w.index.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]")
+    weather = pl.DataFrame(
+        {TIME: pl.Series(utc).dt.replace_time_zone("UTC"), "ghi_w_m2": w["ghi"].to_numpy(),
+         "temp_air_c": w["temp_air"].to_numpy()}
+    ).with_columns(pl.col(TIME).dt.cast_time_unit("us"))  # fmt: skip
+    frame = (
+        spot30.rename({"spot_per_kwh": "price_per_kwh"})
+        .join(load.select(TIME, pl.col("energy_kwh").alias("total_kwh")), on=TIME, how="inner")
+        .join(weather, on=TIME, how="inner")
+        .filter((pl.col(TIME) >= start) & (pl.col(TIME) < end))
+        .sort(TIME)
+    )
+    train_part = frame.filter(pl.col(TIME) < datetime(2023, 12, 31, 13, tzinfo=UTC))
+    # The home's trial data starts mid-2012: seven months to learn from, so the validation
+    # block is long enough for the month-ahead head's windows (the test block is unused).
+    cfg = TrainConfig(
+        preset="pi", feature_spec="TOTAL_PRICE_WEATHER_TIME", learning_rate=1e-3, max_epochs=8,
+        max_train_batches=150, max_eval_batches=20, cpu_threads=1, device="cpu",
+        split=(0.6, 0.38, 0.02),
+    )  # fmt: skip
+    t0 = time.perf_counter()
+    result = train(train_part, timezone, cfg, tmp / "forecast_real", progress=False)
+    onnx = export_onnx(result.best_checkpoint, tmp / "forecast_real" / "model.onnx")
+    print(
+        f"[mpc] trained the pi preset on 2023 VIC1 spot + the SGSC home ({train_part.height} half-hours) "
+        f"in {time.perf_counter() - t0:.0f} s; best validation loss {result.best_val_loss:.3f}"
+    )
+    return load_model(onnx), frame
+
+
+@pytest.mark.timeout(7200)
+def test_bench_mpc_on_real_prices(tmp_path, shared_data):
+    from energylib.dispatch.mpc import forecaster_forecast
+
+    params, year, plan = _real_year(tmp_path / "store", shared_data)
+    base = plan.policies["optimum"]
+    rules = {k: s for k, s in plan.policies.items() if k != "optimum" and "MPC" not in k}
+    runner, history = _real_forecaster(tmp_path, shared_data, params.site, params.site.timezone)
+    fc = forecaster_forecast(
+        runner, history, _start(year), len(year), year.interval_minutes,
+        targets={"price_per_kwh": "spot_per_kwh"}, name="forecaster",
+    )  # fmt: skip
+    rows = _compare("VIC1 2024", base, year, _mpc_cases(fc), rules)
+    assert rows[0]["policy"] == "optimum"
+    print(f"[mpc] load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+# --------------------------------------------------------------------------- speed
+def child_year(minutes: str, with_ev: str) -> None:
+    """A year of MPC (persistence, 24 h horizon) re-planned every 30 min, one thread."""
+    from energylib.dispatch.mpc import MPCPolicy, run_mpc
+    from energylib.study import load_inputs, load_params
+    from energylib.study.plan import make_plan
+
+    params = load_params(ROOT / "params" / "scenarios_2025.yaml")
+    year = load_inputs(params).year
+    spec = make_plan(params).policies["optimum"]
+    pv = year.pv_kwh(spec.pv)
+    imp, exp = year.prices(spec.tariff)
+    prices, market = year.price_model(spec.tariff)
+    ev = spec.ev if with_ev == "1" else None
+    load = year.load_kwh if ev is not None else year.load_kwh + year.ev_load_kwh
+    policy = MPCPolicy(forecast="persistence", horizon_hours=24, replan_minutes=int(minutes))
+    c0, t0 = time.process_time(), time.perf_counter()
+    r = run_mpc(
+        load, pv, imp, exp, year.interval_minutes, policy=policy, battery=spec.battery, ev=ev,
+        ev_arrays=year.ev_arrays(ev) if ev else None, prices=prices, market=market,
+        export_limit_kw=spec.pv.export_limit_kw,
+    )  # fmt: skip
+    print(json.dumps({"cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - t0,
+                      "decisions": r.stats.decisions, "load": os.getloadavg()[0]}))  # fmt: skip
+
+
+def child_plan_latency(minutes: str, n: str) -> None:
+    """One plan over 48 h, warm-started from the previous one (the data shifts by one
+    interval each time), on one thread: update + solve + choose [ms]."""
+    from energylib.dispatch.assets import Battery
+    from energylib.dispatch.mpc import MPCController, MPCPolicy
+
+    m = int(minutes)
+    ctl = MPCController(
+        MPCPolicy(horizon_hours=48, switch_threshold=THRESHOLD), m, battery=Battery()
+    )
+    steps, per_day = ctl.n, 1440 // m
+    rng = np.random.default_rng(0)
+    total = steps + int(n)
+    t = np.arange(total)
+    h = m / 60
+    load = (0.6 + 0.4 * np.sin(2 * np.pi * t / per_day) + rng.gamma(2, 0.2, total)) * h
+    pv = (
+        np.clip(np.sin(2 * np.pi * (t / per_day - 0.25)), 0, None)
+        * 5
+        * h
+        * rng.uniform(0.5, 1, total)
+    )
+    price = 0.25 + 0.15 * np.sin(2 * np.pi * t / per_day + 1) + rng.normal(0, 0.05, total)
+    ms, cpu, soc, mode = [], [], 6.75, None
+    for k in range(int(n)):
+        sl = slice(k, k + steps)
+        c0, t0 = time.thread_time(), time.perf_counter()
+        step = ctl.decide(
+            k, load[sl], pv[sl], price[sl], 0.3 * price[sl], soc_kwh=soc, mode_now=mode
+        )
+        ms.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.thread_time() - c0) * 1e3)
+        soc, mode = float(step.plan.soc_kwh[0]), step.mode
+    print(json.dumps({
+        "steps": steps, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+        "cpu_p50_ms": float(np.percentile(cpu, 50)), "cpu_p99_ms": float(np.percentile(cpu, 99)),
+        "load": os.getloadavg()[0],
+    }))  # fmt: skip
+
+
+@pytest.mark.timeout(3600)
+def test_bench_mpc_year_every_30_min():
+    for ev in ("0", "1"):
+        r = _child("child_year", "30", ev)
+        print(
+            f"[mpc] a 30-min year re-planned every 30 min ({r['decisions']} plans over 24 h, "
+            f"persistence, PV + Powerwall 3{' + EV' if ev == '1' else ''}), one thread: "
+            f"{r['cpu_s']:.1f} s CPU, {r['wall_s']:.1f} s wall (target <= 30 s); load average {r['load']:.1f}"
+        )
+
+
+@pytest.mark.timeout(3600)
+def test_bench_one_48h_plan():
+    for minutes, target in (("30", 20), ("5", 150)):
+        r = _child("child_plan_latency", minutes, "400")
+        print(
+            f"[mpc] one 48-h plan at {minutes} min ({r['steps']} intervals, battery, warm start): "
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms wall; CPU p50 {r['cpu_p50_ms']:.2f}, "
+            f"p99 {r['cpu_p99_ms']:.2f} ms (target p99 <= {target} ms); load average {r['load']:.1f}"
+        )

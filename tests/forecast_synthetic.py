@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
+from energylib.forecast.dayahead import DayAheadData
 from energylib.forecast.features import TRADING_24
 from energylib.schema import interval_index
 
@@ -69,3 +70,20 @@ def tiny_config(**changes):
         "learning_rate": 1e-3,
     }
     return TrainConfig(**(base | changes))
+
+
+def market(days: int = 120, seed: int = 0) -> DayAheadData:
+    """A synthetic hourly market: a daily and weekly price shape driven by load and wind."""
+    rng = np.random.default_rng(seed)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    t = interval_index(start, start + timedelta(days=days), 60)
+    n = len(t)
+    h = np.arange(n) % 24
+    dow = (np.arange(n) // 24) % 7
+    load = 40 + 8 * np.sin(2 * np.pi * (h - 6) / 24) - 4 * (dow >= 5) + rng.normal(0, 1, n)
+    wind = np.clip(3 + np.cumsum(rng.normal(0, 0.2, n)) % 5, 0, None)
+    price = 0.5 * load - 2.0 * wind + rng.normal(0, 0.8, n)
+    frame = pl.DataFrame(
+        {"interval_start": t, "price_per_kwh": price / 1000, "load_forecast_mw": load, "wind_forecast_mw": wind}
+    )
+    return DayAheadData.from_frame(frame, "price_per_kwh", ["load_forecast_mw", "wind_forecast_mw"])

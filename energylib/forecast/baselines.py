@@ -2,13 +2,14 @@
 
 All work on one target series on a gap-free interval grid (NaN where missing)
 and a set of anchor rows; each returns ``(n_anchors, horizon)`` forecasts of the
-rows ``anchor + 1 .. anchor + horizon``, using only rows ``<= anchor``
-(the profile uses only the training block).
+rows ``anchor + 1 .. anchor + horizon``, using only rows ``<= anchor`` and inputs
+known in advance for the forecast's rows (the profile uses only the training block).
 
 * :func:`seasonal_naive`: the same interval one season earlier (``season=48``:
-  yesterday; ``season=336``: last week), repeated for horizons past a season;
-* :class:`RidgeAR`: a direct multi-output ridge regression on the last 48 values,
-  the anchor's calendar (hour, weekday, day of year, sin/cos) and weather;
+  yesterday at 30 min; ``season=336``: last week), repeated for horizons past a season;
+* :class:`RidgeAR`: a direct multi-output ridge regression on the last day of values,
+  the anchor's calendar (hour, weekday, day of year, sin/cos) and weather, and the
+  known-future inputs (day-ahead forecasts) of the forecast's first day;
 * :func:`hour_of_week_profile` / :func:`profile_forecast`: the mean by local
   half-hour of the week from training history: the simulator's baseline load
   (and solar) forecast.
@@ -56,11 +57,54 @@ def calendar_regressors(times: pl.Series, timezone: str) -> np.ndarray:
 
 
 @dataclass
+class LinearFit:
+    """A linear map fitted on standardised regressors: ``((x - x_mean) / x_std) @ coef + y_mean``."""
+
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: np.ndarray
+    coef: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return ((np.asarray(x, dtype=np.float64) - self.x_mean) / self.x_std) @ self.coef + self.y_mean
+
+
+def ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> LinearFit:
+    """Multi-output ridge regression on standardised regressors.
+
+    Rows with a missing regressor or target are left out.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        ``(n, p)`` regressors.
+    y : numpy.ndarray
+        ``(n, k)`` targets.
+    alpha : float
+        Penalty on the standardised coefficients.
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    y2 = y.reshape(len(y), -1)
+    rows = np.isfinite(x).all(axis=1) & np.isfinite(y2).all(axis=1)
+    if rows.sum() < 2:
+        raise ValueError("fewer than 2 complete training rows for the ridge baseline")
+    x, y2 = x[rows], y2[rows]
+    x_mean, x_std = x.mean(axis=0), x.std(axis=0)
+    x_std = np.where(x_std > 1e-12, x_std, 1.0)
+    xs = (x - x_mean) / x_std
+    y_mean = y2.mean(axis=0)
+    gram = xs.T @ xs + alpha * np.eye(xs.shape[1])
+    coef = np.linalg.solve(gram, xs.T @ (y2 - y_mean))
+    return LinearFit(x_mean, x_std, y_mean, coef)
+
+
+@dataclass
 class RidgeAR:
     """Direct multi-horizon ridge regression: one linear map from regressors to all steps.
 
     Regressors at the anchor: the last ``lags`` values of the series, then the
-    ``exog`` columns (calendar and weather at the anchor: known when forecasting).
+    ``exog`` columns (calendar and weather at the anchor: known when forecasting), then
+    the known-future inputs (``future``) at the first ``future_steps`` forecast intervals.
     """
 
     lags: int
@@ -69,12 +113,18 @@ class RidgeAR:
     x_std: np.ndarray
     y_mean: np.ndarray
     coef: np.ndarray
+    future_steps: int = 0
 
     @staticmethod
     def design(
-        y: np.ndarray, exog: np.ndarray | None, anchors: np.ndarray, lags: int
+        y: np.ndarray,
+        exog: np.ndarray | None,
+        anchors: np.ndarray,
+        lags: int,
+        future: np.ndarray | None = None,
+        future_steps: int = 0,
     ) -> np.ndarray:
-        """Regressor matrix ``(n_anchors, lags + n_exog)``."""
+        """Regressor matrix ``(n_anchors, lags + n_exog + future_steps * n_future)``."""
         a = np.asarray(anchors)
         idx = a[:, None] + np.arange(-lags + 1, 1)[None, :]
         if (idx < 0).any():
@@ -82,6 +132,9 @@ class RidgeAR:
         parts = [np.asarray(y, dtype=np.float64)[idx]]
         if exog is not None:
             parts.append(np.asarray(exog, dtype=np.float64)[a])
+        if future is not None and future_steps and np.shape(future)[1]:
+            ahead = a[:, None] + np.arange(1, future_steps + 1)[None, :]
+            parts.append(np.asarray(future, dtype=np.float64)[ahead].reshape(len(a), -1))
         return np.column_stack(parts)
 
     @classmethod
@@ -93,6 +146,8 @@ class RidgeAR:
         horizon: int,
         lags: int = 48,
         alpha: float = 1.0,
+        future: np.ndarray | None = None,
+        future_steps: int = 0,
     ) -> RidgeAR:
         """Fit on the windows at ``anchors`` (training anchors only).
 
@@ -110,26 +165,27 @@ class RidgeAR:
             Past values used [intervals].
         alpha : float
             Ridge penalty on standardised regressors.
+        future : numpy.ndarray, optional
+            ``(n_rows, n_future)`` inputs known in advance, on the same grid.
+        future_steps : int
+            Forecast intervals whose known-future inputs are regressors (a day, say).
         """
-        x = cls.design(y, exog, anchors, lags)
+        x = cls.design(y, exog, anchors, lags, future, future_steps)
         tgt = np.asarray(y, dtype=np.float64)[
             np.asarray(anchors)[:, None] + np.arange(1, horizon + 1)[None, :]
         ]
-        rows = np.isfinite(x).all(axis=1) & np.isfinite(tgt).all(axis=1)
-        if rows.sum() < 2:
-            raise ValueError("fewer than 2 complete training windows for the ridge baseline")
-        x, tgt = x[rows], tgt[rows]
-        x_mean, x_std = x.mean(axis=0), x.std(axis=0)
-        x_std = np.where(x_std > 1e-12, x_std, 1.0)
-        xs = (x - x_mean) / x_std
-        y_mean = tgt.mean(axis=0)
-        gram = xs.T @ xs + alpha * np.eye(xs.shape[1])
-        coef = np.linalg.solve(gram, xs.T @ (tgt - y_mean))
-        return cls(lags, alpha, x_mean, x_std, y_mean, coef)
+        fit = ridge_fit(x, tgt, alpha)
+        return cls(lags, alpha, fit.x_mean, fit.x_std, fit.y_mean, fit.coef, future_steps)
 
-    def predict(self, y: np.ndarray, exog: np.ndarray | None, anchors: np.ndarray) -> np.ndarray:
+    def predict(
+        self,
+        y: np.ndarray,
+        exog: np.ndarray | None,
+        anchors: np.ndarray,
+        future: np.ndarray | None = None,
+    ) -> np.ndarray:
         """``(n_anchors, horizon)`` forecasts."""
-        x = self.design(y, exog, anchors, self.lags)
+        x = self.design(y, exog, anchors, self.lags, future, self.future_steps)
         return ((x - self.x_mean) / self.x_std) @ self.coef + self.y_mean
 
 

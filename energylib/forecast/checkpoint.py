@@ -28,9 +28,10 @@ class Forecaster(ForecastRunner):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
 
-    def run_scaled(self, x: np.ndarray) -> list[np.ndarray]:
+    def run_scaled(self, x: np.ndarray, future: np.ndarray | None = None) -> list[np.ndarray]:
         with torch.no_grad():
-            out = self.model(torch.as_tensor(x, device=self.device))
+            fut = None if future is None else torch.as_tensor(future, device=self.device)
+            out = self.model(torch.as_tensor(x, device=self.device), fut)
         return [o.cpu().numpy() for o in out]
 
 

@@ -48,12 +48,14 @@ def _traced(checkpoint: str | Path):
 
     fc = load_checkpoint(checkpoint, device="cpu")
     cfg = fc.model.config
-    example = torch.zeros(1, cfg.sequence_length, cfg.n_features)
+    example: tuple = (torch.zeros(1, cfg.sequence_length, cfg.n_features),)
+    if cfg.n_future:
+        example += (torch.zeros(1, max(cfg.horizons), cfg.n_future),)
     # Tracing with autograd on keeps the encoder on its standard (exportable) path instead of
     # the fused inference kernel; the traced graph computes the same function.
     with torch.enable_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript deprecation notices and tracer hints
-        traced = torch.jit.trace(fc.model, (example,), check_trace=False)
+        traced = torch.jit.trace(fc.model, example, check_trace=False)
     return fc, traced, example
 
 
@@ -85,7 +87,8 @@ def export_onnx(checkpoint: str | Path, path: str | Path, opset: int = 17) -> Pa
 
     Uses the TorchScript-based exporter (``dynamo=False``); every operator of the
     EnergyTransformer (linear, layer norm, softmax attention, GELU) exports at opset 17.
-    The batch dimension is dynamic.
+    The batch dimension is dynamic.  A model with known-future inputs has a second
+    input, ``future``.
     """
     import onnx  # optional: onnx, only to export
     import torch  # optional: torch is absent on a Pi
@@ -99,13 +102,14 @@ def export_onnx(checkpoint: str | Path, path: str | Path, opset: int = 17) -> Pa
         # The legacy exporter is chosen on purpose (the dynamo one needs onnxscript); its
         # deprecation notice and tracer hints (shape checks traced as constants) are expected.
         warnings.simplefilter("ignore")
+        inputs = ["inputs", "future"][: len(example)]
         torch.onnx.export(
             fc.model,
-            (example,),
+            example,
             str(tmp),
-            input_names=["inputs"],
+            input_names=inputs,
             output_names=names,
-            dynamic_axes={"inputs": {0: "batch"}} | {n: {0: "batch"} for n in names},
+            dynamic_axes={i: {0: "batch"} for i in inputs} | {n: {0: "batch"} for n in names},
             opset_version=opset,
             dynamo=False,
         )
@@ -135,16 +139,21 @@ class TorchScriptForecaster(ForecastRunner):
         super().__init__(json.loads(extra[METADATA_KEY]))
         self.path = Path(path)
 
-    def run_scaled(self, x: np.ndarray) -> list[np.ndarray]:
+    def run_scaled(self, x: np.ndarray, future: np.ndarray | None = None) -> list[np.ndarray]:
         import torch  # optional: torch is absent on a Pi
 
         with torch.inference_mode():
-            out = self.module(torch.from_numpy(x))
+            args = (torch.from_numpy(x),) + (() if future is None else (torch.from_numpy(future),))
+            out = self.module(*args)
         return [o.numpy() for o in out]
 
 
 class OnnxForecaster(ForecastRunner):
-    """An ONNX model file with its metadata, run by onnxruntime on the CPU."""
+    """An ONNX model file with its metadata, run by onnxruntime on the CPU.
+
+    ``threads``: intra-op threads (None: onnxruntime's default, every core; 1 suits a
+    small model on a shared machine or a Pi running other services).
+    """
 
     def __init__(self, path: str | Path, threads: int | None = None):
         import onnxruntime as ort  # optional: onnxruntime, only to run an .onnx file
@@ -162,17 +171,28 @@ class OnnxForecaster(ForecastRunner):
         super().__init__(json.loads(meta))
         self.path = Path(path)
 
-    def run_scaled(self, x: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(self.output_names, {"inputs": x})
+    def run_scaled(self, x: np.ndarray, future: np.ndarray | None = None) -> list[np.ndarray]:
+        feeds = {"inputs": x} | ({} if future is None else {"future": future})
+        return self.session.run(self.output_names, feeds)
 
 
-def load_model(path: str | Path) -> ForecastRunner:
-    """Load an exported model (``.onnx`` by onnxruntime, anything else as TorchScript)."""
+def load_model(path: str | Path, *, threads: int | None = None) -> ForecastRunner:
+    """Load an exported model (``.onnx`` by onnxruntime, anything else as TorchScript).
+
+    ``threads``: intra-op threads of the ONNX session (None: onnxruntime's default,
+    which takes every core; TorchScript follows ``torch.set_num_threads``).
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     try:
-        return OnnxForecaster(path) if path.suffix == ".onnx" else TorchScriptForecaster(path)
+        return (
+            OnnxForecaster(path, threads)
+            if path.suffix == ".onnx"
+            else TorchScriptForecaster(path)
+        )
     except ModelFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - any loader failure means the file is unusable
@@ -181,20 +201,31 @@ def load_model(path: str | Path) -> ForecastRunner:
         ) from exc
 
 
-_CACHE: dict[tuple[str, float], ForecastRunner] = {}
+_CACHE: dict[tuple, ForecastRunner] = {}
 
 
-def predict(history: pl.DataFrame, model: str | Path | ForecastRunner) -> dict[str, pl.DataFrame]:
-    """Day, week and month forecasts from the latest intervals of ``history``: one call.
+def predict(
+    history: pl.DataFrame,
+    model: str | Path | ForecastRunner,
+    future: pl.DataFrame | None = None,
+    *,
+    threads: int | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Forecasts at every horizon (day, week and month for the shipped specs) from the
+    latest intervals of ``history``: one call.
 
     Parameters
     ----------
     history : polars.DataFrame
-        Half-hourly canonical frame with the model's feature columns; its latest
+        Canonical frame at the model's interval with its feature columns; its latest
         ``spec.history_rows`` intervals (48 + 336 for the lags of ``TRADING_24``) must be present.
     model : str, Path or ForecastRunner
         An exported model file (loaded once and cached until the file changes) or a
         loaded forecaster.
+    future : polars.DataFrame, optional
+        Known-future inputs at the forecast intervals, for a model that reads them.
+    threads : int, optional
+        ONNX intra-op threads when loading a file (see :func:`load_model`).
 
     Returns
     -------
@@ -204,12 +235,12 @@ def predict(history: pl.DataFrame, model: str | Path | ForecastRunner) -> dict[s
     """
     if not isinstance(model, ForecastRunner):
         p = Path(model)
-        key = (str(p.resolve()), p.stat().st_mtime)
+        key = (str(p.resolve()), p.stat().st_mtime, threads)
         if key not in _CACHE:
             _CACHE.clear()
-            _CACHE[key] = load_model(p)
+            _CACHE[key] = load_model(p, threads=threads)
         model = _CACHE[key]
-    return model.predict(history)
+    return model.predict(history, future)
 
 
 def validate_model_file(path: str | Path, history: pl.DataFrame | None = None) -> dict:
@@ -231,8 +262,13 @@ def validate_model_file(path: str | Path, history: pl.DataFrame | None = None) -
             f"{path}: input scaler has {len(runner.scalers.inputs.center)} columns for {spec.n_features} features; re-export it"
         )
     windows = np.tile(runner.scalers.inputs.center, (2, spec.sequence_length, 1))
+    future = None
+    if spec.n_future:
+        if runner.scalers.future is None:
+            raise ModelFileError(f"{path}: known-future inputs without their scaler; re-export it")
+        future = np.tile(runner.scalers.future.center, (2, spec.max_horizon, 1))
     try:
-        out = runner.predict_array(windows)
+        out = runner.predict_array(windows, future)
     except Exception as exc:  # noqa: BLE001 - a model that cannot run must not be swapped in
         raise ModelFileError(
             f"{path}: the model does not run on a (2, {spec.sequence_length}, {spec.n_features}) input: {exc}"
@@ -273,12 +309,12 @@ def export_parity(
     eager = load_checkpoint(checkpoint)
     other = exported if isinstance(exported, ForecastRunner) else load_model(exported)
     cfg = eager.model.config
-    x = (
-        np.random.default_rng(seed)
-        .standard_normal((n, cfg.sequence_length, cfg.n_features))
-        .astype(np.float32)
-    )
-    a, b = eager.run_scaled(x), other.run_scaled(x)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, cfg.sequence_length, cfg.n_features)).astype(np.float32)
+    f = None
+    if cfg.n_future:
+        f = rng.standard_normal((n, max(cfg.horizons), cfg.n_future)).astype(np.float32)
+    a, b = eager.run_scaled(x, f), other.run_scaled(x, f)
     return float(
         max(np.max(np.abs(np.asarray(u) - np.asarray(v))) for u, v in zip(a, b, strict=True))
     )

@@ -1,9 +1,19 @@
-"""Feature specs, half-hourly feature matrices, sequence windows, splits and scalers.
+"""Feature specs, feature matrices, sequence windows, splits and scalers, at any interval.
 
-A :class:`FeatureSpec` declares, by name, what the model sees at each
-half-hour and what it forecasts.  It is plain data (``to_dict`` /
-``from_dict``), so a checkpoint or an exported model carries it and the Pi
-builds exactly the same inputs from live history.
+A :class:`FeatureSpec` declares, by name, what the model sees at each interval
+and what it forecasts.  It is plain data (``to_dict`` / ``from_dict``), so a
+checkpoint or an exported model carries it and the Pi builds exactly the same
+inputs from live history.
+
+Any series: :meth:`FeatureSpec.for_series` makes a spec from a frame in one call
+(the target, its lags of whole days, time encodings, other inputs, inputs known in
+advance, any horizons, any interval length); :meth:`FeatureSpec.at_interval` moves a
+spec to another interval length keeping its durations (lags of days stay days).
+
+Inputs known in advance (``future``): day-ahead load and wind forecasts, weather
+forecasts, calendar.  The model sees their values at the forecast's own intervals
+``i + 1 .. i + H`` beside the history window (see
+:mod:`energylib.forecast.transformer`); the baselines take them as regressors.
 
 Two specs ship:
 
@@ -26,18 +36,18 @@ half-hours after the anchor.
   what the federated forecaster (:mod:`energylib.forecast.federated`) trains on.
 
 Leakage rules, enforced here and proved in ``tests/forecast``: a sample anchored
-at row ``i`` takes inputs from rows ``i - 47 .. i`` only (lags reach further
-back, never forward) and targets from rows ``i + 1 .. i + H``; splits are
-contiguous blocks of time, and a sample belongs to a split only when all of its
-input and target rows lie inside that block; scalers are fitted on the training
-block's rows only.
+at row ``i`` takes inputs from rows ``i - L + 1 .. i`` only (lags reach further
+back, never forward), known-future inputs from rows ``i + 1 .. i + H`` only, and
+targets from rows ``i + 1 .. i + H``; splits are contiguous blocks of time, and a
+sample belongs to a split only when all of its input and target rows lie inside
+that block; scalers are fitted on the training block's rows only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -50,6 +60,14 @@ TARGET_TRANSFORMS = ("none", "log")
 LOG_OFFSET = 0.01  # added before the log: [kWh per interval] for consumption, keeps 0 finite
 TIME_ENCODINGS = ("hour_sin", "hour_cos", "dow_sin", "dow_cos", "doy_sin", "doy_cos")
 FEATURE_KINDS = ("column", "sum", "lag", "time")
+#: Lags of whole days a spec made by :meth:`FeatureSpec.for_series` gives its target [days].
+DAY_LAGS = (1, 2, 3, 7)
+#: Time encodings :meth:`FeatureSpec.for_series` adds by default.
+DEFAULT_TIME = ("hour_sin", "hour_cos", "dow_sin", "dow_cos")
+#: Task kinds: how a task's target is scaled, which loss it trains on, whether it gets a
+#: level and profile baseline.  ``price``: heavy-tailed, median/IQR scaling, MAE loss,
+#: residual on the recent level plus a time-of-day profile; ``consumption``: standardised, MSE.
+TASK_KINDS = ("consumption", "price")
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,38 @@ class Feature:
         if self.kind == "lag" and self.lag < 1:
             raise ValueError(f"feature {self.name!r}: lag must be >= 1 step, got {self.lag}")
 
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Feature:
+        return cls(d["name"], d["kind"], tuple(d["columns"]), int(d.get("lag", 0)))
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"columns": list(self.columns)}
+
+
+def task_kind(task: str, target: str) -> str:
+    """The kind of a task (see :data:`TASK_KINDS`): its name where that is a kind, else
+    from its target column's unit (a ``*_per_kwh`` price is ``price``)."""
+    if task in TASK_KINDS:
+        return task
+    return "price" if column_unit(target) == "price" else "consumption"
+
+
+def _horizon_list(horizons, per_day: int) -> tuple[tuple[str, int], ...]:
+    """Named horizons from an int, a mapping or a sequence of ints / (name, steps) pairs."""
+    if horizons is None:
+        return (("day", per_day),)
+    if isinstance(horizons, int):
+        horizons = [horizons]
+    items = list(horizons.items()) if isinstance(horizons, Mapping) else list(horizons)
+    out = []
+    for h in items:
+        if isinstance(h, int | np.integer):
+            name = {per_day: "day", 7 * per_day: "week"}.get(int(h), f"h{int(h)}")
+            out.append((name, int(h)))
+        else:
+            out.append((str(h[0]), int(h[1])))
+    return tuple(out)
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -99,16 +149,16 @@ class FeatureSpec:
     name : str
         Spec name, stored in checkpoints.
     features : tuple of Feature
-        Inputs per interval, in model order.
+        Inputs per interval of the history window, in model order.
     targets : tuple of str
         Target column per task, in task order (``total_kwh`` [kWh per interval],
-        ``price_per_kwh`` [currency/kWh]).
+        ``price_per_kwh`` [currency/kWh], or any column).
     tasks : tuple of str
-        Task names, parallel to ``targets``.
+        Task names, parallel to ``targets`` (any names; see :func:`task_kind`).
     sequence_length : int
         Input window [intervals] (48 half-hours = 24 h).
     horizons : tuple of (str, int)
-        Named forecast horizons [intervals].
+        Named forecast horizons [intervals], as many as wanted.
     interval_minutes : int
         Interval length of the data the spec reads [min].
     target_transforms : tuple of str
@@ -116,6 +166,10 @@ class FeatureSpec:
         unit: household load is right-skewed, and the consumption task's MSE on the log
         forecasts a typical value rather than one pulled up by rare appliance peaks) or
         ``none``.
+    future : tuple of Feature
+        Inputs known in advance, read at the forecast's own intervals (kinds
+        ``column``, ``sum`` and ``time``; no lags): their values at rows ``i + 1 ..
+        i + H`` must be known when forecasting from row ``i``.
     """
 
     name: str
@@ -127,23 +181,53 @@ class FeatureSpec:
     interval_minutes: int = 30
     target_transforms: tuple[str, ...] = ("log", "none")
     description: str = field(default="", compare=False)
+    future: tuple[Feature, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.target_transforms) != len(self.targets):
             raise ValueError(
                 f"{len(self.target_transforms)} target transforms for {len(self.targets)} targets"
             )
+        if len(self.tasks) != len(self.targets):
+            raise ValueError(f"{len(self.tasks)} task names for {len(self.targets)} targets")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"task names {self.tasks} repeat; name each task once")
         bad = [t for t in self.target_transforms if t not in TARGET_TRANSFORMS]
         if bad:
             raise ValueError(f"target transform(s) {bad} unknown; use one of {TARGET_TRANSFORMS}")
+        if not self.horizons or any(h < 1 for _, h in self.horizons):
+            raise ValueError(f"horizons {self.horizons}: give at least one, each >= 1 interval")
+        if len({n for n, _ in self.horizons}) != len(self.horizons):
+            raise ValueError(f"horizon names repeat in {self.horizons}")
+        if self.interval_minutes < 1 or 1440 % self.interval_minutes:
+            raise ValueError(
+                f"interval_minutes {self.interval_minutes} must divide a day (1440 min)"
+            )
+        lagged = [f.name for f in self.future if f.kind == "lag"]
+        if lagged:
+            raise ValueError(f"known-future feature(s) {lagged} cannot be lags; use a past input")
 
     @property
     def n_features(self) -> int:
         return len(self.features)
 
     @property
+    def n_future(self) -> int:
+        """Known-future inputs per forecast interval."""
+        return len(self.future)
+
+    @property
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
+
+    @property
+    def future_names(self) -> list[str]:
+        return [f.name for f in self.future]
+
+    @property
+    def per_day(self) -> int:
+        """Intervals per day (48 at 30 min, 24 hourly)."""
+        return 1440 // self.interval_minutes
 
     @property
     def horizon_steps(self) -> tuple[int, ...]:
@@ -156,6 +240,11 @@ class FeatureSpec:
     @property
     def max_horizon(self) -> int:
         return max(self.horizon_steps)
+
+    @property
+    def task_kinds(self) -> tuple[str, ...]:
+        """Per task, its kind (see :func:`task_kind`)."""
+        return tuple(task_kind(t, c) for t, c in zip(self.tasks, self.targets, strict=True))
 
     @property
     def lookback(self) -> int:
@@ -175,7 +264,8 @@ class FeatureSpec:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["features"] = [asdict(f) | {"columns": list(f.columns)} for f in self.features]
+        d["features"] = [f.to_dict() for f in self.features]
+        d["future"] = [f.to_dict() for f in self.future]
         d["targets"], d["tasks"] = list(self.targets), list(self.tasks)
         d["horizons"] = [[n, h] for n, h in self.horizons]
         d["target_transforms"] = list(self.target_transforms)
@@ -183,13 +273,9 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> FeatureSpec:
-        feats = tuple(
-            Feature(f["name"], f["kind"], tuple(f["columns"]), int(f.get("lag", 0)))
-            for f in d["features"]
-        )
         return cls(
             name=d["name"],
-            features=feats,
+            features=tuple(Feature.from_dict(f) for f in d["features"]),
             targets=tuple(d["targets"]),
             tasks=tuple(d["tasks"]),
             sequence_length=int(d["sequence_length"]),
@@ -197,7 +283,166 @@ class FeatureSpec:
             interval_minutes=int(d["interval_minutes"]),
             target_transforms=tuple(d.get("target_transforms", ("none",) * len(d["targets"]))),
             description=d.get("description", ""),
+            future=tuple(Feature.from_dict(f) for f in d.get("future", ())),
         )
+
+    def at_interval(self, minutes: int) -> FeatureSpec:
+        """The same spec for data at another interval length: the window, lags and
+        horizons keep their durations (a lag of one day stays one day), rounded to whole
+        intervals.  Raises ``ValueError`` where a duration is shorter than one interval."""
+        if minutes == self.interval_minutes:
+            return self
+        if minutes < 1 or 1440 % minutes:
+            raise ValueError(f"interval_minutes {minutes} must divide a day (1440 min)")
+        ratio = self.interval_minutes / minutes
+
+        def steps(n: int, what: str) -> int:
+            out = round(n * ratio)
+            if out < 1:
+                raise ValueError(
+                    f"spec {self.name}: {what} of {n * self.interval_minutes} min is shorter than "
+                    f"one {minutes}-min interval"
+                )
+            return out
+
+        feats = tuple(
+            replace(f, lag=steps(f.lag, f"lag {f.name}"), name=_lag_name(f, steps(f.lag, "lag")))
+            if f.kind == "lag"
+            else f
+            for f in self.features
+        )
+        return replace(
+            self,
+            name=f"{self.name}@{minutes}min",
+            features=feats,
+            sequence_length=steps(self.sequence_length, "the window"),
+            horizons=tuple((n, steps(h, f"horizon {n}")) for n, h in self.horizons),
+            interval_minutes=minutes,
+        )
+
+    @classmethod
+    def for_series(
+        cls,
+        frame: pl.DataFrame,
+        target: str | Sequence[str],
+        *,
+        horizons: int | Mapping[str, int] | Sequence | None = None,
+        known_future: Sequence[str] = (),
+        inputs: Sequence[str] = (),
+        interval_minutes: int | None = None,
+        sequence_length: int | None = None,
+        lag_days: Sequence[int] = DAY_LAGS,
+        time_features: Sequence[str] = DEFAULT_TIME,
+        tasks: Sequence[str] | None = None,
+        target_transforms: Sequence[str] | None = None,
+        name: str | None = None,
+    ) -> FeatureSpec:
+        """A spec for any series in a frame, in one call.
+
+        Parameters
+        ----------
+        frame : polars.DataFrame
+            Canonical frame (``interval_start`` UTC) holding the named columns; its
+            interval length is read from it unless given.
+        target : str or sequence of str
+            Column(s) to forecast, one task each (``spot_per_kwh`` from the AEMO reader,
+            ``price_per_kwh``, ``energy_kwh`` ...).
+        horizons : int, mapping or sequence, optional
+            Forecast lengths [intervals]: ``48``, ``{"day": 24, "week": 168}``,
+            ``[24, 168]`` or ``[("day", 24)]``.  Default: one day, named ``day``.
+        known_future : sequence of str
+            Columns known for the forecast intervals in advance (day-ahead load or wind
+            forecasts, weather forecasts): the model reads them at the forecast's
+            intervals (and, as history, in the window).
+        inputs : sequence of str
+            Other columns read in the history window only.
+        interval_minutes : int, optional
+            The data's interval length [min]; default: read from ``frame``.
+        sequence_length : int, optional
+            History window [intervals]; default one day.
+        lag_days : sequence of int
+            Each target's value this many days earlier, as inputs [days].
+        time_features : sequence of str
+            Local-time encodings (see :data:`TIME_ENCODINGS`), in the window and, where
+            there are known-future inputs, at the forecast intervals.
+        tasks : sequence of str, optional
+            Task names; default: ``price`` for a price column, ``consumption`` for an
+            energy column (``*_kwh``), else the column's name.
+        target_transforms : sequence of str, optional
+            Default ``log`` for energy (``*_kwh``) targets, ``none`` otherwise.
+        name : str, optional
+            Spec name; default from the targets.
+        """
+        targets = [target] if isinstance(target, str) else list(target)
+        if not targets:
+            raise ValueError("for_series needs at least one target column")
+        wanted = [*targets, *known_future, *inputs]
+        missing = [c for c in wanted if c not in frame.columns]
+        if missing:
+            raise KeyError(
+                f"the frame lacks column(s) {missing}; it has {frame.columns}. "
+                "Name columns of the frame as target, known_future and inputs"
+            )
+        if TIME not in frame.columns:
+            raise ValueError(f"the frame has no {TIME!r} column (columns: {frame.columns})")
+        minutes = interval_minutes or data_interval_minutes(frame)
+        if 1440 % minutes:
+            raise ValueError(f"an interval of {minutes} min does not divide a day")
+        per_day = 1440 // minutes
+        if tasks is None:
+            units = [column_unit(c) for c in targets]
+            default = {"price": "price", "energy": "consumption"}
+            tasks = [default.get(u, c) for u, c in zip(units, targets, strict=True)]
+            if len(set(tasks)) < len(tasks):  # two prices, say: name them by column
+                tasks = list(targets)
+        if target_transforms is None:
+            target_transforms = ["log" if column_unit(c) == "energy" else "none" for c in targets]
+        bad_time = [t for t in time_features if t not in TIME_ENCODINGS]
+        if bad_time:
+            raise ValueError(f"time feature(s) {bad_time} unknown; use any of {TIME_ENCODINGS}")
+        feats: list[Feature] = []
+        for col in targets:
+            feats.append(Feature(col, "column", (col,)))
+            feats += [
+                Feature(f"{col}_lag_{k * per_day}", "lag", (col,), k * per_day) for k in lag_days
+            ]
+        feats += [Feature(c, "column", (c,)) for c in (*inputs, *known_future)]
+        feats += [Feature(t, "time", (t,)) for t in time_features]
+        future: tuple[Feature, ...] = ()
+        if known_future:
+            future = tuple(Feature(c, "column", (c,)) for c in known_future) + tuple(
+                Feature(t, "time", (t,)) for t in time_features
+            )
+        return cls(
+            name=name or "+".join(targets),
+            features=tuple(feats),
+            targets=tuple(targets),
+            tasks=tuple(tasks),
+            sequence_length=int(sequence_length or per_day),
+            horizons=_horizon_list(horizons, per_day),
+            interval_minutes=minutes,
+            target_transforms=tuple(target_transforms),
+            description=(
+                f"{', '.join(targets)} at {minutes} min: lags of {list(lag_days)} days, "
+                f"{len(time_features)} time encodings"
+                + (f", known in advance: {', '.join(known_future)}" if known_future else "")
+            ),
+            future=future,
+        )
+
+
+def _lag_name(feat: Feature, steps: int) -> str:
+    """A lag's name with its new step count where the name carries the old one."""
+    old = f"_{feat.lag}"
+    return feat.name[: -len(old)] + f"_{steps}" if feat.name.endswith(old) else feat.name
+
+
+def data_interval_minutes(data: pl.DataFrame) -> int:
+    """The interval length of a canonical frame: the most common step between starts [min]."""
+    if data.height < 2:
+        raise ValueError("one interval alone has no interval length; pass interval_minutes")
+    steps = data[TIME].sort().diff().drop_nulls().dt.total_minutes()
+    return int(steps.mode().sort()[0])
 
 
 #: Price lags [half-hours]: the same half-hour 1, 2, 3 and 7 days earlier.
@@ -414,6 +659,9 @@ class FeatureMatrix:
         ``(n_rows, n_tasks)`` float32 in physical units, NaN where missing.
     spec : FeatureSpec
     timezone : str
+    future : numpy.ndarray
+        ``(n_rows, n_future)`` float32: each known-future input's value at the row (a
+        forecast from row ``i`` reads rows ``i + 1 .. i + H``).
     """
 
     times: pl.Series
@@ -421,6 +669,11 @@ class FeatureMatrix:
     targets: np.ndarray
     spec: FeatureSpec
     timezone: str
+    future: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.future is None:
+            self.future = np.zeros((self.inputs.shape[0], 0), dtype=np.float32)
 
     @property
     def n_rows(self) -> int:
@@ -428,8 +681,12 @@ class FeatureMatrix:
 
     @property
     def row_ok(self) -> np.ndarray:
-        """Rows with every input and target present."""
-        return np.isfinite(self.inputs).all(axis=1) & np.isfinite(self.targets).all(axis=1)
+        """Rows with every input, known-future input and target present."""
+        return (
+            np.isfinite(self.inputs).all(axis=1)
+            & np.isfinite(self.targets).all(axis=1)
+            & np.isfinite(self.future).all(axis=1)
+        )
 
 
 def _resolve_column(values: Mapping[str, np.ndarray], feat: Feature) -> np.ndarray:
@@ -450,7 +707,7 @@ def _resolve_column(values: Mapping[str, np.ndarray], feat: Feature) -> np.ndarr
 def _source_columns(spec: FeatureSpec, columns: Sequence[str]) -> list[str]:
     """Every data column the spec reads (present ones only), targets included."""
     have, need = set(columns), []
-    for f in spec.features:
+    for f in (*spec.features, *spec.future):
         if f.kind != "time":
             need += [c[5:] if c.startswith("diff:") else c for c in f.columns]
     need += list(spec.targets)
@@ -461,7 +718,7 @@ def missing_columns(spec: FeatureSpec, columns: Sequence[str]) -> list[str]:
     """What ``spec`` needs that ``columns`` lacks, one entry per feature or target."""
     have = set(columns)
     out = []
-    for f in spec.features:
+    for f in (*spec.features, *spec.future):
         if f.kind == "column" and not any(
             (c[5:] if c.startswith("diff:") else c) in have for c in f.columns
         ):
@@ -472,8 +729,10 @@ def missing_columns(spec: FeatureSpec, columns: Sequence[str]) -> list[str]:
     return out
 
 
-def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -> FeatureMatrix:
-    """Build the feature and target matrices of ``data`` for ``spec``.
+def feature_matrix(
+    data: pl.DataFrame, spec: FeatureSpec | str, timezone: str, *, with_future: bool = True
+) -> FeatureMatrix:
+    """Build the feature, known-future and target matrices of ``data`` for ``spec``.
 
     Parameters
     ----------
@@ -484,6 +743,9 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
     spec : FeatureSpec or str
     timezone : str
         IANA zone of the site [for local-time features].
+    with_future : bool
+        Build the known-future matrix too (its columns are then required); False for a
+        history window, whose forecast intervals are not in ``data``.
     """
     spec = get_spec(spec)
     if data.height == 0:
@@ -493,6 +755,7 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
         raise ValueError(
             "duplicate interval starts; deduplicate with energylib.align.deduplicate first"
         )
+    check_resolution(data, spec)
     step = timedelta(minutes=spec.interval_minutes)
     grid = interval_index(data[TIME].min(), data[TIME].max() + step, spec.interval_minutes)
     off = data.join(pl.DataFrame({TIME: grid}), on=TIME, how="anti")
@@ -501,11 +764,12 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
             f"{off.height} interval start(s) off the {spec.interval_minutes}-min grid (first {off[TIME][0]}); "
             f"resample to {spec.interval_minutes} min with energylib.align.resample first"
         )
-    missing = missing_columns(spec, data.columns)
+    missing = missing_columns(spec if with_future else replace(spec, future=()), data.columns)
     if missing:
         raise KeyError(
             f"spec {spec.name} needs columns the data lacks: {'; '.join(missing)} (the data has {data.columns}); "
-            "join the missing series (energylib.forecast.features.assemble_frame) or choose another spec"
+            "join the missing series (energylib.forecast.features.assemble_frame), choose another spec, "
+            "or make one for these columns with FeatureSpec.for_series(frame, target=...)"
         )
     used = _source_columns(spec, data.columns)
     full = pl.DataFrame({TIME: grid}).join(data.select([TIME, *used]), on=TIME, how="left")
@@ -513,8 +777,18 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
     matrix = full.select([pl.col(c).cast(pl.Float64) for c in used]).to_numpy()
     values = {c: matrix[:, j] for j, c in enumerate(used)}
     enc = time_encodings(full[TIME], timezone)
+    inputs = _columns(spec.features, values, enc, full.height)
+    future = _columns(spec.future if with_future else (), values, enc, full.height)
+    targets = np.column_stack([values[t] for t in spec.targets]).astype(np.float32)
+    return FeatureMatrix(full[TIME], inputs, targets, spec, timezone, future)
+
+
+def _columns(
+    features: Sequence[Feature], values: Mapping[str, np.ndarray], enc: Mapping, n: int
+) -> np.ndarray:
+    """``(n, len(features))`` float32 of each feature on the grid."""
     cols = []
-    for feat in spec.features:
+    for feat in features:
         if feat.kind == "column":
             v = _resolve_column(values, feat)
         elif feat.kind == "sum":
@@ -526,9 +800,32 @@ def feature_matrix(data: pl.DataFrame, spec: FeatureSpec | str, timezone: str) -
         else:
             v = enc[feat.columns[0]]
         cols.append(np.asarray(v, dtype=np.float64))
-    inputs = np.column_stack(cols).astype(np.float32)
-    targets = np.column_stack([values[t] for t in spec.targets]).astype(np.float32)
-    return FeatureMatrix(full[TIME], inputs, targets, spec, timezone)
+    if not cols:
+        return np.zeros((n, 0), dtype=np.float32)
+    return np.column_stack(cols).astype(np.float32)
+
+
+def _interval_words(minutes: int) -> str:
+    named = {5: "5-min", 15: "quarter-hourly", 30: "half-hourly", 60: "hourly", 1440: "daily"}
+    return f"{named.get(minutes, f'{minutes}-min')} ({minutes}-min intervals)"
+
+
+def check_resolution(data: pl.DataFrame, spec: FeatureSpec) -> None:
+    """Raise ``ValueError`` saying both when the data's interval length is not the spec's."""
+    if data.height < 2:
+        return
+    have = data_interval_minutes(data)
+    if have != spec.interval_minutes:
+        fix = (
+            f"spec.at_interval({have}) keeps its durations at {have} min"
+            if 1440 % have == 0
+            else "resample the data"
+        )
+        raise ValueError(
+            f"the data is {_interval_words(have)} and spec {spec.name} is "
+            f"{_interval_words(spec.interval_minutes)}; resample the data to {spec.interval_minutes} min "
+            f"(energylib.align.resample) or move the spec to the data: {fix}"
+        )
 
 
 # --------------------------------------------------------------------------- splits and windows
@@ -549,6 +846,50 @@ def chronological_split(
     return {"train": (0, a), "val": (a, b), "test": (b, n_rows)}
 
 
+def date_split(times: pl.Series, boundaries: Sequence) -> dict[str, tuple[int, int]]:
+    """Row blocks cut at dates: ``[val_start, test_start]`` or ``[val_start, test_start, end]``.
+
+    Each boundary is a date or datetime (a string ``YYYY-MM-DD`` or ISO time; a date
+    means its midnight UTC); rows before ``val_start`` train, rows from ``val_start`` to
+    ``test_start`` validate, the rest (up to ``end``, exclusive) test.
+    """
+    if len(boundaries) not in (2, 3):
+        raise ValueError(
+            f"date split {list(boundaries)} needs [val_start, test_start] or [val_start, test_start, end]"
+        )
+    cuts = [_as_utc(b) for b in boundaries]
+    if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)):
+        raise ValueError(f"date split {list(boundaries)} must be in increasing order")
+    t = times.dt.convert_time_zone("UTC").to_numpy() if times.dtype.time_zone else times.to_numpy()
+    rows = [int(np.searchsorted(t, np.datetime64(c.replace(tzinfo=None), "us"))) for c in cuts]
+    stop = rows[2] if len(rows) == 3 else len(t)
+    blocks = {"train": (0, rows[0]), "val": (rows[0], rows[1]), "test": (rows[1], stop)}
+    empty = [k for k, (a, b) in blocks.items() if b <= a]
+    if empty:
+        raise ValueError(
+            f"date split {list(boundaries)} leaves the {', '.join(empty)} block(s) empty; the data runs "
+            f"{times.min()} to {times.max()}"
+        )
+    return blocks
+
+
+def split_blocks(times: pl.Series, split: Sequence) -> dict[str, tuple[int, int]]:
+    """Train / validation / test row blocks from fractions (three numbers summing to 1)
+    or dates (see :func:`date_split`)."""
+    split = list(split)
+    if split and all(isinstance(x, int | float) and not isinstance(x, bool) for x in split):
+        return chronological_split(len(times), [float(x) for x in split])
+    return date_split(times, split)
+
+
+def _as_utc(t: date | datetime | str) -> datetime:
+    if isinstance(t, str):
+        t = datetime.fromisoformat(t)
+    if isinstance(t, date) and not isinstance(t, datetime):
+        t = datetime(t.year, t.month, t.day)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
 def window_anchors(
     fm: FeatureMatrix, block: tuple[int, int], horizon: int | None = None
 ) -> np.ndarray:
@@ -564,10 +905,28 @@ def window_anchors(
     return i[ok].astype(np.int64)
 
 
+def daily_origins(fm: FeatureMatrix, anchors: np.ndarray) -> np.ndarray:
+    """The anchors whose next interval starts a local day (day-ahead forecast origins:
+    the forecast covers the next day from its midnight)."""
+    anchors = np.asarray(anchors, dtype=np.int64)
+    if len(anchors) == 0:
+        return anchors
+    local = fm.times.dt.convert_time_zone(fm.timezone)
+    midnight = ((local.dt.hour() == 0) & (local.dt.minute() == 0)).to_numpy()
+    nxt = np.minimum(anchors + 1, fm.n_rows - 1)
+    return anchors[midnight[nxt] & (anchors + 1 < fm.n_rows)]
+
+
 def input_windows(inputs: np.ndarray, anchors: np.ndarray, sequence_length: int) -> np.ndarray:
     """``(n, L, F)`` windows of rows ``anchor-L+1 .. anchor``."""
     idx = np.asarray(anchors)[:, None] + np.arange(-sequence_length + 1, 1)[None, :]
     return inputs[idx]
+
+
+def future_windows(future: np.ndarray, anchors: np.ndarray, horizon: int) -> np.ndarray:
+    """``(n, H, n_future)`` known-future inputs at rows ``anchor+1 .. anchor+H``."""
+    idx = np.asarray(anchors)[:, None] + np.arange(1, horizon + 1)[None, :]
+    return future[idx]
 
 
 def target_windows(targets: np.ndarray, anchors: np.ndarray, horizon: int) -> np.ndarray:
@@ -679,9 +1038,11 @@ def level_inputs(spec: FeatureSpec) -> tuple[int, ...]:
     such input (its target is log-transformed).
     """
     out = []
-    for task, target, how in zip(spec.tasks, spec.targets, spec.target_transforms, strict=True):
+    for kind, target, how in zip(
+        spec.task_kinds, spec.targets, spec.target_transforms, strict=True
+    ):
         idx = -1
-        if how == "none" and TARGET_SCALING.get(task, "standard") == "robust":
+        if how == "none" and TARGET_SCALING[kind] == "robust":
             for i, f in enumerate(spec.features):
                 if f.kind == "column" and f.columns[0] == target:
                     idx = i
@@ -690,13 +1051,14 @@ def level_inputs(spec: FeatureSpec) -> tuple[int, ...]:
     return tuple(out)
 
 
-def level_lag_inputs(spec: FeatureSpec, period: int) -> tuple[tuple[int, ...], ...]:
+def level_lag_inputs(spec: FeatureSpec, period: int | None = None) -> tuple[tuple[int, ...], ...]:
     """Per task, the lag features of its level input (:func:`level_inputs`) whose lag is
-    a whole number of ``period`` steps (days, for a daily profile), or ``()``.
+    a whole number of ``period`` steps (default one day at the spec's interval), or ``()``.
 
     Such a lag holds the same time-of-day slot as its row, so the profile subtracts
     from it as from the level input itself.
     """
+    period = period or spec.per_day
     out = []
     for col in level_inputs(spec):
         lags: tuple[int, ...] = ()
@@ -724,29 +1086,56 @@ def _share_lag_scaling(scaler: Scaler, spec: FeatureSpec) -> Scaler:
     return scaler
 
 
+def _share_future_scaling(future: Scaler, inputs: Scaler, spec: FeatureSpec) -> Scaler:
+    """Scale each known-future input as the history input reading the same column (or
+    time encoding), where there is one: a load forecast has one set of units."""
+    past = {(f.kind, f.columns): i for i, f in enumerate(spec.features) if f.kind != "lag"}
+    for i, f in enumerate(spec.future):
+        j = past.get((f.kind, f.columns))
+        if j is not None:
+            for dst, src in (
+                (future.center, inputs.center),
+                (future.scale, inputs.scale),
+                (future.low, inputs.low),
+                (future.high, inputs.high),
+            ):
+                if dst is not None and src is not None:
+                    dst[i] = src[j]
+    return future
+
+
 @dataclass
 class Scalers:
-    """Input and target scalers of one model."""
+    """Input, target and (where the spec has them) known-future input scalers of one model."""
 
     inputs: Scaler
     targets: Scaler
+    future: Scaler | None = None
 
     @classmethod
     def fit(cls, fm: FeatureMatrix, train_block: tuple[int, int]) -> Scalers:
-        """Robust input scaling (clipped at +-10; a lag scaled as the column it lags) and
-        per-task target scaling of the transformed targets, on the training block's rows only."""
+        """Robust input scaling (clipped at +-10; a lag scaled as the column it lags, a
+        known-future input as its history input) and per-task target scaling of the
+        transformed targets, on the training block's rows only."""
         a, b = train_block
-        methods = [TARGET_SCALING.get(t, "standard") for t in fm.spec.tasks]
+        methods = [TARGET_SCALING[k] for k in fm.spec.task_kinds]
         targets = transform_targets(fm.targets[a:b], fm.spec)
         inputs = Scaler.fit(fm.inputs[a:b], "robust", INPUT_CLIP, bound_to_range=True)
-        return cls(_share_lag_scaling(inputs, fm.spec), Scaler.fit(targets, methods))
+        inputs = _share_lag_scaling(inputs, fm.spec)
+        future = None
+        if fm.spec.n_future:
+            future = Scaler.fit(fm.future[a:b], "robust", INPUT_CLIP, bound_to_range=True)
+            future = _share_future_scaling(future, inputs, fm.spec)
+        return cls(inputs, Scaler.fit(targets, methods), future)
 
     def to_dict(self) -> dict:
-        return {"inputs": self.inputs.to_dict(), "targets": self.targets.to_dict()}
+        d = {"inputs": self.inputs.to_dict(), "targets": self.targets.to_dict()}
+        return d | ({"future": self.future.to_dict()} if self.future is not None else {})
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Scalers:
-        return cls(Scaler.from_dict(d["inputs"]), Scaler.from_dict(d["targets"]))
+        future = Scaler.from_dict(d["future"]) if d.get("future") else None
+        return cls(Scaler.from_dict(d["inputs"]), Scaler.from_dict(d["targets"]), future)
 
 
 # --------------------------------------------------------------------------- live history -> one window
@@ -763,7 +1152,7 @@ def history_window(
         raise ValueError(f"history has no {TIME!r} column (columns: {history.columns})")
     need = spec.history_rows
     history = history.sort(TIME).tail(need)
-    fm = feature_matrix(history, spec, timezone)
+    fm = feature_matrix(history, spec, timezone, with_future=False)
     if fm.n_rows < spec.sequence_length:
         raise ValueError(
             f"history holds {fm.n_rows} interval(s) of {spec.interval_minutes} min; the model needs the latest "
@@ -779,6 +1168,46 @@ def history_window(
             "fill the gaps (energylib.align.fill_gaps) or wait for more data"
         )
     return window[None, :, :], fm.times[-1]
+
+
+def future_window(
+    future: pl.DataFrame, spec: FeatureSpec, timezone: str, anchor: datetime
+) -> np.ndarray:
+    """The known-future inputs of the forecast from ``anchor``: ``(1, H, n_future)``
+    float32 (unscaled) at the intervals ``anchor + 1 .. anchor + H`` (H the longest horizon).
+
+    ``future`` holds the known-future columns (day-ahead forecasts ...) for those
+    intervals; raises ``ValueError`` naming the first missing interval.
+    """
+    step = timedelta(minutes=spec.interval_minutes)
+    H = spec.max_horizon
+    times = interval_index(anchor + step, anchor + step * (H + 1), spec.interval_minutes)
+    wanted = [
+        c[5:] if c.startswith("diff:") else c
+        for f in spec.future
+        if f.kind != "time"
+        for c in f.columns
+    ]
+    cols = [c for c in dict.fromkeys(wanted) if c in future.columns]
+    grid = pl.DataFrame({TIME: times}).join(
+        future.select([TIME, *cols]).unique(TIME, keep="last"), on=TIME, how="left"
+    )
+    values = {c: grid[c].cast(pl.Float64).to_numpy() for c in cols}
+    missing = [f.name for f in spec.future if f.kind != "time" and not set(f.columns) & set(values)]
+    if missing:
+        raise KeyError(
+            f"known-future input(s) {missing} are not in the future frame (columns {future.columns}); "
+            "pass the forecast intervals' values of every known-future column"
+        )
+    out = _columns(spec.future, values, time_encodings(grid[TIME], timezone), H)
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        first = times[int(np.flatnonzero(bad)[0])]
+        raise ValueError(
+            f"known-future inputs are missing for {int(bad.sum())} of the next {H} intervals "
+            f"(first at {first}); the model needs {spec.future_names} for every forecast interval"
+        )
+    return out[None, :, :]
 
 
 def forecast_frames(
@@ -810,6 +1239,7 @@ def history_from_store(
     end: datetime | str | None = None,
     kinds: Sequence[str] = ("load", "prices", "weather", "battery"),
     interval_minutes: int = 30,
+    price_channel: str | None = "general",
 ) -> tuple[pl.DataFrame, str]:
     """Read a site's series from a store and assemble them half-hourly.
 
@@ -821,21 +1251,29 @@ def history_from_store(
     start, end : datetime or str, optional
         UTC range.
     kinds : sequence of str
-        Kinds to join; prices are read from the ``general`` channel.  A kind the store
+        Kinds to join; prices are read from ``price_channel``.  A kind the store
         does not hold is left out (real data has no battery frame); the feature spec
         then says which columns are missing.
     interval_minutes : int
         Target interval length [min].
+    price_channel : str or None
+        The prices' channel: ``general`` (Amber's import price), ``wholesale`` (AEMO's
+        spot price), ``day_ahead`` (ENTSO-E); None: the store's only one.
     """
     frames = {}
     for kind in kinds:
-        channel = "general" if kind == "prices" else None
+        channel = price_channel if kind == "prices" else None
         try:
             frames[kind] = store.read(source, kind, start, end, site=site, channel=channel)
         except LookupError:
             continue
     if not frames:
+        where = (
+            f" (prices read from channel {price_channel!r}; price_channel picks another: "
+            "general for Amber, wholesale for AEMO, day_ahead for ENTSO-E)"
+        )
         raise LookupError(
-            f"the store holds none of {list(kinds)} for source={source!r} site={site!r}; ingest or simulate first"
+            f"the store holds none of {list(kinds)} for source={source!r} site={site!r}"
+            f"{where if 'prices' in kinds else ''}; ingest or simulate first"
         )
     return assemble_frame(frames, interval_minutes)

@@ -1,8 +1,9 @@
 """Forecast errors and the evaluation table (every model x task x horizon).
 
-:func:`evaluation_table` is the one call a study makes: given half-hourly
-history and (optionally) a loaded forecaster, it builds the chronological test
-split, runs the model and the baselines on the same test windows and returns a
+:func:`evaluation_table` is the one call a study makes: given history at any
+interval and (optionally) a loaded forecaster, it builds the chronological test
+split (fractions or dates), runs the model and the baselines on the same test
+windows (every forecast origin of the block, or one per local day) and returns a
 tidy polars frame.  :func:`evaluate` returns the forecasts too, for charts.
 """
 
@@ -25,15 +26,18 @@ from energylib.forecast.baselines import (
 from energylib.forecast.features import (
     FeatureMatrix,
     FeatureSpec,
-    chronological_split,
+    daily_origins,
     feature_matrix,
+    future_windows,
     get_spec,
     input_windows,
+    split_blocks,
     window_anchors,
 )
 
 REFERENCE = "seasonal_naive_day"
 BASELINES = ("seasonal_naive_day", "seasonal_naive_week", "ridge", "profile")
+ORIGINS = ("all", "daily")
 
 
 def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,19 +207,21 @@ def evaluate(
     forecaster=None,
     *,
     spec: FeatureSpec | str | None = None,
-    split: Sequence[float] = (0.7, 0.15, 0.15),
+    split: Sequence = (0.7, 0.15, 0.15),
     block: str = "test",
     baselines: Sequence[str] = BASELINES,
     model_name: str = "transformer",
     ridge_alpha: float = 1.0,
     max_anchors: int | None = None,
+    origins: str = "all",
 ) -> Evaluation:
     """Run the model and the baselines on one chronological block's windows.
 
     Parameters
     ----------
     data : polars.DataFrame
-        Half-hourly canonical frame (the same kind of frame the model trained on).
+        Canonical frame at the spec's interval (the same kind of frame the model
+        trained on), with the known-future columns where the spec has them.
     timezone : str
         Site IANA time zone.
     forecaster : ForecastRunner, optional
@@ -223,10 +229,11 @@ def evaluate(
         :func:`energylib.forecast.export.load_model`); its spec is used.
     spec : FeatureSpec or str, optional
         Needed only without a forecaster (baselines alone).
-    split : sequence of float
-        Chronological fractions, as in training, so the test block is the same.
+    split : sequence of float or of dates
+        Chronological fractions or dates ``(val_start, test_start[, end])``, as in
+        training, so the test block is the same.
     block : str
-        ``test`` (default) or ``val``.
+        ``test`` (default), ``val`` or ``train``.
     baselines : sequence of str
         Any of ``seasonal_naive_day``, ``seasonal_naive_week``, ``ridge``, ``profile``.
     model_name : str
@@ -235,12 +242,22 @@ def evaluate(
         Ridge penalty.
     max_anchors : int, optional
         Use only every k-th window of each horizon so that at most this many remain (faster).
+    origins : str
+        ``all``: every forecast origin of the block (one per interval); ``daily``: one
+        per local day, the forecast starting at its midnight (day-ahead scoring: each
+        day of a test period exactly once).
     """
+    if origins not in ORIGINS:
+        raise ValueError(f"origins {origins!r} unknown; use one of {ORIGINS}")
     spec = get_spec(forecaster.spec if forecaster is not None else spec or "TRADING_24")
     fm = feature_matrix(data, spec, timezone)
-    blocks = chronological_split(fm.n_rows, split)
+    blocks = split_blocks(fm.times, split)
+    if block not in blocks:
+        raise ValueError(f"block {block!r} unknown; use one of {sorted(blocks)}")
     horizons = dict(spec.horizons)
     anchors = {name: window_anchors(fm, blocks[block], h) for name, h in horizons.items()}
+    if origins == "daily":
+        anchors = {name: daily_origins(fm, a) for name, a in anchors.items()}
     for name, a in anchors.items():
         if len(a) == 0:
             lo, hi = blocks[block]
@@ -269,7 +286,10 @@ def evaluate(
 
     predictions: dict[str, dict[tuple[str, str], np.ndarray]] = {}
     if forecaster is not None:
-        out = forecaster.predict_array(input_windows(fm.inputs, every, spec.sequence_length))
+        ahead = future_windows(fm.future, every, spec.max_horizon) if spec.n_future else None
+        out = forecaster.predict_array(
+            input_windows(fm.inputs, every, spec.sequence_length), ahead
+        )
         predictions[model_name] = {
             (task, hname): out[f"{task}_{hname}"][rows[hname]].astype(np.float64)
             for task in spec.tasks
@@ -280,8 +300,11 @@ def evaluate(
         raise ValueError(f"baseline(s) {unknown} unknown; use any of {BASELINES}")
     slots = week_slots(fm.times, timezone, spec.interval_minutes)
     exog = _exog(data, fm, timezone) if "ridge" in baselines else None
-    per_day = 24 * 60 // spec.interval_minutes
+    per_day = spec.per_day
     H = spec.max_horizon
+    # The ridge reads the known-future inputs of the forecast's first day (day-ahead
+    # forecasts cover a day; a month of them would be thousands of regressors).
+    future_steps = min(H, per_day) if spec.n_future else 0
     for name in baselines:
         preds = {}
         for t, task in enumerate(spec.tasks):
@@ -292,9 +315,16 @@ def evaluate(
                 full = seasonal_naive(y, every, H, 7 * per_day)
             elif name == "ridge":
                 fit = RidgeAR.fit(
-                    y, exog, train_anchors, H, lags=spec.sequence_length, alpha=ridge_alpha
+                    y,
+                    exog,
+                    train_anchors,
+                    H,
+                    lags=spec.sequence_length,
+                    alpha=ridge_alpha,
+                    future=fm.future,
+                    future_steps=future_steps,
                 )
-                full = fit.predict(y, exog, every)
+                full = fit.predict(y, exog, every, fm.future)
             else:  # profile: reads each target row's slot, so only rows inside the data
                 prof = hour_of_week_profile(y, slots, blocks["train"])
                 for hname, h in horizons.items():

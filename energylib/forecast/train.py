@@ -28,20 +28,22 @@ from energylib.config import load_settings
 from energylib.forecast.checkpoint import CHECKPOINT_FORMAT
 from energylib.forecast.export import export_onnx, export_torchscript
 from energylib.forecast.features import (
+    TARGET_SCALING,
     FeatureMatrix,
     FeatureSpec,
     Scalers,
-    chronological_split,
+    daily_origins,
     default_year_frame,
     feature_matrix,
     get_spec,
     history_from_store,
     level_inputs,
     level_lag_inputs,
+    split_blocks,
     transform_targets,
     window_anchors,
 )
-from energylib.forecast.profile import PROFILE_SLOTS, fit_profile, time_inputs
+from energylib.forecast.profile import fit_profile, time_inputs
 from energylib.forecast.transformer import (
     EnergyTransformer,
     ModelConfig,
@@ -50,6 +52,8 @@ from energylib.forecast.transformer import (
     parameter_count,
 )
 from energylib.store import ParquetStore
+
+ORIGINS = ("all", "daily")
 
 
 @dataclass
@@ -80,8 +84,10 @@ class TrainConfig:
         Maximum gradient norm.
     seed : int
         Seed of every random number generator (weights, dropout, batch order).
-    split : tuple of float
-        Chronological train / validation / test fractions of the rows.
+    split : tuple of float or of dates
+        Chronological train / validation / test fractions of the rows, or dates
+        ``(val_start, test_start)`` / ``(val_start, test_start, end)`` (``YYYY-MM-DD`` or
+        ISO times, UTC): training rows come before ``val_start``.
     device : str
         ``auto`` (CUDA, then MPS, then CPU), or a torch device name.
     max_train_batches : int or None
@@ -92,6 +98,13 @@ class TrainConfig:
     cpu_threads : int or None
         Intra-op threads for CPU training (``torch.set_num_threads``); None leaves
         torch's default.
+    origins : str
+        Which windows train and validate: ``all`` (one per interval) or ``daily`` (the
+        windows whose forecast starts at local midnight: day-ahead forecasting).
+    horizon_weights : tuple of float or None
+        Loss weight per horizon; None: 1, 0.5, 0.25, ...
+    task_weights : dict or None
+        Loss weight per task name; None: 0.6 consumption, 0.4 price, 1 otherwise.
     """
 
     preset: str = "pi"
@@ -105,19 +118,28 @@ class TrainConfig:
     early_stopping_patience: int = 5
     grad_clip: float = 1.0
     seed: int = 2025
-    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    split: tuple = (0.7, 0.15, 0.15)
     device: str = "auto"
     max_train_batches: int | None = None
     max_eval_batches: int | None = None
     cpu_threads: int | None = None
+    origins: str = "all"
+    horizon_weights: tuple[float, ...] | None = None
+    task_weights: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.origins not in ORIGINS:
+            raise ValueError(f"origins {self.origins!r} unknown; use one of {ORIGINS}")
 
     def to_dict(self) -> dict:
         spec = self.feature_spec
         spec = spec.to_dict() if isinstance(spec, FeatureSpec) else spec
+        hw = self.horizon_weights
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {
             "split": list(self.split),
             "model": dict(self.model),
             "feature_spec": spec,
+            "horizon_weights": list(hw) if hw is not None else None,
         }
 
     @classmethod
@@ -128,7 +150,11 @@ class TrainConfig:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         d = dict(d)
         if "split" in d:
-            d["split"] = tuple(float(x) for x in d["split"])
+            d["split"] = tuple(
+                float(x) if isinstance(x, int | float) else str(x) for x in d["split"]
+            )
+        if d.get("horizon_weights") is not None:
+            d["horizon_weights"] = tuple(float(x) for x in d["horizon_weights"])
         return cls(**d)
 
 
@@ -185,19 +211,30 @@ class PreparedData:
         y = np.nan_to_num(y, nan=0.0)
         return x, y
 
+    def scaled_future(self) -> np.ndarray:
+        """Standardised known-future inputs ``(n_rows, n_future)`` (NaN as 0)."""
+        f = self.matrix.future
+        if self.scalers.future is None:
+            return np.zeros_like(f)
+        return np.nan_to_num(self.scalers.future.transform(f), nan=0.0)
+
 
 def prepare_data(
     data: pl.DataFrame,
     timezone: str,
     spec: FeatureSpec | str,
-    split: Sequence[float] = (0.7, 0.15, 0.15),
+    split: Sequence = (0.7, 0.15, 0.15),
     scalers: Scalers | None = None,
+    origins: str = "all",
 ) -> PreparedData:
-    """Features, chronological split, windows and scalers (fitted on the training block
-    only, unless given) for a half-hourly frame."""
+    """Features, chronological split (fractions or dates), windows and scalers (fitted on
+    the training block only, unless given) for a frame at the spec's interval.
+    ``origins='daily'`` keeps the windows whose forecast starts at local midnight."""
     fm = feature_matrix(data, get_spec(spec), timezone)
-    blocks = chronological_split(fm.n_rows, split)
+    blocks = split_blocks(fm.times, split)
     anchors = {name: window_anchors(fm, block) for name, block in blocks.items()}
+    if origins == "daily":
+        anchors = {name: daily_origins(fm, a) for name, a in anchors.items()}
     need = fm.spec.sequence_length + fm.spec.max_horizon
     for name in ("train", "val"):
         if len(anchors[name]) == 0:
@@ -222,8 +259,17 @@ def batch_tensors(
     return xb, targets
 
 
+def future_batch(f: torch.Tensor, anchors: np.ndarray, config: ModelConfig) -> torch.Tensor | None:
+    """Known-future inputs ``(B, H, n_future)`` of the forecast intervals of ``anchors``
+    (None for a model without them)."""
+    if not config.n_future:
+        return None
+    a = torch.as_tensor(anchors, device=f.device)
+    return f[a[:, None] + torch.arange(1, max(config.horizons) + 1, device=f.device)[None, :]]
+
+
 def _evaluate(
-    model, x, y, anchors, config, batch_size, max_batches
+    model, x, y, f, anchors, config, batch_size, max_batches, weights
 ) -> tuple[float, dict[str, float]]:
     model.eval()
     total, n, parts_sum = 0.0, 0, {}
@@ -232,7 +278,8 @@ def _evaluate(
             if max_batches is not None and k >= max_batches:
                 break
             xb, tb = batch_tensors(x, y, anchors[i : i + batch_size], config)
-            loss, parts = multitask_loss(model(xb), tb, config)
+            fb = future_batch(f, anchors[i : i + batch_size], config)
+            loss, parts = multitask_loss(model(xb, fb), tb, config, *weights)
             m = xb.shape[0]
             total += float(loss) * m
             n += m
@@ -262,15 +309,17 @@ def checkpoint_meta(
 
 
 def _structure_defaults(spec: FeatureSpec) -> dict:
-    """Model options that follow from the spec: level inputs, and the time-of-day profile
-    (residual forecasting) where the spec has a level input and hour encodings."""
+    """Model options that follow from the spec: level inputs, the time-of-day profile
+    (residual forecasting, one slot per interval of the day) where the spec has a level
+    input and hour encodings, known-future inputs and each task's loss."""
     levels, times = level_inputs(spec), time_inputs(spec)
-    out: dict = {"level_inputs": levels}
+    losses = tuple("mae" if TARGET_SCALING[k] == "robust" else "mse" for k in spec.task_kinds)
+    out: dict = {"level_inputs": levels, "n_future": spec.n_future, "task_losses": losses}
     if times and any(col >= 0 for col in levels):
         out |= {
-            "profile_slots": PROFILE_SLOTS,
+            "profile_slots": spec.per_day,
             "time_inputs": times,
-            "level_lags": level_lag_inputs(spec, PROFILE_SLOTS),
+            "level_lags": level_lag_inputs(spec, spec.per_day),
         }
     return out
 
@@ -282,6 +331,7 @@ def train(
     checkpoint_dir: str | Path = "data/models/forecast",
     *,
     resume: str | Path | None = None,
+    warm_start: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train an EnergyTransformer on a half-hourly frame, chronologically split.
@@ -299,6 +349,10 @@ def train(
     resume : str or Path, optional
         A checkpoint written by this function: training continues after its epoch with
         its weights, optimizer, scheduler, scalers and history.
+    warm_start : str or Path, optional
+        A checkpoint whose weights, spec, scalers and model config (with its profile)
+        this run starts from, with a fresh optimizer, schedule and early stopping:
+        recalibrating a trained model on newer data (``config.feature_spec`` is ignored).
     progress : bool
         Show a progress bar with live losses.
     """
@@ -307,15 +361,18 @@ def train(
     out_dir = Path(checkpoint_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state = None
-    if resume is not None:
-        state = torch.load(resume, map_location="cpu", weights_only=True)
+    if resume is not None and warm_start is not None:
+        raise ValueError("pass resume (continue a run) or warm_start (start from its weights), not both")
+    source = resume if resume is not None else warm_start
+    if source is not None:
+        state = torch.load(source, map_location="cpu", weights_only=True)
         if state.get("meta", {}).get("format") != CHECKPOINT_FORMAT:
             raise ValueError(
-                f"{resume} is not an energylib forecast checkpoint (format {state.get('meta', {}).get('format')!r})"
+                f"{source} is not an energylib forecast checkpoint (format {state.get('meta', {}).get('format')!r})"
             )
     spec = get_spec(state["meta"]["feature_spec"] if state else config.feature_spec)
     scalers = Scalers.from_dict(state["meta"]["scalers"]) if state else None
-    prepared = prepare_data(data, timezone, spec, config.split, scalers)
+    prepared = prepare_data(data, timezone, spec, config.split, scalers, config.origins)
     mcfg = (
         ModelConfig.from_dict(state["meta"]["model_config"])
         if state
@@ -354,7 +411,9 @@ def train(
     meta = checkpoint_meta(spec, prepared.scalers, timezone, mcfg)
     history: list[dict] = []
     start_epoch, best_val, best_epoch, bad_epochs = 1, float("inf"), 0, 0
-    if state:
+    if state and warm_start is not None:
+        model.load_state_dict(state["model_state"])
+    elif state:
         model.load_state_dict(state["model_state"])
         optimizer.load_state_dict(state["optimizer_state"])
         scheduler.load_state_dict(state["scheduler_state"])
@@ -370,6 +429,8 @@ def train(
     xs, ys = prepared.scaled()
     x = torch.as_tensor(xs, device=device)
     y = torch.as_tensor(ys, device=device)
+    f = torch.as_tensor(prepared.scaled_future(), device=device)
+    weights = (config.task_weights, config.horizon_weights)
     train_anchors, val_anchors = prepared.anchors["train"], prepared.anchors["val"]
     best_path, last_path = out_dir / "best.pt", out_dir / "last.pt"
     stopped_early = bad_epochs >= config.early_stopping_patience
@@ -393,10 +454,9 @@ def train(
             leave=False,
         )
         for b in bar:
-            xb, tb = batch_tensors(
-                x, y, order[b * config.batch_size : (b + 1) * config.batch_size], mcfg
-            )
-            loss, _ = multitask_loss(model(xb), tb, mcfg)
+            batch = order[b * config.batch_size : (b + 1) * config.batch_size]
+            xb, tb = batch_tensors(x, y, batch, mcfg)
+            loss, _ = multitask_loss(model(xb, future_batch(f, batch, mcfg)), tb, mcfg, *weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -406,7 +466,9 @@ def train(
             if b % 10 == 0 or b == n_batches - 1:
                 bar.set_postfix(train_loss=f"{running / seen:.4f}", best_val=f"{best_val:.4f}")
         bar.close()
-        val_loss, parts = _evaluate(model, x, y, val_anchors, mcfg, 256, config.max_eval_batches)
+        val_loss, parts = _evaluate(
+            model, x, y, f, val_anchors, mcfg, 256, config.max_eval_batches, weights
+        )
         scheduler.step(val_loss)
         improved = val_loss < best_val
         if improved:

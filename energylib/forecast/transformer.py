@@ -14,9 +14,20 @@ scaled price per local half-hour of the day, shifted by the window's median leve
 checkpoints and TorchScript / ONNX exports carry them; the input stays the
 ``(batch, 48, F)`` window.
 
+Inputs known in advance (``n_future > 0``: day-ahead load and wind forecasts,
+weather forecasts, calendar): ``forward(x, future)`` also takes their values at the
+forecast's own intervals ``(batch, max horizon, n_future)``.  Each forecast interval
+becomes a token (its inputs projected to ``d_model`` plus the positional code that
+continues after the window) appended to the window's tokens, so the encoder relates
+history and the known future in both directions; a per-task linear read-out of each
+future token adds a per-interval term to the heads' output (zero at initialisation,
+so an untrained model still forecasts its baseline).
+
 The loss follows the trading system: consumption MSE and price MAE (on
 standardised targets), task weights 0.6 / 0.4, horizon weights 1.0 / 0.5 / 0.25
-(day / week / month), summed.
+(day / week / month), summed.  Tasks of other names take the loss of their kind
+(``task_losses``: MAE for prices, MSE otherwise) and weight 1; any number of
+horizons weighs ``0.5 ** k`` (1, 0.5, 0.25, ...).
 """
 
 from __future__ import annotations
@@ -32,6 +43,11 @@ TASK_WEIGHTS = {"consumption": 0.6, "price": 0.4}
 TASK_LOSSES = {"consumption": "mse", "price": "mae"}
 HORIZON_WEIGHTS = (1.0, 0.5, 0.25)
 
+
+def horizon_weights_for(n: int) -> tuple[float, ...]:
+    """Default weights of ``n`` horizons: 1, 0.5, 0.25, ... (the trading system's three)."""
+    return tuple(0.5**k for k in range(n))
+
 PRESETS: dict[str, dict] = {
     "seed": {"d_model": 512, "n_layers": 6, "n_heads": 8, "d_ff": 2048, "dropout": 0.1},
     # The small model overfits the price noise of one year at 0.1; 0.3 holds it back.
@@ -39,7 +55,14 @@ PRESETS: dict[str, dict] = {
 }
 
 
-TUPLE_FIELDS = ("horizons", "horizon_names", "tasks", "level_inputs", "time_inputs")
+TUPLE_FIELDS = (
+    "horizons",
+    "horizon_names",
+    "tasks",
+    "level_inputs",
+    "time_inputs",
+    "task_losses",
+)
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,10 @@ class ModelConfig:
         Per task, input columns holding the level input a whole number of days earlier
         (same slot as their row); their ``input - profile`` joins the window's in the
         level's median, which then spans several days.  ``()``: the window alone.
+    n_future : int
+        Known-future inputs per forecast interval (0: none; ``forward(x)`` alone).
+    task_losses : tuple of str
+        Per task, ``mae`` or ``mse``; ``()``: by task name (:data:`TASK_LOSSES`, else ``mse``).
     """
 
     n_features: int
@@ -100,6 +127,8 @@ class ModelConfig:
     profile_slots: int = 0
     time_inputs: tuple[int, ...] = ()
     level_lags: tuple[tuple[int, ...], ...] = ()
+    n_future: int = 0
+    task_losses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_heads:
@@ -121,6 +150,19 @@ class ModelConfig:
             raise ValueError(
                 f"horizons {self.horizons} and horizon_names {self.horizon_names} differ in length"
             )
+        if self.task_losses and (
+            len(self.task_losses) != len(self.tasks)
+            or any(x not in ("mae", "mse") for x in self.task_losses)
+        ):
+            raise ValueError(
+                f"task_losses {self.task_losses} needs one of 'mae' / 'mse' per task {self.tasks}"
+            )
+
+    def loss_of(self, task: int) -> str:
+        """``mae`` or ``mse`` for task ``task`` (an index)."""
+        if self.task_losses:
+            return self.task_losses[task]
+        return TASK_LOSSES.get(self.tasks[task], "mse")
 
     @property
     def output_names(self) -> list[str]:
@@ -187,7 +229,15 @@ class EnergyTransformer(nn.Module):
         c = config
         hidden = c.head_hidden or c.d_ff // 2
         self.input_projection = nn.Linear(c.n_features, c.d_model)
-        self.positional_encoding = SinusoidalPositionalEncoding(c.d_model, c.sequence_length)
+        n_pos = c.sequence_length + (max(c.horizons) if c.n_future else 0)
+        self.positional_encoding = SinusoidalPositionalEncoding(c.d_model, n_pos)
+        if c.n_future:
+            self.future_projection = nn.Linear(c.n_future, c.d_model)
+            # One read-out per task of each forecast interval's token, zero at the start.
+            self.future_heads = nn.ModuleList(nn.Linear(c.d_model, 1) for _ in c.tasks)
+            for head in self.future_heads:
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
         layer = nn.TransformerEncoderLayer(
             c.d_model, c.n_heads, c.d_ff, c.dropout, activation="gelu", batch_first=True
         )
@@ -252,20 +302,37 @@ class EnergyTransformer(nn.Module):
             out.append(level[:, None] + prof[:, L:])
         return out
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        z = self.positional_encoding(self.input_projection(x))
-        z = self.encoder(z)
-        pooled = z[:, -1, :]
-        if self.config.pooling == "last_mean":
-            pooled = pooled + z.mean(dim=1)
+    def forward(
+        self, x: torch.Tensor, future: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        c = self.config
+        L = c.sequence_length
+        tokens = self.input_projection(x)
+        if c.n_future:
+            if future is None:
+                raise ValueError(
+                    f"this model reads {c.n_future} known-future input(s): pass future "
+                    f"(batch, {max(c.horizons)}, {c.n_future})"
+                )
+            tokens = torch.cat([tokens, self.future_projection(future)], dim=1)
+        z = self.encoder(self.positional_encoding(tokens))
+        window = z[:, :L, :]
+        pooled = window[:, -1, :]
+        if c.pooling == "last_mean":
+            pooled = pooled + window.mean(dim=1)
         outputs = []
-        n_h = len(self.config.horizons)
+        n_h = len(c.horizons)
         base = self._baselines(x)
+        ahead = (
+            [head(z[:, L:, :]).squeeze(-1) for head in self.future_heads] if c.n_future else []
+        )
         for k, head in enumerate(self.heads):
             y = head(pooled)
             b = base[k // n_h]
             if b is not None:
                 y = y + b[:, : y.shape[1]]
+            if c.n_future:
+                y = y + ahead[k // n_h][:, : y.shape[1]]
             outputs.append(y)
         return tuple(outputs)
 
@@ -283,7 +350,7 @@ def multitask_loss(
     targets: Sequence[torch.Tensor],
     config: ModelConfig,
     task_weights: Mapping[str, float] | None = None,
-    horizon_weights: Sequence[float] = HORIZON_WEIGHTS,
+    horizon_weights: Sequence[float] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Weighted sum over tasks and horizons.
 
@@ -293,9 +360,9 @@ def multitask_loss(
         ``(batch, H)`` each, in ``config.output_names`` order, standardised units.
     config : ModelConfig
     task_weights : mapping, optional
-        Per task; default 0.6 consumption, 0.4 price.
-    horizon_weights : sequence of float
-        Per horizon, default 1.0 / 0.5 / 0.25.
+        Per task; default 0.6 consumption, 0.4 price, 1 for any other task.
+    horizon_weights : sequence of float, optional
+        Per horizon, default 1.0 / 0.5 / 0.25 / ... (:func:`horizon_weights_for`).
 
     Returns
     -------
@@ -303,6 +370,8 @@ def multitask_loss(
         The total loss and each part's unweighted value by output name.
     """
     tw = TASK_WEIGHTS if task_weights is None else task_weights
+    if horizon_weights is None:
+        horizon_weights = horizon_weights_for(len(config.horizons))
     if len(horizon_weights) != len(config.horizons):
         raise ValueError(
             f"{len(horizon_weights)} horizon weights for {len(config.horizons)} horizons"
@@ -310,12 +379,12 @@ def multitask_loss(
     total = outputs[0].new_zeros(())
     parts: dict[str, float] = {}
     k = 0
-    for task in config.tasks:
-        kind = TASK_LOSSES.get(task, "mse")
+    for t, task in enumerate(config.tasks):
+        kind = config.loss_of(t)
         for j, name in enumerate(config.horizon_names):
             diff = outputs[k] - targets[k]
             part = (diff * diff).mean() if kind == "mse" else diff.abs().mean()
-            total = total + tw[task] * horizon_weights[j] * part
+            total = total + tw.get(task, 1.0) * horizon_weights[j] * part
             parts[f"{task}_{name}"] = float(part.detach())
             k += 1
     return total, parts

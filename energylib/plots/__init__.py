@@ -23,6 +23,8 @@ import importlib
 # slow to import, and the kiosk on a Pi needs only the hand-written SVG.
 _BUILDERS = {
     "coverage_chart": "coverage",
+    "benchmark_mae_chart": "forecast",
+    "dm_matrix_chart": "forecast",
     "error_by_horizon_chart": "forecast",
     "error_by_hour_chart": "forecast",
     "federated_gains_chart": "federated",

@@ -92,3 +92,54 @@ def error_by_hour_chart(
         .facet(column=alt.Column("task:N", title=None))
         .resolve_scale(y="independent")
     )
+
+
+def dm_matrix_chart(dm: pl.DataFrame, *, title: str = "Diebold-Mariano test") -> alt.Chart:
+    """epftoolbox's chessboard from :meth:`BenchmarkResult.dm_matrix`: the p-value that the
+    column's model is *not* more accurate than the row's; green (near 0): the column's model
+    is significantly better; grey: p >= 0.1."""
+    df = dm.with_columns(pl.col("p_value").clip(0.0, 0.1).alias("p_shown"))
+    order = list(dict.fromkeys(dm["model_1"].to_list()))
+    return (
+        alt.Chart(df, title=title)
+        .mark_rect()
+        .encode(
+            x=alt.X(
+                "model_2:N",
+                sort=order,
+                title="more accurate? (model 2)",
+                axis=alt.Axis(labelAngle=-40),
+            ),
+            y=alt.Y("model_1:N", sort=order, title="than (model 1)"),
+            color=alt.Color(
+                "p_shown:Q",
+                title="p-value",
+                scale=alt.Scale(domain=[0, 0.1], range=["#1a9850", "#fee08b", "#d9d9d9"]),
+            ),
+            tooltip=["model_1", "model_2", alt.Tooltip("p_value:Q", format=".4f")],
+        )
+        .properties(width=320, height=320)
+    )
+
+
+def benchmark_mae_chart(
+    table: pl.DataFrame, *, unit: str = "EUR/MWh", title: str = "Test-period MAE"
+) -> alt.Chart:
+    """MAE of every model of :func:`energylib.forecast.benchmark.benchmark_table`, this
+    run's and the published ones, best first."""
+    return (
+        alt.Chart(table, title=title)
+        .mark_bar()
+        .encode(
+            y=alt.Y("model:N", sort="x", title=None),
+            x=alt.X("mae:Q", title=f"MAE ({unit})"),
+            color=alt.Color("source:N", title=None),
+            tooltip=[
+                "model",
+                "source",
+                alt.Tooltip("mae:Q", format=".3f"),
+                alt.Tooltip("rmae:Q", format=".3f"),
+            ],
+        )
+        .properties(width=420, height=alt.Step(16))
+    )

@@ -1,0 +1,287 @@
+"""Forecasting benchmark (issue 18): the open day-ahead benchmark on Nord Pool by its rules, the
+SGSC household load table and the CityLearn rooftop PV table.
+
+    .venv/bin/python -m pytest tests/bench/test_bench_forecast_epf.py -s -q --override-ini norecursedirs=
+
+NP (Lago et al. 2021, epftoolbox protocol): the 728 days of the published test period
+(2016-12-27 to 2018-12-24), each forecast from the day before, models recalibrated every day
+(the transformer fine-tunes weekly); MAE, rMAE, sMAPE, RMSE in EUR/MWh, calibration time,
+and the DM test against the published-reference model.  Targets: LEAR ensemble within 3% of
+the published 1.738; the library's best below the published DNN ensemble's 1.667.  The
+transformer's and the DNN's settings and the ensembles (equal-weight averages) were chosen on
+2016, before the test period (``test_np_models_chosen_on_2016``), and fixed before the test
+period was scored; each model's test score is reported once.
+
+Each model's forecasts are cached in ``tests/artifacts/bench_forecast_epf/cache`` by its
+settings, the data and the protocol: the first run of LEAR's full protocol takes hours on two
+shared cores; later runs read the cache (delete the folder to recompute).  It asserts only
+correctness, never times; every figure is printed with the machine's load.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from energylib.forecast.benchmark import (
+    NP_TEST,
+    PUBLISHED_NP_MAE,
+    RidgeDayAhead,
+    SeasonalNaive,
+    TransformerDayAhead,
+    add_average,
+    benchmark_table,
+    read_epftoolbox_csv,
+    run_protocol,
+)
+from energylib.forecast.dayahead import DayAheadData
+from energylib.forecast.dnn import DNN
+from energylib.forecast.lear import LEAR
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bench_forecast_epf"
+CACHE = ARTIFACTS / "cache"
+NP_INPUTS = ["grid_load_forecast_mw", "wind_power_forecast_mw"]
+LEAR_TARGET = 1.738
+DNN_TARGET = 1.667
+#: The transformer's settings, chosen on 2016 (test_np_models_chosen_on_2016): a small model
+#: (d_model 32) on a 2-day window with the price a week back as an input and the day's load and
+#: wind forecasts as future tokens, trained on the midnight windows, fine-tuned weekly.
+TRANSFORMER = dict(
+    model={"d_model": 32, "n_heads": 4, "d_ff": 64},
+    sequence_days=2,
+    lag_days=(7,),
+    origins="daily",
+    max_epochs=60,
+    early_stopping_patience=6,
+    finetune_epochs=2,
+    seeds=(2025, 2026),
+)
+N_JOBS = int(os.environ.get("BENCH_EPF_JOBS", 2))
+#: The test period's recalibration: ``daily`` is the published protocol; ``weekly`` (LEAR refits
+#: every 7th day, the DNN and the transformer keep their own schedules) is the subset that fits
+#: on two shared cores in under an hour.
+RECALIBRATION = os.environ.get("BENCH_EPF_RECALIBRATION", "daily")
+#: Models left out of the test-period table (comma-separated names, e.g. ``transformer``).
+SKIP = {m.strip() for m in os.environ.get("BENCH_EPF_SKIP", "").split(",") if m.strip()}
+
+#: AEMO VIC1's test period (the NEM's local dates).
+AEMO_TEST = ("2024-07-01", "2024-12-31")
+
+
+def _line(text: str) -> None:
+    print(f"[bench forecast epf] {text}", flush=True)
+
+
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} CPUs)"
+
+
+def _show(table: pl.DataFrame) -> None:
+    with pl.Config(tbl_rows=60, tbl_cols=14, tbl_width_chars=200, float_precision=3):
+        print(table)
+
+
+@pytest.fixture(scope="module")
+def np_data(shared_data) -> DayAheadData:
+    frame, _ = read_epftoolbox_csv(shared_data / "epftoolbox" / "NP.csv")
+    return DayAheadData.from_frame(frame, "price_per_kwh", NP_INPUTS)
+
+
+#: The DNN's settings, chosen on 2016: 4 seeds, retrained from scratch every 28 days.
+DNN_SETTINGS = dict(seeds=(1, 2, 3, 4), recalibrate_every_days=28)
+#: The library's ensembles, fixed on 2016 before the test period was scored: equal weights.
+ENSEMBLES = {
+    "ensemble: LEAR + transformer + DNN": ["LEAR ensemble", "transformer", "DNN"],
+    "ensemble: LEAR + transformer": ["LEAR ensemble", "transformer"],
+    "ensemble: LEAR + DNN": ["LEAR ensemble", "DNN"],
+}
+
+
+def _ensembles(result) -> None:
+    """Every ensemble whose members all ran (a skipped model leaves out its ensembles)."""
+    for name, members in ENSEMBLES.items():
+        if all(m in result.forecasts for m in members):
+            add_average(result, name, members)
+
+
+def test_np_models_chosen_on_2016(np_data):
+    """Model selection before the test period: the transformer (one seed), the DNN and the
+    ensembles scored on 2016-01-01 .. 2016-12-26 by the same protocol, every model
+    calibrated on the days before 2016 and recalibrated weekly (LEAR refits every week;
+    the transformer fine-tunes weekly; the DNN retrains every 28 days)."""
+    models = [
+        SeasonalNaive(1),
+        SeasonalNaive(7),
+        RidgeDayAhead(),
+        LEAR(n_jobs=N_JOBS),
+        TransformerDayAhead(**(TRANSFORMER | {"seeds": (2025,)})),
+        DNN(**DNN_SETTINGS),
+    ]
+    t0 = time.perf_counter()
+    result = run_protocol(
+        np_data, models, "2016-01-01", "2016-12-26", recalibration="weekly", cache_dir=CACHE
+    )
+    _ensembles(result)
+    _line(
+        f"validation year 2016 (before the test period), weekly recalibration, {time.perf_counter() - t0:.0f} s, {_load()}"
+    )
+    _show(benchmark_table(result, "LEAR ensemble"))
+    _show(result.timings)
+    assert np.isfinite(result.table()["mae"]).all()
+
+
+def test_np_full_protocol_table(np_data):
+    models = [
+        SeasonalNaive(1),
+        SeasonalNaive(7),
+        SeasonalNaive("standard"),
+        RidgeDayAhead(window=1092),
+        LEAR(n_jobs=N_JOBS),
+        DNN(**DNN_SETTINGS),
+        TransformerDayAhead(**TRANSFORMER),
+    ]
+    models = [m for m in models if not SKIP & {m.names[0], type(m).__name__}]
+    t0 = time.perf_counter()
+    result = run_protocol(np_data, models, *NP_TEST, recalibration=RECALIBRATION, cache_dir=CACHE)
+    wall = time.perf_counter() - t0
+    _ensembles(result)
+    table = benchmark_table(result, "LEAR ensemble", published=PUBLISHED_NP_MAE)
+    _line(
+        f"NP, {len(result.days)} test days {NP_TEST[0]} .. {NP_TEST[1]}, {RECALIBRATION} recalibration "
+        f"(the transformer fine-tunes weekly, the DNN retrains every 28 days); run {wall:.0f} s "
+        f"(cached models read, not rerun); left out: {sorted(SKIP) or 'none'}; {_load()}"
+    )
+    _show(table)
+    _show(result.timings)
+    mae = dict(zip(table["model"], table["mae"], strict=True))
+    lear = mae["LEAR ensemble"]
+    _line(
+        f"LEAR ensemble MAE {lear:.3f} vs published {LEAR_TARGET} ({100 * (lear / LEAR_TARGET - 1):+.1f}%; "
+        f"target within 3%: {'met' if abs(lear / LEAR_TARGET - 1) <= 0.03 else 'NOT met'})"
+    )
+    own = table.filter(pl.col("source") == "this run")
+    best = own.row(0, named=True)
+    _line(
+        f"library's best: {best['model']} MAE {best['mae']:.3f} vs published DNN ensemble {DNN_TARGET} "
+        f"(target below it: {'met' if best['mae'] < DNN_TARGET else 'NOT met'}); DM p-value that it is "
+        f"not more accurate than the LEAR ensemble: "
+        f"{'(it is the reference)' if best['dm_p_better'] is None else format(best['dm_p_better'], '.2g')}"
+    )
+    assert own["mae"].is_finite().all() and len(result.days) == 728
+
+
+def test_np_lear_path_shortcut_picks_the_full_paths_penalty(np_data):
+    """LEAR follows the LARS path to its end only when the AIC minimum is not well inside its
+    first 100 steps; on sampled test days it gives the full path's forecasts exactly."""
+    days = ["2017-01-16", "2017-07-03", "2018-02-12", "2018-08-27"]
+    worst = 0.0
+    t_short = t_full = 0.0
+    for day in days:
+        t0 = time.perf_counter()
+        a = run_protocol(np_data, [LEAR(path_steps=100)], day, day, progress=False)
+        t1 = time.perf_counter()
+        b = run_protocol(np_data, [LEAR(path_steps=None)], day, day, progress=False)
+        t2 = time.perf_counter()
+        t_short += t1 - t0
+        t_full += t2 - t1
+        worst = max(
+            worst, max(float(np.abs(a.forecasts[k] - b.forecasts[k]).max()) for k in a.forecasts)
+        )
+    _line(
+        f"LEAR on {len(days)} sampled days: largest difference shortcut vs full path {worst:.2e} EUR/kWh; "
+        f"calibration {t_short / len(days):.1f} s vs {t_full / len(days):.1f} s per day ({t_full / t_short:.1f}x), {_load()}"
+    )
+    assert worst < 1e-9
+
+
+def test_sgsc_household_load_table(shared_data):
+    from energylib.forecast.household_load import household_benchmark
+    from energylib.ingest.households import read_sgsc_households
+
+    homes = read_sgsc_households(shared_data / "sgsc_households")
+    t0 = time.perf_counter()
+    bench = household_benchmark(homes, progress=True)
+    summary = bench.summary()
+    _line(
+        f"SGSC: {bench.per_home['home'].n_unique()} homes, the last quarter of each home's days, weekly recalibration, {time.perf_counter() - t0:.0f} s, {_load()}"
+    )
+    for home, why in bench.skipped:
+        _line(f"left out {home}: {why}")
+    _show(summary)
+    best = summary.row(0, named=True)
+    _line(
+        f"best: {best['model']}, MAE {best['mean_improvement_pct']:.1f}% below the better seasonal naive on "
+        f"average over homes (target >= 25%: {'met' if best['mean_improvement_pct'] >= 25 else 'NOT met'}); "
+        f"better on {best['homes_better']} of {best['homes']} homes"
+    )
+    assert summary.height == 4
+
+
+def test_citylearn_pv_table(shared_data):
+    from energylib.forecast.solar_forecast import pv_benchmark
+    from energylib.ingest.households import read_citylearn_buildings
+
+    buildings = read_citylearn_buildings(shared_data / "citylearn_2022")
+    t0 = time.perf_counter()
+    per_home = pv_benchmark(buildings)
+    summary = (
+        per_home.group_by("model")
+        .agg(
+            pl.col("mae").mean().alias("mean_mae_kwh"),
+            pl.col("skill_pct").mean().alias("mean_skill_pct"),
+            (pl.col("skill_pct") > 0).sum().alias("homes_better"),
+        )
+        .sort("mean_mae_kwh")
+    )
+    _line(
+        f"CityLearn PV: {per_home['home'].n_unique()} homes, 2016-10-01 to the end, weekly recalibration, {time.perf_counter() - t0:.0f} s, {_load()}"
+    )
+    _show(summary)
+    _show(per_home.filter(pl.col("model") == "PV model + learned correction"))
+    assert summary.height == 3
+
+
+def test_aemo_vic1_table(shared_data):
+    """Real AEMO VIC1 prices (2023-2024, 5-min settled, averaged to half-hours), each day of
+    the second half of 2024 forecast from the NEM day before (UTC+10), weekly recalibration
+    (the whole of 2024 did not fit in the session's time on two shared cores): the seasonal naive
+    forecasts, ridge on the last week (plain and on LEAR's asinh scale), LEAR on the windows the two years allow (56, 84 and
+    364 days: no 1,092-day history) and the DNN with NP's settings.  AUD/MWh."""
+    from energylib import align
+    from energylib.ingest.aemo import read_aemo_price_csv
+
+    files = sorted((shared_data / "aemo_vic1").glob("PRICE_AND_DEMAND_202*_VIC1.csv"))
+    frames = [read_aemo_price_csv(f) for f in files]
+    frame = pl.concat([f for f, _ in frames]).sort("interval_start")
+    half_hourly, _ = align.resample(frame.drop("interval_type"), frames[0][1], 30)
+    data = DayAheadData.from_frame(half_hourly, "spot_per_kwh", timezone="Australia/Brisbane")
+    models = [
+        SeasonalNaive(1),
+        SeasonalNaive(7),
+        RidgeDayAhead(window=364),
+        RidgeDayAhead(window=364, transform="asinh", name="ridge (asinh)"),
+        LEAR(windows=(56, 84, 364), n_jobs=N_JOBS),
+        DNN(**DNN_SETTINGS),
+    ]
+    t0 = time.perf_counter()
+    result = run_protocol(data, models, *AEMO_TEST, recalibration="weekly", cache_dir=CACHE)
+    _ensembles(result)
+    table = benchmark_table(result, "naive day", unit_factor=1000.0)
+    _line(
+        f"AEMO VIC1, {len(result.days)} days {AEMO_TEST[0]} .. {AEMO_TEST[1]} (half-hourly, NEM days), weekly recalibration, "
+        f"{time.perf_counter() - t0:.0f} s (cached models read), {_load()}"
+    )
+    _show(table)
+    _show(result.timings)
+    mae = dict(zip(table["model"], table["mae"], strict=True))
+    best = table.row(0, named=True)
+    _line(
+        f"best: {best['model']} MAE {best['mae']:.2f} AUD/MWh, "
+        f"{100 * (1 - best['mae'] / mae['naive day']):.0f}% below yesterday's prices"
+    )
+    assert table["mae"].is_finite().all() and len(result.days) == 184

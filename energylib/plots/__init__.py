@@ -8,6 +8,7 @@
 :mod:`~energylib.plots.study`       the scenario study's result frames
 :mod:`~energylib.plots.trading`     the community market study's result frames
 :mod:`~energylib.plots.svg`         ``price_bars_svg``: the kiosk's price bars, drawn by hand
+:mod:`~energylib.plots.table`       ``report_table``: a frame as a Markdown table in words and units
 =================================== =========================================================
 
 Every builder takes a tidy polars frame and returns an Altair chart; the names below are
@@ -35,10 +36,12 @@ _BUILDERS = {
     "monthly_bills_chart": "study",
     "npv_heatmap": "study",
     "policy_vs_optimum_chart": "study",
+    "scenario_colours": "study",
     "soc_week_chart": "study",
     "tornado_chart": "study",
     "typical_days_chart": "study",
     "price_bars_svg": "svg",
+    "report_table": "table",
     "clearing_prices_chart": "trading",
     "energy_shares_chart": "trading",
     "feeder_chart": "trading",

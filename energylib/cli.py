@@ -15,6 +15,7 @@ import re
 import sys
 
 from energylib import __version__, commands
+from energylib.config import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except SettingsError as err:  # a bad variable in the environment or .env
+        print(f"energy: {err}", file=sys.stderr)
+        return commands.EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
     sources = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
     amber = sources.add_parser(
         "amber",

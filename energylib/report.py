@@ -226,7 +226,8 @@ def _is_front_matter(cell) -> bool:
 
 
 def study_answer(executed: Path) -> str | None:
-    """The study's answer: the first Markdown output of the cell tagged ``answer``."""
+    """The study's answer: the first Markdown output of the cell tagged ``answer`` (the
+    index shows its first paragraph)."""
     # nbformat only to read the executed copy; slow to import.
     import nbformat
 
@@ -268,7 +269,7 @@ def write_index(executed: Sequence[Path], root: Path) -> Path:
     ]
     for path in executed:
         title = nbformat.read(path, as_version=4).metadata.get("title", path.stem)
-        answer = study_answer(path) or "(this study states no answer)"
+        answer = (study_answer(path) or "(this study states no answer)").split("\n\n")[0]
         link = Path(os.path.relpath(path.with_suffix(".html"), root / "reports")).as_posix()
         lines += [f"- **[{title}]({link})**: {answer}", ""]
     index = root / "reports" / "index.md"
@@ -327,6 +328,7 @@ def export_html(notebook: Path, html: Path | None = None) -> Path:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [c for c in nb.cells if not _is_front_matter(c)]  # Quarto's, not a page's
     title = nb.metadata.get("title")
     if title:  # Quarto shows the front matter's title; nbconvert needs it as a heading
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {title}"))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from energylib.config import PROJECT_ROOT
 from energylib.report import external_references, html_path, load_plan, script_outputs
@@ -62,6 +63,9 @@ def copy_project(dest: Path) -> Path:
             shutil.copy2(src, dest / name)  # keeps pyproject.toml's mtime: no reinstall
     (dest / "reports").mkdir()
     (dest / ".venv").symlink_to((PROJECT_ROOT / ".venv").resolve())
+    shared = PROJECT_ROOT.parent / "shared"  # real data, beside the project as in CI
+    if shared.is_dir():
+        (dest.parent / "shared").symlink_to(shared.resolve())
     return dest
 
 
@@ -149,7 +153,9 @@ def test_every_page_has_its_own_title_and_its_summary_first(made_report):
         nb = nbformat.read(study.output, as_version=4)
         title = nb.metadata["title"]
         titles.append(title)
-        assert nb.cells[0].cell_type == "raw" and f"title: {title}" in nb.cells[0].source
+        front = nb.cells[0]
+        assert front.cell_type == "raw" and front.source.startswith("---\n")
+        assert yaml.safe_load(front.source.strip("-\n"))["title"] == title  # Quarto's title
         headings = [
             line
             for c in nb.cells
@@ -202,3 +208,15 @@ def test_the_index_page_states_each_answer_and_links_every_page(made_report):
     assert "states no answer" not in index
     page = html_path(root / "reports" / "index.md", root, quarto=quarto).read_text()
     assert page.count("<a href=") >= len(made_report["studies"])
+
+
+def test_every_chart_has_alt_text_and_every_page_a_caption_or_sentence_under_it(made_report):
+    for study in made_report["studies"]:
+        for cell in nbformat.read(study.output, as_version=4).cells:
+            for out in cell.get("outputs", []):
+                svg = "".join(out.get("data", {}).get("image/svg+xml", ""))
+                if svg:
+                    label = re.search(r'^<svg[^>]*\saria-label="([^"]+)"', svg)
+                    assert label and label.group(1) != "Chart", (
+                        f"{study.name}: a chart without alt text"
+                    )

@@ -46,7 +46,7 @@ def test_the_agent_decides_with_its_onnx_model_and_nothing_outside_the_agent_ext
     tmp_path, fake_amber, model_files
 ):
     wall = datetime.now(UTC)
-    now = wall.replace(minute=wall.minute - wall.minute % 5, second=0, microsecond=0)
+    now = wall.replace(minute=wall.minute - wall.minute % 30, second=0, microsecond=0)
     fake_amber.clock = SimulatedClock(now)  # the fake answers for the subprocess's real time
     state = tmp_path / "agent"
     seed_history(SqliteStore(state / "live.sqlite"), now, days=2)

@@ -69,7 +69,7 @@ def test_bench_agent_extra_size_and_rss(tmp_path, httpserver):
     size_mb = folder_mb(site)
 
     wall = datetime.now(UTC)
-    now = wall.replace(minute=wall.minute - wall.minute % 5, second=0, microsecond=0)
+    now = wall.replace(minute=wall.minute - wall.minute % 30, second=0, microsecond=0)
     fake = FakeAmber(httpserver, SimulatedClock(now))
     state = tmp_path / "agent"
     seed_history(SqliteStore(state / "live.sqlite"), now, days=2)

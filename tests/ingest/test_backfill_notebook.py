@@ -79,4 +79,4 @@ def test_entsoe_params_with_an_empty_store_say_what_to_run(no_tokens, tmp_path):
     )
     text = outputs(out)
     assert "No ENTSO-E token is configured" in text
-    assert "No price series is stored yet" in text and "energy backfill entsoe" in text
+    assert "No EUR price series is stored yet" in text and "energy backfill entsoe" in text

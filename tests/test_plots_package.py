@@ -14,7 +14,11 @@ def test_every_public_builder_is_importable_from_the_package():
     for info in pkgutil.iter_modules(plots.__path__):
         module = importlib.import_module(f"energylib.plots.{info.name}")
         for name, obj in vars(module).items():
-            if name.startswith("_") or not inspect.isfunction(obj) or obj.__module__ != module.__name__:
+            if (
+                name.startswith("_")
+                or not inspect.isfunction(obj)
+                or obj.__module__ != module.__name__
+            ):
                 continue
             if name.endswith(("_chart", "_svg", "_heatmap")) and name not in plots.__all__:
                 missing.append(f"{info.name}.{name}")

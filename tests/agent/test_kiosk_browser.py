@@ -177,9 +177,18 @@ def _overlaps_bars(driver, selector: str) -> bool:
 
 
 def _text(driver, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
+    # Read in one script: the page replaces its elements on every refresh, so a found
+    # element can go stale before its text is read.
+    return driver.execute_script(
+        "return document.getElementById(arguments[0]).innerText.trim();", element_id
+    )
 
-    return driver.find_element(By.ID, element_id).text
+
+def _background(driver, element_id: str) -> str:
+    return driver.execute_script(
+        "return getComputedStyle(document.getElementById(arguments[0])).backgroundColor;",
+        element_id,
+    )
 
 
 def test_kiosk_page_in_chromium_shows_price_state_and_updates(kiosk_server, browser):
@@ -191,7 +200,7 @@ def test_kiosk_page_in_chromium_shows_price_state_and_updates(kiosk_server, brow
     assert _text(browser, "price") == "45.2"
     assert _text(browser, "unit") == "c/kWh"
     assert _text(browser, "state-label") == "EXPENSIVE"
-    colour = browser.find_element(By.ID, "state").value_of_css_property("background-color")
+    colour = _background(browser, "state")
     assert colour in ("rgba(198, 40, 40, 1)", "rgb(198, 40, 40)")
     assert "DISCHARGE 3.2 kW" in _text(browser, "decision")
     assert "$0.81/h" in _text(browser, "cost")  # 0.9 kWh in 30 min = 1.8 kW x 0.4523 AUD/kWh
@@ -203,7 +212,7 @@ def test_kiosk_page_in_chromium_shows_price_state_and_updates(kiosk_server, brow
     Collector("prices", lambda now: [_prices(0.0612, "veryLow")], store).run(NOW)
     WebDriverWait(browser, 15).until(lambda d: _text(d, "price") == "6.1")
     assert _text(browser, "state-label") == "CHEAP"
-    colour = browser.find_element(By.ID, "state").value_of_css_property("background-color")
+    colour = _background(browser, "state")
     assert colour in ("rgba(27, 138, 58, 1)", "rgb(27, 138, 58)")
     _shot(browser, "cheap")
 
@@ -218,7 +227,10 @@ def test_kiosk_with_data_has_a_scale_a_now_marker_totals_and_the_reason_in_words
     url, _ = kiosk_server
     browser.get(url)
     assert browser.find_elements(By.CSS_SELECTOR, "#chart svg #now")  # the "now" marker
-    labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, "#chart svg text")]
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#chart svg text'))"
+        ".map(function(t){ return t.textContent; });"
+    )
     assert "now" in labels and "0" in labels  # the marker's label and the price scale
     max_label = next(t for t in labels if t.startswith("max"))
     assert max_label.endswith("c/kWh")

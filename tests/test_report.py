@@ -102,6 +102,7 @@ def test_the_default_plan_and_quarto_project_are_valid():
     html = quarto["format"]["html"]
     assert html["echo"] is False and "code-fold" not in html  # a homeowner's report: no code
     assert html["embed-resources"] is True and html["toc"] is True
+    assert html["html-math-method"] == "plain"  # MathJax would come from a CDN
     outputs = [s.output for s in studies]
     assert len(set(outputs)) == len(outputs)
     # A notebook run more than once needs a title per run (Quarto's sidebar shows titles).

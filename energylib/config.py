@@ -1,53 +1,123 @@
-"""Settings from the environment and an untracked ``.env`` file.
+"""Settings from the environment and an untracked ``.env`` file: one typed model.
 
-Secrets (API tokens, database URLs with passwords) are read here and nowhere
-else.  ``Settings`` never shows them: its ``repr`` masks every secret, so a
-settings object can be logged or printed safely.
+:class:`Settings` (pydantic-settings) reads every variable the library and the agent
+know, the environment winning over ``.env``, converts each to its type and validates it
+when it is built (at start-up): a bad value raises :class:`SettingsError`, which names
+the variable, what is wrong and how to fix it.  Secrets (API tokens, database URLs with
+passwords) are :class:`pydantic.SecretStr`: their ``repr`` is masked, so settings can be
+logged or printed safely; :func:`secret` reads one where it is used.
+
+The agent's settings (``ENERGY_AGENT_*``) are read here too; :mod:`energylib.agent.config`
+turns them into the agent's runtime settings (its site, battery and EV), with the defaults
+it documents.  To add a setting: a field here, with its variable as ``alias``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any, Literal
 
 from dotenv import dotenv_values
-
-SECRET_FIELDS = frozenset({"amber_token", "entsoe_api_key", "supabase_db_url", "influx_token"})
-
-# setting name -> environment variable
-ENV_KEYS = {
-    "data_dir": "ENERGYLIB_DATA_DIR",
-    "amber_token": "AMBER_TOKEN",
-    "amber_site_id": "AMBER_SITE_ID",
-    "amber_base_url": "AMBER_BASE_URL",
-    "entsoe_api_key": "ENTSOE_API_KEY",
-    "entsoe_zone": "ENTSOE_ZONE",
-    "supabase_db_url": "SUPABASE_DB_URL",
-    "influx_url": "INFLUX_URL",
-    "influx_token": "INFLUX_TOKEN",
-    "influx_org": "INFLUX_ORG",
-    "influx_bucket": "INFLUX_BUCKET",
-}
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# The environment a settings build reads (None: ``os.environ``); tests pass their own.
+_ENVIRON: ContextVar[dict | None] = ContextVar("energylib_environ", default=None)
 
-@dataclass(frozen=True, repr=False)
-class Settings:
-    """Runtime settings.  Build with :func:`load_settings`."""
 
-    data_dir: Path = PROJECT_ROOT / "data"
-    amber_token: str | None = None
-    amber_site_id: str | None = None
-    amber_base_url: str = "https://api.amber.com.au/v1"
-    entsoe_api_key: str | None = None
-    entsoe_zone: str = "NL"
-    supabase_db_url: str | None = None
-    influx_url: str | None = None
-    influx_token: str | None = None
-    influx_org: str | None = None
-    influx_bucket: str | None = None
+class SettingsError(ValueError):
+    """A setting has a bad value: names the variable and says how to fix it."""
+
+
+class _Environment(EnvSettingsSource):
+    """The environment, or the mapping a caller passed to :func:`load_settings`."""
+
+    def _load_env_vars(self):  # noqa: ANN202 (pydantic-settings' own hook)
+        environ = _ENVIRON.get()
+        return super()._load_env_vars() if environ is None else dict(environ)
+
+
+def _agent(name: str, **kw: Any) -> Any:
+    """An ``ENERGY_AGENT_*`` field: unset (None) unless the variable is; the agent's own
+    default applies where it is unset (:class:`energylib.agent.config.AgentSettings`)."""
+    return Field(None, alias=f"ENERGY_AGENT_{name}", **kw)
+
+
+class Settings(BaseSettings):
+    """Every setting, typed.  Build with :func:`load_settings`.
+
+    The library's variables (``ENERGYLIB_DATA_DIR``, ``AMBER_*``, ``ENTSOE_*``,
+    ``SUPABASE_DB_URL``, ``INFLUX_*``) and the agent's (``ENERGY_AGENT_*``, documented in
+    :mod:`energylib.agent.config`).  Fields are named as the variable, lower case (the
+    agent's with an ``agent_`` prefix); secrets are :class:`~pydantic.SecretStr`.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,
+        case_sensitive=True,
+    )
+
+    data_dir: Path = Field(PROJECT_ROOT / "data", alias="ENERGYLIB_DATA_DIR")
+    amber_token: SecretStr | None = Field(None, alias="AMBER_TOKEN")
+    amber_site_id: str | None = Field(None, alias="AMBER_SITE_ID")
+    amber_base_url: str = Field("https://api.amber.com.au/v1", alias="AMBER_BASE_URL")
+    entsoe_api_key: SecretStr | None = Field(None, alias="ENTSOE_API_KEY")
+    entsoe_zone: str = Field("NL", alias="ENTSOE_ZONE")
+    supabase_db_url: SecretStr | None = Field(None, alias="SUPABASE_DB_URL")
+    influx_url: str | None = Field(None, alias="INFLUX_URL")
+    influx_token: SecretStr | None = Field(None, alias="INFLUX_TOKEN")
+    influx_org: str | None = Field(None, alias="INFLUX_ORG")
+    influx_bucket: str | None = Field(None, alias="INFLUX_BUCKET")
+
+    # The agent (energylib.agent.config documents each).
+    agent_state_dir: Path | None = _agent("STATE_DIR")
+    agent_models_dir: Path | None = _agent("MODELS_DIR")
+    agent_market: Literal["amber", "entsoe"] | None = _agent("MARKET")
+    agent_site: str | None = _agent("SITE")
+    agent_timezone: str | None = _agent("TIMEZONE")
+    agent_latitude: float | None = _agent("LATITUDE")
+    agent_longitude: float | None = _agent("LONGITUDE")
+    agent_stale_after_min: float | None = _agent("STALE_AFTER_MIN", gt=0)
+    agent_collect_every_s: float | None = _agent("COLLECT_EVERY_S", gt=0)
+    agent_decide_every_s: float | None = _agent("DECIDE_EVERY_S", gt=0)
+    agent_weather_every_s: float | None = _agent("WEATHER_EVERY_S", gt=0)
+    agent_backoff_max_s: float | None = _agent("BACKOFF_MAX_S", gt=0)
+    agent_forecast_intervals: int | None = _agent("FORECAST_INTERVALS", gt=0)
+    agent_horizon_hours: float | None = _agent("HORIZON_HOURS", gt=0)
+    agent_policy: Literal["forecast", "price_threshold", "self_consumption", "mpc"] | None = (
+        _agent("POLICY")
+    )
+    agent_switch_threshold: float | None = _agent("SWITCH_THRESHOLD", ge=0)
+    agent_tariff: Literal["amber", "eu_dynamic", "flat"] | None = _agent("TARIFF")
+    agent_tariff_options: str | None = _agent("TARIFF_OPTIONS")
+    agent_charge_below_per_kwh: float | None = _agent("CHARGE_BELOW_PER_KWH")
+    agent_discharge_above_per_kwh: float | None = _agent("DISCHARGE_ABOVE_PER_KWH")
+    agent_battery_kwh: float | None = _agent("BATTERY_KWH", ge=0)
+    agent_battery_kw: float | None = _agent("BATTERY_KW")
+    agent_ev_charger_kw: float | None = _agent("EV_CHARGER_KW", ge=0)
+    agent_weather: Literal["open-meteo", "clearsky"] | None = _agent("WEATHER")
+    agent_weather_url: str | None = _agent("WEATHER_URL")
+    agent_kiosk_host: str | None = _agent("KIOSK_HOST")
+    agent_kiosk_port: int | None = _agent("KIOSK_PORT", gt=0, lt=65536)
+
+    @field_validator("data_dir", "agent_state_dir", "agent_models_dir")
+    @classmethod
+    def _home(cls, path: Path | None) -> Path | None:
+        return path.expanduser() if path is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ):
+        # Keyword values, then the environment (or the caller's mapping), then .env.
+        return (init_settings, _Environment(settings_cls), dotenv_settings)
 
     @property
     def processed_dir(self) -> Path:
@@ -60,39 +130,32 @@ class Settings:
         return self.data_dir / "raw"
 
     def __repr__(self) -> str:
-        parts = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in SECRET_FIELDS and value:
-                value = "***"
-            parts.append(f"{f.name}={value!r}")
-        return f"Settings({', '.join(parts)})"
+        shown = ", ".join(
+            f"{name}={'***' if isinstance(v, SecretStr) else repr(v)}"
+            for name, v in self
+            if v is not None or not name.startswith("agent_")
+        )
+        return f"Settings({shown})"
 
     __str__ = __repr__
 
 
-def read_environment(
-    env_file: str | Path | None = None, environ: dict | None = None
-) -> dict[str, str]:
-    """The variables of ``.env`` overlaid by the environment (the environment wins).
+def secret(value: SecretStr | str | None) -> str | None:
+    """The text of a secret setting (None where unset); call it only where the secret is used."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() or None
+    return value or None
 
-    ``env_file`` defaults to ``.env`` in the working directory, then in the
-    project root; a missing file is not an error.  Every settings loader
-    (this module's, the agent's) reads through here.
-    """
-    environ = os.environ if environ is None else environ
+
+def env_files(env_file: str | Path | None = None) -> Path | None:
+    """The dotenv file read: ``env_file``, else ``.env`` in the working directory, else in the
+    project root (None where there is none; a missing file is not an error)."""
     candidates = [Path(env_file)] if env_file else [Path.cwd() / ".env", PROJECT_ROOT / ".env"]
-    merged: dict[str, str] = {}
-    for candidate in candidates:
-        if candidate.is_file():
-            merged = {k: v for k, v in dotenv_values(candidate).items() if v is not None}
-            break
-    merged.update({k: v for k, v in environ.items() if v})
-    return merged
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def load_settings(env_file: str | Path | None = None, environ: dict | None = None) -> Settings:
-    """Read settings: the process environment wins over ``.env``.
+    """Read and validate every setting: the process environment wins over ``.env``.
 
     Parameters
     ----------
@@ -101,9 +164,46 @@ def load_settings(env_file: str | Path | None = None, environ: dict | None = Non
         the project root.  A missing file is not an error.
     environ : dict, optional
         The environment to read (defaults to ``os.environ``); tests pass their own.
+
+    Raises
+    ------
+    SettingsError
+        A variable has a bad value; the message names it and says how to fix it.
     """
-    env = read_environment(env_file, environ)
-    values: dict[str, object] = {name: env[key] for name, key in ENV_KEYS.items() if env.get(key)}
-    if "data_dir" in values:
-        values["data_dir"] = Path(str(values["data_dir"])).expanduser()
-    return Settings(**values)
+    token = _ENVIRON.set(environ)
+    try:
+        return Settings(_env_file=env_files(env_file))
+    except ValidationError as err:
+        raise SettingsError(_explain(err)) from None
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _explain(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        name = str(e["loc"][0]) if e["loc"] else "?"
+        value = e.get("input")
+        if e["type"] in ("float_parsing", "int_parsing", "int_from_float"):
+            what = "is not a number" if e["type"] != "int_from_float" else "is not a whole number"
+        elif e["type"] == "literal_error":
+            what = f"is not one of {e['ctx']['expected']}"
+        else:
+            what = e["msg"].lower()
+        lines.append(f"{name}={value!r} {what}; fix {name} in the environment or .env")
+    return "; ".join(lines)
+
+
+def read_environment(
+    env_file: str | Path | None = None, environ: dict | None = None
+) -> dict[str, str]:
+    """The variables of ``.env`` overlaid by the environment (the environment wins), as text.
+
+    For a tool that needs a variable the settings model does not know; settings themselves
+    come from :func:`load_settings`.
+    """
+    environ = os.environ if environ is None else environ
+    found = env_files(env_file)
+    merged = {k: v for k, v in dotenv_values(found).items() if v is not None} if found else {}
+    merged.update({k: v for k, v in environ.items() if v})
+    return merged

@@ -37,7 +37,8 @@ def test_overview_renders_to_html_with_chart_and_table_on_the_sample(tmp_path, e
     run = run_report(plan, root=tmp_path, use_quarto=False, prepare_data=False)
     html = run.html[0].read_text()
     assert "generated sample of 3 days" in html
-    assert "<table" in html and "total_kwh" in html  # the table
+    assert "<table" in html and "Total (kWh)" in html  # the table, as a report table
+    assert "<title>Data overview</title>" in html  # the notebook's heading is the page title
     assert "data:image/svg+xml" in html  # the Altair chart, as inline SVG
     assert external_references(html) == []
     assert set(run.seconds) == {"notebooks", "render"}
@@ -97,6 +98,18 @@ def test_the_default_plan_and_quarto_project_are_valid():
     assert quarto["project"]["type"] == "website"
     assert quarto["execute"]["enabled"] is False
     assert quarto["project"]["output-dir"].startswith("reports")
+    assert "reports/index.md" in quarto["project"]["render"]
+    html = quarto["format"]["html"]
+    assert html["echo"] is False and "code-fold" not in html  # a homeowner's report: no code
+    assert html["embed-resources"] is True and html["toc"] is True
+    assert html["html-math-method"] == "plain"  # MathJax would come from a CDN
+    outputs = [s.output for s in studies]
+    assert len(set(outputs)) == len(outputs)
+    # A notebook run more than once needs a title per run (Quarto's sidebar shows titles).
+    runs = [s.notebook for s in studies]
+    assert all(s.title for s in studies if runs.count(s.notebook) > 1)
+    titles = [s.title for s in studies if s.title]
+    assert len(set(titles)) == len(titles)
 
 
 def test_every_notebook_starts_with_a_tagged_parameters_cell():

@@ -1,5 +1,8 @@
-"""Agent settings from the environment and ``.env`` (environment wins).
+"""The agent's runtime settings, built from the one settings model.
 
+:class:`energylib.config.Settings` reads and validates every variable below (the
+environment wins over ``.env``); :func:`load_agent_settings` turns them into
+:class:`AgentSettings` (a site, a battery and an EV), with the defaults listed here.
 Tokens (``AMBER_TOKEN``, ``ENTSOE_API_KEY``) stay in :class:`energylib.config.Settings`,
 which masks them; :class:`AgentSettings` holds no secret, so it can be logged whole.
 
@@ -50,7 +53,7 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from energylib.config import PROJECT_ROOT, Settings, load_settings, read_environment
+from energylib.config import PROJECT_ROOT, Settings, load_settings
 from energylib.dispatch.assets import EV, POWERWALL_2, Battery
 from energylib.site import SYDNEY, Site
 from energylib.tariff import TARIFF_KINDS, Tariff
@@ -184,7 +187,11 @@ class AgentSettings:
     @property
     def entsoe_zone(self) -> str:
         """ENTSO-E bidding zone of the ``entsoe`` market: the site, ``NL`` when it is ``default``."""
-        return self.site.name if self.site.name != "default" else Settings.entsoe_zone
+        return (
+            self.site.name
+            if self.site.name != "default"
+            else Settings.model_fields["entsoe_zone"].default
+        )
 
     @property
     def currency(self) -> str:
@@ -220,8 +227,10 @@ class AgentSettings:
 def load_agent_settings(
     env_file: str | Path | None = None, environ: dict | None = None, **overrides
 ) -> AgentSettings:
-    """Read :class:`AgentSettings`: keyword overrides, then environment, then ``.env``.
+    """Build :class:`AgentSettings`: keyword overrides, then environment, then ``.env``.
 
+    Every variable is read, typed and validated by :class:`energylib.config.Settings`
+    (a bad value names its variable); unset ones keep :class:`AgentSettings`' defaults.
     The site is assembled from ``ENERGY_AGENT_SITE``, ``_TIMEZONE``, ``_LATITUDE`` and
     ``_LONGITUDE``, the battery from ``_BATTERY_KWH`` and ``_BATTERY_KW`` (capacity 0: no
     battery), the EV from ``_EV_CHARGER_KW`` (0: no EV).
@@ -235,20 +244,18 @@ def load_agent_settings(
     **overrides
         Field values that win over both (the CLI's options).
     """
-    env = read_environment(env_file, environ)
     base = load_settings(env_file=env_file, environ=environ)
     values: dict[str, object] = {"state_dir": base.data_dir / "agent"}
-    market = overrides.get("market") or env.get(PREFIX + "MARKET") or "amber"
     for f in fields(AgentSettings):
-        raw = env.get(PREFIX + f.name.upper())
-        if raw and f.name not in ("site", "battery", "ev", "tariff"):
-            values[f.name] = _convert(f.name, raw)
+        value = getattr(base, f"agent_{f.name}", None)
+        if value is not None and f.name not in ("site", "battery", "ev", "tariff"):
+            values[f.name] = value
+    market = overrides.get("market") or base.agent_market or "amber"
     if market in MARKETS:
-        values["site"] = _site(env, market, base)
-    values["battery"] = _battery(env)
-    values["ev"] = _ev(env)
-    if market in MARKETS:
-        values["tariff"] = _tariff(env, market)
+        values["site"] = _site(base, market)
+        values["tariff"] = _tariff(base, market)
+    values["battery"] = _battery(base)
+    values["ev"] = _ev(base)
     values.update({k: v for k, v in overrides.items() if v is not None})
     for name in ("state_dir", "models_dir"):
         if values.get(name) is not None:
@@ -256,18 +263,16 @@ def load_agent_settings(
     return AgentSettings(**values)
 
 
-def _site(env: dict, market: str, base: Settings) -> Site:
+def _site(base: Settings, market: str) -> Site:
     # The site of a market without ENERGY_AGENT_SITE: the collector and the decider must agree.
-    name = env.get(PREFIX + "SITE") or (
-        base.entsoe_zone if market == "entsoe" else base.amber_site_id
-    )
+    name = base.agent_site or (base.entsoe_zone if market == "entsoe" else base.amber_site_id)
     try:
         return Site(
             name=name or SYDNEY.name,
-            latitude=_number(env, "LATITUDE", SYDNEY.latitude),
-            longitude=_number(env, "LONGITUDE", SYDNEY.longitude),
+            latitude=_or(base.agent_latitude, SYDNEY.latitude),
+            longitude=_or(base.agent_longitude, SYDNEY.longitude),
             altitude_m=SYDNEY.altitude_m,
-            timezone=env.get(PREFIX + "TIMEZONE") or SYDNEY.timezone,
+            timezone=base.agent_timezone or SYDNEY.timezone,
             market=SITE_MARKET[market],
         )
     except ValueError as exc:
@@ -276,9 +281,9 @@ def _site(env: dict, market: str, base: Settings) -> Site:
         ) from None
 
 
-def _battery(env: dict) -> Battery | None:
-    capacity = _number(env, "BATTERY_KWH", POWERWALL_2.capacity_kwh)
-    kw = _number(env, "BATTERY_KW", POWERWALL_2.charge_kw)
+def _battery(base: Settings) -> Battery | None:
+    capacity = _or(base.agent_battery_kwh, POWERWALL_2.capacity_kwh)
+    kw = _or(base.agent_battery_kw, POWERWALL_2.charge_kw)
     if capacity <= 0:
         return None
     try:
@@ -289,14 +294,14 @@ def _battery(env: dict) -> Battery | None:
         ) from None
 
 
-def _tariff(env: dict, market: str) -> Tariff:
-    kind = env.get(PREFIX + "TARIFF") or MARKET_TARIFFS[market][0]
+def _tariff(base: Settings, market: str) -> Tariff:
+    kind = base.agent_tariff or MARKET_TARIFFS[market][0]
     if kind not in MARKET_TARIFFS[market]:
         raise ValueError(
             f"{PREFIX}TARIFF={kind!r} cannot price the {market!r} market's prices; use one of "
             f"{', '.join(MARKET_TARIFFS[market])} (fix it in the environment or .env)"
         )
-    raw = env.get(PREFIX + "TARIFF_OPTIONS") or "{}"
+    raw = base.agent_tariff_options or "{}"
     try:
         options = json.loads(raw)
         if not isinstance(options, dict):
@@ -309,35 +314,12 @@ def _tariff(env: dict, market: str) -> Tariff:
         ) from None
 
 
-def _ev(env: dict) -> EV | None:
-    kw = _number(env, "EV_CHARGER_KW", 0.0)
+def _ev(base: Settings) -> EV | None:
+    kw = _or(base.agent_ev_charger_kw, 0.0)
     if kw <= 0:
         return None
     return EV(charger_kw=kw)
 
 
-def _number(env: dict, name: str, default: float) -> float:
-    raw = env.get(PREFIX + name)
-    return default if not raw else float(_convert(name.lower(), raw))
-
-
-_FLOATS = {
-    "stale_after_min", "collect_every_s", "decide_every_s", "weather_every_s", "backoff_max_s",
-    "horizon_hours", "charge_below_per_kwh", "discharge_above_per_kwh", "switch_threshold",
-    "battery_kwh", "battery_kw",
-    "ev_charger_kw", "latitude", "longitude",
-}  # fmt: skip
-_INTS = {"forecast_intervals", "kiosk_port"}
-
-
-def _convert(name: str, raw: str) -> object:
-    try:
-        if name in _FLOATS:
-            return float(raw)
-        if name in _INTS:
-            return int(raw)
-    except ValueError as exc:
-        raise ValueError(
-            f"{PREFIX}{name.upper()}={raw!r} is not a number; fix it in the environment or .env"
-        ) from exc
-    return raw
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else float(value)

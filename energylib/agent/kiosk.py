@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -316,6 +317,26 @@ class KioskData:
         rows = read_decisions(self.settings.decisions_db, limit=1)
         return rows[-1] if rows else None
 
+    def token_configured(self) -> bool:
+        """Whether the market's token is set (in the environment or .env); never the token."""
+        # The library's settings only for this check; the kiosk holds no secret itself.
+        from energylib.config import load_settings
+
+        s = load_settings()
+        return bool(s.amber_token if self.settings.market == "amber" else s.entsoe_api_key)
+
+    def guidance(self, price: dict[str, Any]) -> str:
+        """What to do while there is no price to show (empty when there is one)."""
+        if price["price_per_kwh"] is not None:
+            return ""
+        name = "AMBER_TOKEN" if self.settings.market == "amber" else "ENTSOE_API_KEY"
+        source = "Amber" if self.settings.market == "amber" else "ENTSO-E"
+        if not self.token_configured():
+            return f"Set {name} in .env and restart the agent (sudo systemctl restart energy-agent)."
+        if not self.agent_status().get("running"):
+            return "The agent is not running: start it (sudo systemctl start energy-agent)."
+        return f"Waiting for the first price from {source}."
+
 
 # --------------------------------------------------------------------------- rendering
 def chart_svg(
@@ -344,7 +365,68 @@ def chart_svg(
         else:
             band = "cheap" if p <= p25 else "expensive" if p >= p75 else "normal"
         bars.append((datetime.fromisoformat(x["interval_start"]), p * scale, STATE_COLOURS[band]))
-    return price_bars_svg(bars, timezone=data.tz, hours=hours, width=width, height=height)
+    minutes = items[0]["interval_minutes"] if items else None
+    return price_bars_svg(
+        bars,
+        timezone=data.tz,
+        hours=hours,
+        width=width,
+        height=height,
+        now=now,
+        interval_minutes=minutes,
+        unit=data.unit(),
+    )
+
+
+def money(amount: float | None, currency: str) -> str:
+    """``$3.21`` / ``€3.21``; ``--`` for none."""
+    if amount is None or not math.isfinite(amount):
+        return "--"
+    return ("$" if currency == "AUD" else "€" if currency == "EUR" else f"{currency} ") + f"{amount:.2f}"
+
+
+def price_words(p: float | None, currency: str) -> str:
+    """A price per kWh as a reader says it: ``33.0 c/kWh`` (AUD) or ``€0.123/kWh``."""
+    if p is None or not math.isfinite(p):
+        return "no price"
+    return f"{p * 100:.1f} c/kWh" if currency == "AUD" else f"€{p:.3f}/kWh"
+
+
+# The decision log's reasons (energylib.agent.decide) and what they mean to the household.
+_REASONS = (
+    (r"price (\S+) <= charge threshold (\S+)", "charging: the price ({0}) is at or below {1}, cheap enough to store"),
+    (r"storing surplus", "charging: storing the solar surplus"),
+    (r"price (\S+) >= discharge threshold (\S+)(?:, meeting the load)?", "using the battery: the price ({0}) is above {1}, so the battery runs the house"),
+    (r"meeting the load", "using the battery: it runs the house"),
+    (r"price (\S+) between charge (\S+) and discharge (\S+) thresholds", "holding: the price ({0}) is between {1}, where it would charge, and {2}, where it would use the battery"),
+    (r"no battery", "no battery is configured"),
+    (r"nothing to shift within the battery window", "holding: nothing is worth shifting in the next hours"),
+)  # fmt: skip
+
+
+def plain_reason(reason: str, currency: str) -> str:
+    """The agent's reason in plain words, prices in c/kWh (AUD) or €/kWh.
+
+    ``"forecast policy: price 0.3303 >= discharge threshold 0.1177, meeting the load"`` reads
+    ``"using the battery: the price (33.0 c/kWh) is above 11.8 c/kWh, so the battery runs the
+    house"``.  A reason it does not know is shown as it is.
+    """
+    if reason.startswith("safe hold: "):
+        return "holding for safety: " + reason.removeprefix("safe hold: ")
+    body, _, ev = reason.partition("; EV ")
+    body = body.split(": ", 1)[-1]  # drop "<policy> policy: "
+    for pattern, words in _REASONS:
+        m = re.fullmatch(pattern, body)
+        if m:
+            prices = [price_words(float(g), currency) for g in m.groups()]
+            text = words.format(*prices)
+            break
+    else:
+        return reason
+    if ev:
+        kw = ev.split(" kW")[0]
+        text += f"; the EV charges at {kw} kW in the cheapest hours"
+    return text
 
 
 def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
@@ -386,10 +468,20 @@ def render_page(data: KioskData, refresh_s: float = 15.0) -> str:
         dec_text = f"{dec['action'].upper()}" + (f" {abs(kw):.1f} kW" if abs(kw) > 0.005 else "")
         if dec.get("ev_kw"):
             dec_text += f" · EV {dec['ev_kw']:.1f} kW"
-        dec_reason = dec["reason"]
+        dec_reason = plain_reason(dec["reason"], data.market.currency)
     else:
         dec_text, dec_reason = "no decision yet", ""
     colour = price["colour"]
+    guidance = data.guidance(price)
+    state_label = "NO PRICE YET" if guidance else price["state"].upper()
+    totals = data.totals()
+    cur = data.market.currency
+    totals_text = (
+        f"today {money(totals['today']['cost'], cur)} · {totals['today']['kwh']:.1f} kWh, "
+        f"this month {money(totals['month']['cost'], cur)}"
+        if totals["month"]["kwh"] > 0
+        else "no usage metered yet"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -407,15 +499,17 @@ body{{display:flex;flex-direction:column;padding:2vh 3vw;box-sizing:border-box;g
 #chart{{flex:1;min-height:0}}
 #chart svg{{display:block;width:100%;height:auto;max-height:36vh}}
 #decision{{font-size:5vh;font-weight:700}}
-#reason{{font-size:2.6vh;color:#aaa}}
+#reason{{font-size:3vh;color:#ccc}}
+#guidance{{font-size:4vh;font-weight:600;padding:0 2vw}}
+#totals{{font-size:3.2vh;color:#ddd;text-align:right}}
 #updated{{font-size:3.5vh;color:#9c9}}
 #updated.stale{{color:#fff;background:#c62828;padding:.5vh 1vw;border-radius:1vh;font-weight:800}}
 </style></head>
 <body data-refresh-s="{refresh_s:g}">
-<div id="state" style="background:{colour}"><div id="state-label">{esc(price["state"].upper())}</div></div>
+<div id="state" style="background:{colour}"><div id="state-label">{esc(state_label)}</div>{f'<div id="guidance">{esc(guidance)}</div>' if guidance else ""}</div>
 <div id="row">
   <div><span id="price">{esc(price["display"])}</span> <span class="unit" id="unit">{esc(price["unit"])}</span></div>
-  <div><div id="cost">{esc(cph_text)}</div><div id="usage">{esc(usage_text)}</div></div>
+  <div><div id="cost">{esc(cph_text)}</div><div id="usage">{esc(usage_text)}</div><div id="totals">{esc(totals_text)}</div></div>
 </div>
 <div id="chart">{chart_svg(data, price)}</div>
 <div id="decision">Agent: {esc(dec_text)}</div>

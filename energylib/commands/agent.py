@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--dry-run",
         action="store_true",
         default=True,
-        help="only log what would be done (the default; no hardware integration ships)",
+        help="has no effect: every run is a dry run, the agent only logs what it would do "
+        "(no battery or charger integration ships yet)",
     )
     _common(run)
     run.set_defaults(func=cmd_run)
@@ -64,8 +65,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--state-dir", default=None, help="folder of the live cache, decision log and models"
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="data folder; the agent keeps its live cache, decision log and models in DIR/agent "
+        "(default: ENERGY_AGENT_STATE_DIR, else ENERGYLIB_DATA_DIR/agent, else ./data/agent)",
     )
+    # The agent's folder itself, as before --data-dir (kept for existing systemd units).
+    p.add_argument("--state-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--market", choices=("amber", "entsoe"), default=None, help="price market (default amber)"
     )
@@ -76,7 +83,8 @@ def _settings(args: argparse.Namespace):
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.agent.config import load_agent_settings
 
-    return load_agent_settings(state_dir=args.state_dir, market=args.market)
+    state_dir = args.state_dir or (f"{args.data_dir}/agent" if args.data_dir else None)
+    return load_agent_settings(state_dir=state_dir, market=args.market)
 
 
 def _logging(verbose: bool) -> None:

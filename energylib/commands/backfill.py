@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # annotations only: the library loads when a command runs
     from energylib.store import Store
 from pathlib import Path
 
+from energylib.commands import EXIT_FAILED, EXIT_USAGE, add_data_dir, add_quiet
+
 
 def _day(text: str) -> date:
     try:
@@ -33,48 +35,75 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", choices=("amber", "entsoe", "aemo"), help="where to fetch from")
+    p.set_defaults(func=lambda args: (p.print_help(), EXIT_USAGE)[1])
+    sources = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    amber = sources.add_parser(
+        "amber",
+        help="Amber Electric prices or usage (needs AMBER_TOKEN)",
+        description="Fetch Amber Electric prices (general and feed-in) or the site's metered "
+        "usage, 7 days per request. Needs AMBER_TOKEN (app.amber.com.au -> Developers).",
+    )
+    _window(amber)
+    amber.add_argument(
+        "--site", help="Amber site id (default AMBER_SITE_ID or the account's only active site)"
+    )
+    amber.add_argument(
+        "--kind",
+        choices=("prices", "usage"),
+        default="prices",
+        help="what to fetch (default %(default)s)",
+    )
+    amber.add_argument(
+        "--resolution", type=int, choices=(5, 30), default=None, help="price resolution in minutes"
+    )
+    amber.add_argument("--window-days", type=int, default=None, help="days per request (default 7)")
+    amber.add_argument(
+        "--min-window-days",
+        type=int,
+        default=1,
+        help="smallest window after repeated HTTP 429 answers (default %(default)s)",
+    )
+    _common(amber)
+    entsoe = sources.add_parser(
+        "entsoe",
+        help="ENTSO-E day-ahead prices (needs ENTSOE_API_KEY)",
+        description="Fetch ENTSO-E day-ahead prices of a bidding zone (its local days). Needs "
+        "ENTSOE_API_KEY (transparency.entsoe.eu -> My account settings).",
+    )
+    _window(entsoe)
+    entsoe.add_argument("--zone", default=None, help="bidding zone (default ENTSOE_ZONE, else NL)")
+    _common(entsoe)
+    aemo = sources.add_parser(
+        "aemo",
+        help="AEMO NEM wholesale prices from NEMWEB (no token)",
+        description="Fetch AEMO's 5-minute NEM wholesale prices of a region from NEMWEB's public "
+        "archive (no token).",
+    )
+    _window(aemo)
+    aemo.add_argument(
+        "--region",
+        default="NSW1",
+        help="NEM region: NSW1, QLD1, VIC1, SA1, TAS1 (default %(default)s)",
+    )
+    _common(aemo)
+
+
+def _window(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--end", type=_day, required=True, help="last day (included), YYYY-MM-DD")
     p.add_argument(
         "--resume", action="store_true", help="continue after the latest stored interval"
     )
-    p.add_argument(
-        "--site", help="Amber site id (default AMBER_SITE_ID or the account's only active site)"
-    )
-    p.add_argument("--zone", default=None, help="ENTSO-E bidding zone (default ENTSOE_ZONE or NL)")
-    p.add_argument(
-        "--region",
-        default="NSW1",
-        help="AEMO region: NSW1, QLD1, VIC1, SA1, TAS1 (default %(default)s)",
-    )
-    p.add_argument(
-        "--kind",
-        choices=("prices", "usage"),
-        default="prices",
-        help="Amber: prices or usage (default %(default)s)",
-    )
-    p.add_argument(
-        "--resolution", type=int, choices=(5, 30), default=None, help="Amber price resolution [min]"
-    )
-    p.add_argument(
-        "--window-days", type=int, default=None, help="days per request (Amber default 7)"
-    )
-    p.add_argument(
-        "--min-window-days",
-        type=int,
-        default=1,
-        help="smallest Amber window on repeated HTTP 429 (default %(default)s)",
-    )
+
+
+def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--base-url",
         default=None,
         help="API root to use instead of the public one (a mirror, a test server)",
     )
-    p.add_argument(
-        "--data-dir", default=None, help="data folder (default ENERGYLIB_DATA_DIR or ./data)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_data_dir(p)
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -88,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
     store = ParquetStore(root)
     if args.end < args.start:
         print(f"--end {args.end} is before --start {args.start}", file=sys.stderr)
-        return 2
-    progress = not args.no_progress
+        return EXIT_USAGE
+    progress = not args.quiet
     if args.source == "amber":
         return _amber(args, store, progress)
     if args.source == "aemo":
@@ -119,13 +148,13 @@ def _amber(args: argparse.Namespace, store: Store, progress: bool) -> int:
         )
     except AmberConfigError as exc:
         print(f"amber backfill: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BackfillError as exc:
         print(str(exc.report), file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except HttpError as exc:  # resolving the site failed before any window
         print(f"amber backfill: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(report)
     return 0
 
@@ -147,10 +176,10 @@ def _aemo(args: argparse.Namespace, store: Store, progress: bool) -> int:
         )
     except ValueError as exc:
         print(f"aemo backfill: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except BackfillError as exc:
         print(str(exc.report), file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(report)
     return 0
 
@@ -159,6 +188,13 @@ def _entsoe(args: argparse.Namespace, store: Store, settings: Settings, progress
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.ingest.entsoe import EntsoeError, backfill_entsoe, zone_days
 
+    if not settings.entsoe_api_key:
+        print(
+            "entsoe backfill: no ENTSO-E token configured: set ENTSOE_API_KEY in the environment "
+            "or .env (transparency.entsoe.eu -> My account settings -> Web API security token)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     zone = args.zone or settings.entsoe_zone
     start, end = zone_days(zone, args.start, args.end)
     kwargs = {"base_url": args.base_url} if args.base_url else {}
@@ -168,6 +204,6 @@ def _entsoe(args: argparse.Namespace, store: Store, settings: Settings, progress
         )
     except EntsoeError as exc:
         print(f"entsoe backfill: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     print(report)
     return 0

@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from energylib.commands import add_quiet
+
 SHORT = {
     "none": "alone",
     "peer_matching": "peer",
@@ -55,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="write summary/households/intervals Parquet here",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -78,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["scale"] = {"feeder_size": args.feeder_size}
     try:
         params = load_params(args.params, overrides)
-        study = run_study(params, scheduler=args.scheduler, progress=not args.no_progress)
+        study = run_study(params, scheduler=args.scheduler, progress=not args.quiet)
     except MarketStudyError as err:
         print(f"market: {err}", file=sys.stderr)
         return 2

@@ -8,7 +8,13 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="run the studies through papermill and render HTML reports")
+    p = sub.add_parser(
+        "report",
+        help="run the studies through papermill and render HTML reports",
+        description="Run every study listed in the plan (params/report.yaml) through papermill, one "
+        "progress line per notebook, then render the HTML pages and an index page: with Quarto where "
+        "it is installed (reports/_site/), else with nbconvert (reports/*.html).",
+    )
     p.add_argument(
         "--plan", default="params/report.yaml", help="list of studies (default: %(default)s)"
     )
@@ -25,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not generate the default year when the store is empty",
     )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-notebook lines")
     p.set_defaults(func=run)
 
 
@@ -38,12 +45,15 @@ def run(args: argparse.Namespace) -> int:
             parallel=args.parallel,
             use_quarto=False if args.no_quarto else None,
             prepare_data=not args.no_data,
+            progress=not args.quiet,
         )
     except ReportError as err:
         print(f"report failed: {err}", file=sys.stderr)
         return 1
     for html in result.html:
         print(f"report: {html}")
+    if result.index:
+        print(f"index: {result.index}")
     print_headlines(args.plan)
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(f"done in {sum(result.seconds.values()):.1f} s ({stages})")

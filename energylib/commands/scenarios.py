@@ -34,10 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where executed notebooks and HTML go, from the current folder (default: %(default)s)",
     )
     p.add_argument(
-        "--store-dir",
-        default="",
-        help="read the data from this store (default: each params file's)",
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="read the data from this data folder's store, DIR/processed (default: each params file's)",
     )
+    # The store folder itself, as before --data-dir.
+    p.add_argument("--store-dir", default="", help=argparse.SUPPRESS)
     p.add_argument(
         "--parallel",
         type=int,
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     from energylib.report import ReportError, execute_all, render
 
     try:
-        studies = plan(args.params, args.notebook, args.output_dir, args.store_dir)
+        store_dir = args.store_dir or (str(Path(args.data_dir) / "processed") if args.data_dir else "")
+        studies = plan(args.params, args.notebook, args.output_dir, store_dir)
     except (FileNotFoundError, ValueError) as err:
         print(f"scenarios: {err}", file=sys.stderr)
         return 2

@@ -133,7 +133,7 @@ def run_default_year(args: argparse.Namespace) -> int:
 
 def _sinks(args, gateway_out):
     # The library loads when this command runs, not when the CLI builds its parser (slow).
-    from energylib.config import load_settings
+    from energylib.config import load_settings, secret
     from energylib.simulate.influx import InfluxWriter
 
     sinks = [gateway_out]
@@ -149,7 +149,7 @@ def _sinks(args, gateway_out):
                 InfluxWriter(
                     url,
                     version=2,
-                    token=settings.influx_token,
+                    token=secret(settings.influx_token),
                     org=args.influx_org or settings.influx_org,
                     bucket=args.influx_bucket or settings.influx_bucket,
                 )

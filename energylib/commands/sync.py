@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from energylib.commands import add_data_dir, add_quiet
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,9 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="postgresql://user:password@host:5432/db (default: SUPABASE_DB_URL)",
     )
-    p.add_argument(
-        "--store", metavar="DIR", help="Parquet store folder (default: the data dir's processed/)"
-    )
+    add_data_dir(p, "data folder whose store (DIR/processed) is synced")
+    # The store folder itself, as before --data-dir.
+    p.add_argument("--store", default=None, help=argparse.SUPPRESS)
     p.add_argument(
         "--batch-rows",
         type=int,
@@ -38,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=5,
         help="reconnects after a dropped connection (default: %(default)s)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     except PostgresSyncError as err:
         print(f"sync: {err}", file=sys.stderr)
         return 2
-    store = ParquetStore(args.store)
+    store = ParquetStore(args.store or (Path(args.data_dir) / "processed" if args.data_dir else None))
     if not store.datasets():
         print(
             f"sync: the store {store.root} is empty; nothing to sync (run a backfill or an import first)"
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             store,
             url,
             batch_rows=args.batch_rows,
-            progress=not args.no_progress,
+            progress=not args.quiet,
             force=args.force,
             retries=args.retries,
         )

@@ -35,7 +35,7 @@ from typing import Any
 import polars as pl
 
 from energylib.align import floor_to_grid
-from energylib.config import load_settings
+from energylib.config import load_settings, secret
 from energylib.dates import as_date
 from energylib.ingest.backfill import (
     BackfillReport,
@@ -768,7 +768,7 @@ class AmberClient:
         timezone: str = DEFAULT_TIMEZONE,
     ):
         settings = load_settings()
-        token = token or settings.amber_token
+        token = token or secret(settings.amber_token)
         if not token:
             raise AmberConfigError(
                 f"no Amber token configured: set {TOKEN_ENV} in the environment or in .env "

@@ -50,7 +50,7 @@ from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
 from urllib3.util.retry import Retry
 
-from energylib.config import load_settings
+from energylib.config import load_settings, secret
 from energylib.dates import as_utc
 from energylib.schema import TIME, FrameMeta, validate
 from energylib.store import Store
@@ -412,7 +412,7 @@ def make_client(
         Per-request timeout [s].
     """
     if api_key is None:
-        api_key = load_settings().entsoe_api_key
+        api_key = secret(load_settings().entsoe_api_key)
     if not api_key:
         raise EntsoeError(
             "no ENTSO-E token configured: set ENTSOE_API_KEY in the environment or .env "

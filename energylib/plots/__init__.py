@@ -9,6 +9,7 @@
 :mod:`~energylib.plots.trading`     the community market study's result frames
 :mod:`~energylib.plots.federated`   the federated forecasting study's rounds and methods
 :mod:`~energylib.plots.svg`         ``price_bars_svg``: the kiosk's price bars, drawn by hand
+:mod:`~energylib.plots.table`       ``report_table``: a frame as a Markdown table in words and units
 =================================== =========================================================
 
 Every builder takes a tidy polars frame and returns an Altair chart; the names below are
@@ -42,11 +43,13 @@ _BUILDERS = {
     "monthly_bills_chart": "study",
     "npv_heatmap": "study",
     "policy_vs_optimum_chart": "study",
+    "scenario_colours": "study",
     "soc_week_chart": "study",
     "stability_tradeoff_chart": "study",
     "tornado_chart": "study",
     "typical_days_chart": "study",
     "price_bars_svg": "svg",
+    "report_table": "table",
     "clearing_prices_chart": "trading",
     "energy_shares_chart": "trading",
     "feeder_chart": "trading",

@@ -15,9 +15,17 @@ def learning_curve_chart(history: pl.DataFrame, *, title: str = "Learning curves
         alt.Chart(long, title=title)
         .mark_line(point=True)
         .encode(
-            x=alt.X("epoch:Q", title="epoch"),
+            x=alt.X(
+                "epoch:Q",
+                title="epoch",
+                axis=alt.Axis(tickMinStep=1, format="d"),
+                scale=alt.Scale(domainMin=1),
+            ),
             y=alt.Y(
-                "loss:Q", title="weighted loss (standardised units)", scale=alt.Scale(type="log")
+                "loss:Q",
+                title="weighted loss (standardised units, log scale)",
+                scale=alt.Scale(type="log", nice=False, zero=False),
+                axis=alt.Axis(format=".2~f", tickCount=5),
             ),
             color=alt.Color("split:N", title=None),
             tooltip=["epoch", "split", alt.Tooltip("loss:Q", format=".4f")],
@@ -26,14 +34,25 @@ def learning_curve_chart(history: pl.DataFrame, *, title: str = "Learning curves
     )
 
 
-def forecast_vs_actual_chart(frame: pl.DataFrame, timezone: str, *, title: str = "") -> alt.Chart:
-    """Forecasts against actuals in local time, one panel per task, from
-    :meth:`energylib.forecast.metrics.Evaluation.forecast_vs_actual`."""
+# Each forecasting task's unit, shown in its panel's label (the panels' y axes differ).
+TASK_UNITS = {"consumption": "kWh per half-hour", "price": "currency per kWh"}
+
+
+def forecast_vs_actual_chart(
+    frame: pl.DataFrame, timezone: str, *, title: str = "", currency: str = ""
+) -> alt.Chart:
+    """Forecasts against actuals in local time, one panel per task (its unit in its label),
+    from :meth:`energylib.forecast.metrics.Evaluation.forecast_vs_actual`."""
+    units = {
+        task: unit.replace("currency", currency) if currency else unit
+        for task, unit in TASK_UNITS.items()
+    }
     df = frame.with_columns(
         pl.col("interval_start")
         .dt.convert_time_zone(timezone)
         .dt.replace_time_zone(None)
-        .alias("local_time")
+        .alias("local_time"),
+        pl.col("task").replace({t: f"{t} ({u})" for t, u in units.items()}),
     )
     return (
         alt.Chart(df.drop("interval_start"), title=title)

@@ -11,26 +11,68 @@ import polars as pl
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+# Twelve distinguishable colours (Tableau 10 and two more); a scenario keeps its colour on
+# every chart of a page through :func:`scenario_colours`.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#8c564b",
+)  # fmt: skip
 
-def monthly_bills_chart(monthly: pl.DataFrame, currency: str, *, title: str = "") -> alt.Chart:
-    """Bill per month, one bar per scenario side by side.
+# Each energy flow's colour in the typical-day charts, the same in every panel and chart.
+FLOW_COLOURS = {
+    "load": "#4e79a7", "PV": "#edc948", "grid import": "#e15759", "grid export": "#59a14f",
+    "battery charge": "#b07aa1", "battery discharge": "#ff9da7", "EV charge": "#76b7b2",
+    "EV discharge": "#9c755f",
+}  # fmt: skip
+
+
+def scenario_colours(scenarios: list[str]) -> alt.Scale:
+    """One colour per scenario, in the order given (the baseline first, in grey).
+
+    Pass the result as ``colours=`` to every chart of a page so that a scenario has the
+    same colour on each.
+    """
+    names = list(dict.fromkeys(scenarios))
+    colours = ["#7f7f7f"] + [PALETTE[i % len(PALETTE)] for i in range(len(names) - 1)]
+    return alt.Scale(domain=names, range=colours)
+
+
+def monthly_bills_chart(
+    monthly: pl.DataFrame, currency: str, *, title: str = "", colours: alt.Scale | None = None
+) -> alt.FacetChart:
+    """Bill per month, small multiples: one panel per scenario, the baseline as a grey line in each.
 
     ``monthly``: ``scenario``, ``month`` (``YYYY-MM``, local), ``bill_amount`` [currency].
+    The baseline is the first scenario.
     """
     months = sorted(set(monthly["month"].to_list()))
     names = {m: f"{MONTH_NAMES[int(m[5:7]) - 1]} {m[2:4]}" for m in months}
+    order = list(dict.fromkeys(monthly["scenario"].to_list()))
+    colours = colours or scenario_colours(order)
     data = monthly.with_columns(pl.col("month").replace_strict(names).alias("month_name"))
-    return (
-        alt.Chart(data)
+    base = data.filter(pl.col("scenario") == order[0]).select(
+        "month_name", pl.col("bill_amount").alias("baseline_amount")
+    )
+    data = data.join(base, on="month_name", how="left")
+    x = alt.X("month_name:N", sort=[names[m] for m in months], title=None)
+    bars = (
+        alt.Chart()
         .mark_bar()
         .encode(
-            x=alt.X("month_name:N", sort=[names[m] for m in months], title="month"),
-            xOffset=alt.XOffset("scenario:N"),
+            x=x,
             y=alt.Y("bill_amount:Q", title=f"bill ({currency})"),
-            color=alt.Color("scenario:N", title="scenario"),
+            color=alt.Color("scenario:N", scale=colours, legend=None),
             tooltip=["scenario:N", "month_name:N", alt.Tooltip("bill_amount:Q", format=",.0f")],
         )
-        .properties(width=720, height=260, title=title)
+    )
+    baseline = (
+        alt.Chart().mark_line(color="#7f7f7f", strokeDash=[3, 2]).encode(x=x, y="baseline_amount:Q")
+    )
+    return (
+        alt.layer(bars, baseline, data=data)
+        .properties(width=210, height=110)
+        .facet(facet=alt.Facet("scenario:N", sort=order, title=None), columns=3)
+        .properties(title=title)
     )
 
 
@@ -48,7 +90,11 @@ def typical_days_chart(days: pl.DataFrame, *, title: str = "") -> alt.Chart:
         .encode(
             x=alt.X("hour:Q", title="local hour", scale=alt.Scale(domain=[0, 24])),
             y=alt.Y("kw:Q", title="mean power (kW)"),
-            color=alt.Color("flow:N", title="flow"),
+            color=alt.Color(
+                "flow:N",
+                title="flow",
+                scale=alt.Scale(domain=list(FLOW_COLOURS), range=list(FLOW_COLOURS.values())),
+            ),
             tooltip=["season:N", "flow:N", "hour:Q", alt.Tooltip("kw:Q", format=".2f")],
         )
         .properties(width=330, height=180)
@@ -75,11 +121,23 @@ def soc_week_chart(soc: pl.DataFrame, *, title: str = "") -> alt.Chart:
     )
 
 
-def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:
+def cash_flow_chart(
+    cash: pl.DataFrame, currency: str, *, title: str = "", colours: alt.Scale | None = None
+) -> alt.LayerChart:
     """Cumulative discounted cash flow per scenario; where a line crosses zero it has paid back.
 
-    ``cash``: ``scenario``, ``year``, ``cumulative_discounted_amount`` [currency].
+    ``cash``: ``scenario``, ``year``, ``cumulative_discounted_amount`` [currency].  A year
+    in which a line falls (after year 1) is an equipment replacement: it is marked and labelled.
     """
+    colours = colours or scenario_colours(list(dict.fromkeys(cash["scenario"].to_list())))
+    dips = (
+        cash.sort("scenario", "year")
+        .with_columns(
+            pl.col("cumulative_discounted_amount").diff().over("scenario").alias("change")
+        )
+        .filter((pl.col("year") > 1) & (pl.col("change") < 0))
+        .with_columns(pl.lit("replacement").alias("label"))
+    )
     lines = (
         alt.Chart(cash)
         .mark_line(point=True)
@@ -89,7 +147,7 @@ def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> al
                 "cumulative_discounted_amount:Q",
                 title=f"cumulative discounted cash flow ({currency})",
             ),
-            color=alt.Color("scenario:N", title="scenario"),
+            color=alt.Color("scenario:N", title="scenario", scale=colours),
             tooltip=[
                 "scenario:N",
                 "year:Q",
@@ -98,7 +156,15 @@ def cash_flow_chart(cash: pl.DataFrame, currency: str, *, title: str = "") -> al
         )
     )
     zero = alt.Chart(pl.DataFrame({"y": [0.0]})).mark_rule(color="grey").encode(y="y:Q")
-    return (zero + lines).properties(width=720, height=300, title=title)
+    marks = alt.Chart(dips).encode(
+        x="year:Q",
+        y="cumulative_discounted_amount:Q",
+        color=alt.Color("scenario:N", scale=colours, legend=None),
+    )
+    dip_marks = marks.mark_point(shape="triangle-down", size=120, filled=True) + marks.mark_text(
+        dy=14, fontSize=10
+    ).encode(text="label:N")
+    return (zero + lines + dip_marks).properties(width=720, height=300, title=title)
 
 
 def npv_heatmap(grid: pl.DataFrame, currency: str, *, title: str = "") -> alt.LayerChart:

@@ -20,6 +20,10 @@ LABELS = {
     "cooperative_optimum": "cooperative optimum",
 }
 ORDER = list(LABELS.values())
+# One colour per mechanism on every chart of the page, whichever mechanisms a chart shows.
+MARKET_COLOURS = alt.Scale(
+    domain=ORDER, range=["#7f7f7f", "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1"]
+)
 
 
 def _labelled(frame: pl.DataFrame) -> pl.DataFrame:
@@ -74,7 +78,7 @@ def household_savings_chart(
         .encode(
             x=alt.X("household:N", sort=order, title=None, axis=alt.Axis(labelAngle=-60)),
             y=alt.Y("saving:Q", title=f"saving [{currency}]"),
-            color=alt.Color("market:N", sort=ORDER, title=None),
+            color=alt.Color("market:N", sort=ORDER, title=None, scale=MARKET_COLOURS),
             shape=alt.Shape("has_battery:N", title="battery"),
             tooltip=[
                 "household",
@@ -139,7 +143,14 @@ def clearing_prices_chart(
         .encode(
             x=alt.X("local_time:T", title="local time"),
             y=alt.Y("price_per_kwh:Q", title=f"price [{currency}/kWh]"),
-            color=alt.Color("series:N", title=None),
+            color=alt.Color(
+                "series:N",
+                title=None,
+                scale=alt.Scale(
+                    domain=["grid import price", "feed-in credit", *MARKET_COLOURS.domain],
+                    range=["#e15759", "#edc948", *MARKET_COLOURS.range],
+                ),
+            ),
             tooltip=["local_time:T", "series", alt.Tooltip("price_per_kwh:Q", format=".3f")],
         )
         .properties(width=620, height=240)
@@ -168,7 +179,7 @@ def feeder_chart(
         .encode(
             x=alt.X("local_time:T", title="local time"),
             y=alt.Y("net_kwh:Q", title="net grid import of the feeder [kWh per interval]"),
-            color=alt.Color("market:N", sort=ORDER, title=None),
+            color=alt.Color("market:N", sort=ORDER, title=None, scale=MARKET_COLOURS),
             tooltip=["local_time:T", "market", alt.Tooltip("net_kwh:Q", format=".2f")],
         )
         .properties(width=620, height=240)
@@ -195,7 +206,7 @@ def energy_shares_chart(summary: pl.DataFrame, *, title: str = "") -> alt.Chart:
             x=alt.X(
                 "value:Q", title=None, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])
             ),
-            color=alt.Color("market:N", sort=ORDER, legend=None),
+            color=alt.Color("market:N", sort=ORDER, legend=None, scale=MARKET_COLOURS),
             row=alt.Row("share:N", title=None),
             tooltip=["market", "share", alt.Tooltip("value:Q", format=".1%")],
         )

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import polars as pl
 import psycopg
 
-from energylib.config import load_settings
+from energylib.config import load_settings, secret
 from energylib.store import sql
 
 DEFAULT_SCHEMA = "energylib"
@@ -77,7 +77,7 @@ def resolve_url(url: str | None = None) -> str:
     """``url`` or ``SUPABASE_DB_URL`` (env or .env); a clear error when neither is set."""
     if url:
         return url
-    found = load_settings().supabase_db_url
+    found = secret(load_settings().supabase_db_url)
     if not found:
         raise PostgresSyncError(
             "no Postgres URL: pass --to postgresql://user:password@host:5432/db or set SUPABASE_DB_URL "

@@ -33,12 +33,13 @@ apt-get install -y -qq python3-venv python3-dev chromium curl >/dev/null || \
 id "$SVC_USER" >/dev/null 2>&1 || useradd --system --home-dir "$STATE_DIR" --shell /usr/sbin/nologin "$SVC_USER"
 install -d -o "$SVC_USER" -g "$SVC_USER" -m 750 "$STATE_DIR" "$STATE_DIR/models"
 
-# 3. The virtual environment (CPU torch first, pinned, then the app).
+# 3. The virtual environment: the library and the agent extra only (FastAPI, uvicorn,
+#    onnxruntime); no torch, Jupyter, papermill or Dask on the Pi.
 if [ ! -x "$APP_DIR/.venv/bin/python" ]; then
   python3 -m venv "$APP_DIR/.venv"
 fi
 "$APP_DIR/.venv/bin/python" -m pip install --quiet --upgrade pip
-"$APP_DIR/.venv/bin/python" -m pip install --quiet -e "$APP_DIR"
+"$APP_DIR/.venv/bin/python" -m pip install --quiet -e "$APP_DIR[agent]"
 chmod -R o+rX "$APP_DIR"
 
 # 4. Secrets stay readable by the service user only.

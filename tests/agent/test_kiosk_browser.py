@@ -1,8 +1,9 @@
 """The kiosk page in a real headless Chromium (Debian's ``chromium`` + ``chromium-driver``).
 
 The page loads from a uvicorn server on 127.0.0.1, shows the price and state from a
-test store, updates by itself when the store changes, and a screenshot of a 7-inch
-(800x480) screen is saved to ``tests/artifacts/kiosk_7inch.png``.
+test store, updates by itself when the store changes; with no data it says what to do.
+Checked on a 7-inch screen (800x480) and a 1280x720 one, with a screenshot of each state
+in ``tests/artifacts/`` (``kiosk_<width>x<height>_<state>.png``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,36 @@ def _prices(price_now: float, descriptor_now: str) -> tuple[pl.DataFrame, FrameM
     return data, FrameMeta("amber", "prices", 5, "site1", "general", "AUD", "Australia/Sydney")
 
 
+def _serve(settings: AgentSettings):
+    """The kiosk app on a free loopback port in a thread; yields its URL."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings, clock=lambda: NOW, refresh_s=1.0)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def empty_kiosk(tmp_path, monkeypatch):
+    """A kiosk with no data yet and no token configured."""
+    monkeypatch.delenv("AMBER_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    settings = AgentSettings(state_dir=tmp_path / "agent", site=at_home("site1"))
+    SqliteStore(settings.live_db)  # the cache exists, empty
+    yield from _serve(settings)
+
+
 @pytest.fixture
 def kiosk_server(tmp_path):
     settings = AgentSettings(state_dir=tmp_path / "agent", site=at_home("site1"))
@@ -84,46 +115,80 @@ def kiosk_server(tmp_path):
             3.1,
         )
     )
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(settings, clock=lambda: NOW, refresh_s=1.0)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/", store
-    server.should_exit = True
-    thread.join(timeout=5)
+    for url in _serve(settings):
+        yield url, store
 
 
-@pytest.fixture
-def browser():
+SCREENS = ((800, 480), (1280, 720))  # a 7-inch Pi touchscreen, a small monitor
+
+
+@pytest.fixture(scope="module")
+def chromium():
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.skip(
             "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
         )
     profile = Path(tempfile.mkdtemp(prefix="kiosk-chromium-"))
     driver = headless_chromium(profile, "--disable-dev-shm-usage", "--window-size=800,480")
-    # A 7-inch Raspberry Pi touchscreen: 800 x 480 CSS pixels of page.
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": 800, "height": 480, "deviceScaleFactor": 1, "mobile": False},
-    )
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def _text(driver, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
+def _screen(driver, width: int, height: int):
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+    return driver
 
-    return driver.find_element(By.ID, element_id).text
+
+@pytest.fixture
+def browser(chromium):
+    # A 7-inch Raspberry Pi touchscreen: 800 x 480 CSS pixels of page.
+    return _screen(chromium, 800, 480)
+
+
+def _shot(driver, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    size = driver.execute_script("return [window.innerWidth, window.innerHeight];")
+    driver.save_screenshot(str(ARTIFACTS / f"kiosk_{size[0]}x{size[1]}_{name}.png"))
+
+
+def _fits(driver) -> None:
+    """Nothing scrolls: the page fits the screen."""
+    over = driver.execute_script(
+        "var d = document.documentElement;"
+        "return [d.scrollWidth - window.innerWidth, d.scrollHeight - window.innerHeight];"
+    )
+    assert over[0] <= 0 and over[1] <= 0, f"the page overflows the screen by {over}"
+
+
+def _overlaps_bars(driver, selector: str) -> bool:
+    return driver.execute_script(
+        """
+        var label = document.querySelector(arguments[0]).getBoundingClientRect();
+        return Array.from(document.querySelectorAll('#chart svg rect')).some(function(r){
+          var b = r.getBoundingClientRect();
+          return !(b.right <= label.left || b.left >= label.right || b.bottom <= label.top || b.top >= label.bottom);
+        });""",
+        selector,
+    )
+
+
+def _text(driver, element_id: str) -> str:
+    # Read in one script: the page replaces its elements on every refresh, so a found
+    # element can go stale before its text is read.
+    return driver.execute_script(
+        "return document.getElementById(arguments[0]).innerText.trim();", element_id
+    )
+
+
+def _background(driver, element_id: str) -> str:
+    return driver.execute_script(
+        "return getComputedStyle(document.getElementById(arguments[0])).backgroundColor;",
+        element_id,
+    )
 
 
 def test_kiosk_page_in_chromium_shows_price_state_and_updates(kiosk_server, browser):
@@ -135,22 +200,60 @@ def test_kiosk_page_in_chromium_shows_price_state_and_updates(kiosk_server, brow
     assert _text(browser, "price") == "45.2"
     assert _text(browser, "unit") == "c/kWh"
     assert _text(browser, "state-label") == "EXPENSIVE"
-    colour = browser.find_element(By.ID, "state").value_of_css_property("background-color")
+    colour = _background(browser, "state")
     assert colour in ("rgba(198, 40, 40, 1)", "rgb(198, 40, 40)")
     assert "DISCHARGE 3.2 kW" in _text(browser, "decision")
     assert "$0.81/h" in _text(browser, "cost")  # 0.9 kWh in 30 min = 1.8 kW x 0.4523 AUD/kWh
     assert browser.find_elements(By.CSS_SELECTOR, "#chart svg rect")
     assert "updated" in _text(browser, "updated")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "kiosk_7inch.png"))
+    _shot(browser, "expensive")
 
     # The store changes (a new price for this interval): the open page follows by itself.
     Collector("prices", lambda now: [_prices(0.0612, "veryLow")], store).run(NOW)
     WebDriverWait(browser, 15).until(lambda d: _text(d, "price") == "6.1")
     assert _text(browser, "state-label") == "CHEAP"
-    colour = browser.find_element(By.ID, "state").value_of_css_property("background-color")
+    colour = _background(browser, "state")
     assert colour in ("rgba(27, 138, 58, 1)", "rgb(27, 138, 58)")
-    browser.save_screenshot(str(ARTIFACTS / "kiosk_7inch_cheap.png"))
+    _shot(browser, "cheap")
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_kiosk_with_data_has_a_scale_a_now_marker_totals_and_the_reason_in_words(
+    kiosk_server, chromium, screen
+):
+    from selenium.webdriver.common.by import By
+
+    browser = _screen(chromium, *screen)
+    url, _ = kiosk_server
+    browser.get(url)
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart svg #now")  # the "now" marker
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#chart svg text'))"
+        ".map(function(t){ return t.textContent; });"
+    )
+    assert "now" in labels and "0" in labels  # the marker's label and the price scale
+    max_label = next(t for t in labels if t.startswith("max"))
+    assert max_label.endswith("c/kWh")
+    assert not _overlaps_bars(browser, "#chart svg text:last-of-type")  # the max label
+    totals = _text(browser, "totals")
+    assert totals.startswith("today $") and "this month $" in totals
+    reason = _text(browser, "reason")
+    assert reason == (
+        "using the battery: the price (45.2 c/kWh) is above 21.0 c/kWh, so the battery runs the house"
+    )
+    _fits(browser)
+    _shot(browser, "expensive")
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_kiosk_with_no_data_says_what_to_do(empty_kiosk, chromium, screen):
+    browser = _screen(chromium, *screen)
+    browser.get(empty_kiosk)
+    assert _text(browser, "state-label") == "NO PRICE YET"
+    assert "Set AMBER_TOKEN in .env and restart the agent" in _text(browser, "guidance")
+    assert _text(browser, "totals") == "no usage metered yet"
+    _fits(browser)
+    _shot(browser, "no_data")
 
 
 def test_kiosk_page_loads_from_loopback_only_without_external_requests(kiosk_server, browser):

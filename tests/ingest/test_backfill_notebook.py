@@ -65,7 +65,7 @@ def test_amber_params_without_token_show_the_store(no_tokens, tmp_path):
     assert "3 series" in text  # amber general + feed_in, powerpal usage
     assert "image/svg+xml" in text  # the coverage chart, inline SVG
     assert "1 gap(s), 48 missing intervals" in text  # NEM day 2025-01-04
-    assert "mean_price_per_kwh" in text and "energy_kwh" in text
+    assert "Mean price (AUD/kWh)" in text and "Energy (kWh)" in text  # report tables, in words
 
 
 def test_entsoe_params_with_an_empty_store_say_what_to_run(no_tokens, tmp_path):
@@ -79,4 +79,4 @@ def test_entsoe_params_with_an_empty_store_say_what_to_run(no_tokens, tmp_path):
     )
     text = outputs(out)
     assert "No ENTSO-E token is configured" in text
-    assert "No price series is stored yet" in text and "energy backfill entsoe" in text
+    assert "No EUR price series is stored yet" in text and "energy backfill entsoe" in text

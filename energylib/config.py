@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-SECRET_FIELDS = frozenset({"amber_token", "entsoe_api_key", "supabase_db_url", "influx_token"})
+SECRET_FIELDS = frozenset({"amber_token", "entsoe_api_key", "supabase_db_url", "influxdb_token"})
 
 # setting name -> environment variable
 ENV_KEYS = {
@@ -24,10 +24,19 @@ ENV_KEYS = {
     "entsoe_api_key": "ENTSOE_API_KEY",
     "entsoe_zone": "ENTSOE_ZONE",
     "supabase_db_url": "SUPABASE_DB_URL",
-    "influx_url": "INFLUX_URL",
-    "influx_token": "INFLUX_TOKEN",
-    "influx_org": "INFLUX_ORG",
-    "influx_bucket": "INFLUX_BUCKET",
+    # the edge gateway's documented InfluxDB variables, and its cloud sync's
+    "influxdb_url": "INFLUXDB_URL",
+    "influxdb_token": "INFLUXDB_TOKEN",
+    "influxdb_org": "INFLUXDB_ORG",
+    "influxdb_bucket": "INFLUXDB_BUCKET",
+    "sync_batch_size": "SYNC_BATCH_SIZE",
+    "sync_interval_seconds": "SYNC_INTERVAL_SECONDS",
+}
+
+# settings that are whole numbers: (minimum, what the value is)
+INT_FIELDS = {
+    "sync_batch_size": (1, "rows per sync batch"),
+    "sync_interval_seconds": (1, "seconds"),
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,10 +53,12 @@ class Settings:
     entsoe_api_key: str | None = None
     entsoe_zone: str = "NL"
     supabase_db_url: str | None = None
-    influx_url: str | None = None
-    influx_token: str | None = None
-    influx_org: str | None = None
-    influx_bucket: str | None = None
+    influxdb_url: str = "http://localhost:8086"
+    influxdb_token: str | None = None
+    influxdb_org: str = "edge-gateway"
+    influxdb_bucket: str = "der-data"
+    sync_batch_size: int = 5000
+    sync_interval_seconds: int = 60
 
     @property
     def processed_dir(self) -> Path:
@@ -106,4 +117,13 @@ def load_settings(env_file: str | Path | None = None, environ: dict | None = Non
     values: dict[str, object] = {name: env[key] for name, key in ENV_KEYS.items() if env.get(key)}
     if "data_dir" in values:
         values["data_dir"] = Path(str(values["data_dir"])).expanduser()
+    for name, (lowest, what) in INT_FIELDS.items():
+        if name in values:
+            text = str(values[name]).strip()
+            if not text.isdigit() or int(text) < lowest:
+                raise ValueError(
+                    f"{ENV_KEYS[name]}={text!r} must be a whole number >= {lowest} ({what}); "
+                    "fix it in the environment or .env"
+                )
+            values[name] = int(text)
     return Settings(**values)

@@ -1,14 +1,20 @@
 """InfluxDB sink: gateway readings as line protocol, written over HTTP (v2 and v1 APIs).
 
-One line per reading block (``solar``, ``battery``, ``home_load``, ``grid_price``,
-``grid``), tagged with the device id, nanosecond timestamps::
+One line per reading block (``solar``, ``battery``, ``home_load``, ``grid_price``) with
+the documented field names, and one ``grid`` line for the reading's top-level numbers
+(``net_grid_flow_kw``), tagged with the device id, nanosecond timestamps::
 
-    solar,device_id=gateway-001 power_kw=4.91,energy_kwh=0.41,... 1736910000000000000
+    solar,device_id=gateway-001 generation_kw=4.91,irradiance_w_m2=802.1,... 1736910000000000000
 
 v2: ``POST {url}/api/v2/write?org=..&bucket=..&precision=ns`` with
-``Authorization: Token ...``; v1: ``POST {url}/write?db=..&precision=ns``
+``Authorization: Token ...``; v1: ``POST {url}/write?db=..&rp=..&precision=ns``
 (optional ``u``/``p``).  Tokens come from the caller or the environment
-(``INFLUX_TOKEN``) and are never logged.
+(``INFLUXDB_TOKEN``) and are never logged.
+
+Retention (the gateway's ``--influxdb-retention-days``, default 7; 0 keeps data forever):
+:meth:`InfluxWriter.ensure_retention` creates the v2 bucket with an ``expire`` rule (or
+updates the rule of an existing bucket), or, for v1, the database and a retention policy
+``energylib_<N>d`` that the writes then name.
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from collections.abc import Iterable
 import pandas as pd
 import requests
 
-BLOCKS = ("solar", "battery", "home_load", "grid_price", "grid")
+BLOCKS = ("solar", "battery", "home_load", "grid_price")
+#: The measurement holding a reading's top-level numbers (``net_grid_flow_kw``, ``interval_seconds``).
+GRID = "grid"
 
 
 class InfluxWriteError(RuntimeError):
@@ -75,7 +83,17 @@ def point_to_lines(point: dict, *, prefix: str = "") -> list[str]:
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
     time_ns = int(ts.value) if ts.unit == "ns" else int(ts.as_unit("ns").value)
     tags = {"device_id": str(point["device_id"])}
-    return [line(prefix + block, tags, point[block], time_ns) for block in BLOCKS if block in point]
+    lines = [
+        line(prefix + block, tags, point[block], time_ns) for block in BLOCKS if block in point
+    ]
+    top = {
+        k: v
+        for k, v in point.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("timestamp",)
+    }
+    if top:
+        lines.append(line(prefix + GRID, tags, top, time_ns))
+    return lines
 
 
 class InfluxWriter:
@@ -113,10 +131,10 @@ class InfluxWriter:
             raise ValueError(f"InfluxDB API version must be 1 or 2, got {version}")
         if version == 2 and not (org and bucket):
             raise ValueError(
-                "InfluxDB v2 needs org and bucket (--influx-org, --influx-bucket or INFLUX_ORG/INFLUX_BUCKET)"
+                "InfluxDB v2 needs org and bucket (--influxdb-org, --influxdb-bucket or INFLUXDB_ORG/INFLUXDB_BUCKET)"
             )
         if version == 1 and not database:
-            raise ValueError("InfluxDB v1 needs a database (--influx-db)")
+            raise ValueError("InfluxDB v1 needs a database (--influxdb-database)")
         self.url = url.rstrip("/")
         self.version = version
         self._token = token
@@ -124,6 +142,7 @@ class InfluxWriter:
         self._auth = (username, password) if username else None
         self.timeout_s = timeout_s
         self.session = session or requests.Session()
+        self.retention_policy: str | None = None  # v1: the policy writes name (ensure_retention)
 
     def __repr__(self) -> str:  # never show the token
         target = f"bucket={self.bucket!r}" if self.version == 2 else f"db={self.database!r}"
@@ -143,6 +162,8 @@ class InfluxWriter:
         else:
             endpoint = f"{self.url}/write"
             params = {"db": self.database, "precision": "ns"}
+            if self.retention_policy:
+                params["rp"] = self.retention_policy
             headers = {"Content-Type": "text/plain; charset=utf-8"}
         try:
             r = self.session.post(
@@ -166,3 +187,113 @@ class InfluxWriter:
     def __call__(self, point: dict) -> None:
         """A gateway sink: write one reading."""
         self.write_lines(point_to_lines(point))
+
+    # ------------------------------------------------------------------ retention
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if self.version == 2 and self._token:
+            headers["Authorization"] = f"Token {self._token}"
+        try:
+            return self.session.request(
+                method,
+                f"{self.url}{path}",
+                headers=headers,
+                auth=self._auth,
+                timeout=self.timeout_s,
+                **kwargs,
+            )
+        except requests.RequestException as exc:
+            raise InfluxWriteError(
+                f"could not reach InfluxDB at {self.url}: {type(exc).__name__}"
+            ) from None
+
+    def _check(self, r: requests.Response, what: str, ok: tuple[int, ...] = (200,)) -> dict:
+        if r.status_code not in ok:
+            hint = (
+                " (check --influxdb-token / INFLUXDB_TOKEN)" if r.status_code in (401, 403) else ""
+            )
+            raise InfluxWriteError(
+                f"InfluxDB at {self.url} refused to {what}: HTTP {r.status_code} "
+                f"{r.text[:300].strip()}{hint}"
+            )
+        return r.json() if r.content else {}
+
+    def ensure_retention(self, days: float) -> str:
+        """Create the bucket (v2) or database (v1) if missing and set its retention to
+        ``days`` (0: forever).  Returns what was done, for the log.
+
+        Raises
+        ------
+        ValueError
+            ``days`` negative.
+        InfluxWriteError
+            The server refused (the message names the step and the server's reason).
+        """
+        if days < 0 or not math.isfinite(days):
+            raise ValueError(
+                f"--influxdb-retention-days must be >= 0 (0 keeps data forever), got {days}"
+            )
+        seconds = int(round(days * 86400))
+        return self._retention_v2(seconds) if self.version == 2 else self._retention_v1(seconds)
+
+    def _retention_v2(self, seconds: int) -> str:
+        rules = [{"type": "expire", "everySeconds": seconds}] if seconds else []
+        orgs = self._check(
+            self._request("GET", "/api/v2/orgs", params={"org": self.org}), "list orgs"
+        )
+        match = [o for o in orgs.get("orgs", []) if o.get("name") == self.org]
+        if not match:
+            raise InfluxWriteError(
+                f"InfluxDB at {self.url} has no org {self.org!r}; create it or set --influxdb-org"
+            )
+        org_id = match[0]["id"]
+        found = self._check(
+            self._request("GET", "/api/v2/buckets", params={"name": self.bucket, "orgID": org_id}),
+            "list buckets",
+        ).get("buckets", [])
+        found = [b for b in found if b.get("name") == self.bucket]
+        if not found:
+            body = {"orgID": org_id, "name": self.bucket, "retentionRules": rules}
+            self._check(
+                self._request("POST", "/api/v2/buckets", json=body), "create the bucket", (201,)
+            )
+            return f"created bucket {self.bucket!r} with retention {_days(seconds)}"
+        bucket = found[0]
+        have = [r for r in bucket.get("retentionRules", []) if r.get("type") == "expire"]
+        if [r.get("everySeconds") for r in have] == [r["everySeconds"] for r in rules]:
+            return f"bucket {self.bucket!r} keeps its retention {_days(seconds)}"
+        self._check(
+            self._request(
+                "PATCH", f"/api/v2/buckets/{bucket['id']}", json={"retentionRules": rules}
+            ),
+            "set the bucket's retention",
+        )
+        return f"set bucket {self.bucket!r} retention to {_days(seconds)}"
+
+    def _influxql(self, q: str) -> dict:
+        out = self._check(
+            self._request("POST", "/query", data={"q": q, "db": self.database}), f"run {q!r}"
+        )
+        for result in out.get("results", []):
+            if "error" in result:
+                raise InfluxWriteError(f"InfluxDB at {self.url} refused {q!r}: {result['error']}")
+        return out
+
+    def _retention_v1(self, seconds: int) -> str:
+        db = self.database.replace('"', '\\"')
+        self._influxql(f'CREATE DATABASE "{db}"')
+        name = f"energylib_{_days(seconds).replace(' ', '')}"
+        duration = f"{seconds}s" if seconds else "INF"
+        shown = self._influxql(f'SHOW RETENTION POLICIES ON "{db}"')
+        series = shown["results"][0].get("series", [{}])[0]
+        exists = any(row[0] == name for row in series.get("values", []))
+        verb = "ALTER" if exists else "CREATE"
+        self._influxql(
+            f'{verb} RETENTION POLICY "{name}" ON "{db}" DURATION {duration} REPLICATION 1 DEFAULT'
+        )
+        self.retention_policy = name
+        return f"{'kept' if exists else 'created'} retention policy {name!r} on database {self.database!r}"
+
+
+def _days(seconds: int) -> str:
+    return "forever" if not seconds else f"{seconds / 86400:g} d"

@@ -40,6 +40,25 @@ def _time(text: str) -> pd.Timestamp:
     return ts
 
 
+def add_influxdb_options(p: argparse.ArgumentParser) -> None:
+    """The gateway's documented InfluxDB options (``energy simulate`` and ``energy sync``)."""
+    p.add_argument(
+        "--influxdb-url", help="InfluxDB server URL (default INFLUXDB_URL or http://localhost:8086)"
+    )
+    p.add_argument("--influxdb-token", help="InfluxDB v2 token (default INFLUXDB_TOKEN)")
+    p.add_argument("--influxdb-org", help="InfluxDB v2 org (default INFLUXDB_ORG or edge-gateway)")
+    p.add_argument(
+        "--influxdb-bucket", help="InfluxDB v2 bucket (default INFLUXDB_BUCKET or der-data)"
+    )
+    p.add_argument(
+        "--influxdb-retention-days",
+        type=float,
+        default=7.0,
+        help="data retention [days] of the bucket / retention policy (0: forever; default 7)",
+    )
+    p.add_argument("--influxdb-database", help="InfluxDB 1.x database: selects the v1 /write API")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "simulate",
@@ -87,21 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-store", action="store_true", help="historical: do not write frames into the store"
     )
     p.add_argument("--enable-influxdb", action="store_true", help="write readings to InfluxDB")
-    p.add_argument(
-        "--influxdb-url", help="InfluxDB server URL (default INFLUXDB_URL or http://localhost:8086)"
-    )
-    p.add_argument("--influxdb-token", help="InfluxDB v2 token (default INFLUXDB_TOKEN)")
-    p.add_argument("--influxdb-org", help="InfluxDB v2 org (default INFLUXDB_ORG or edge-gateway)")
-    p.add_argument(
-        "--influxdb-bucket", help="InfluxDB v2 bucket (default INFLUXDB_BUCKET or der-data)"
-    )
-    p.add_argument(
-        "--influxdb-retention-days",
-        type=float,
-        default=7.0,
-        help="data retention [days] of the bucket / retention policy (0: forever; default 7)",
-    )
-    p.add_argument("--influxdb-database", help="InfluxDB 1.x database: selects the v1 /write API")
+    add_influxdb_options(p)
     p.set_defaults(func=run)
 
     s = p.add_subparsers(dest="simulate_command", metavar="{default-year}")

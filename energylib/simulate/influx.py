@@ -19,10 +19,12 @@ updates the rule of an existing bucket), or, for v1, the database and a retentio
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable
 
 import pandas as pd
+import polars as pl
 import requests
 
 BLOCKS = ("solar", "battery", "home_load", "grid_price")
@@ -297,3 +299,130 @@ class InfluxWriter:
 
 def _days(seconds: int) -> str:
     return "forever" if not seconds else f"{seconds / 86400:g} d"
+
+
+# ---------------------------------------------------------------------- reading back
+def _v2_csv(text: str) -> list[pl.DataFrame]:
+    """The tables of a Flux CSV answer (blocks separated by blank lines, ``#`` annotations)."""
+    frames = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        rows = [ln for ln in block.splitlines() if ln and not ln.startswith("#")]
+        if len(rows) > 1:
+            frames.append(pl.read_csv(io.StringIO("\n".join(rows)), infer_schema_length=None))
+    return frames
+
+
+def read_measurement(
+    client: InfluxWriter, measurement: str, start_ns: int, stop_ns: int
+) -> pl.DataFrame:
+    """Rows of ``measurement`` in ``[start_ns, stop_ns)``: ``time`` (UTC), ``device_id`` and
+    one column per field, from the same server, bucket / database (and v1 retention
+    policy) that ``client`` writes to.
+
+    Raises
+    ------
+    InfluxWriteError
+        The server refused the query or could not be reached.
+    """
+    if client.version == 1:
+        rp = f'"{client.retention_policy}".' if client.retention_policy else ""
+        q = (
+            f'SELECT * FROM {rp}"{measurement}" WHERE time >= {int(start_ns)} '
+            f"AND time < {int(stop_ns)}"
+        )
+        r = client._request("GET", "/query", params={"db": client.database, "q": q, "epoch": "ns"})
+        out = client._check(r, f"query {measurement}")
+        result = out.get("results", [{}])[0]
+        if "error" in result:
+            raise InfluxWriteError(f"InfluxDB at {client.url} refused {q!r}: {result['error']}")
+        tables = [
+            pl.DataFrame(s["values"], schema=s["columns"], orient="row", infer_schema_length=None)
+            for s in result.get("series", [])
+        ]
+    else:
+        flux = (
+            f'from(bucket: "{client.bucket}") |> range(start: time(v: {int(start_ns)}), '
+            f"stop: time(v: {int(stop_ns)})) "
+            f'|> filter(fn: (r) => r._measurement == "{measurement}") '
+            '|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        )
+        r = client._request(
+            "POST",
+            "/api/v2/query",
+            params={"org": client.org},
+            json={"query": flux, "type": "flux", "dialect": {"annotations": []}},
+            headers={"Accept": "application/csv"},
+        )
+        if r.status_code != 200:
+            client._check(r, f"query {measurement}")
+        tables = [
+            t.drop(
+                [
+                    c
+                    for c in t.columns
+                    if c in ("", "result", "table", "_start", "_stop", "_measurement")
+                ]
+            )
+            .rename({"_time": "time"})
+            .with_columns(pl.col("time").str.to_datetime(time_zone="UTC", time_unit="ns"))
+            for t in _v2_csv(r.text)
+        ]
+    if not tables:
+        return pl.DataFrame(schema={"time": pl.Datetime("ns", "UTC"), "device_id": pl.String})
+    frame = pl.concat(tables, how="diagonal_relaxed")
+    if frame.schema["time"] != pl.Datetime("ns", "UTC"):
+        frame = frame.with_columns(
+            pl.from_epoch("time", time_unit="ns").dt.replace_time_zone("UTC")
+        )
+    return frame.sort("time")
+
+
+def _scalar(
+    client: InfluxWriter, measurement: str, field: str, start_ns: int, how: str
+) -> int | None:
+    """``how`` = ``first`` (time of the first point [ns]) or ``count`` of ``field`` since
+    ``start_ns``; ``None`` where there is no point."""
+    if client.version == 1:
+        rp = f'"{client.retention_policy}".' if client.retention_policy else ""
+        sel = f'"{field}"' if how == "first" else f'count("{field}")'
+        q = f'SELECT {sel} FROM {rp}"{measurement}" WHERE time >= {int(start_ns)}'
+        q += " LIMIT 1" if how == "first" else ""
+        out = client._check(
+            client._request("GET", "/query", params={"db": client.database, "q": q, "epoch": "ns"}),
+            f"query {measurement}",
+        )
+        series = out.get("results", [{}])[0].get("series", [])
+        if not series:
+            return None
+        row = series[0]["values"][0]
+        return int(row[0] if how == "first" else row[1])
+    flux = (
+        f'from(bucket: "{client.bucket}") |> range(start: time(v: {int(start_ns)})) '
+        f'|> filter(fn: (r) => r._measurement == "{measurement}" and r._field == "{field}") '
+        f"|> group() |> {how}()"
+    )
+    r = client._request(
+        "POST",
+        "/api/v2/query",
+        params={"org": client.org},
+        json={"query": flux, "type": "flux", "dialect": {"annotations": []}},
+        headers={"Accept": "application/csv"},
+    )
+    client._check(r, f"query {measurement}") if r.status_code != 200 else None
+    tables = _v2_csv(r.text)
+    if not tables or tables[0].is_empty():
+        return None
+    t = tables[0]
+    if how == "count":
+        return int(t["_value"][0])
+    return int(pd.Timestamp(t["_time"][0]).value)
+
+
+def first_time_ns(client: InfluxWriter, measurement: str, field: str) -> int | None:
+    """Time of the first point of ``measurement``'s ``field`` [ns since the epoch]."""
+    return _scalar(client, measurement, field, 0, "first")
+
+
+def count_since(client: InfluxWriter, measurement: str, field: str, start_ns: int) -> int:
+    """Points of ``measurement``'s ``field`` at or after ``start_ns``."""
+    return _scalar(client, measurement, field, start_ns, "count") or 0

@@ -31,6 +31,10 @@ Environment variables (all optional):
 ``ENERGY_AGENT_WEATHER_URL``              Open-Meteo API root
 ``ENERGY_AGENT_LATITUDE`` / ``_LONGITUDE`` site location for weather [deg]
 ``ENERGY_AGENT_KIOSK_HOST`` / ``_PORT``   kiosk bind address (``127.0.0.1``:8080)
+``ENERGY_AGENT_CLOUD_SYNC_EVERY_S``       decision log -> Postgres period [s] (300; with
+                                          ``SUPABASE_DB_URL``)
+``ENERGY_AGENT_MODEL_POLL_EVERY_S``       central-store poll for a new model [s] (900)
+``ENERGY_AGENT_MODEL_NAME``               published model name to follow (``forecaster``)
 ========================================= ===================================================
 """
 
@@ -116,6 +120,9 @@ class AgentSettings:
     weather_url: str = "https://api.open-meteo.com/v1"
     kiosk_host: str = "127.0.0.1"
     kiosk_port: int = 8080
+    cloud_sync_every_s: float = 300.0
+    model_poll_every_s: float = 900.0
+    model_name: str = "forecaster"
 
     def __post_init__(self) -> None:
         if self.market not in MARKETS:
@@ -128,7 +135,14 @@ class AgentSettings:
             raise ValueError(
                 f"{PREFIX}POLICY={self.policy!r}: use 'forecast', 'price_threshold' or 'self_consumption'"
             )
-        for name in ("stale_after_min", "collect_every_s", "decide_every_s", "weather_every_s"):
+        for name in (
+            "stale_after_min",
+            "collect_every_s",
+            "decide_every_s",
+            "weather_every_s",
+            "cloud_sync_every_s",
+            "model_poll_every_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(self, name)}")
 
@@ -260,7 +274,7 @@ def _number(env: dict, name: str, default: float) -> float:
 _FLOATS = {
     "stale_after_min", "collect_every_s", "decide_every_s", "weather_every_s", "backoff_max_s",
     "horizon_hours", "charge_below_per_kwh", "discharge_above_per_kwh", "battery_kwh", "battery_kw",
-    "ev_charger_kw", "latitude", "longitude",
+    "ev_charger_kw", "latitude", "longitude", "cloud_sync_every_s", "model_poll_every_s",
 }  # fmt: skip
 _INTS = {"forecast_intervals", "kiosk_port"}
 

@@ -31,12 +31,20 @@ ENV_KEYS = {
     "influxdb_bucket": "INFLUXDB_BUCKET",
     "sync_batch_size": "SYNC_BATCH_SIZE",
     "sync_interval_seconds": "SYNC_INTERVAL_SECONDS",
+    # the gateway's documented feature-engineering and model-training variables
+    "fe_site_id": "FE_SITE_ID",
+    "fe_lookback_days": "FE_LOOKBACK_DAYS",
+    "fe_rolling_window_days": "FE_ROLLING_WINDOW_DAYS",
+    "forecast_model_dir": "FORECAST_MODEL_DIR",
+    "forecast_test_size": "FORECAST_TEST_SIZE",
 }
 
 # settings that are whole numbers: (minimum, what the value is)
 INT_FIELDS = {
     "sync_batch_size": (1, "rows per sync batch"),
     "sync_interval_seconds": (1, "seconds"),
+    "fe_lookback_days": (1, "days"),
+    "fe_rolling_window_days": (1, "days"),
 }
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +67,11 @@ class Settings:
     influxdb_bucket: str = "der-data"
     sync_batch_size: int = 5000
     sync_interval_seconds: int = 60
+    fe_site_id: str | None = None
+    fe_lookback_days: int = 30
+    fe_rolling_window_days: int = 7
+    forecast_model_dir: Path | None = None
+    forecast_test_size: float = 0.2
 
     @property
     def processed_dir(self) -> Path:
@@ -115,8 +128,19 @@ def load_settings(env_file: str | Path | None = None, environ: dict | None = Non
     """
     env = read_environment(env_file, environ)
     values: dict[str, object] = {name: env[key] for name, key in ENV_KEYS.items() if env.get(key)}
-    if "data_dir" in values:
-        values["data_dir"] = Path(str(values["data_dir"])).expanduser()
+    for name in ("data_dir", "forecast_model_dir"):
+        if name in values:
+            values[name] = Path(str(values[name])).expanduser()
+    if "forecast_test_size" in values:
+        try:
+            values["forecast_test_size"] = float(str(values["forecast_test_size"]))
+        except ValueError:
+            values["forecast_test_size"] = -1.0
+        if not 0.0 < values["forecast_test_size"] < 1.0:
+            raise ValueError(
+                f"FORECAST_TEST_SIZE={env['FORECAST_TEST_SIZE']!r} must be a fraction between 0 "
+                "and 1 (the share of the data held out for testing); fix it in the environment or .env"
+            )
     for name, (lowest, what) in INT_FIELDS.items():
         if name in values:
             text = str(values[name]).strip()

@@ -13,6 +13,7 @@ kind          columns (from the documented reading)
 load          ``total_kwh`` and ``air_conditioning_kwh`` (hvac), ``ev_charging_kwh``,
               ``lighting_kwh``, ``misc_kwh`` (appliances + other): the parts sum to total
 pv            ``pv_kwh`` (generation)
+weather       ``ghi_w_m2`` (irradiance), ``temp_air_c`` (air temperature)
 battery       ``soc_pct``, ``soh_pct``, ``cycles_count``, ``voltage_v``, ``temp_c`` (means)
 grid          ``import_kwh``, ``export_kwh``, ``net_grid_kwh`` (net grid flow)
 prices        ``general``: ``price_per_kwh``, ``tariff_period``; ``feed_in``:
@@ -143,6 +144,10 @@ def readings_to_frames(
         specs.append(
             ("pv", "general", [(pl.col("generation_kw").mean() * h).alias("pv_kwh")], None)
         )
+    weather = {"irradiance_w_m2": "ghi_w_m2", "air_temp_celsius": "temp_air_c"}
+    if set(weather) & have:
+        exprs = [pl.col(k).mean().alias(v) for k, v in weather.items() if k in have]
+        specs.append(("weather", "general", exprs, None))
     battery = {
         "soc_percent": "soc_pct",
         "health_percent": "soh_pct",

@@ -21,6 +21,7 @@ from energylib.simulate.influx import (
     point_to_lines,
     read_measurement,
 )
+from energylib.store import ParquetStore
 from energylib.store.influx_sync import (
     STATE_TABLE,
     pending_readings,
@@ -202,3 +203,28 @@ def test_cli_store_status_lists_pending_partitions(pg_url, tmp_path, capsys):
     assert main(["sync", "--status", *args]) == 0
     out = capsys.readouterr().out
     assert "pending:    0 partition(s)" in out and "last ok:" in out and "never" not in out
+
+
+def test_the_pipeline_gateway_influx_postgres_features(influxd, pg_url, tmp_path, capsys):
+    """The documented full pipeline: simulator -> InfluxDB -> sync -> feature table (store
+    and Postgres)."""
+    w = InfluxWriter(influxd, version=1, database="pipe")
+    w.ensure_retention(0)
+    g = Gateway({"device_id": "gw-p", "interval_seconds": 900, "seed": 2})
+    w.write_lines(
+        [ln for p in g.points("2025-01-01T00:00Z", "2025-01-10T00:00Z") for ln in point_to_lines(p)]
+    )
+    sync_influx_to_postgres(
+        w, pg_url, interval_minutes=15, until=datetime(2025, 1, 10, tzinfo=UTC), progress=False
+    )
+    pg = PostgresStore(pg_url)
+    common = ["--source", "gateway", "--site", "gw-p", "--to", pg_url]
+    # the Parquet store is empty: the series are read from Postgres, the table goes to both
+    store_dir = tmp_path / "data"
+    argv = ["features", "--once", "--lookback-days", "1", "--data-dir", str(store_dir)]
+    assert main([*argv, *common]) == 0
+    out = capsys.readouterr().out
+    assert "48 rows x 18 features of gateway/gw-p" in out and out.count("inserted 48") == 2
+    table, meta = pg.read("gateway", "features", site="gw-p")
+    assert table.height == 48 and meta.currency == "AUD"
+    assert ParquetStore(store_dir / "processed").read("gateway", "features")[0].equals(table)

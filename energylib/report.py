@@ -143,7 +143,10 @@ def render(
         subprocess.run([quarto, "render"], cwd=root, check=True)
         # A website project keeps each input's project-relative path under output-dir.
         site = root / "reports" / "_site"
-        return [site / Path(p).resolve().relative_to(root.resolve()).with_suffix(".html") for p in executed]
+        return [
+            site / Path(p).resolve().relative_to(root.resolve()).with_suffix(".html")
+            for p in executed
+        ]
     return [export_html(Path(p)) for p in executed]
 
 

@@ -19,7 +19,9 @@ SETTINGS = settings(max_examples=40, deadline=None)
 def usage_frames(draw, minutes=5):
     hours = draw(st.integers(1, 30))
     n = hours * 60 // minutes
-    energy = draw(st.lists(st.floats(0, 5, allow_nan=False), min_size=n, max_size=n))
+    energy = draw(
+        st.lists(st.floats(0, 5, allow_nan=False, allow_subnormal=False), min_size=n, max_size=n)
+    )
     price = draw(st.lists(st.floats(-1, 17.5, allow_nan=False), min_size=n, max_size=n))
     start = T0 + timedelta(hours=draw(st.integers(0, 24 * 200)))
     data = pl.DataFrame(

@@ -264,7 +264,6 @@ TOTAL_PRICE_WEATHER_TIME = FeatureSpec(
 )
 
 
-
 def consumption_spec(interval_minutes: int = 30) -> FeatureSpec:
     """Meter data alone: total load, its value 1 and 7 days back, and local time; one task,
     consumption (``total_kwh``, log-transformed) at day, week and month horizons.
@@ -297,7 +296,8 @@ def consumption_spec(interval_minutes: int = 30) -> FeatureSpec:
 CONSUMPTION_TIME = consumption_spec(30)
 
 SPECS: dict[str, FeatureSpec] = {
-    s.name: s for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME, CONSUMPTION_TIME, consumption_spec(60))
+    s.name: s
+    for s in (TRADING_24, TOTAL_PRICE_WEATHER_TIME, CONSUMPTION_TIME, consumption_spec(60))
 }
 
 

@@ -7,6 +7,7 @@
 :mod:`~energylib.plots.forecast`    training and evaluation of the forecaster
 :mod:`~energylib.plots.study`       the scenario study's result frames
 :mod:`~energylib.plots.trading`     the community market study's result frames
+:mod:`~energylib.plots.federated`   the federated forecasting study's rounds and methods
 :mod:`~energylib.plots.svg`         ``price_bars_svg``: the kiosk's price bars, drawn by hand
 =================================== =========================================================
 
@@ -24,6 +25,10 @@ _BUILDERS = {
     "coverage_chart": "coverage",
     "error_by_horizon_chart": "forecast",
     "error_by_hour_chart": "forecast",
+    "federated_gains_chart": "federated",
+    "federated_methods_chart": "federated",
+    "federated_round_time_chart": "federated",
+    "federated_rounds_chart": "federated",
     "forecast_vs_actual_chart": "forecast",
     "learning_curve_chart": "forecast",
     "offline_charts": "offline",

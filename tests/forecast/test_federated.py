@@ -132,7 +132,9 @@ def test_params_file_error_names_the_file_line_and_fix(tmp_path):
         FederationParams.from_yaml(path)
 
 
-@pytest.mark.parametrize("name", ["federated_sgsc", "federated_sgsc_full", "federated_citylearn", "federated_pi"])
+@pytest.mark.parametrize(
+    "name", ["federated_sgsc", "federated_sgsc_full", "federated_citylearn", "federated_pi"]
+)
 def test_shipped_params_files_load(name):
     from energylib.config import PROJECT_ROOT
 
@@ -376,7 +378,7 @@ def test_a_client_trains_any_spec_from_its_own_store_and_sends_no_local_buffers(
     load channels, prices, weather and battery: the ClientApp, called as Flower calls it,
     replies with the shared parameters only (the profile buffers and scalers stay)."""
     from flwr.app import Context, Message, MessageType, RecordDict
-    from forecast.synthetic import SMALL_SPEC, synthetic_frame
+    from forecast_synthetic import SMALL_SPEC, synthetic_frame
 
     from energylib.forecast.federated.apps import RoundSetup, make_client_app
     from energylib.schema import LOAD_CHANNELS

@@ -24,12 +24,14 @@ def test_sgsc_reads_every_household_on_a_half_hour_utc_grid(shared_data):
     minutes = data[TIME].dt.minute().unique().sort().to_list()
     assert minutes == [0, 30]
     # Fixed UTC+10: the published local 08:00 is 22:00 UTC the day before.
-    first_local = raw.filter(pl.col("customer_id") == meta.extra["customer_id"])["reading_datetime"].min()
+    first_local = raw.filter(pl.col("customer_id") == meta.extra["customer_id"])[
+        "reading_datetime"
+    ].min()
     assert first_local.endswith("08:00") and data[TIME][0].hour == 22
 
 
 def test_sgsc_keeps_gaps_as_gaps(shared_data):
-    (data, _), = read_sgsc_households(shared_data / "sgsc_households", customers=[10006414])
+    ((data, _),) = read_sgsc_households(shared_data / "sgsc_households", customers=[10006414])
     steps = data[TIME].diff().drop_nulls().dt.total_minutes()
     assert (steps >= 30).all() and (steps % 30 == 0).all()
 
@@ -45,7 +47,9 @@ def test_citylearn_building_is_a_year_of_hours_starting_in_august(shared_data):
     # The first row is the hour ending at midnight on 1 August, Pacific standard time.
     assert data[TIME][0].isoformat() == "2016-08-01T07:00:00+00:00"
     raw = pl.read_csv(shared_data / "citylearn_2022" / "Building_1.csv")
-    np.testing.assert_allclose(data["pv_kwh"].to_numpy(), raw["solar_generation"].to_numpy() / 1000 * 4.0)
+    np.testing.assert_allclose(
+        data["pv_kwh"].to_numpy(), raw["solar_generation"].to_numpy() / 1000 * 4.0
+    )
     np.testing.assert_allclose(data["total_kwh"].to_numpy(), raw["non_shiftable_load"].to_numpy())
     assert meta.extra["pv_kwp"] == 4.0
 
@@ -68,6 +72,8 @@ def test_citylearn_a_removed_row_is_named(shared_data, tmp_path):
     del lines[100]
     bad = tmp_path / "Building_1.csv"
     bad.write_text("\n".join(lines[:-23]) + "\n")  # whole days, one hour missing inside
-    (tmp_path / "schema.json").write_text((shared_data / "citylearn_2022" / "schema.json").read_text())
+    (tmp_path / "schema.json").write_text(
+        (shared_data / "citylearn_2022" / "schema.json").read_text()
+    )
     with pytest.raises(DataValidationError, match="line 101"):
         read_citylearn_building(bad)

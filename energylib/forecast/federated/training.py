@@ -28,12 +28,12 @@ import numpy as np
 import polars as pl
 import torch
 
+from energylib.forecast.checkpoint import Forecaster
 from energylib.forecast.features import FeatureSpec
 from energylib.forecast.federated.households import HouseholdRef, load_household
 from energylib.forecast.metrics import evaluate
 from energylib.forecast.profile import fit_profile
 from energylib.forecast.train import (
-    Forecaster,
     PreparedData,
     _structure_defaults,
     batch_tensors,

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-SECRET_FIELDS = frozenset({"amber_token", "entsoe_api_key", "supabase_db_url", "influxdb_token"})
+SECRET_FIELDS = frozenset(
+    {"amber_token", "entsoe_api_key", "supabase_db_url", "influxdb_token", "dashboard_token"}
+)
 
 # setting name -> environment variable
 ENV_KEYS = {
@@ -37,6 +39,7 @@ ENV_KEYS = {
     "fe_rolling_window_days": "FE_ROLLING_WINDOW_DAYS",
     "forecast_model_dir": "FORECAST_MODEL_DIR",
     "forecast_test_size": "FORECAST_TEST_SIZE",
+    "dashboard_token": "ENERGY_AGENT_DASHBOARD_TOKEN",
 }
 
 # settings that are whole numbers: (minimum, what the value is)
@@ -72,6 +75,7 @@ class Settings:
     fe_rolling_window_days: int = 7
     forecast_model_dir: Path | None = None
     forecast_test_size: float = 0.2
+    dashboard_token: str | None = None
 
     @property
     def processed_dir(self) -> Path:

@@ -35,6 +35,9 @@ Environment variables (all optional):
                                           ``SUPABASE_DB_URL``)
 ``ENERGY_AGENT_MODEL_POLL_EVERY_S``       central-store poll for a new model [s] (900)
 ``ENERGY_AGENT_MODEL_NAME``               published model name to follow (``forecaster``)
+``ENERGY_AGENT_DASHBOARD``                who may open ``/dashboard``: ``loopback`` (default),
+                                          ``home`` (private addresses) or ``token``
+                                          (``ENERGY_AGENT_DASHBOARD_TOKEN``)
 ========================================= ===================================================
 """
 
@@ -123,6 +126,7 @@ class AgentSettings:
     cloud_sync_every_s: float = 300.0
     model_poll_every_s: float = 900.0
     model_name: str = "forecaster"
+    dashboard: str = "loopback"
 
     def __post_init__(self) -> None:
         if self.market not in MARKETS:
@@ -130,6 +134,10 @@ class AgentSettings:
         if self.weather not in ("open-meteo", "clearsky"):
             raise ValueError(
                 f"{PREFIX}WEATHER={self.weather!r}: use 'open-meteo' or 'clearsky' (offline, GHI only)"
+            )
+        if self.dashboard not in ("loopback", "home", "token"):
+            raise ValueError(
+                f"{PREFIX}DASHBOARD={self.dashboard!r}: use 'loopback', 'home' or 'token'"
             )
         if self.policy not in AGENT_POLICIES:
             raise ValueError(

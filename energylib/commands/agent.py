@@ -2,8 +2,9 @@
 
 * ``energy agent run [--once] [--dry-run] [--state-dir DIR]``: run the agent (collect,
   forecast, decide, log) until stopped; ``--once`` runs every job once and prints the decision.
-* ``energy agent kiosk [--host HOST] [--port PORT]``: serve the read-only kiosk
-  (``127.0.0.1`` by default; ``--host 0.0.0.0`` serves the LAN).
+* ``energy agent kiosk [--host HOST] [--port PORT] [--dashboard MODE]``: serve the read-only
+  kiosk (``127.0.0.1`` by default; ``--host 0.0.0.0`` serves the LAN) and the owner's
+  dashboard at ``/dashboard`` (this machine only unless ``--dashboard home|token``).
 * ``energy agent status``: print the agent's last status (JSON).
 * ``energy agent decisions [-n N]``: print the last N logged decisions (JSON lines).
 * ``energy agent check-model FILE``: validate a model file as the agent would before swapping it in.
@@ -44,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 for the LAN)"
     )
     kiosk.add_argument("--port", type=int, default=None, help="TCP port (default 8080)")
+    kiosk.add_argument(
+        "--dashboard",
+        choices=("loopback", "home", "token"),
+        default=None,
+        help="who may open /dashboard: this machine (default), the home network's private "
+        "addresses, or any client with ENERGY_AGENT_DASHBOARD_TOKEN",
+    )
     _common(kiosk)
     kiosk.set_defaults(func=cmd_kiosk)
 
@@ -127,8 +135,14 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from energylib.agent.kiosk import serve
 
     _logging(args.verbose)
-    settings = _settings(args)
-    serve(settings, host=args.host, port=args.port)
+    try:
+        settings = _settings(args)
+        if args.dashboard:
+            settings = settings.replace(dashboard=args.dashboard)
+        serve(settings, host=args.host, port=args.port)
+    except ValueError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

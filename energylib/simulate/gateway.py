@@ -443,6 +443,9 @@ class _Day:
     period: np.ndarray
     panel_temp_c: np.ndarray
     carbon_g_kwh: np.ndarray
+    ghi: np.ndarray  # [W/m2]
+    temp_air: np.ndarray  # [degC]
+    parts_kw: dict[str, np.ndarray]  # the reading's home-load parts (LOAD_PARTS) [kW]
 
 
 class Gateway:
@@ -563,6 +566,12 @@ class Gateway:
             period,
             np.asarray(panel, dtype=float),
             carbon,
+            ghi,
+            temp_air,
+            {
+                name: sum(load[f"{ch}_kwh"] for ch in channels) * (60.0 / self.STEP_MIN)
+                for name, channels in LOAD_PARTS.items()
+            },
         )
         self._days[d] = day
         return day
@@ -583,10 +592,7 @@ class Gateway:
         to_kw = 60.0 / self.STEP_MIN
         c = self.config
         sol, gp = c["solar"], c["grid_price"]
-        parts = {
-            name: _r(sum(day.load[f"{ch}_kwh"][i] for ch in channels) * to_kw, 4)
-            for name, channels in LOAD_PARTS.items()
-        }
+        parts = {name: _r(kw[i], 4) for name, kw in day.parts_kw.items()}
         solar_kw = _r(day.pv_kwh[i] * to_kw, 4)
         load_kw = _r(sum(parts.values()), 4)
         bat_kw = _r(day.battery["power_kw"][i], 4)
@@ -597,11 +603,11 @@ class Gateway:
             "device_id": c["device_id"],
             "solar": {
                 "generation_kw": solar_kw,
-                "irradiance_w_m2": _r(day.weather["ghi"].iat[i], 2),
+                "irradiance_w_m2": _r(day.ghi[i], 2),
                 "panel_temp_celsius": _r(panel_c, 2),
                 "efficiency_percent": _r(100.0 * efficiency, 3),
                 "capacity_kw": float(sol["capacity_kw"]),
-                "air_temp_celsius": _r(day.weather["temp_air"].iat[i], 2),
+                "air_temp_celsius": _r(day.temp_air[i], 2),
             },
             "battery": {
                 "soc_percent": _r(day.battery["soc_pct"][i], 3),

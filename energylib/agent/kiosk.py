@@ -470,6 +470,23 @@ def metrics_text(data: KioskData) -> bytes:
                 "Decisions queued in memory",
                 value=float(dl.get("pending") or 0),
             )
+            cloud = (status or {}).get("cloud_sync") or {}
+            yield GaugeMetricFamily(
+                "energy_agent_cloud_sync_pending",
+                "Decisions not yet copied to Postgres (0 without SUPABASE_DB_URL)",
+                value=float(cloud.get("pending") or 0),
+            )
+            yield GaugeMetricFamily(
+                "energy_agent_cloud_sync_failing",
+                "1 while copying decisions to Postgres fails",
+                value=float(bool(cloud.get("last_error"))),
+            )
+            delivery = (status or {}).get("model_delivery") or {}
+            yield GaugeMetricFamily(
+                "energy_agent_models_refused",
+                "Delivered model versions refused or rolled back",
+                value=float(len(delivery.get("refused") or {})),
+            )
             yield GaugeMetricFamily(
                 "energy_agent_up",
                 "1 while the agent's status is fresh",

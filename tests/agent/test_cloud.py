@@ -10,10 +10,12 @@ from datetime import timedelta
 import psycopg
 import pytest
 from agent_fakes import START, make_agent, seed_history
+from fastapi.testclient import TestClient
 from postgres_fixture import pg_url, postgres_server  # noqa: F401
 
 from energylib.agent.decision_log import read_decisions
 from energylib.agent.decision_sync import DecisionSync
+from energylib.agent.kiosk import create_app
 from energylib.agent.model_delivery import ModelDelivery, publish_model
 from energylib.agent.models import ModelWatcher
 from energylib.cli import main
@@ -61,6 +63,10 @@ def test_the_decision_log_reaches_postgres_and_catches_up_after_an_outage(
         status = agent.status()["cloud_sync"]
         assert status["last_error"] and "not-checked" not in json.dumps(agent.status())
         assert status["pending"] == 10 and len(read_decisions(settings.decisions_db)) == 21
+        agent.write_status()
+        metrics = TestClient(create_app(settings, clock=clock.now)).get("/metrics").text
+        assert "energy_agent_cloud_sync_pending 10.0" in metrics
+        assert "energy_agent_cloud_sync_failing 1.0" in metrics
     finally:
         postgres_server.start()
     agent.scheduler.run_until(START + timedelta(minutes=26))

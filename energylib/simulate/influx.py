@@ -108,7 +108,7 @@ class InfluxWriter:
     version : int
         2 (``/api/v2/write``, token/org/bucket) or 1 (``/write``, database).
     token, org, bucket : str, optional
-        v2 credentials and target; ``token`` defaults to ``INFLUX_TOKEN`` via settings.
+        v2 credentials and target; ``token`` defaults to ``INFLUXDB_TOKEN`` via settings (the CLI passes it).
     database, username, password : str, optional
         v1 target and optional credentials.
     timeout_s : float

@@ -2,7 +2,8 @@
 
 * ``energy train --params params/train_pi.yaml [--resume CKPT]``: train the EnergyTransformer.
 * ``energy train --train [--model-dir DIR]``: train the baseline load (ridge, profile) and
-  solar (PV with a learned correction) forecasters of a site's stored series, scored on the
+  solar (PV with a learned correction) forecasters of a site's stored series (the Parquet
+  store, else Postgres at SUPABASE_DB_URL), scored on the
   last FORECAST_TEST_SIZE of the data, saved to DIR (FORECAST_MODEL_DIR; default
   DATA_DIR/models/baselines).
 * ``energy train --evaluate``: score the saved baselines on the site's data now.
@@ -76,6 +77,11 @@ def run_baselines(args: argparse.Namespace) -> int:
             )
         return 0
     store = ParquetStore(data_dir / "processed")
+    if settings.supabase_db_url and store.series(args.source, "load", site=args.site).is_empty():
+        # the gateway's readings reach Postgres (energy sync --source influxdb), not the store
+        from energylib.store.postgres import PostgresStore
+
+        store = PostgresStore(settings.supabase_db_url)
     test_size = args.test_size or settings.forecast_test_size
     try:
         if args.train:

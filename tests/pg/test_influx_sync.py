@@ -228,3 +228,24 @@ def test_the_pipeline_gateway_influx_postgres_features(influxd, pg_url, tmp_path
     table, meta = pg.read("gateway", "features", site="gw-p")
     assert table.height == 48 and meta.currency == "AUD"
     assert ParquetStore(store_dir / "processed").read("gateway", "features")[0].equals(table)
+
+
+def test_baselines_train_on_the_gateway_s_readings_in_postgres(
+    influxd, pg_url, tmp_path, capsys, monkeypatch
+):
+    w = InfluxWriter(influxd, version=1, database="train")
+    w.ensure_retention(0)
+    g = Gateway({"device_id": "gw-t", "interval_seconds": 1800, "seed": 5})
+    w.write_lines(
+        [ln for p in g.points("2025-01-01T00:00Z", "2025-01-15T00:00Z") for ln in point_to_lines(p)]
+    )
+    sync_influx_to_postgres(
+        w, pg_url, interval_minutes=30, until=datetime(2025, 1, 15, tzinfo=UTC), progress=False
+    )
+    monkeypatch.setenv("SUPABASE_DB_URL", pg_url)
+    argv = ["train", "--train", "--source", "gateway", "--site", "gw-t"]
+    assert main([*argv, "--data-dir", str(tmp_path), "--model-dir", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "solar_pv" in out and "load_profile" in out and (tmp_path / "m" / "solar_pv.npz").exists()
+    )

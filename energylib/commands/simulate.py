@@ -191,7 +191,7 @@ def _sinks(args, gateway_out):
 def run(args: argparse.Namespace) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.simulate import gateway as gw
-    from energylib.simulate.influx import InfluxWriteError
+    from energylib.simulate.influx import BatchedWriter, InfluxWriteError
 
     modes = (args.once, args.continuous, args.scheduled, args.historical, args.generate_config)
     if not any(modes):
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
                 args.end,
                 output,
                 store=store,
-                sinks=_sinks(args, lambda p: None)[1:],
+                sinks=[BatchedWriter(w) for w in _sinks(args, lambda p: None)[1:]],
                 progress=True,
             )
         except (ValueError, InfluxWriteError) as exc:

@@ -805,6 +805,10 @@ def run_historical(
             for sink in sinks:
                 sink(p)
             n += 1
+    for sink in sinks:
+        flush = getattr(sink, "flush", None)  # batching sinks send what they hold
+        if flush is not None:
+            flush()
     if store is not None:
         for frame, meta in gateway.frames(start, end).values():
             store.upsert(frame, meta)

@@ -426,3 +426,20 @@ def first_time_ns(client: InfluxWriter, measurement: str, field: str) -> int | N
 def count_since(client: InfluxWriter, measurement: str, field: str, start_ns: int) -> int:
     """Points of ``measurement``'s ``field`` at or after ``start_ns``."""
     return _scalar(client, measurement, field, start_ns, "count") or 0
+
+
+class BatchedWriter:
+    """A gateway sink that sends readings in batches of ``lines`` lines (historical runs:
+    one request per 5,000 lines instead of one per reading); :meth:`flush` sends the rest."""
+
+    def __init__(self, writer: InfluxWriter, lines: int = 5000):
+        self.writer, self.size, self._lines = writer, lines, []
+
+    def __call__(self, point: dict) -> None:
+        self._lines += point_to_lines(point)
+        if len(self._lines) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        lines, self._lines = self._lines, []
+        self.writer.write_lines(lines)

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import requests
 
+from energylib.cli import main
 from energylib.simulate.gateway import Gateway
 from energylib.simulate.influx import (
     InfluxWriteError,
@@ -188,3 +189,18 @@ def test_v2_unknown_org_and_refusals_are_named(httpserver):
     httpserver.expect_request("/api/v2/orgs").respond_with_data("unauthorized", status=401)
     with pytest.raises(InfluxWriteError, match="HTTP 401.*INFLUXDB_TOKEN"):
         w.ensure_retention(7)
+
+
+def test_historical_cli_writes_a_day_into_influxdb_in_batches(influxd, tmp_path, capsys):
+    argv = ["simulate", "--historical", "--start", "2025-03-01", "--end", "2025-03-02"]
+    argv += ["--output", str(tmp_path / "day.jsonl"), "--no-store", "--enable-influxdb"]
+    argv += ["--influxdb-url", influxd, "--influxdb-database", "hist"]
+    argv += ["--influxdb-retention-days", "0"]
+    assert main(argv) == 0
+    assert "created retention policy 'energylib_forever'" in capsys.readouterr().err
+    r = requests.get(
+        f"{influxd}/query",
+        params={"db": "hist", "q": "SELECT count(generation_kw) FROM solar"},
+        timeout=5,
+    ).json()
+    assert r["results"][0]["series"][0]["values"][0][1] == 288  # every reading, in 2 requests

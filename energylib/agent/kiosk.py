@@ -517,7 +517,8 @@ def create_app(
         settings,
         data.agent_status,
         access=settings.dashboard,
-        token=dashboard_token or load_settings().dashboard_token,
+        token=dashboard_token
+        or (load_settings().dashboard_token if settings.dashboard == "token" else None),
         clock=clock,
         currency=data.market.currency,
     )

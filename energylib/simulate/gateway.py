@@ -65,6 +65,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -420,7 +421,22 @@ def load_config(path: str | Path | None) -> dict:
     try:
         return validate_config(given)
     except GatewayConfigError as exc:
-        raise GatewayConfigError(f"config file {name!r}: {exc}") from None
+        key = re.search(r"config key '([^']+)'", str(exc))
+        line = _key_line(text, key.group(1)) if key else None
+        where = f"config file {name!r}" + (f" line {line}" if line else "")
+        raise GatewayConfigError(f"{where}: {exc}") from None
+
+
+def _key_line(text: str, key: str) -> int | None:
+    """The line (1-based) where a dotted key is written in a JSON text, or None."""
+    lines, at = text.splitlines(), 0
+    for part in key.split("."):
+        quoted = json.dumps(part)
+        found = next((i for i in range(at, len(lines)) if quoted in lines[i]), None)
+        if found is None:
+            return None
+        at = found
+    return at + 1
 
 
 def write_default_config(path: str | Path) -> Path:

@@ -193,3 +193,14 @@ def test_the_cli_exits_2_with_the_message_and_no_traceback(tmp_path, capsys, con
     assert main(["simulate", "--once", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: config file") and "Traceback" not in err
+
+
+def test_a_refused_key_is_named_with_its_file_and_line(tmp_path):
+    doc = DOCUMENTED_CONFIG.read_text().replace('"ev_charging_kw": 7.2', '"ev_charging_kw": 1e300')
+    path = tmp_path / "config.json"
+    path.write_text(doc)
+    line = 1 + doc.splitlines().index('    "ev_charging_kw": 1e300,')
+    with pytest.raises(
+        GatewayConfigError, match=f"config.json' line {line}: config key 'home_load"
+    ):
+        load_config(path)

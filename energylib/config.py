@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,10 +71,28 @@ class Settings(BaseSettings):
     entsoe_api_key: SecretStr | None = Field(None, alias="ENTSOE_API_KEY")
     entsoe_zone: str = Field("NL", alias="ENTSOE_ZONE")
     supabase_db_url: SecretStr | None = Field(None, alias="SUPABASE_DB_URL")
-    influx_url: str | None = Field(None, alias="INFLUX_URL")
-    influx_token: SecretStr | None = Field(None, alias="INFLUX_TOKEN")
-    influx_org: str | None = Field(None, alias="INFLUX_ORG")
-    influx_bucket: str | None = Field(None, alias="INFLUX_BUCKET")
+    # The edge gateway's documented InfluxDB variables (the older INFLUX_* names still work),
+    # its cloud sync's, and its feature-engineering and model-training jobs'.
+    influxdb_url: str = Field(
+        "http://localhost:8086", validation_alias=AliasChoices("INFLUXDB_URL", "INFLUX_URL")
+    )
+    influxdb_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("INFLUXDB_TOKEN", "INFLUX_TOKEN")
+    )
+    influxdb_org: str = Field(
+        "edge-gateway", validation_alias=AliasChoices("INFLUXDB_ORG", "INFLUX_ORG")
+    )
+    influxdb_bucket: str = Field(
+        "der-data", validation_alias=AliasChoices("INFLUXDB_BUCKET", "INFLUX_BUCKET")
+    )
+    sync_batch_size: int = Field(5000, alias="SYNC_BATCH_SIZE", ge=1)
+    sync_interval_seconds: int = Field(60, alias="SYNC_INTERVAL_SECONDS", ge=1)
+    fe_site_id: str | None = Field(None, alias="FE_SITE_ID")
+    fe_lookback_days: int = Field(30, alias="FE_LOOKBACK_DAYS", ge=1)
+    fe_rolling_window_days: int = Field(7, alias="FE_ROLLING_WINDOW_DAYS", ge=1)
+    forecast_model_dir: Path | None = Field(None, alias="FORECAST_MODEL_DIR")
+    forecast_test_size: float = Field(0.2, alias="FORECAST_TEST_SIZE", gt=0, lt=1)
+    dashboard_token: SecretStr | None = Field(None, alias="ENERGY_AGENT_DASHBOARD_TOKEN")
 
     # The agent (energylib.agent.config documents each).
     agent_state_dir: Path | None = _agent("STATE_DIR")
@@ -106,8 +124,12 @@ class Settings(BaseSettings):
     agent_weather_url: str | None = _agent("WEATHER_URL")
     agent_kiosk_host: str | None = _agent("KIOSK_HOST")
     agent_kiosk_port: int | None = _agent("KIOSK_PORT", gt=0, lt=65536)
+    agent_cloud_sync_every_s: float | None = _agent("CLOUD_SYNC_EVERY_S", gt=0)
+    agent_model_poll_every_s: float | None = _agent("MODEL_POLL_EVERY_S", gt=0)
+    agent_model_name: str | None = _agent("MODEL_NAME")
+    agent_dashboard: Literal["loopback", "home", "token"] | None = _agent("DASHBOARD")
 
-    @field_validator("data_dir", "agent_state_dir", "agent_models_dir")
+    @field_validator("data_dir", "forecast_model_dir", "agent_state_dir", "agent_models_dir")
     @classmethod
     def _home(cls, path: Path | None) -> Path | None:
         return path.expanduser() if path is not None else None

@@ -82,6 +82,7 @@ OTHER_NUMERIC_SUFFIXES = (
     "_pct",  # percentages 0-100 (state of charge, renewables share)
     "_v",  # voltage
     "_count",  # cycles, counts
+    "_enc",  # cyclical encodings of local time (sin / cos), -1..1, unitless
     "_fraction",  # 0-1 shares
     "_cents",  # amounts in cents, as some sources bill
     "_amount",  # money in the frame's currency

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from influx_fixture import influxd  # noqa: F401 - a real influxd for the tests that ask
 
 from energylib.schema import FrameMeta, interval_index
 from energylib.simulate.default_year import DEFAULT_SEED, generate
@@ -123,3 +124,10 @@ def make_frame():
 @pytest.fixture
 def frame():
     return _make_frame()
+
+
+@pytest.fixture(scope="session")
+def shared_seeds() -> Path:
+    """``../shared/seeds`` (the four systems' own documents: the gateway README, the Pi
+    agent's plan); skips where absent."""
+    return _shared("seeds", "system documents")

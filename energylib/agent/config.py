@@ -44,6 +44,13 @@ Environment variables (all optional):
 ``ENERGY_AGENT_WEATHER_URL``              Open-Meteo API root
 ``ENERGY_AGENT_LATITUDE`` / ``_LONGITUDE`` site location for weather [deg]
 ``ENERGY_AGENT_KIOSK_HOST`` / ``_PORT``   kiosk bind address (``127.0.0.1``:8080)
+``ENERGY_AGENT_CLOUD_SYNC_EVERY_S``       decision log -> Postgres period [s] (300; with
+                                          ``SUPABASE_DB_URL``)
+``ENERGY_AGENT_MODEL_POLL_EVERY_S``       central-store poll for a new model [s] (900)
+``ENERGY_AGENT_MODEL_NAME``               published model name to follow (``forecaster``)
+``ENERGY_AGENT_DASHBOARD``                who may open ``/dashboard``: ``loopback`` (default),
+                                          ``home`` (private addresses) or ``token``
+                                          (``ENERGY_AGENT_DASHBOARD_TOKEN``)
 ========================================= ===================================================
 """
 
@@ -143,6 +150,10 @@ class AgentSettings:
     weather_url: str = "https://api.open-meteo.com/v1"
     kiosk_host: str = "127.0.0.1"
     kiosk_port: int = 8080
+    cloud_sync_every_s: float = 300.0
+    model_poll_every_s: float = 900.0
+    model_name: str = "forecaster"
+    dashboard: str = "loopback"
 
     def __post_init__(self) -> None:
         if self.market not in MARKETS:
@@ -150,6 +161,10 @@ class AgentSettings:
         if self.weather not in ("open-meteo", "clearsky"):
             raise ValueError(
                 f"{PREFIX}WEATHER={self.weather!r}: use 'open-meteo' or 'clearsky' (offline, GHI only)"
+            )
+        if self.dashboard not in ("loopback", "home", "token"):
+            raise ValueError(
+                f"{PREFIX}DASHBOARD={self.dashboard!r}: use 'loopback', 'home' or 'token'"
             )
         if self.policy not in AGENT_POLICIES:
             raise ValueError(
@@ -165,7 +180,14 @@ class AgentSettings:
                 f"{PREFIX}TARIFF={self.tariff.name!r} cannot price the {self.market!r} market's "
                 f"prices; use one of {', '.join(allowed)}"
             )
-        for name in ("stale_after_min", "collect_every_s", "decide_every_s", "weather_every_s"):
+        for name in (
+            "stale_after_min",
+            "collect_every_s",
+            "decide_every_s",
+            "weather_every_s",
+            "cloud_sync_every_s",
+            "model_poll_every_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be > 0, got {getattr(self, name)}")
 

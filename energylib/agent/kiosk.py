@@ -47,11 +47,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from energylib.agent import dashboard
 from energylib.agent.collect import load_collector_state
 from energylib.agent.config import AgentSettings
 from energylib.agent.decide import Market
 from energylib.agent.decision_log import decision_stats, read_decisions
 from energylib.agent.runner import read_status
+from energylib.config import load_settings, secret
 from energylib.plots.svg import price_bars_svg
 from energylib.schema import TIME
 from energylib.store import SqliteStore
@@ -614,6 +616,23 @@ def metrics_text(data: KioskData) -> bytes:
                 "Decisions queued in memory",
                 value=float(dl.get("pending") or 0),
             )
+            cloud = (status or {}).get("cloud_sync") or {}
+            yield GaugeMetricFamily(
+                "energy_agent_cloud_sync_pending",
+                "Decisions not yet copied to Postgres (0 without SUPABASE_DB_URL)",
+                value=float(cloud.get("pending") or 0),
+            )
+            yield GaugeMetricFamily(
+                "energy_agent_cloud_sync_failing",
+                "1 while copying decisions to Postgres fails",
+                value=float(bool(cloud.get("last_error"))),
+            )
+            delivery = (status or {}).get("model_delivery") or {}
+            yield GaugeMetricFamily(
+                "energy_agent_models_refused",
+                "Delivered model versions refused or rolled back",
+                value=float(len(delivery.get("refused") or {})),
+            )
             yield GaugeMetricFamily(
                 "energy_agent_up",
                 "1 while the agent's status is fresh",
@@ -632,11 +651,23 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     status_provider: Callable[[], dict | None] | None = None,
     refresh_s: float = 15.0,
+    dashboard_token: str | None = None,
 ):
-    """The kiosk FastAPI app (read-only).  See the module docstring."""
+    """The kiosk FastAPI app (read-only), with the owner's dashboard
+    (:mod:`energylib.agent.dashboard`) at ``/dashboard``.  See the module docstring."""
     data = KioskData(settings, clock, status_provider)
     app = FastAPI(title="energylib kiosk", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = data
+    dashboard.mount(
+        app,
+        settings,
+        data.agent_status,
+        access=settings.dashboard,
+        token=dashboard_token
+        or (secret(load_settings().dashboard_token) if settings.dashboard == "token" else None),
+        clock=clock,
+        currency=data.market.currency,
+    )
 
     @app.middleware("http")
     async def read_only(request: Request, call_next):

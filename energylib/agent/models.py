@@ -21,6 +21,7 @@ then rename; ``*.tmp`` files are ignored).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -95,6 +96,7 @@ class ModelWatcher:
         self._validate = validate or _default_validate
         self._load = load or _default_load
         self.current: LoadedModel | None = None
+        self.previous: LoadedModel | None = None  # the model before the last swap (rollback)
         self.refused: dict[str, str] = {}  # version -> reason
         self.swaps = 0
         self.last_message: str | None = None
@@ -177,11 +179,43 @@ class ModelWatcher:
             self._refuse(version, f"{type(exc).__name__}: {exc}")
             return False
         old = self.current.version if self.current else "none"
+        self.previous = self.current
         self.current = LoadedModel(version, path, runner, datetime.now(UTC), dict(summary or {}))
         self.swaps += 1
         self.last_message = f"model {version} in use (was {old})"
         log.info("model swapped in: %s (was %s)", version, old)
         return True
+
+    def install(self, path: Path) -> bool:
+        """Validate, load and swap in ``path`` now (a delivered model, already complete on
+        disk).  False when it is refused (the reason in :attr:`refused`) or already in use."""
+        with self._lock:
+            st = path.stat()
+            self._seen[str(path)] = (st.st_size, st.st_mtime_ns)
+            self._tried.add((str(path), st.st_size, st.st_mtime_ns))
+            return self._try(path)
+
+    def rollback(self, reason: str, quarantine: Path | None = None) -> bool:
+        """Put the previous model back after the current one misbehaved in use.
+
+        The current model's version is refused with ``reason``; its file moves to
+        ``quarantine`` (a folder; default ``<folder>/rejected``) so that it is not picked up
+        again as the newest file.  False when there is no previous model to go back to.
+        """
+        with self._lock:
+            bad, good = self.current, self.previous
+            if bad is None or good is None:
+                return False
+            target = quarantine or self.folder / "rejected"
+            target.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                os.replace(bad.path, target / bad.path.name)
+            self.current, self.previous = good, None
+            self.swaps += 1
+            self.refused[bad.version] = reason
+            self.last_message = f"rolled back from {bad.version} to {good.version}: {reason}"
+            log.error("model %s rolled back to %s: %s", bad.version, good.version, reason)
+            return True
 
     def _refuse(self, version: str, reason: str) -> None:
         self.refused[version] = reason

@@ -12,6 +12,9 @@ history     hourly        Amber's 5-min prices of yesterday and today (the forec
 usage       hourly        metered usage (Amber), when available
 weather     hourly        weather for the forecaster (clear-sky GHI by default)
 models      every 30 s    look for a new model file; validate; hot-swap
+delivery    every 15 min  a newer model in the central store: download, validate, swap,
+                          roll back if it fails in use (with ``SUPABASE_DB_URL``)
+cloud_sync  every 5 min   copy new decisions to Postgres (with ``SUPABASE_DB_URL``)
 decide      every minute  state -> forecast -> policy -> actuator -> decision log
 status      every minute  ``agent_status.json`` for the kiosk (atomic write)
 housekeep   daily         drop cached prices/usage/weather older than 60 days
@@ -55,8 +58,11 @@ from energylib.agent.collect import (
 from energylib.agent.config import AgentSettings
 from energylib.agent.decide import Decider
 from energylib.agent.decision_log import Decision, DecisionLog, is_disk_full, is_locked
+from energylib.agent.decision_sync import DecisionSync
+from energylib.agent.model_delivery import ModelDelivery
 from energylib.agent.models import ModelWatcher
 from energylib.agent.schedule import Scheduler
+from energylib.config import load_settings, secret
 from energylib.ingest.amber import AmberClient
 from energylib.store import SqliteStore
 
@@ -89,6 +95,8 @@ class Agent:
     _stop: bool = False
     _status_failing: bool = False
     extra_status: dict = field(default_factory=dict)
+    cloud: DecisionSync | None = None
+    delivery: ModelDelivery | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -101,6 +109,14 @@ class Agent:
                 )
                 self.scheduler.add(c.name, period, self._collect_job(c), background=True)
             self.scheduler.add("models", 30.0, lambda now: self.models.poll())
+            if self.delivery is not None:
+                self.scheduler.add(
+                    "delivery",
+                    s.model_poll_every_s,
+                    self.delivery.poll,
+                )
+            if self.cloud is not None:
+                self.scheduler.add("cloud_sync", s.cloud_sync_every_s, self.cloud.run, offset_s=5.0)
             self.scheduler.add("decide", s.decide_every_s, self.decide_once)
             self.scheduler.add(
                 "status", s.decide_every_s, lambda now: self.write_status(now), offset_s=1.0
@@ -122,6 +138,8 @@ class Agent:
         self.decision_log.write(decision)
         self.last_decision = decision
         self.decisions_made += 1
+        if self.delivery is not None:
+            self.delivery.check(decision.model_version)
         return decision
 
     def housekeep(self, now: datetime) -> None:
@@ -162,6 +180,8 @@ class Agent:
             },
             "clock_jumps": self.scheduler.clock_jumps,
             "forecast_errors": self.decider.forecast_errors,
+            "cloud_sync": self.cloud.status() if self.cloud is not None else None,
+            "model_delivery": self.delivery.status() if self.delivery is not None else None,
             **self.extra_status,
         }
 
@@ -288,9 +308,11 @@ def build_agent(
     decision_log: DecisionLog | None = None,
     models: ModelWatcher | None = None,
     use_forecast_cache: bool = True,
+    central_url: str | None = None,
 ) -> Agent:
     """Assemble an :class:`Agent`; every part can be replaced (tests pass a simulated clock
-    and collectors pointed at a local server)."""
+    and collectors pointed at a local server).  ``central_url`` (default
+    ``SUPABASE_DB_URL``) adds the decision-log copy and model delivery."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
     # first: a damaged decision log stops the start before anything else is touched
@@ -302,7 +324,21 @@ def build_agent(
     decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
     act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
-    agent = Agent(settings, clock, store, collectors, models, decider, log_, act)
+    url = central_url or secret(load_settings().supabase_db_url)
+    cloud = DecisionSync(settings.decisions_db, url, settings.site.name) if url else None
+    delivery = ModelDelivery(url, models, name=settings.model_name) if url else None
+    agent = Agent(
+        settings,
+        clock,
+        store,
+        collectors,
+        models,
+        decider,
+        log_,
+        act,
+        cloud=cloud,
+        delivery=delivery,
+    )
     if recovered:
         agent.extra_status["live_cache_recovered"] = recovered
     return agent

@@ -2,11 +2,15 @@
 
 * ``energy agent run [--once] [--dry-run] [--state-dir DIR]``: run the agent (collect,
   forecast, decide, log) until stopped; ``--once`` runs every job once and prints the decision.
-* ``energy agent kiosk [--host HOST] [--port PORT]``: serve the read-only kiosk
-  (``127.0.0.1`` by default; ``--host 0.0.0.0`` serves the LAN).
+* ``energy agent kiosk [--host HOST] [--port PORT] [--dashboard MODE]``: serve the read-only
+  kiosk (``127.0.0.1`` by default; ``--host 0.0.0.0`` serves the LAN) and the owner's
+  dashboard at ``/dashboard`` (this machine only unless ``--dashboard home|token``).
 * ``energy agent status``: print the agent's last status (JSON).
 * ``energy agent decisions [-n N]``: print the last N logged decisions (JSON lines).
 * ``energy agent check-model FILE``: validate a model file as the agent would before swapping it in.
+* ``energy agent publish-model FILE [--to URL] [--name NAME]``: validate a model file and
+  publish it to the central store (``SUPABASE_DB_URL``) as the next version; agents that
+  follow ``NAME`` download, validate and swap it in by themselves.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--host", default=None, help="bind address (default 127.0.0.1; 0.0.0.0 for the LAN)"
     )
     kiosk.add_argument("--port", type=int, default=None, help="TCP port (default 8080)")
+    kiosk.add_argument(
+        "--dashboard",
+        choices=("loopback", "home", "token"),
+        default=None,
+        help="who may open /dashboard: this machine (default), the home network's private "
+        "addresses, or any client with ENERGY_AGENT_DASHBOARD_TOKEN",
+    )
     _common(kiosk)
     kiosk.set_defaults(func=cmd_kiosk)
 
@@ -59,6 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     chk.add_argument("path", help="exported model (.onnx, .pt)")
     chk.set_defaults(func=cmd_check_model)
+
+    pub = asub.add_parser(
+        "publish-model", help="validate a model file and publish it to the central store"
+    )
+    pub.add_argument("path", help="exported model (.onnx, .pt)")
+    pub.add_argument("--to", metavar="URL", help="Postgres URL (default SUPABASE_DB_URL)")
+    pub.add_argument(
+        "--name", default="forecaster", help="model name agents follow (default %(default)s)"
+    )
+    pub.set_defaults(func=cmd_publish_model)
 
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -122,8 +143,14 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from energylib.agent.kiosk import serve
 
     _logging(args.verbose)
-    settings = _settings(args)
-    serve(settings, host=args.host, port=args.port)
+    try:
+        settings = _settings(args)
+        if args.dashboard:
+            settings = settings.replace(dashboard=args.dashboard)
+        serve(settings, host=args.host, port=args.port)
+    except ValueError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -158,4 +185,24 @@ def cmd_check_model(args: argparse.Namespace) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_publish_model(args: argparse.Namespace) -> int:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    from energylib.agent.model_delivery import publish_model
+    from energylib.forecast.export import ModelFileError, validate_model_file
+    from energylib.store.postgres import PostgresSyncError, redact_url, resolve_url
+
+    try:
+        validate_model_file(args.path)
+        url = resolve_url(args.to)
+        version = publish_model(args.path, url, name=args.name)
+    except (ModelFileError, FileNotFoundError) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except PostgresSyncError as exc:
+        print(f"publish failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"published {args.path} as {args.name} v{version} to {redact_url(url)}")
     return 0

@@ -12,8 +12,11 @@ Modes (one of):
 ``energy simulate default-year [--seed N] [--data-dir DIR]`` writes the generated
 2025 year (Sydney ``default`` and Amsterdam ``nl-default``) into the store.
 
-Readings go to stdout as JSON lines (or --output); --influx-url adds an InfluxDB
-sink (v2 with --influx-org/--influx-bucket and INFLUX_TOKEN, or v1 with --influx-db).
+Readings go to stdout as JSON lines (or --output, or the config's ``output_file``);
+--enable-influxdb adds the documented InfluxDB sink: v2 at --influxdb-url with
+--influxdb-token/--influxdb-org/--influxdb-bucket (or INFLUXDB_URL, INFLUXDB_TOKEN,
+INFLUXDB_ORG, INFLUXDB_BUCKET), or v1 with --influxdb-database; the bucket's (v2) or a
+retention policy's (v1) retention is set to --influxdb-retention-days (default 7).
 """
 
 from __future__ import annotations
@@ -35,6 +38,25 @@ def _time(text: str) -> pd.Timestamp:
             f"{text!r} is not a date or time; use YYYY-MM-DD or ISO 8601"
         ) from exc
     return ts
+
+
+def add_influxdb_options(p: argparse.ArgumentParser) -> None:
+    """The gateway's documented InfluxDB options (``energy simulate`` and ``energy sync``)."""
+    p.add_argument(
+        "--influxdb-url", help="InfluxDB server URL (default INFLUXDB_URL or http://localhost:8086)"
+    )
+    p.add_argument("--influxdb-token", help="InfluxDB v2 token (default INFLUXDB_TOKEN)")
+    p.add_argument("--influxdb-org", help="InfluxDB v2 org (default INFLUXDB_ORG or edge-gateway)")
+    p.add_argument(
+        "--influxdb-bucket", help="InfluxDB v2 bucket (default INFLUXDB_BUCKET or der-data)"
+    )
+    p.add_argument(
+        "--influxdb-retention-days",
+        type=float,
+        default=7.0,
+        help="data retention [days] of the bucket / retention policy (0: forever; default 7)",
+    )
+    p.add_argument("--influxdb-database", help="InfluxDB 1.x database: selects the v1 /write API")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,12 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-store", action="store_true", help="historical: do not write frames into the store"
     )
-    p.add_argument(
-        "--influx-url", help="InfluxDB base URL, e.g. http://127.0.0.1:8086 (default INFLUX_URL)"
-    )
-    p.add_argument("--influx-org", help="InfluxDB v2 org (default INFLUX_ORG)")
-    p.add_argument("--influx-bucket", help="InfluxDB v2 bucket (default INFLUX_BUCKET)")
-    p.add_argument("--influx-db", help="InfluxDB v1 database: selects the v1 /write API")
+    p.add_argument("--enable-influxdb", action="store_true", help="write readings to InfluxDB")
+    add_influxdb_options(p)
     p.set_defaults(func=run)
 
     s = p.add_subparsers(dest="simulate_command", metavar="{default-year}")
@@ -131,35 +149,49 @@ def run_default_year(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sinks(args, gateway_out):
+def influx_writer(args: argparse.Namespace):
+    """The InfluxDB writer the documented ``--influxdb-*`` options and ``INFLUXDB_*``
+    variables name (options win)."""
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.config import load_settings, secret
     from energylib.simulate.influx import InfluxWriter
 
-    sinks = [gateway_out]
     settings = load_settings()
-    url = args.influx_url or (
-        settings.influx_url if (args.influx_org or args.influx_bucket or args.influx_db) else None
+    url = args.influxdb_url or settings.influxdb_url
+    if args.influxdb_database:
+        return InfluxWriter(url, version=1, database=args.influxdb_database)
+    token = args.influxdb_token or secret(settings.influxdb_token)
+    if not token:
+        raise ValueError("InfluxDB 2.x needs a token: --influxdb-token or INFLUXDB_TOKEN")
+    return InfluxWriter(
+        url,
+        version=2,
+        token=token,
+        org=args.influxdb_org or settings.influxdb_org,
+        bucket=args.influxdb_bucket or settings.influxdb_bucket,
     )
-    if url:
-        if args.influx_db:
-            sinks.append(InfluxWriter(url, version=1, database=args.influx_db))
-        else:
-            sinks.append(
-                InfluxWriter(
-                    url,
-                    version=2,
-                    token=secret(settings.influx_token),
-                    org=args.influx_org or settings.influx_org,
-                    bucket=args.influx_bucket or settings.influx_bucket,
-                )
-            )
+
+
+def _sinks(args, gateway_out):
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    from energylib.simulate.influx import InfluxWriteError
+
+    sinks = [gateway_out]
+    if args.enable_influxdb:
+        writer = influx_writer(args)
+        try:
+            done = writer.ensure_retention(args.influxdb_retention_days)
+        except InfluxWriteError as exc:
+            raise ValueError(str(exc)) from None
+        print(f"InfluxDB: {done}", file=sys.stderr)
+        sinks.append(writer)
     return sinks
 
 
 def run(args: argparse.Namespace) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.simulate import gateway as gw
+    from energylib.simulate.influx import BatchedWriter, InfluxWriteError
 
     modes = (args.once, args.continuous, args.scheduled, args.historical, args.generate_config)
     if not any(modes):
@@ -187,9 +219,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    output = args.output or (Path(config["output_file"]) if config["output_file"] else None)
     if args.historical:
-        if not (args.start and args.end and args.output):
-            print("error: --historical needs --start, --end and --output", file=sys.stderr)
+        if not (args.start and args.end and output):
+            print(
+                "error: --historical needs --start, --end and --output (or the config's output_file)",
+                file=sys.stderr,
+            )
             return 2
         store = None if args.no_store else _store(args.data_dir)
         try:
@@ -197,19 +233,19 @@ def run(args: argparse.Namespace) -> int:
                 gateway,
                 args.start,
                 args.end,
-                args.output,
+                output,
                 store=store,
-                sinks=_sinks(args, lambda p: None)[1:],
+                sinks=[BatchedWriter(w) for w in _sinks(args, lambda p: None)[1:]],
                 progress=True,
             )
-        except ValueError as exc:
+        except (ValueError, InfluxWriteError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         where = f" and frames into {store.root}" if store is not None else ""
-        print(f"wrote {n} readings to {args.output}{where}")
+        print(f"wrote {n} readings to {output}{where}")
         return 0
 
-    fh = open(args.output, "a") if args.output else sys.stdout  # noqa: SIM115 - closed below
+    fh = open(output, "a") if output else sys.stdout  # noqa: SIM115 - closed below
 
     def emit(point: dict) -> None:
         fh.write(json.dumps(point, separators=(",", ":")) + "\n")
@@ -224,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
                 args.interval if args.interval is not None else float(config["interval_seconds"])
             )
             gw.run_continuous(gateway, sinks, interval, args.count, scheduled=args.scheduled)
-    except ValueError as exc:
+    except (ValueError, InfluxWriteError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -10,6 +10,7 @@
 :mod:`~energylib.plots.federated`   the federated forecasting study's rounds and methods
 :mod:`~energylib.plots.svg`         ``price_bars_svg``: the kiosk's price bars, drawn by hand
 :mod:`~energylib.plots.table`       ``report_table``: a frame as a Markdown table in words and units
+:mod:`~energylib.plots.agent`       the owner's dashboard: decisions, state of charge, savings
 =================================== =========================================================
 
 Every builder takes a tidy polars frame and returns an Altair chart; the names below are
@@ -23,6 +24,8 @@ import importlib
 # Each public name and the module that builds it.  They are loaded on first use: altair is
 # slow to import, and the kiosk on a Pi needs only the hand-written SVG.
 _BUILDERS = {
+    "agent_decisions_chart": "agent",
+    "agent_savings_chart": "agent",
     "coverage_chart": "coverage",
     "benchmark_mae_chart": "forecast",
     "dm_matrix_chart": "forecast",

@@ -1,4 +1,4 @@
-"""The edge-gateway DER simulator: a JSON config in, JSON points out.
+"""The edge-gateway DER simulator: a JSON config in, JSON readings out, as documented.
 
 A gateway reports, every ``interval_seconds``, its solar, battery, home-load and
 grid-price readings and the net grid flow.  The readings come from the same models
@@ -7,27 +7,54 @@ model); each local day is generated from ``(seed, day)``, so a reading at a give
 time is the same whichever mode asked for it, and the battery state chains from
 one day to the next.
 
-Config: every field optional (:data:`DEFAULT_CONFIG` fills the rest); an unknown
-key or an out-of-range value raises :class:`GatewayConfigError` naming the key.
+Config: the gateway's documented ``config.json`` (``seeds/002``, "Configuration"), read
+as it is; every field optional (:data:`DEFAULT_CONFIG` fills the rest); an unknown key,
+a wrong type or an out-of-range value raises :class:`GatewayConfigError` naming the key
+and the allowed range.
 
 =================  ==========================================================================
 block              fields
 =================  ==========================================================================
-(top level)        ``device_id`` (the store's site), ``interval_seconds``, ``seed``
-``solar``          ``capacity_kw`` [kWdc], ``latitude``/``longitude`` [deg] (the sign of the
-                   latitude picks the climate: south Sydney-like, north Amsterdam-like),
-                   ``timezone``, ``tilt_deg``, ``panel_efficiency`` [0-1] (reported panel
-                   area only: PVWatts needs no efficiency), ``temp_coefficient`` [1/degC]
-``battery``        ``capacity_kwh``, ``max_charge_kw``, ``max_discharge_kw``,
-                   ``round_trip_efficiency``, ``initial_soc``, ``min_soc``, ``max_soc`` [0-1]
-``home_load``      ``base_kw`` (always-on), ``peak_kw`` (cap on the non-EV load; the mean load
-                   is base + 12 % of the span), ``has_ev``, ``ev_charging_kw``,
+(top level)        ``device_id`` (the store's site), ``interval_seconds``, ``output_file``
+                   (JSONL file the readings go to when ``--output`` is not given; ``null``:
+                   stdout), ``seed`` (``null``: a fresh random seed per run)
+``solar``          ``capacity_kw`` [kWdc], ``latitude`` [deg] (its sign picks the climate:
+                   south Sydney-like, north Amsterdam-like), ``panel_efficiency`` [0-1] at
+                   25 degC, ``temp_coefficient`` [1/degC]; library additions ``longitude``
+                   [deg], ``timezone``, ``tilt_deg``
+``battery``        ``capacity_kwh``, ``max_charge_rate_kw``, ``max_discharge_rate_kw``,
+                   ``round_trip_efficiency`` [0-1], ``initial_soc``/``min_soc``/``max_soc``
+                   [%, 0-100]
+``home_load``      ``base_load_kw`` (always-on), ``peak_load_kw`` (cap on the non-EV load;
+                   the mean load is base + 12 % of the span), ``has_ev``, ``ev_charging_kw``,
                    ``hvac_capacity_kw`` [kW electrical]
-``grid_price``     ``off_peak``/``shoulder``/``peak`` [currency/kWh] (peak 16-21 h, shoulder
-                   07-16 and 21-22 h), ``feed_in`` [currency/kWh paid], ``demand_charge``
-                   [currency/kW/month, reported], ``volatility`` (sd of log price noise),
-                   ``currency``
+``grid_price``     ``off_peak_price``/``shoulder_price``/``peak_price`` [currency/kWh] (peak
+                   16-21 h, shoulder 07-16 and 21-22 h), ``base_feed_in_tariff``
+                   [currency/kWh paid], ``demand_charge`` [currency/kW/month, reported],
+                   ``volatility`` (sd of log price noise); library addition ``currency``
 =================  ==========================================================================
+
+Reading (the documented "Output Format", every field with its documented name and unit)::
+
+    {"timestamp": "2024-06-15T04:30:00Z", "device_id": "edge-gateway-001",
+     "solar": {"generation_kw", "irradiance_w_m2", "panel_temp_celsius", "efficiency_percent"},
+     "battery": {"soc_percent", "capacity_kwh", "power_kw", "voltage_v",
+                 "temperature_celsius", "cycles", "health_percent"},
+     "home_load": {"total_load_kw", "hvac_kw", "appliances_kw", "lighting_kw",
+                   "ev_charging_kw", "other_kw"},
+     "grid_price": {"price_per_kwh", "feed_in_tariff", "demand_charge",
+                    "time_of_use_period", "carbon_intensity_g_kwh"},
+     "net_grid_flow_kw": ...}
+
+``timestamp`` is ISO 8601 in UTC (``Z``); ``battery.power_kw`` > 0 charges;
+``net_grid_flow_kw`` = load - solar + battery charge (> 0 imports, < 0 exports); the
+home-load parts sum to ``total_load_kw`` (appliances: fridge, washing machine,
+dishwasher, stove, water heater, computers; other: always-on base and misc).  Library
+additions beside them: ``interval_seconds``, ``solar.capacity_kw``,
+``solar.air_temp_celsius``, ``grid_price.currency``.  ``panel_temp_celsius`` is the
+Faiman cell temperature (pvlib) with the global horizontal irradiance as the plane's;
+``efficiency_percent`` is ``panel_efficiency`` derated by ``temp_coefficient`` at that
+temperature.
 
 Each day starts the battery at ``initial_soc`` unless the previous day was generated
 first (``points``/historical runs go in time order, so the state chains).
@@ -35,8 +62,10 @@ first (``points``/historical runs go in time order, so the state chains).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -47,10 +76,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
+from pvlib.temperature import faiman
 from tqdm.auto import tqdm
 
 from energylib.schema import FrameMeta
 from energylib.simulate.battery import LFP_HOME_BATTERY, GatewayBattery
+from energylib.simulate.carbon import carbon_intensity
 from energylib.simulate.default_year import WEATHER_COLUMNS, _frame, generate_range
 from energylib.simulate.load import CHANNELS, HOUSEHOLDS, Household
 from energylib.simulate.prices import network_period
@@ -62,6 +93,7 @@ from energylib.store import Store
 DEFAULT_CONFIG: dict[str, Any] = {
     "device_id": "gateway-001",
     "interval_seconds": 300,
+    "output_file": None,
     "seed": 42,
     "solar": {
         "capacity_kw": 6.6,
@@ -74,59 +106,102 @@ DEFAULT_CONFIG: dict[str, Any] = {
     },
     "battery": {
         "capacity_kwh": 13.5,
-        "max_charge_kw": 5.0,
-        "max_discharge_kw": 5.0,
+        "max_charge_rate_kw": 5.0,
+        "max_discharge_rate_kw": 5.0,
         "round_trip_efficiency": 0.90,
-        "initial_soc": 0.5,
-        "min_soc": 0.1,
-        "max_soc": 1.0,
+        "initial_soc": 50.0,
+        "min_soc": 10.0,
+        "max_soc": 100.0,
     },
     "home_load": {
-        "base_kw": 0.3,
-        "peak_kw": 5.0,
+        "base_load_kw": 0.3,
+        "peak_load_kw": 5.0,
         "has_ev": True,
         "ev_charging_kw": 7.0,
         "hvac_capacity_kw": 2.5,
     },
     "grid_price": {
-        "off_peak": 0.18,
-        "shoulder": 0.27,
-        "peak": 0.45,
-        "feed_in": 0.05,
+        "off_peak_price": 0.18,
+        "shoulder_price": 0.27,
+        "peak_price": 0.45,
+        "base_feed_in_tariff": 0.05,
         "demand_charge": 0.0,
         "volatility": 0.10,
         "currency": "AUD",
     },
 }
 
-# (min, max) per numeric key; None = unbounded on that side.
-_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "interval_seconds": (1, 86_400),
-    "seed": (0, None),
-    "solar.capacity_kw": (0, 1_000),
-    "solar.latitude": (-90, 90),
-    "solar.longitude": (-180, 180),
-    "solar.tilt_deg": (0, 90),
-    "solar.panel_efficiency": (0.01, 1),
-    "solar.temp_coefficient": (-0.02, 0),
-    "battery.capacity_kwh": (0, 10_000),
-    "battery.max_charge_kw": (0, None),
-    "battery.max_discharge_kw": (0, None),
-    "battery.round_trip_efficiency": (0.01, 1),
-    "battery.initial_soc": (0, 1),
-    "battery.min_soc": (0, 1),
-    "battery.max_soc": (0, 1),
-    "home_load.base_kw": (0, None),
-    "home_load.peak_kw": (0, None),
-    "home_load.ev_charging_kw": (0, None),
-    "home_load.hvac_capacity_kw": (0, None),
-    "grid_price.off_peak": (None, None),
-    "grid_price.shoulder": (None, None),
-    "grid_price.peak": (None, None),
-    "grid_price.feed_in": (None, None),
-    "grid_price.demand_charge": (0, None),
-    "grid_price.volatility": (0, 5),
+# Keys that may be null, and the type they hold otherwise.
+_NULLABLE: dict[str, type] = {"output_file": str, "seed": int}
+
+# The library's earlier names, refused with the documented name to use instead.
+_RENAMED = {
+    "battery.max_charge_kw": "battery.max_charge_rate_kw",
+    "battery.max_discharge_kw": "battery.max_discharge_rate_kw",
+    "home_load.base_kw": "home_load.base_load_kw",
+    "home_load.peak_kw": "home_load.peak_load_kw",
+    "grid_price.off_peak": "grid_price.off_peak_price",
+    "grid_price.shoulder": "grid_price.shoulder_price",
+    "grid_price.peak": "grid_price.peak_price",
+    "grid_price.feed_in": "grid_price.base_feed_in_tariff",
 }
+
+# (min, max, unit) per numeric key: physical bounds, every one finite.
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "interval_seconds": (1, 86_400, "s"),
+    "seed": (0, 2**63 - 1, ""),
+    "solar.capacity_kw": (0, 1_000, "kW"),
+    "solar.latitude": (-90, 90, "deg"),
+    "solar.longitude": (-180, 180, "deg"),
+    "solar.tilt_deg": (0, 90, "deg"),
+    "solar.panel_efficiency": (0.01, 0.5, ""),
+    "solar.temp_coefficient": (-0.02, 0, "1/degC"),
+    "battery.capacity_kwh": (0, 10_000, "kWh"),
+    "battery.max_charge_rate_kw": (0, 5_000, "kW"),
+    "battery.max_discharge_rate_kw": (0, 5_000, "kW"),
+    "battery.round_trip_efficiency": (0.01, 1, ""),
+    "battery.initial_soc": (0, 100, "%"),
+    "battery.min_soc": (0, 100, "%"),
+    "battery.max_soc": (0, 100, "%"),
+    "home_load.base_load_kw": (0, 100, "kW"),
+    "home_load.peak_load_kw": (0, 1_000, "kW"),
+    "home_load.ev_charging_kw": (0, 350, "kW"),
+    "home_load.hvac_capacity_kw": (0, 100, "kW"),
+    "grid_price.off_peak_price": (-20, 20, "per kWh"),
+    "grid_price.shoulder_price": (-20, 20, "per kWh"),
+    "grid_price.peak_price": (-20, 20, "per kWh"),
+    "grid_price.base_feed_in_tariff": (-20, 20, "per kWh"),
+    "grid_price.demand_charge": (0, 1_000, "per kW per month"),
+    "grid_price.volatility": (0, 5, ""),
+}
+
+# Home-load parts of the documented reading -> the load model's channels.
+LOAD_PARTS: dict[str, tuple[str, ...]] = {
+    "hvac_kw": ("air_conditioning",),
+    "appliances_kw": (
+        "fridge",
+        "washing_machine",
+        "dishwasher",
+        "stove",
+        "water_heater",
+        "computers",
+    ),
+    "lighting_kw": ("lighting",),
+    "ev_charging_kw": ("ev_charging",),
+    "other_kw": ("base", "misc"),
+}
+assert sorted(c for parts in LOAD_PARTS.values() for c in parts) == sorted(CHANNELS)
+
+#: Deepest nesting a config may have (top level, block, value).
+MAX_DEPTH = 3
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in JSON (cut to 40 characters)."""
+    try:
+        return json.dumps(value)[:40]
+    except (TypeError, ValueError):
+        return repr(value)[:40]
 
 
 def _r(x: float, digits: int) -> float:
@@ -138,14 +213,20 @@ class GatewayConfigError(ValueError):
     """A gateway config is invalid; the message names the key and what to do."""
 
 
-def _merge(defaults: dict, given: dict, path: str = "") -> dict:
+def _merge(defaults: dict, given: Any, path: str = "") -> dict:
     if not isinstance(given, dict):
+        what = f"config key {path!r}" if path else "a config"
         raise GatewayConfigError(
-            f"config{' key ' + repr(path) if path else ''} must be a JSON object, got {type(given).__name__}"
+            f"{what} must be a JSON object {{...}}, got {_show(given)} "
+            f"({type(given).__name__}); write {{}} for the defaults"
         )
     out = dict(defaults)
     for key, value in given.items():
         full = f"{path}.{key}" if path else key
+        if full in _RENAMED:
+            raise GatewayConfigError(
+                f"config key {full!r} is called {_RENAMED[full]!r} (the gateway's documented name); rename it"
+            )
         if key not in defaults:
             known = ", ".join(sorted(defaults))
             raise GatewayConfigError(
@@ -158,54 +239,82 @@ def _merge(defaults: dict, given: dict, path: str = "") -> dict:
     return out
 
 
+def _range_text(full: str) -> str:
+    lo, hi, unit = _RANGES[full]
+    return f"[{lo:g}, {hi:g}]{' ' + unit if unit else ''}"
+
+
+def _check_number(full: str, value: Any, whole: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GatewayConfigError(
+            f"config key {full!r} must be a number in {_range_text(full)}, got {_show(value)}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise GatewayConfigError(
+            f"config key {full!r} must be a finite number in {_range_text(full)}, got {value}"
+        )
+    lo, hi, _ = _RANGES[full]
+    if not lo <= value <= hi:
+        shown = f"{value:g}" if isinstance(value, float) or abs(value) < 10**15 else f"{value:.3e}"
+        raise GatewayConfigError(
+            f"config key {full!r} = {shown} is out of range {_range_text(full)}"
+        )
+    if whole and not (isinstance(value, int) or float(value).is_integer()):
+        raise GatewayConfigError(f"config key {full!r} must be a whole number, got {value}")
+
+
 def _check_types(cfg: dict, defaults: dict, path: str = "") -> None:
     for key, default in defaults.items():
         full = f"{path}.{key}" if path else key
         value = cfg[key]
-        if isinstance(default, dict):
+        if full in _NULLABLE:
+            if value is None:
+                continue
+            if _NULLABLE[full] is int:
+                _check_number(full, value, whole=True)
+                cfg[key] = int(value)
+            elif not isinstance(value, str) or not value:
+                raise GatewayConfigError(
+                    f"config key {full!r} must be null or a file name, got {_show(value)}"
+                )
+        elif isinstance(default, dict):
             _check_types(value, default, full)
         elif isinstance(default, bool):
             if not isinstance(value, bool):
                 raise GatewayConfigError(
-                    f"config key {full!r} must be true or false, got {value!r}"
+                    f"config key {full!r} must be true or false, got {_show(value)}"
                 )
         elif isinstance(default, (int, float)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not math.isfinite(value)
-            ):
-                raise GatewayConfigError(f"config key {full!r} must be a number, got {value!r}")
-            lo, hi = _RANGES.get(full, (None, None))
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise GatewayConfigError(
-                    f"config key {full!r} = {value!r} is out of range [{'-inf' if lo is None else lo}, "
-                    f"{'inf' if hi is None else hi}]"
-                )
-            if isinstance(default, int) and not isinstance(value, int):
-                raise GatewayConfigError(
-                    f"config key {full!r} must be a whole number, got {value!r}"
-                )
+            _check_number(full, value, whole=isinstance(default, int))
+            if isinstance(default, int):
+                cfg[key] = int(value)
         elif isinstance(default, str) and (not isinstance(value, str) or not value):
             raise GatewayConfigError(
-                f"config key {full!r} must be a non-empty string, got {value!r}"
+                f"config key {full!r} must be a non-empty string, got {_show(value)}"
             )
 
 
 def validate_config(given: dict | None = None) -> dict:
-    """Fill ``given`` with defaults and check it.
+    """Fill ``given`` with defaults and check it (``None``: the defaults).
 
     Raises
     ------
     GatewayConfigError
-        Naming the key: unknown keys, wrong types, out-of-range values, ``battery.min_soc``
-        not below ``battery.max_soc``, no ``battery.capacity_kwh``, ``battery.initial_soc``
-        outside the window, ``home_load.peak_kw``
-        below ``home_load.base_kw``, an unknown ``solar.timezone``.
+        Naming the key: not a JSON object, unknown or renamed keys, wrong types,
+        out-of-range values (with the allowed range), ``battery.min_soc`` not below
+        ``battery.max_soc``, SoC keys written as fractions, no ``battery.capacity_kwh``,
+        ``battery.initial_soc`` outside the window, ``home_load.peak_load_kw`` below
+        ``home_load.base_load_kw``, an unknown ``solar.timezone``.
     """
-    cfg = _merge(DEFAULT_CONFIG, given or {})
+    cfg = _merge(DEFAULT_CONFIG, {} if given is None else given)
+    cfg = copy.deepcopy(cfg)  # validation normalises in place
     _check_types(cfg, DEFAULT_CONFIG)
     b = cfg["battery"]
+    if b["max_soc"] <= 1:
+        raise GatewayConfigError(
+            f"config key 'battery.max_soc' is {b['max_soc']}: SoC keys are percent (0-100), as "
+            f"documented; write {b['max_soc'] * 100:g} for a fraction of {b['max_soc']}"
+        )
     if b["min_soc"] >= b["max_soc"]:
         raise GatewayConfigError(
             f"config key 'battery.min_soc' ({b['min_soc']}) is not below 'battery.max_soc' ({b['max_soc']}); lower it"
@@ -217,12 +326,14 @@ def validate_config(given: dict | None = None) -> dict:
         )
     if not b["min_soc"] <= b["initial_soc"] <= b["max_soc"]:
         raise GatewayConfigError(
-            f"config key 'battery.initial_soc' ({b['initial_soc']}) must lie within [battery.min_soc, battery.max_soc]"
+            f"config key 'battery.initial_soc' ({b['initial_soc']}) must lie within "
+            f"[battery.min_soc, battery.max_soc] = [{b['min_soc']}, {b['max_soc']}] %"
         )
     h = cfg["home_load"]
-    if h["peak_kw"] < h["base_kw"]:
+    if h["peak_load_kw"] < h["base_load_kw"]:
         raise GatewayConfigError(
-            f"config key 'home_load.peak_kw' ({h['peak_kw']}) is below 'home_load.base_kw' ({h['base_kw']})"
+            f"config key 'home_load.peak_load_kw' ({h['peak_load_kw']}) is below "
+            f"'home_load.base_load_kw' ({h['base_load_kw']})"
         )
     if h["has_ev"] and h["ev_charging_kw"] <= 0:
         raise GatewayConfigError(
@@ -237,20 +348,95 @@ def validate_config(given: dict | None = None) -> dict:
     return cfg
 
 
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
 def load_config(path: str | Path | None) -> dict:
-    """Read and validate a JSON config file (``None``: the defaults)."""
+    """Read and validate a JSON config file (``None``: the defaults).
+
+    Raises
+    ------
+    GatewayConfigError
+        Naming the file: missing, a directory, unreadable, not UTF-8, not JSON, nested
+        deeper than a config can be, not a JSON object (``null``, ``0``, ``[]``), or a
+        key that :func:`validate_config` refuses.
+    """
     if path is None:
-        return validate_config({})
+        return validate_config(None)
     p = Path(path)
+    name = str(p)
     try:
-        given = json.loads(p.read_text())
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise GatewayConfigError(
-            f"config file {str(p)!r} not found; create one with --generate-config"
+            f"config file {name!r} not found; create one with --generate-config --config {name}"
         ) from None
+    except IsADirectoryError:
+        raise GatewayConfigError(
+            f"config file {name!r} is a directory; give the JSON file inside it "
+            f"(e.g. --config {p / 'config.json'})"
+        ) from None
+    except PermissionError:
+        raise GatewayConfigError(
+            f"config file {name!r} cannot be read: permission denied"
+        ) from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise GatewayConfigError(
+            f"config file {name!r} is UTF-16 text (byte-order mark {raw[:2].hex()}); save it as UTF-8"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise GatewayConfigError(
+            f"config file {name!r} is not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1].hex()}); "
+            "save it as UTF-8"
+        ) from None
+    try:
+        given = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GatewayConfigError(f"config file {str(p)!r} is not valid JSON: {exc}") from None
-    return validate_config(given)
+        raise GatewayConfigError(
+            f"config file {name!r} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise GatewayConfigError(
+            f"config file {name!r} nests objects or arrays thousands deep; a config is a JSON object "
+            f"of at most {MAX_DEPTH} levels (see --generate-config)"
+        ) from None
+    except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
+        raise GatewayConfigError(f"config file {name!r}: {exc}") from None
+    if given is None:
+        raise GatewayConfigError(
+            f"config file {name!r} holds null; a config is a JSON object: write {{}} for the defaults"
+        )
+    if _depth(given) > MAX_DEPTH:
+        raise GatewayConfigError(
+            f"config file {name!r} nests {_depth(given)} levels deep; a config is a JSON object of "
+            f"at most {MAX_DEPTH} levels (see --generate-config)"
+        )
+    try:
+        return validate_config(given)
+    except GatewayConfigError as exc:
+        key = re.search(r"config key '([^']+)'", str(exc))
+        line = _key_line(text, key.group(1)) if key else None
+        where = f"config file {name!r}" + (f" line {line}" if line else "")
+        raise GatewayConfigError(f"{where}: {exc}") from None
+
+
+def _key_line(text: str, key: str) -> int | None:
+    """The line (1-based) where a dotted key is written in a JSON text, or None."""
+    lines, at = text.splitlines(), 0
+    for part in key.split("."):
+        quoted = json.dumps(part)
+        found = next((i for i in range(at, len(lines)) if quoted in lines[i]), None)
+        if found is None:
+            return None
+        at = found
+    return at + 1
 
 
 def write_default_config(path: str | Path) -> Path:
@@ -271,6 +457,11 @@ class _Day:
     battery: dict[str, np.ndarray]
     price: np.ndarray
     period: np.ndarray
+    panel_temp_c: np.ndarray
+    carbon_g_kwh: np.ndarray
+    ghi: np.ndarray  # [W/m2]
+    temp_air: np.ndarray  # [degC]
+    parts_kw: dict[str, np.ndarray]  # the reading's home-load parts (LOAD_PARTS) [kW]
 
 
 class Gateway:
@@ -280,15 +471,23 @@ class Gateway:
     ----------
     config : dict
         A config as returned by :func:`validate_config` (validated here if not).
+        A ``null`` seed draws a fresh one (kept in :attr:`seed`).
     """
 
     STEP_MIN = 5  # the underlying models run on 5-min intervals
 
     def __init__(self, config: dict | None = None):
-        self.config = validate_config(config or {})
+        self.config = validate_config(config)
         c = self.config
+        seed = c["seed"]
+        self.seed: int = (
+            int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
+            if seed is None
+            else int(seed)
+        )
         sol = c["solar"]
         market = "nem" if sol["latitude"] < 0 else "nl"
+        self.market = market
         self.site = Site(
             c["device_id"], sol["latitude"], sol["longitude"], 0.0, sol["timezone"], market
         )
@@ -300,20 +499,20 @@ class Gateway:
             replace(
                 LFP_HOME_BATTERY,
                 capacity_kwh=b["capacity_kwh"],
-                charge_kw=b["max_charge_kw"],
-                discharge_kw=b["max_discharge_kw"],
+                charge_kw=b["max_charge_rate_kw"],
+                discharge_kw=b["max_discharge_rate_kw"],
                 round_trip_efficiency=b["round_trip_efficiency"],
-                initial_soc_fraction=b["initial_soc"],
-                soc_min_fraction=b["min_soc"],
-                soc_max_fraction=b["max_soc"],
+                initial_soc_fraction=b["initial_soc"] / 100.0,
+                soc_min_fraction=b["min_soc"] / 100.0,
+                soc_max_fraction=b["max_soc"] / 100.0,
             )
         )
         h = c["home_load"]
         base = HOUSEHOLDS[market]
-        mean_kw = h["base_kw"] + 0.12 * (h["peak_kw"] - h["base_kw"])
+        mean_kw = h["base_load_kw"] + 0.12 * (h["peak_load_kw"] - h["base_load_kw"])
         self.household = Household(
             annual_kwh=mean_kw * 8760.0,
-            base_kw=h["base_kw"],
+            base_kw=h["base_load_kw"],
             has_ev=h["has_ev"],
             ev_charging_kw=h["ev_charging_kw"],
             hvac_capacity_kw=h["hvac_capacity_kw"],
@@ -325,9 +524,7 @@ class Gateway:
 
     # ------------------------------------------------------------------ days
     def _day_seed(self, d: date) -> int:
-        return int(
-            np.random.SeedSequence([int(self.config["seed"]), d.toordinal()]).generate_state(1)[0]
-        )
+        return int(np.random.SeedSequence([self.seed, d.toordinal()]).generate_state(1)[0])
 
     def day(self, d: date) -> _Day:
         """The generated local day ``d`` (cached); battery state chains from day ``d - 1`` if known."""
@@ -341,7 +538,7 @@ class Gateway:
             self.site, start, end, self.STEP_MIN, seed, household=self.household, pv_system=self.pv
         )
         load = dict(rd.load)
-        peak = self.config["home_load"]["peak_kw"]
+        peak = self.config["home_load"]["peak_load_kw"]
         non_ev_kw = (load["total_kwh"] - load["ev_charging_kwh"]) * 60 / self.STEP_MIN
         factor = np.where(non_ev_kw > peak, peak / np.maximum(non_ev_kw, 1e-12), 1.0)
         for ch in CHANNELS:
@@ -357,18 +554,41 @@ class Gateway:
             }
         else:
             state = {}
-        bat = self.battery.simulate(
-            rd.pv_kwh, load["total_kwh"], rd.weather["temp_air"].to_numpy(), self.STEP_MIN, **state
-        )
+        temp_air = rd.weather["temp_air"].to_numpy()
+        ghi = rd.weather["ghi"].to_numpy()
+        bat = self.battery.simulate(rd.pv_kwh, load["total_kwh"], temp_air, self.STEP_MIN, **state)
         hour = np.asarray(rd.index.hour + rd.index.minute / 60.0, dtype=float)
         period = network_period(hour)
         gp = self.config["grid_price"]
         tou = np.select(
-            [period == "peak", period == "shoulder"], [gp["peak"], gp["shoulder"]], gp["off_peak"]
+            [period == "peak", period == "shoulder"],
+            [gp["peak_price"], gp["shoulder_price"]],
+            gp["off_peak_price"],
         )
         noise = ar1(rng_stream(seed, 51), len(hour), float(np.exp(-self.STEP_MIN / 60.0)))
-        price = tou * np.exp(gp["volatility"] * noise - 0.5 * gp["volatility"] ** 2)
-        day = _Day(start, rd.index.as_unit("ns"), rd.weather, load, rd.pv_kwh, bat, price, period)
+        relative = np.exp(gp["volatility"] * noise - 0.5 * gp["volatility"] ** 2)
+        price = tou * relative
+        # a wholesale proxy for the carbon model: 80 /MWh moved by the same noise
+        carbon = carbon_intensity(self.market, ghi, 80.0 * relative, self.STEP_MIN, seed) * 1000.0
+        panel = faiman(ghi, temp_air, rd.weather["wind_speed"].to_numpy())
+        day = _Day(
+            start,
+            rd.index.as_unit("ns"),
+            rd.weather,
+            load,
+            rd.pv_kwh,
+            bat,
+            price,
+            period,
+            np.asarray(panel, dtype=float),
+            carbon,
+            ghi,
+            temp_air,
+            {
+                name: sum(load[f"{ch}_kwh"] for ch in channels) * (60.0 / self.STEP_MIN)
+                for name, channels in LOAD_PARTS.items()
+            },
+        )
         self._days[d] = day
         return day
 
@@ -379,62 +599,52 @@ class Gateway:
         return ts.tz_convert("UTC").as_unit("ns")
 
     def point(self, t: datetime | pd.Timestamp) -> dict:
-        """The reading at time ``t`` (tz-aware; naive means the site's local time) as a JSON-ready dict."""
+        """The reading at time ``t`` (tz-aware; naive means the site's local time): the
+        documented reading, JSON-ready (see the module docstring)."""
         ts = self._utc(t)
         local = ts.tz_convert(self.site.timezone)
         day = self.day(local.date())
         i = max(int(day.index.searchsorted(local, side="right")) - 1, 0)
         to_kw = 60.0 / self.STEP_MIN
         c = self.config
-        secs = c["interval_seconds"]
-        solar_kw = float(day.pv_kwh[i] * to_kw)
-        load_kw = float(day.load["total_kwh"][i] * to_kw)
-        bat_kw = float(day.battery["power_kw"][i])
-        net_kw = load_kw - solar_kw + bat_kw
-        h = secs / 3600.0
-        gp = c["grid_price"]
-        eff = c["solar"]["panel_efficiency"]
+        sol, gp = c["solar"], c["grid_price"]
+        parts = {name: _r(kw[i], 4) for name, kw in day.parts_kw.items()}
+        solar_kw = _r(day.pv_kwh[i] * to_kw, 4)
+        load_kw = _r(sum(parts.values()), 4)
+        bat_kw = _r(day.battery["power_kw"][i], 4)
+        panel_c = float(day.panel_temp_c[i])
+        efficiency = sol["panel_efficiency"] * (1.0 + sol["temp_coefficient"] * (panel_c - 25.0))
         return {
-            "device_id": c["device_id"],
             "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "interval_seconds": secs,
+            "device_id": c["device_id"],
             "solar": {
-                "power_kw": _r(solar_kw, 4),
-                "energy_kwh": _r(solar_kw * h, 5),
-                "irradiance_w_m2": _r(float(day.weather["ghi"].iloc[i]), 2),
-                "temp_air_c": _r(float(day.weather["temp_air"].iloc[i]), 2),
-                "capacity_kw": float(c["solar"]["capacity_kw"]),
-                "panel_area_m2": _r(c["solar"]["capacity_kw"] / eff, 2),
+                "generation_kw": solar_kw,
+                "irradiance_w_m2": _r(day.ghi[i], 2),
+                "panel_temp_celsius": _r(panel_c, 2),
+                "efficiency_percent": _r(100.0 * efficiency, 3),
+                "capacity_kw": float(sol["capacity_kw"]),
+                "air_temp_celsius": _r(day.temp_air[i], 2),
             },
             "battery": {
-                "power_kw": _r(bat_kw, 4),
-                "soc_pct": _r(float(day.battery["soc_pct"][i]), 3),
-                "soh_pct": _r(float(day.battery["soh_pct"][i]), 4),
-                "cycles_count": _r(float(day.battery["cycles_count"][i]), 4),
-                "voltage_v": _r(float(day.battery["voltage_v"][i]), 3),
-                "temp_c": _r(float(day.battery["temp_c"][i]), 2),
+                "soc_percent": _r(day.battery["soc_pct"][i], 3),
                 "capacity_kwh": float(c["battery"]["capacity_kwh"]),
+                "power_kw": bat_kw,
+                "voltage_v": _r(day.battery["voltage_v"][i], 3),
+                "temperature_celsius": _r(day.battery["temp_c"][i], 2),
+                "cycles": int(day.battery["cycles_count"][i]),
+                "health_percent": _r(day.battery["soh_pct"][i], 4),
             },
-            "home_load": {
-                "power_kw": _r(load_kw, 4),
-                "energy_kwh": _r(load_kw * h, 5),
-                "ev_charging_kw": _r(float(day.load["ev_charging_kwh"][i] * to_kw), 4),
-                "hvac_kw": _r(float(day.load["air_conditioning_kwh"][i] * to_kw), 4),
-                "base_kw": _r(float(day.load["base_kwh"][i] * to_kw), 4),
-            },
+            "home_load": {"total_load_kw": load_kw, **parts},
             "grid_price": {
-                "price_per_kwh": _r(float(day.price[i]), 5),
-                "feed_in_per_kwh": float(gp["feed_in"]),
-                "period": str(day.period[i]),
-                "demand_charge_per_kw": float(gp["demand_charge"]),
+                "price_per_kwh": _r(day.price[i], 5),
+                "feed_in_tariff": float(gp["base_feed_in_tariff"]),
+                "demand_charge": float(gp["demand_charge"]),
+                "time_of_use_period": str(day.period[i]),
+                "carbon_intensity_g_kwh": _r(day.carbon_g_kwh[i], 1),
                 "currency": gp["currency"],
             },
-            "grid": {
-                "net_power_kw": _r(net_kw, 4),
-                "import_kw": _r(max(net_kw, 0.0), 4),
-                "export_kw": _r(max(-net_kw, 0.0), 4),
-                "net_energy_kwh": _r(net_kw * h, 5),
-            },
+            "net_grid_flow_kw": _r(load_kw - solar_kw + bat_kw, 4),
+            "interval_seconds": c["interval_seconds"],
         }
 
     def times(
@@ -522,7 +732,7 @@ class Gateway:
                     index,
                     {
                         "price_per_kwh": np.full(
-                            len(index), -float(self.config["grid_price"]["feed_in"])
+                            len(index), -float(self.config["grid_price"]["base_feed_in_tariff"])
                         )
                     },
                 ),
@@ -611,6 +821,10 @@ def run_historical(
             for sink in sinks:
                 sink(p)
             n += 1
+    for sink in sinks:
+        flush = getattr(sink, "flush", None)  # batching sinks send what they hold
+        if flush is not None:
+            flush()
     if store is not None:
         for frame, meta in gateway.frames(start, end).values():
             store.upsert(frame, meta)

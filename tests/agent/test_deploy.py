@@ -69,5 +69,5 @@ def test_readme_agent_commands_exist():
     assert {"run", "kiosk", "check-model", "decisions"} <= commands
     parser = build_parser()
     for c in commands:
-        extra = ["model.onnx"] if c == "check-model" else []
+        extra = ["model.onnx"] if c in ("check-model", "publish-model") else []
         parser.parse_args(["agent", c, *extra])  # SystemExit if a documented command did not exist

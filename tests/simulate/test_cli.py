@@ -19,7 +19,7 @@ def test_once_prints_one_json_reading(capsys):
     assert main(["simulate", "--once", "--at", "2025-01-15T12:00"]) == 0
     (p,) = _lines(capsys.readouterr().out)
     assert p["timestamp"] == "2025-01-15T01:00:00Z"
-    assert {"solar", "battery", "home_load", "grid_price", "grid"} <= set(p)
+    assert {"solar", "battery", "home_load", "grid_price", "net_grid_flow_kw"} <= set(p)
 
 
 def test_continuous_stops_after_count(capsys):
@@ -50,7 +50,7 @@ def test_generate_config_then_use_it(tmp_path, capsys):
 
 def test_bad_config_exits_2_naming_the_key(tmp_path, capsys):
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"battery": {"min_soc": 0.8, "max_soc": 0.2}}))
+    cfg.write_text(json.dumps({"battery": {"min_soc": 80, "max_soc": 20}}))
     assert main(["simulate", "--once", "--config", str(cfg)]) == 2
     assert "battery.min_soc" in capsys.readouterr().err
 
@@ -89,25 +89,37 @@ def test_historical_needs_its_arguments(capsys):
     assert "--end" in capsys.readouterr().err
 
 
-def test_once_writes_to_influx_v1(httpserver, capsys):
-    httpserver.expect_request("/write", method="POST").respond_with_data("", status=204)
-    assert (
-        main(
-            [
-                "simulate",
-                "--once",
-                "--at",
-                "2025-01-15T12:00",
-                "--influx-url",
-                httpserver.url_for("/"),
-                "--influx-db",
-                "gw",
-            ]
-        )
-        == 0
-    )
-    body = httpserver.log[0][0].get_data(as_text=True)
-    assert body.splitlines()[0].startswith("solar,device_id=gateway-001 ")
+def test_once_writes_to_influx_v2_with_the_documented_options(httpserver, capsys, monkeypatch):
+    monkeypatch.delenv("INFLUXDB_TOKEN", raising=False)
+    httpserver.expect_request(
+        "/api/v2/orgs", query_string={"org": "edge-gateway"}
+    ).respond_with_json({"orgs": [{"id": "o1", "name": "edge-gateway"}]})
+    httpserver.expect_request("/api/v2/buckets", method="GET").respond_with_json({"buckets": []})
+    httpserver.expect_request("/api/v2/buckets", method="POST").respond_with_json({}, status=201)
+    httpserver.expect_request(
+        "/api/v2/write",
+        method="POST",
+        query_string={"org": "edge-gateway", "bucket": "der-data", "precision": "ns"},
+        headers={"Authorization": "Token edge-gateway-dev-token"},
+    ).respond_with_data("", status=204)
+    argv = ["simulate", "--once", "--at", "2025-01-15T12:00", "--enable-influxdb"]
+    argv += ["--influxdb-url", httpserver.url_for("/").rstrip("/")]
+    assert main([*argv, "--influxdb-token", "edge-gateway-dev-token"]) == 0
+    bodies = {r.path + r.method: r for r, _ in httpserver.log}
+    assert bodies["/api/v2/bucketsPOST"].get_json() == {
+        "orgID": "o1",
+        "name": "der-data",
+        "retentionRules": [{"type": "expire", "everySeconds": 7 * 86400}],
+    }
+    body = bodies["/api/v2/writePOST"].get_data(as_text=True)
+    assert body.splitlines()[0].startswith("solar,device_id=gateway-001 generation_kw=")
+    assert "edge-gateway-dev-token" not in capsys.readouterr().err
+
+
+def test_enable_influxdb_without_a_token_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.delenv("INFLUXDB_TOKEN", raising=False)
+    assert main(["simulate", "--once", "--enable-influxdb"]) == 2
+    assert "--influxdb-token or INFLUXDB_TOKEN" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import time
 
+import pandas as pd
 import pytest
 import requests
 
+from energylib.cli import main
 from energylib.simulate.gateway import Gateway
 from energylib.simulate.influx import (
     InfluxWriteError,
@@ -49,13 +48,14 @@ def test_a_reading_becomes_one_line_per_block():
         "home_load",
         "grid_price",
         "grid",
-    ]
+    ]  # the last: the reading's top-level numbers (net_grid_flow_kw)
     assert all(
         ln.split(" ")[0].endswith("device_id=gw\\") for ln in lines
     )  # escaped space in the tag
     ts = lines[0].rsplit(" ", 1)[1]
     assert ts == "1736902800000000000"  # 2025-01-15T01:00:00Z in ns
-    assert 'period="' in lines[3] and "capacity_kw=6.6" in lines[0]
+    assert 'time_of_use_period="' in lines[3] and "capacity_kw=6.6" in lines[0]
+    assert f"net_grid_flow_kw={p['net_grid_flow_kw']!r}" in lines[4]
 
 
 def test_v2_write_sends_token_org_bucket(httpserver):
@@ -97,48 +97,6 @@ def test_writer_needs_its_target():
         InfluxWriter("http://127.0.0.1:1", version=1)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def influxd(tmp_path):
-    exe = shutil.which("influxd")
-    if exe is None:
-        pytest.skip(
-            "influxd not installed (Debian package 'influxdb'); line protocol is tested above"
-        )
-    http, rpc = _free_port(), _free_port()
-    conf = tmp_path / "influx.conf"
-    conf.write_text(
-        f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc}"\n'
-        f'[meta]\n  dir = "{tmp_path}/meta"\n'
-        f'[data]\n  dir = "{tmp_path}/data"\n  wal-dir = "{tmp_path}/wal"\n  query-log-enabled = false\n'
-        f'[http]\n  bind-address = "127.0.0.1:{http}"\n  log-enabled = false\n'
-        "[monitor]\n  store-enabled = false\n"
-    )
-    proc = subprocess.Popen(
-        [exe, "-config", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{http}"
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{url}/ping", timeout=0.5).status_code == 204:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("influxd did not answer /ping within 10 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_readings_land_in_a_real_influxdb(influxd):
     requests.post(
         f"{influxd}/query", data={"q": "CREATE DATABASE gw"}, timeout=5
@@ -150,13 +108,99 @@ def test_readings_land_in_a_real_influxdb(influxd):
         w(p)
     r = requests.get(
         f"{influxd}/query",
-        params={"db": "gw", "q": "SELECT power_kw, device_id FROM solar"},
+        params={"db": "gw", "q": "SELECT generation_kw, device_id FROM solar"},
         timeout=5,
     )
     values = r.json()["results"][0]["series"][0]["values"]
-    assert [v[1] for v in values] == [p["solar"]["power_kw"] for p in points]
+    assert [v[1] for v in values] == [p["solar"]["generation_kw"] for p in points]
     assert {v[2] for v in values} == {"gw-1"}
     r = requests.get(
-        f"{influxd}/query", params={"db": "gw", "q": "SELECT period FROM grid_price"}, timeout=5
+        f"{influxd}/query",
+        params={"db": "gw", "q": "SELECT time_of_use_period FROM grid_price"},
+        timeout=5,
     )
-    assert r.json()["results"][0]["series"][0]["values"][0][1] == points[0]["grid_price"]["period"]
+    assert (
+        r.json()["results"][0]["series"][0]["values"][0][1]
+        == points[0]["grid_price"]["time_of_use_period"]
+    )
+
+
+def test_v1_retention_creates_the_database_and_a_default_policy(influxd):
+    w = InfluxWriter(influxd, version=1, database="der-data")
+    assert "created retention policy 'energylib_7d'" in w.ensure_retention(7)
+    g = Gateway({"device_id": "gw-1"})
+    w(g.point(pd.Timestamp.now(tz="UTC").floor("5min") - pd.Timedelta(hours=1)))
+    with pytest.raises(InfluxWriteError, match="beyond retention policy"):
+        w(g.point("2025-01-15T12:00"))  # older than 7 days: the server refuses it, and says so
+    r = requests.get(
+        f"{influxd}/query", params={"q": 'SHOW RETENTION POLICIES ON "der-data"'}, timeout=5
+    ).json()
+    rows = {v[0]: v for v in r["results"][0]["series"][0]["values"]}
+    assert rows["energylib_7d"][1] == "168h0m0s" and rows["energylib_7d"][-1] is True
+    # the write went to the policy; running again keeps it; a new length alters it
+    r = requests.get(
+        f"{influxd}/query",
+        params={"db": "der-data", "q": 'SELECT count(generation_kw) FROM "energylib_7d".solar'},
+        timeout=5,
+    ).json()
+    assert r["results"][0]["series"][0]["values"][0][1] == 1
+    assert "kept" in InfluxWriter(influxd, version=1, database="der-data").ensure_retention(7)
+    InfluxWriter(influxd, version=1, database="der-data").ensure_retention(0)
+    r = requests.get(
+        f"{influxd}/query", params={"q": 'SHOW RETENTION POLICIES ON "der-data"'}, timeout=5
+    ).json()
+    rows = {v[0]: v for v in r["results"][0]["series"][0]["values"]}
+    assert rows["energylib_forever"][1] == "0s" and rows["energylib_forever"][-1] is True
+
+
+def test_v2_retention_updates_an_existing_bucket(httpserver):
+    httpserver.expect_request("/api/v2/orgs").respond_with_json(
+        {"orgs": [{"id": "o1", "name": "home"}]}
+    )
+    httpserver.expect_request(
+        "/api/v2/buckets", query_string={"name": "der", "orgID": "o1"}
+    ).respond_with_json(
+        {
+            "buckets": [
+                {
+                    "id": "b9",
+                    "name": "der",
+                    "retentionRules": [{"type": "expire", "everySeconds": 86400}],
+                }
+            ]
+        }
+    )
+    httpserver.expect_request("/api/v2/buckets/b9", method="PATCH").respond_with_json({})
+    w = InfluxWriter(httpserver.url_for("/"), version=2, token="t", org="home", bucket="der")
+    assert w.ensure_retention(30) == "set bucket 'der' retention to 30 d"
+    patch = [r for r, _ in httpserver.log if r.method == "PATCH"][0]
+    assert patch.get_json() == {"retentionRules": [{"type": "expire", "everySeconds": 30 * 86400}]}
+    assert patch.headers["Authorization"] == "Token t"
+    with pytest.raises(ValueError, match="retention-days must be >= 0"):
+        w.ensure_retention(-1)
+
+
+def test_v2_unknown_org_and_refusals_are_named(httpserver):
+    httpserver.expect_request("/api/v2/orgs").respond_with_json({"orgs": []})
+    w = InfluxWriter(httpserver.url_for("/"), version=2, token="t", org="nope", bucket="der")
+    with pytest.raises(InfluxWriteError, match="no org 'nope'.*--influxdb-org"):
+        w.ensure_retention(7)
+    httpserver.clear()
+    httpserver.expect_request("/api/v2/orgs").respond_with_data("unauthorized", status=401)
+    with pytest.raises(InfluxWriteError, match="HTTP 401.*INFLUXDB_TOKEN"):
+        w.ensure_retention(7)
+
+
+def test_historical_cli_writes_a_day_into_influxdb_in_batches(influxd, tmp_path, capsys):
+    argv = ["simulate", "--historical", "--start", "2025-03-01", "--end", "2025-03-02"]
+    argv += ["--output", str(tmp_path / "day.jsonl"), "--no-store", "--enable-influxdb"]
+    argv += ["--influxdb-url", influxd, "--influxdb-database", "hist"]
+    argv += ["--influxdb-retention-days", "0"]
+    assert main(argv) == 0
+    assert "created retention policy 'energylib_forever'" in capsys.readouterr().err
+    r = requests.get(
+        f"{influxd}/query",
+        params={"db": "hist", "q": "SELECT count(generation_kw) FROM solar"},
+        timeout=5,
+    ).json()
+    assert r["results"][0]["series"][0]["values"][0][1] == 288  # every reading, in 2 requests

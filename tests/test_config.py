@@ -25,10 +25,10 @@ def test_secrets_are_secret_types_and_never_appear_in_repr(tmp_path):
             "AMBER_TOKEN": "psk_secret123",
             "SUPABASE_DB_URL": "postgresql://u:pw@h/db",
             "ENTSOE_API_KEY": "k-123",
-            "INFLUX_TOKEN": "influx-456",
+            "INFLUXDB_TOKEN": "influx-456",
         },
     )
-    for name in ("amber_token", "supabase_db_url", "entsoe_api_key", "influx_token"):
+    for name in ("amber_token", "supabase_db_url", "entsoe_api_key", "influxdb_token"):
         assert isinstance(getattr(s, name), SecretStr)
     text = repr(s) + str(s) + f"{s}" + s.model_dump_json()
     for value in ("psk_secret123", "pw@", "k-123", "influx-456"):
@@ -42,7 +42,13 @@ def test_defaults_without_any_configuration(tmp_path):
     assert s.processed_dir == s.data_dir / "processed"
 
 
-SECRETS = ("AMBER_TOKEN", "ENTSOE_API_KEY", "SUPABASE_DB_URL", "INFLUX_TOKEN")
+SECRETS = (
+    "AMBER_TOKEN",
+    "ENTSOE_API_KEY",
+    "SUPABASE_DB_URL",
+    "INFLUXDB_TOKEN",
+    "ENERGY_AGENT_DASHBOARD_TOKEN",
+)
 
 # Every variable the project documents, a valid value, the field it lands in and its value.
 EVERY_VARIABLE = {
@@ -53,10 +59,18 @@ EVERY_VARIABLE = {
     "ENTSOE_API_KEY": ("key", "entsoe_api_key", "key"),
     "ENTSOE_ZONE": ("DE_LU", "entsoe_zone", "DE_LU"),
     "SUPABASE_DB_URL": ("postgresql://u:p@h/d", "supabase_db_url", "postgresql://u:p@h/d"),
-    "INFLUX_URL": ("http://127.0.0.1:8086", "influx_url", "http://127.0.0.1:8086"),
-    "INFLUX_TOKEN": ("tok", "influx_token", "tok"),
-    "INFLUX_ORG": ("home", "influx_org", "home"),
-    "INFLUX_BUCKET": ("energy", "influx_bucket", "energy"),
+    "INFLUXDB_URL": ("http://127.0.0.1:8086", "influxdb_url", "http://127.0.0.1:8086"),
+    "INFLUXDB_TOKEN": ("tok", "influxdb_token", "tok"),
+    "INFLUXDB_ORG": ("home", "influxdb_org", "home"),
+    "INFLUXDB_BUCKET": ("energy", "influxdb_bucket", "energy"),
+    "SYNC_BATCH_SIZE": ("1000", "sync_batch_size", 1000),
+    "SYNC_INTERVAL_SECONDS": ("30", "sync_interval_seconds", 30),
+    "FE_SITE_ID": ("home", "fe_site_id", "home"),
+    "FE_LOOKBACK_DAYS": ("14", "fe_lookback_days", 14),
+    "FE_ROLLING_WINDOW_DAYS": ("3", "fe_rolling_window_days", 3),
+    "FORECAST_MODEL_DIR": ("/tmp/fm", "forecast_model_dir", Path("/tmp/fm")),
+    "FORECAST_TEST_SIZE": ("0.25", "forecast_test_size", 0.25),
+    "ENERGY_AGENT_DASHBOARD_TOKEN": ("dash", "dashboard_token", "dash"),
     "ENERGY_AGENT_STATE_DIR": ("/tmp/st", "agent_state_dir", Path("/tmp/st")),
     "ENERGY_AGENT_MODELS_DIR": ("/tmp/m", "agent_models_dir", Path("/tmp/m")),
     "ENERGY_AGENT_MARKET": ("entsoe", "agent_market", "entsoe"),
@@ -72,6 +86,13 @@ EVERY_VARIABLE = {
     "ENERGY_AGENT_FORECAST_INTERVALS": ("24", "agent_forecast_intervals", 24),
     "ENERGY_AGENT_HORIZON_HOURS": ("12", "agent_horizon_hours", 12.0),
     "ENERGY_AGENT_POLICY": ("price_threshold", "agent_policy", "price_threshold"),
+    "ENERGY_AGENT_SWITCH_THRESHOLD": ("0.1", "agent_switch_threshold", 0.1),
+    "ENERGY_AGENT_TARIFF": ("eu_dynamic", "agent_tariff", "eu_dynamic"),
+    "ENERGY_AGENT_TARIFF_OPTIONS": ("{}", "agent_tariff_options", "{}"),
+    "ENERGY_AGENT_CLOUD_SYNC_EVERY_S": ("600", "agent_cloud_sync_every_s", 600.0),
+    "ENERGY_AGENT_MODEL_POLL_EVERY_S": ("1200", "agent_model_poll_every_s", 1200.0),
+    "ENERGY_AGENT_MODEL_NAME": ("prices", "agent_model_name", "prices"),
+    "ENERGY_AGENT_DASHBOARD": ("home", "agent_dashboard", "home"),
     "ENERGY_AGENT_CHARGE_BELOW_PER_KWH": ("0.08", "agent_charge_below_per_kwh", 0.08),
     "ENERGY_AGENT_DISCHARGE_ABOVE_PER_KWH": ("0.4", "agent_discharge_above_per_kwh", 0.4),
     "ENERGY_AGENT_BATTERY_KWH": ("10", "agent_battery_kwh", 10.0),
@@ -105,9 +126,33 @@ def test_every_existing_variable_still_works(tmp_path):
     assert agent.models_path == Path("/tmp/m") and agent.weather == "clearsky"
 
 
+#: The names the InfluxDB settings had before the gateway's documented INFLUXDB_* (still read).
+OLD_NAMES = {
+    "INFLUX_URL": "influxdb_url",
+    "INFLUX_TOKEN": "influxdb_token",
+    "INFLUX_ORG": "influxdb_org",
+    "INFLUX_BUCKET": "influxdb_bucket",
+}
+
+
+def _variables(field) -> set[str]:
+    if field.alias:
+        return {field.alias}
+    return {str(c) for c in field.validation_alias.choices}
+
+
 def test_the_model_knows_every_documented_variable():
-    aliases = {f.alias for f in Settings.model_fields.values()}
-    assert set(EVERY_VARIABLE) == aliases
+    known = set().union(*(_variables(f) for f in Settings.model_fields.values()))
+    assert set(EVERY_VARIABLE) | set(OLD_NAMES) == known
+
+
+def test_the_older_influx_names_still_work_and_the_documented_ones_win(tmp_path):
+    environ = {old: f"old-{old}" for old in OLD_NAMES}
+    s = load_settings(tmp_path / "missing.env", environ=environ)
+    for old, field in OLD_NAMES.items():
+        assert secret(getattr(s, field)) == f"old-{old}"
+    environ["INFLUXDB_BUCKET"] = "documented"
+    assert load_settings(tmp_path / "missing.env", environ=environ).influxdb_bucket == "documented"
 
 
 @pytest.mark.parametrize(

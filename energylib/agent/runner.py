@@ -58,8 +58,6 @@ from energylib.agent.collect import (
 from energylib.agent.config import AgentSettings
 from energylib.agent.decide import Decider
 from energylib.agent.decision_log import Decision, DecisionLog, is_disk_full, is_locked
-from energylib.agent.decision_sync import DecisionSync
-from energylib.agent.model_delivery import ModelDelivery
 from energylib.agent.models import ModelWatcher
 from energylib.agent.schedule import Scheduler
 from energylib.config import load_settings, secret
@@ -325,8 +323,14 @@ def build_agent(
     act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
     url = central_url or secret(load_settings().supabase_db_url)
-    cloud = DecisionSync(settings.decisions_db, url, settings.site.name) if url else None
-    delivery = ModelDelivery(url, models, name=settings.model_name) if url else None
+    cloud = delivery = None
+    if url:
+        # Optional: psycopg (the [pg] extra) loads only where a central store is configured.
+        from energylib.agent.decision_sync import DecisionSync
+        from energylib.agent.model_delivery import ModelDelivery
+
+        cloud = DecisionSync(settings.decisions_db, url, settings.site.name)
+        delivery = ModelDelivery(url, models, name=settings.model_name)
     agent = Agent(
         settings,
         clock,

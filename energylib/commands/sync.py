@@ -144,7 +144,9 @@ def _sync_once(args, settings, url: str, status_path: Path) -> int:
             from energylib.store import ParquetStore
             from energylib.store.sync import sync_to_postgres
 
-            store = ParquetStore(args.store or (Path(args.data_dir) / "processed" if args.data_dir else None))
+            store = ParquetStore(
+                args.store or (Path(args.data_dir) / "processed" if args.data_dir else None)
+            )
             if not store.datasets():
                 print(
                     f"sync: the store {store.root} is empty; nothing to sync "
@@ -164,8 +166,7 @@ def _sync_once(args, settings, url: str, status_path: Path) -> int:
         print(f"sync failed: {err}", file=sys.stderr)
         return 1
     _record(status_path, args.source, True, str(report))
-    if not args.quiet:
-        print(report)
+    print(report)
     return 0
 
 
@@ -214,7 +215,9 @@ def _status(args, settings, url: str, status_path: Path) -> int:
             from energylib.store import ParquetStore
             from energylib.store.sync import _fingerprint, _partitions, _state_table
 
-            store = ParquetStore(args.store or (Path(args.data_dir) / "processed" if args.data_dir else None))
+            store = ParquetStore(
+                args.store or (Path(args.data_dir) / "processed" if args.data_dir else None)
+            )
             try:
                 rows = con.execute(
                     f"SELECT source, kind, partition, fingerprint FROM {_state_table('energylib')}"
@@ -268,6 +271,5 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
     except KeyboardInterrupt:
         pass
-    if not args.quiet:
-        print(f"sync: {runs} run(s), {failures} failed; see energy sync --status")
+    print(f"sync: {runs} run(s), {failures} failed; see energy sync --status")
     return 1 if failures == runs and runs else 0

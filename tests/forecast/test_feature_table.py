@@ -68,4 +68,5 @@ def test_cli_once_status_continuous_and_errors(data_dir, capsys, monkeypatch):
     assert "last error:" in out and "nowhere" in out
     monkeypatch.setenv("FE_LOOKBACK_DAYS", "two")
     assert main(["features", "--once", *d]) == 2
-    assert "FE_LOOKBACK_DAYS='two' must be a whole number" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "FE_LOOKBACK_DAYS='two' is not a number" in err and "fix FE_LOOKBACK_DAYS" in err

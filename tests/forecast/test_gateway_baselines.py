@@ -77,7 +77,12 @@ def test_forecast_test_size_is_read_and_checked(data_dir, tmp_path, capsys, monk
     d = ["--data-dir", str(data_dir), "--model-dir", str(tmp_path / "m")]
     monkeypatch.setenv("FORECAST_TEST_SIZE", "1.5")
     assert main(["train", "--train", *d]) == 2
-    assert "FORECAST_TEST_SIZE='1.5' must be a fraction" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (
+        "FORECAST_TEST_SIZE='1.5'" in err
+        and "less than 1" in err
+        and "fix FORECAST_TEST_SIZE" in err
+    )
     monkeypatch.setenv("FORECAST_TEST_SIZE", "0.3")
     monkeypatch.setenv("FORECAST_MODEL_DIR", str(tmp_path / "from_env"))
     assert main(["train", "--train", "--data-dir", str(data_dir)]) == 0

@@ -41,7 +41,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from energylib.agent.actuator import Actuator, DryRunActuator
 from energylib.agent.clock import SystemClock
@@ -63,6 +63,10 @@ from energylib.agent.schedule import Scheduler
 from energylib.config import load_settings, secret
 from energylib.ingest.amber import AmberClient
 from energylib.store import SqliteStore
+
+if TYPE_CHECKING:  # psycopg (the [pg] extra) loads only where a central store is configured
+    from energylib.agent.decision_sync import DecisionSync
+    from energylib.agent.model_delivery import ModelDelivery
 
 log = logging.getLogger(__name__)
 

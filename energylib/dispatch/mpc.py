@@ -60,6 +60,7 @@ policy, battery, ev, ev_arrays, v2h, v2g, grid, export_limit_kw, prices, market)
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
 import time
@@ -224,7 +225,7 @@ class Window:
     market: dict[str, np.ndarray]
 
 
-class Forecast:
+class Forecast(abc.ABC):
     """Base of the forecasts: :meth:`window` gives every series of ``series`` for the
     intervals ``t .. t + n - 1`` as known at the start of interval ``t``."""
 
@@ -236,8 +237,9 @@ class Forecast:
             {c: self.values(series, c, t, n) for c in series.market},
         )
 
+    @abc.abstractmethod
     def values(self, series: Series, name: str, t: int, n: int) -> np.ndarray:
-        raise NotImplementedError
+        """Series ``name`` for the intervals ``t .. t + n - 1`` as known at the start of ``t``."""
 
 
 class PerfectForecast(Forecast):
@@ -330,18 +332,25 @@ class CallableForecast(Forecast):
     fallback: Forecast = field(default_factory=PersistenceForecast)
     name: str = "callable"
 
+    def values(self, series: Series, name: str, t: int, n: int) -> np.ndarray:
+        return self._merged(series, name, t, n, self.predict(t, n))
+
     def window(self, series: Series, t: int, n: int) -> Window:
-        got = self.predict(t, n)
-        vals = {}
-        for key in series.names():
-            v = self.fallback.values(series, key, t, n).copy()
-            if key in got:
-                g = np.asarray(got[key], dtype=float)[:n]
-                ok = np.isfinite(g)
-                v[: g.size][ok] = g[ok]
-            vals[key] = v
+        got = self.predict(t, n)  # once for every series of the window
+        vals = {key: self._merged(series, key, t, n, got) for key in series.names()}
         load, pv = vals.pop("load_kwh"), vals.pop("pv_kwh")
         return Window(load, pv, vals)
+
+    def _merged(
+        self, series: Series, name: str, t: int, n: int, got: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        """The fallback's values with the callable's finite ones on top."""
+        v = self.fallback.values(series, name, t, n).copy()
+        if name in got:
+            g = np.asarray(got[name], dtype=float)[:n]
+            ok = np.isfinite(g)
+            v[: g.size][ok] = g[ok]
+        return v
 
 
 def forecaster_forecast(

@@ -30,6 +30,7 @@ to list the matching series and how to fetch one resolution's rows.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -164,7 +165,7 @@ class Selection:
     interval_minutes: int | None = None
 
 
-class StoreBase:
+class StoreBase(abc.ABC):
     """The read and the listing every store shares (:class:`Store`'s signatures, written
     once).  A store says where it is (:attr:`where`, :attr:`fill_hint`) and implements:
 
@@ -236,13 +237,16 @@ class StoreBase:
         time span in ``[start, end)``."""
         return self._series(Selection(source, kind, *utc_bounds(start, end), site, channel))
 
+    @abc.abstractmethod
     def _locate(
         self, selection: Selection, columns: list[str] | None
     ) -> tuple[list[tuple], Callable[[int], pl.DataFrame]]:
-        raise NotImplementedError
+        """The matching :data:`SERIES_COLUMNS` tuples, and a function giving one
+        resolution's rows (``interval_start`` and the value columns, sorted by time)."""
 
+    @abc.abstractmethod
     def _series(self, selection: Selection) -> pl.DataFrame:
-        raise NotImplementedError
+        """The :data:`SERIES_SCHEMA` frame of the selection."""
 
 
 def read_one_series(

@@ -24,6 +24,7 @@ are loaded and fetched, how the table is locked) is a :class:`Dialect`.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import re
@@ -60,7 +61,7 @@ def identifier(name: str) -> str:
     return f'"{name}"'
 
 
-class Dialect:
+class Dialect(abc.ABC):
     """How one SQL database stores and moves the rows.  Subclasses fill in each method."""
 
     #: Placeholder of a query parameter.
@@ -78,52 +79,52 @@ class Dialect:
         """The kind's table, quoted (and schema-qualified where the database has schemas)."""
         return identifier(kind)
 
+    @abc.abstractmethod
     def sql_type(self, dtype: pl.DataType) -> str:
         """Column type of a polars dtype."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def polars_type(self, sql_type: str) -> pl.DataType:
         """Polars dtype of a column type (the time column excluded)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def time_value(self, t: datetime) -> Any:
         """A UTC instant as a query parameter compared with ``interval_start``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def time_as_us(self) -> str:
         """SQL expression of ``interval_start`` as integer microseconds since the epoch."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def time_from_us(self, expr: str) -> str:
         """SQL expression turning microseconds since the epoch into an ``interval_start`` value."""
-        raise NotImplementedError
 
     def select_value(self, column: str, sql_type: str) -> str:
         """SQL expression that reads a value column (booleans come back as 0/1)."""
         return identifier(column)
 
+    @abc.abstractmethod
     def columns(self, con: Any, kind: str, wanted: list[str] | None = None) -> dict[str, str]:
         """``{column: type}`` of the kind's table; empty where it does not exist.  A dialect
         may answer from what it saw before when that holds every ``wanted`` column."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def kinds(self, con: Any) -> list[str]:
         """Every table that holds a kind."""
-        raise NotImplementedError
 
-    def create_index(self, con: Any, kind: str) -> None:
+    def create_index(self, con: Any, kind: str) -> None:  # noqa: B027 (optional: no index by default)
         """Index the table by time within a series (reads of a time range), where it pays."""
 
-    def lock(self, con: Any, kind: str) -> None:
+    def lock(self, con: Any, kind: str) -> None:  # noqa: B027 (optional: a database may lock by itself)
         """Keep other writers out of the table until the transaction ends."""
 
+    @abc.abstractmethod
     def load_stage(self, con: Any, columns: list[str], rows: pl.DataFrame) -> None:
         """Put ``rows`` (``interval_start`` as microseconds) into the ``_stage`` table."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def changes(self, con: Any, statement: str, args: tuple = ()) -> int:
         """Run a data-changing statement; returns the rows it inserted or updated."""
-        raise NotImplementedError
 
     def upsert_counts(self, con: Any, upsert: str, table: str, rows: int) -> tuple[int, int]:
         """Run the ``INSERT ... ON CONFLICT DO UPDATE`` from ``_stage`` (``rows`` rows) into
@@ -137,11 +138,11 @@ class Dialect:
         inserted = rows - int(stored)
         return inserted, self.changes(con, upsert) - inserted
 
+    @abc.abstractmethod
     def fetch(
         self, con: Any, query: str, args: list, schema: dict[str, pl.DataType]
     ) -> pl.DataFrame:
         """Run a query and return its rows as a frame of ``schema``."""
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- writing
@@ -284,11 +285,13 @@ class SqlStore(StoreBase):
     def fill_hint(self) -> str:  # type: ignore[override]
         return self.dialect.fill_hint
 
+    @abc.abstractmethod
     def _reading(self) -> contextlib.AbstractContextManager[Any | None]:
-        raise NotImplementedError
+        """A connection to read with (None while there is no database)."""
 
+    @abc.abstractmethod
     def _writing(self) -> contextlib.AbstractContextManager[Any]:
-        raise NotImplementedError
+        """A connection inside a write transaction."""
 
     def upsert(
         self, data: pl.DataFrame, meta: FrameMeta, *, nullable: tuple[str, ...] = ()

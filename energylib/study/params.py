@@ -17,14 +17,12 @@ from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from energylib import finance
-from energylib.config import PROJECT_ROOT
 from energylib.dispatch import policies
 from energylib.dispatch.assets import EV, EV_STRATEGIES, Battery, DrivingProfile
 from energylib.dispatch.mpc import FORECASTS, MPCPolicy
 from energylib.dispatch.rules import ForecastPolicy, PriceThreshold, SelfConsumption
+from energylib.params_file import read_params_file
 from energylib.site import SITES, Site
 from energylib.solar import PVSystem
 from energylib.tariff import (
@@ -650,26 +648,7 @@ def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> St
     StudyError
         Naming the file and the key that is missing or wrong.
     """
-    p = Path(path)
-    if not p.is_file() and not p.is_absolute() and (PROJECT_ROOT / p).is_file():
-        p = PROJECT_ROOT / p
-    if not p.is_file():
-        raise StudyError(
-            f"params file {path} not found (looked in {Path.cwd()} and {PROJECT_ROOT})"
-        )
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        raise StudyError(f"{p}{line}: not valid YAML ({getattr(err, 'problem', err)})") from None
-    if not isinstance(raw, dict):
-        raise StudyError(f"{p}: expected a mapping of keys to values at the top level")
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
+    p, raw = read_params_file(path, overrides, error=StudyError)
     return params_from_dict(raw, source=p)
 
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from energylib.config import PROJECT_ROOT, load_settings
 from energylib.dispatch.assets import Battery, GridLimits
+from energylib.params_file import read_params_file
 from energylib.store import ParquetStore
 from energylib.tariff import AmberTariff, DynamicEUTariff, FlatTariff
 from energylib.trading.community import (
@@ -263,26 +263,7 @@ def _battery_dict(b: Battery) -> dict[str, Any]:
 def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> MarketParams:
     """Read a market study's YAML file (relative paths: the current folder, then the
     project root); ``overrides`` replace top-level keys (nested mappings merge one level)."""
-    p = Path(path)
-    if not p.is_file() and not p.is_absolute() and (PROJECT_ROOT / p).is_file():
-        p = PROJECT_ROOT / p
-    if not p.is_file():
-        raise MarketStudyError(
-            f"params file {path} not found (looked in {Path.cwd()} and {PROJECT_ROOT})"
-        )
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
-        raise MarketStudyError(f"{p}{line}: not valid YAML ({err}); fix the file") from None
-    if not isinstance(raw, dict):
-        raise MarketStudyError(f"{p}: expected a mapping of keys to values at the top level")
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
+    p, raw = read_params_file(path, overrides, error=MarketStudyError)
     return params_from_dict(raw, source=p)
 
 

@@ -1055,6 +1055,122 @@ def _ac_w(weather, site, system, interval_minutes, solpos, rows, ghi, dni, dhi) 
     return np.clip(np.nan_to_num(np.asarray(pac, dtype=float)), 0.0, pac0)
 
 
+# --------------------------------------------------------------------------- irradiance
+def clear_sky(
+    site: Site, starts: pd.DatetimeIndex, interval_minutes: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sun position (:func:`solar_position`) and clear-sky global irradiance [W/m2]
+    (Ineichen, Linke turbidity climatology) at the interval midpoints."""
+    loc = pvlib.location.Location(site.latitude, site.longitude, site.timezone, site.altitude_m)
+    solpos = solar_position(starts, site, interval_minutes)
+    mid = starts + pd.Timedelta(minutes=interval_minutes / 2)
+    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
+    return solpos, np.clip(cs["ghi"].to_numpy(), 0, None)
+
+
+def ghi_weather(
+    starts: pd.DatetimeIndex,
+    ghi_w_m2: np.ndarray,
+    solpos: pd.DataFrame,
+    temp_air_c: np.ndarray | float = DEFAULT_TEMP_AIR_C,
+) -> pd.DataFrame:
+    """A weather frame in pvlib's columns from global irradiance alone: the Erbs model
+    splits it into beam and diffuse; 1 m/s wind.
+
+    Parameters
+    ----------
+    starts : pandas.DatetimeIndex
+        tz-aware interval starts.
+    ghi_w_m2 : numpy.ndarray
+        Global horizontal irradiance per interval (a mean over it) [W/m2].
+    solpos : pandas.DataFrame
+        :func:`solar_position` of ``starts`` (its ``zenith``).
+    temp_air_c : float or numpy.ndarray
+        Air temperature [degC] (NaN: 20 degC).
+    """
+    ghi = np.clip(np.asarray(ghi_w_m2, dtype=float), 0, None)
+    split = pvlib.irradiance.erbs(ghi, solpos["zenith"].to_numpy(), starts.day_of_year.to_numpy())
+    lit = ghi > 0
+    dni = np.where(lit, np.clip(np.nan_to_num(np.asarray(split["dni"], float)), 0, None), 0.0)
+    dhi = np.where(lit, np.clip(np.nan_to_num(np.asarray(split["dhi"], float)), 0, ghi), 0.0)
+    temp = np.broadcast_to(np.asarray(temp_air_c, dtype=float), ghi.shape)
+    temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR_C)
+    return pd.DataFrame(
+        {"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": temp, "wind_speed": DEFAULT_WIND_SPEED_M_S},
+        index=starts,
+    )
+
+
+def clear_sky_weather(
+    site: Site,
+    starts: pd.DatetimeIndex,
+    interval_minutes: int,
+    clearness: np.ndarray | float = 1.0,
+    *,
+    sky: tuple[pd.DataFrame, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """A weather frame in pvlib's columns for the interval ``starts``: clear-sky global
+    irradiance (Ineichen, at interval midpoints) times ``clearness``, split into beam
+    and diffuse by the Erbs model (:func:`ghi_weather`); 20 degC, 1 m/s.
+
+    Parameters
+    ----------
+    site : Site
+    starts : pandas.DatetimeIndex
+        tz-aware interval starts.
+    interval_minutes : int
+        Interval length [min].
+    clearness : float or numpy.ndarray
+        Factor on the clear-sky global irradiance, per interval or one for all [0-1.2].
+    sky : (pandas.DataFrame, numpy.ndarray), optional
+        :func:`clear_sky` of the same ``starts``, when already computed.
+    """
+    solpos, ghi_cs = sky if sky is not None else clear_sky(site, starts, interval_minutes)
+    return ghi_weather(starts, ghi_cs * np.asarray(clearness, dtype=float), solpos)
+
+
+def pv_forecast_kwh(
+    site: Site,
+    system: PVSystem,
+    starts_us: np.ndarray,
+    interval_minutes: int,
+    ghi_w_m2: np.ndarray | None = None,
+    temp_air_c: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """AC energy of ``system`` over a forecast horizon [kWh per interval], from a weather
+    forecast's global irradiance where it has one and the clear sky elsewhere.
+
+    Parameters
+    ----------
+    site : Site
+    system : PVSystem
+    starts_us : numpy.ndarray
+        Interval starts [microseconds since the epoch, UTC].
+    interval_minutes : int
+        Interval length [min].
+    ghi_w_m2 : numpy.ndarray, optional
+        Forecast global irradiance per interval [W/m2]; NaN (or none given) takes the
+        clear-sky irradiance (Ineichen).
+    temp_air_c : numpy.ndarray, optional
+        Forecast air temperature [degC]; NaN or none: 20 degC.
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        AC energy per interval [kWh] (inverter-clipped, export limit not applied), and how
+        many intervals took the clear sky for want of a forecast.
+    """
+    starts = pd.DatetimeIndex(np.asarray(starts_us, dtype="datetime64[us]")).tz_localize("UTC")
+    solpos, ghi_cs = clear_sky(site, starts, interval_minutes)
+    ghi = ghi_cs if ghi_w_m2 is None else np.asarray(ghi_w_m2, dtype=float)
+    clear = ~np.isfinite(ghi)
+    ghi = np.where(clear, ghi_cs, ghi)
+    temp = DEFAULT_TEMP_AIR_C if temp_air_c is None else temp_air_c
+    weather = ghi_weather(starts, ghi, solpos, temp)
+    kwh = pv_ac_kwh(weather, site, system, interval_minutes, solpos=solpos)
+    return kwh, int(clear.sum()) if ghi_w_m2 is not None else len(starts)
+
+
 # --------------------------------------------------------------------------- totals
 def monthly_kwh(
     kwh: np.ndarray, index: pd.DatetimeIndex, timezone: str | None = None

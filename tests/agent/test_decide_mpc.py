@@ -157,3 +157,62 @@ def test_mpc_plans_the_plugged_in_ev_and_runs_without_a_battery(settings, clock,
         assert 0.0 <= d.ev_kw <= 7.0 + 1e-9
         if battery is None:
             assert d.battery_kw == 0.0 and d.forecast["plan"]["mode"] == "hold"
+
+
+def test_a_sunny_day_plan_charges_the_battery_from_pv_rather_than_the_grid(
+    settings, clock, fake_amber, tmp_path
+):
+    """With the site's PV forecast the plan stores the midday surplus; without it, the same
+    plan on the same prices buys the battery's energy from the grid at midday."""
+    clock.set(START - timedelta(hours=3))  # 08:00 in Sydney: a sunny day ahead
+    plans = {}
+    for kw in (0.0, 6.6):
+        s = settings.replace(policy="mpc", pv_kw=kw, state_dir=tmp_path / f"pv{kw}")
+        agent = _agent(s, clock, fake_amber)
+        agent.actuator.soc_fraction = 0.05
+        d = agent.run_once()
+        assert not d.stale, d.reason
+        plans[kw] = d.forecast["plan"]
+        assert d.forecast["pv_kwh"] == pytest.approx(plans[kw]["pv_kwh"])
+    without, with_pv = plans[0.0], plans[6.6]
+    room = settings.battery.capacity_kwh * (1 - 0.05)
+    assert without["pv_kwh"] == 0 and without["pv_source"] == "no PV"
+    assert without["charge_from_grid_kwh"] > 0.5 * room  # cheap midday grid energy
+    # 6.6 kWdc on a sunny Sydney summer day: 30-45 kWh, from the collected weather
+    assert 25 < with_pv["pv_kwh"] < 50 and "open-meteo weather" in with_pv["pv_source"]
+    assert with_pv["charge_from_pv_kwh"] > 0.85 * room
+    # (a little grid energy tops it up in the afternoon, while PV falls and prices are low)
+    assert with_pv["charge_from_grid_kwh"] < 0.1 * room
+    assert with_pv["expected_cost"] < without["expected_cost"]
+
+
+def test_pv_forecast_without_weather_takes_the_clear_sky_and_feeds_the_rule_policies(
+    settings, clock
+):
+    from energylib.agent.actuator import DryRunActuator
+    from energylib.agent.decide import Decider
+
+    s = settings.replace(policy="forecast", pv_kw=6.6)
+    store = SqliteStore(s.live_db)
+    decider = Decider(s, store, DryRunActuator(s.battery))
+    st = decider.build_state(START)  # 11:00 in Sydney, nothing cached
+    assert st.pv_source == "6.6 kWdc PV on clear sky (no open-meteo weather cached)"
+    # near noon a clear sky gives the inverter's rating (5 kWac) per hour, none at night
+    assert 4.0 < st.pv_kwh[0] * 12 <= 6.6 / 1.32 + 1e-9
+    night = (st.grid_us - st.grid_us[0]) // 3_600_000_000 == 12  # 23:00 local
+    assert np.all(st.pv_kwh[night] == 0)
+    assert decider._pv_forecast(int(st.grid_us[0]), st.grid_us)[0] is not st.pv_kwh
+
+
+def test_pv_settings_from_the_environment(tmp_path):
+    env = {"ENERGY_DATA_DIR": str(tmp_path), "ENERGY_AGENT_PV_KW": "6.6"}
+    s = load_agent_settings(env_file=tmp_path / "none.env", environ=env)
+    system = s.pv_system()
+    assert system.kwdc == 6.6 and system.kwac == pytest.approx(5.0)
+    assert system.azimuth_for(s.site) == 0.0  # facing north in Sydney
+    env |= {"ENERGY_AGENT_PV_TILT_DEG": "30", "ENERGY_AGENT_PV_AZIMUTH_DEG": "90"}
+    system = load_agent_settings(env_file=tmp_path / "none.env", environ=env).pv_system()
+    assert (system.tilt_deg, system.azimuth_deg) == (30.0, 90.0)
+    assert load_agent_settings(environ={"ENERGY_DATA_DIR": str(tmp_path)}).pv_system() is None
+    with pytest.raises(ValueError, match="ENERGY_AGENT_PV_TILT_DEG"):
+        load_agent_settings(environ=env | {"ENERGY_AGENT_PV_TILT_DEG": "95"})

@@ -1096,7 +1096,13 @@ def ghi_weather(
     temp = np.broadcast_to(np.asarray(temp_air_c, dtype=float), ghi.shape)
     temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR_C)
     return pd.DataFrame(
-        {"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": temp, "wind_speed": DEFAULT_WIND_SPEED_M_S},
+        {
+            "ghi": ghi,
+            "dni": dni,
+            "dhi": dhi,
+            "temp_air": temp,
+            "wind_speed": DEFAULT_WIND_SPEED_M_S,
+        },
         index=starts,
     )
 

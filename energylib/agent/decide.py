@@ -461,7 +461,9 @@ class Decider:
         if clear == grid.size:
             source = f"{s.pv_kw:g} kWdc PV on clear sky (no {s.weather} weather cached)"
         elif clear:
-            source = f"{s.pv_kw:g} kWdc PV on {s.weather} weather, clear sky past it ({clear} steps)"
+            source = (
+                f"{s.pv_kw:g} kWdc PV on {s.weather} weather, clear sky past it ({clear} steps)"
+            )
         else:
             source = f"{s.pv_kw:g} kWdc PV on {s.weather} weather"
         self._pv_key, self._pv_val = key, (pv, source)

@@ -109,8 +109,8 @@ class Settings(BaseSettings):
     agent_backoff_max_s: float | None = _agent("BACKOFF_MAX_S", gt=0)
     agent_forecast_intervals: int | None = _agent("FORECAST_INTERVALS", gt=0)
     agent_horizon_hours: float | None = _agent("HORIZON_HOURS", gt=0)
-    agent_policy: Literal["forecast", "price_threshold", "self_consumption", "mpc"] | None = _agent(
-        "POLICY"
+    agent_policy: Literal["forecast", "price_threshold", "self_consumption", "mpc"] | None = (
+        _agent("POLICY")
     )
     agent_switch_threshold: float | None = _agent("SWITCH_THRESHOLD", ge=0)
     agent_tariff: Literal["amber", "eu_dynamic", "flat"] | None = _agent("TARIFF")

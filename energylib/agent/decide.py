@@ -231,9 +231,8 @@ class Decider:
     _plan_key: tuple | None = None
     _plan_out: tuple | None = None
     last_plan: dict[str, Any] | None = None
-    #: The PV forecast's key and value, and the PV system (built on first use).
-    _pv_key: tuple | None = None
-    _pv_val: tuple[np.ndarray, str] | None = None
+    #: PV output by (first step, steps, data version), and the PV system (built on first use).
+    _pv_cache: dict[tuple, tuple[np.ndarray, int]] = field(default_factory=dict)
     _pv_system: Any = None
 
     def __post_init__(self) -> None:
@@ -382,6 +381,12 @@ class Decider:
                 # the last two days' usage up to the horizon's end (a read may reach further)
                 recent_days = (starts >= t0 - 2 * DAY_US) & (starts < t0 + n * STEP_US)
                 metered = usage.data["energy_kwh"].to_numpy().astype(float)[recent_days]
+            # The meter saw the grid import: add back the PV the home used itself.
+            self_used = (
+                self._self_used_pv(t0, grid) if s.pv_kw > 0 and np.isfinite(load_y).any() else None
+            )
+            if self_used is not None:
+                load_y = load_y + self_used
             load = model_load.copy()
             fill = ~np.isfinite(load) & np.isfinite(load_y)
             load[fill] = load_y[fill]
@@ -392,7 +397,7 @@ class Decider:
                     "forecaster + yesterday's usage"
                     if np.isfinite(model_load).any()
                     else "yesterday's usage"
-                )
+                ) + (" + its self-used PV (modelled)" if self_used is not None else "")
             else:
                 mean = self.typical_load_kw / STEPS_PER_HOUR
                 load_source = f"typical load {self.typical_load_kw:g} kW (no usage yet)"
@@ -431,18 +436,36 @@ class Decider:
 
     def _pv_forecast(self, t0: int, grid: np.ndarray) -> tuple[np.ndarray, str]:
         """The site's PV output over the grid [kWh per 5 min] and where it came from
-        (zeros without PV); kept while the interval and the cached data stay the same."""
+        (zeros without PV)."""
         s = self.settings
         if s.pv_kw <= 0:
             return np.zeros(grid.size), "no PV"
-        key = (t0, grid.size, self._data_version)
-        if self.use_cache and key == self._pv_key and self._pv_val is not None:
-            return self._pv_val[0].copy(), self._pv_val[1]
+        pv, clear = self._pv_on(grid)
+        if clear == grid.size:
+            source = f"{s.pv_kw:g} kWdc PV on clear sky (no {s.weather} weather cached)"
+        elif clear:
+            source = (
+                f"{s.pv_kw:g} kWdc PV on {s.weather} weather, clear sky past it ({clear} steps)"
+            )
+        else:
+            source = f"{s.pv_kw:g} kWdc PV on {s.weather} weather"
+        return pv, source
+
+    def _pv_on(self, grid: np.ndarray) -> tuple[np.ndarray, int]:
+        """The PV system's output over ``grid`` [kWh per 5 min] on the cached weather, and the
+        steps that took the clear sky; kept while the grid and the cached data stay the same
+        (the horizon's and yesterday's)."""
+        s = self.settings
+        key = (int(grid[0]), grid.size, self._data_version)
+        hit = self._pv_cache.get(key) if self.use_cache else None
+        if hit is not None:
+            return hit[0].copy(), hit[1]
         # Slow (pandas, pvlib, numba), and only for an agent with PV.
         from energylib.solar import pv_forecast_kwh
 
         if self._pv_system is None:
             self._pv_system = s.pv_system()
+        t0 = int(grid[0])
         weather = self._read(
             "weather",
             t0,
@@ -458,16 +481,35 @@ class Decider:
             if "temp_air_c" in weather.data.columns:
                 temp = weather.at("temp_air_c", grid)[0]
         pv, clear = pv_forecast_kwh(s.site, self._pv_system, grid, STEP_MIN, ghi, temp)
-        if clear == grid.size:
-            source = f"{s.pv_kw:g} kWdc PV on clear sky (no {s.weather} weather cached)"
-        elif clear:
-            source = (
-                f"{s.pv_kw:g} kWdc PV on {s.weather} weather, clear sky past it ({clear} steps)"
+        if len(self._pv_cache) >= 4:  # now's and yesterday's, of this and the last version
+            self._pv_cache.pop(next(iter(self._pv_cache)))
+        self._pv_cache[key] = (pv, clear)
+        return pv.copy(), clear
+
+    def _self_used_pv(self, t0: int, grid: np.ndarray) -> np.ndarray | None:
+        """PV the home used itself a day before each step [kWh per 5 min]: the modelled
+        output less the metered export; None where no export is metered (a meter without a
+        feed-in channel: its usage is then taken as the home's consumption)."""
+        m = self.market
+        n = grid.size
+        fi = None
+        if m.feed_in_channel:
+            fi = self._read(
+                "usage",
+                t0 - 2 * DAY_US,
+                t0 + n * STEP_US,
+                ["energy_kwh"],
+                source=m.source,
+                site=m.site,
+                channel=m.feed_in_channel,
             )
-        else:
-            source = f"{s.pv_kw:g} kWdc PV on {s.weather} weather"
-        self._pv_key, self._pv_val = key, (pv, source)
-        return pv.copy(), source
+        if fi is None:
+            return None
+        exported = fi.at("energy_kwh", grid - DAY_US, step_minutes=STEP_MIN)[0]
+        if not np.isfinite(exported).any():
+            return None
+        pv = self._pv_on(grid - DAY_US)[0]
+        return np.clip(pv - np.nan_to_num(exported), 0.0, None)
 
     def _tariff_prices(
         self, grid: np.ndarray, price: np.ndarray, credit: np.ndarray

@@ -201,7 +201,7 @@ def test_pv_forecast_without_weather_takes_the_clear_sky_and_feeds_the_rule_poli
     assert 4.0 < st.pv_kwh[0] * 12 <= 6.6 / 1.32 + 1e-9
     night = (st.grid_us - st.grid_us[0]) // 3_600_000_000 == 12  # 23:00 local
     assert np.all(st.pv_kwh[night] == 0)
-    assert decider._pv_forecast(int(st.grid_us[0]), st.grid_us)[0] is not st.pv_kwh
+    assert decider._pv_forecast(int(st.grid_us[0]), st.grid_us)[0] is not st.pv_kwh  # a copy
 
 
 def test_pv_settings_from_the_environment(tmp_path):
@@ -216,3 +216,33 @@ def test_pv_settings_from_the_environment(tmp_path):
     assert load_agent_settings(environ={"ENERGY_DATA_DIR": str(tmp_path)}).pv_system() is None
     with pytest.raises(ValueError, match="ENERGY_AGENT_PV_TILT_DEG"):
         load_agent_settings(environ=env | {"ENERGY_AGENT_PV_TILT_DEG": "95"})
+
+
+def test_with_pv_yesterdays_metered_import_plus_its_self_used_pv_is_the_load(settings):
+    """A PV home's meter sees the grid: yesterday's import plus the PV it used itself (the
+    modelled output less the metered export) is the load the plan forecasts."""
+    from agent_fakes import SITE, price_record
+
+    from energylib.agent.actuator import DryRunActuator
+    from energylib.agent.decide import DAY_US, Decider
+    from energylib.ingest.amber import read_amber_usage
+
+    s = settings.replace(policy="forecast", pv_kw=6.6)
+    store = SqliteStore(s.live_db)
+    seed_history(store, START, days=1)
+    exported = []
+    for k in range(48):  # 0.5 kWh exported every half-hour of yesterday (Amber: negative)
+        u = price_record(START - timedelta(days=1, minutes=-30 * k), "Usage", "feedIn", 30)
+        u.update({"channelIdentifier": "B1", "kwh": -0.5, "cost": -2.0, "quality": "billable"})
+        exported.append(u)
+    for data, meta in read_amber_usage(exported, site=SITE):
+        store.upsert(data, meta, nullable=tuple((meta.extra or {}).get("nullable", ())))
+    decider = Decider(s, store, DryRunActuator(s.battery))
+    st = decider.build_state(START)
+    metered = Decider(s.replace(pv_kw=0.0), store, DryRunActuator(s.battery)).build_state(START)
+    pv_yesterday = decider._pv_on(st.grid_us - DAY_US)[0]
+    assert pv_yesterday.max() > 0.3  # yesterday's sunny noon, 5-min steps
+    want = metered.load_kwh + np.clip(pv_yesterday - 0.5 / 6, 0.0, None)
+    np.testing.assert_allclose(st.load_kwh, want, atol=1e-12)
+    assert st.load_source == "yesterday's usage + its self-used PV (modelled)"
+    assert metered.load_source == "yesterday's usage"

@@ -461,8 +461,9 @@ def supplier_forecast(
     ``t`` the **latest forecast issued at or before its start** (nothing later): an issue
     at 10:05 serves a 30-min study from its 10:30 decision, and the 10:25 issue, where
     there is one, replaces it there.  Each forecast (half-hourly) is put on the period's
-    grid (the mean of the half-hours each interval spans); intervals and series it does not cover come from
-    ``fallback`` (persistence by default: load and PV are not the supplier's).
+    grid (the mean of the half-hours each interval spans); intervals and series it does
+    not cover come from ``fallback`` (persistence by default: load and PV are not the
+    supplier's).
 
     Parameters
     ----------
@@ -517,6 +518,7 @@ def supplier_forecast(
     last = np.r_[d[1:] != d[:-1], True]  # issues sorted: the last of each decision wins
     issues, d = issues[last], d[last]
     sub = step_us // ISSUE_STEP_US  # 5-min steps per interval of the period
+    half_hour0 = (issues // HALF_HOUR_US) * HALF_HOUR_US  # the half-hour each issue falls in
     forecasts = {}
     for channel, key in channels.items():
         when, table = per_issue[channel]
@@ -524,14 +526,18 @@ def supplier_forecast(
         found = when[rows] == issues
         steps = table.shape[1]
         width = -(-steps * HALF_HOUR_US // step_us) + 1  # intervals ahead an issue reaches
-        # the half-hour of the issue's forecast each 5-min step of each interval ahead is in
-        t5 = (t0 + d * step_us)[:, None, None] + (
-            np.arange(width)[:, None] * step_us + np.arange(sub) * ISSUE_STEP_US
-        )[None]
-        k = (t5 - ((issues // HALF_HOUR_US) * HALF_HOUR_US)[:, None, None]) // HALF_HOUR_US
-        ok = found[:, None, None] & (k < steps)
-        vals = np.where(ok, table[rows[:, None, None], np.clip(k, 0, steps - 1)], np.nan)
-        forecasts[key] = vals.mean(axis=2)  # NaN where a step is missing: the fallback's
+        out = np.full((issues.size, width), np.nan)
+        for lo_row in range(0, issues.size, 4096):  # blocks: a 5-min year stays small
+            b = slice(lo_row, lo_row + 4096)
+            # the half-hour of the issue's forecast each 5-min step of each interval is in
+            t5 = (t0 + d[b] * step_us)[:, None, None] + (
+                np.arange(width)[:, None] * step_us + np.arange(sub) * ISSUE_STEP_US
+            )[None]
+            k = (t5 - half_hour0[b, None, None]) // HALF_HOUR_US
+            ok = found[b, None, None] & (k < steps)
+            vals = np.where(ok, table[rows[b, None, None], np.clip(k, 0, steps - 1)], np.nan)
+            out[b] = vals.mean(axis=2)  # NaN where a step is missing: the fallback's
+        forecasts[key] = out
     return IssuedForecast(d, forecasts, fallback or PersistenceForecast(), name=name)
 
 

@@ -440,7 +440,11 @@ class Decider:
         s = self.settings
         if s.pv_kw <= 0:
             return np.zeros(grid.size), "no PV"
-        pv, clear = self._pv_on(grid)
+        try:
+            pv, clear = self._pv_on(grid)
+        except Exception as exc:  # a PV model failure must not stop the decision
+            log.exception("PV forecast failed; planning without PV")
+            return np.zeros(grid.size), f"none (PV forecast failed: {type(exc).__name__}: {exc})"
         if clear == grid.size:
             source = f"{s.pv_kw:g} kWdc PV on clear sky (no {s.weather} weather cached)"
         elif clear:
@@ -508,7 +512,11 @@ class Decider:
         exported = fi.at("energy_kwh", grid - DAY_US, step_minutes=STEP_MIN)[0]
         if not np.isfinite(exported).any():
             return None
-        pv = self._pv_on(grid - DAY_US)[0]
+        try:
+            pv = self._pv_on(grid - DAY_US)[0]
+        except Exception:  # a PV model failure must not stop the decision: usage as it is
+            log.exception("PV of yesterday failed; taking the metered usage as the load")
+            return None
         return np.clip(pv - np.nan_to_num(exported), 0.0, None)
 
     def _tariff_prices(

@@ -246,3 +246,19 @@ def test_with_pv_yesterdays_metered_import_plus_its_self_used_pv_is_the_load(set
     np.testing.assert_allclose(st.load_kwh, want, atol=1e-12)
     assert st.load_source == "yesterday's usage + its self-used PV (modelled)"
     assert metered.load_source == "yesterday's usage"
+
+
+def test_a_failing_pv_model_plans_without_pv_instead_of_holding(
+    settings, clock, fake_amber, monkeypatch
+):
+    import energylib.solar
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no turbidity table")
+
+    monkeypatch.setattr(energylib.solar, "pv_forecast_kwh", broken)
+    agent = _agent(settings, clock, fake_amber, policy="mpc", pv_kw=6.6)
+    d = agent.run_once()
+    assert not d.stale and not d.reason.startswith("safe hold"), d.reason
+    assert d.inputs["pv_source"] == "none (PV forecast failed: RuntimeError: no turbidity table)"
+    assert d.forecast["plan"]["pv_kwh"] == 0.0

@@ -1,6 +1,7 @@
 """The Pi installs `.[agent]` only: the agent imports and decides without torch, Jupyter,
 papermill, Dask, Flower or Altair (a subprocess in which importing them fails), with its
-ONNX forecaster loaded through onnxruntime."""
+ONNX forecaster loaded through onnxruntime; and it never loads what its decisions do not
+need (numba, pandas, scipy, pvlib, pyarrow): most of a Pi's memory budget."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ NOT_ON_THE_PI = (
     "nbconvert", "nbformat", "altair", "vl_convert", "dask", "distributed", "flwr", "ray",
     "psycopg", "onnx",
 )  # fmt: skip
+# Installed with the agent, but large in memory and not needed for one decision on Amber
+# prices (the study kernels' numba, pvlib's pandas and scipy, Parquet's pyarrow).
+NOT_IN_A_DECISION = ("numba", "llvmlite", "pandas", "scipy", "pvlib", "pyarrow", "sklearn")
 
 BLOCKING_RUN = """
 import json, resource, sys
@@ -42,9 +46,9 @@ print(json.dumps({"rc": rc, "loaded": loaded, "rss_mb": rss_mb}), file=sys.stder
 """
 
 
-def test_the_agent_decides_with_its_onnx_model_and_nothing_outside_the_agent_extra(
-    tmp_path, fake_amber, model_files
-):
+def run_agent_once(tmp_path, fake_amber, model_files, blocked=()) -> tuple[dict, dict]:
+    """``energy agent run --once`` in a fresh interpreter in which importing ``blocked``
+    fails: its decision and what it loaded (``loaded``: top-level module names)."""
     wall = datetime.now(UTC)
     now = wall.replace(minute=wall.minute - wall.minute % 30, second=0, microsecond=0)
     fake_amber.clock = SimulatedClock(now)  # the fake answers for the subprocess's real time
@@ -59,7 +63,7 @@ def test_the_agent_decides_with_its_onnx_model_and_nothing_outside_the_agent_ext
         "AMBER_SITE_ID": SITE,
     }
     proc = subprocess.run(
-        [sys.executable, "-c", BLOCKING_RUN, json.dumps(NOT_ON_THE_PI), str(state)],
+        [sys.executable, "-c", BLOCKING_RUN, json.dumps(list(blocked)), str(state)],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -68,10 +72,25 @@ def test_the_agent_decides_with_its_onnx_model_and_nothing_outside_the_agent_ext
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     decision = json.loads(proc.stdout[proc.stdout.index("{") :])
+    return decision, json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_the_agent_decides_with_its_onnx_model_and_nothing_outside_the_agent_extra(
+    tmp_path, fake_amber, model_files
+):
+    decision, report = run_agent_once(tmp_path, fake_amber, model_files, NOT_ON_THE_PI)
     assert decision["action"] in ("charge", "discharge", "hold", "idle")
-    report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert not set(report["loaded"]) & set(NOT_ON_THE_PI)
     assert "onnxruntime" in report["loaded"]  # the forecaster ran, without torch
+
+
+def test_importing_the_agent_and_one_decision_load_no_numba_pandas_or_scipy(
+    tmp_path, fake_amber, model_files
+):
+    decision, report = run_agent_once(tmp_path, fake_amber, model_files)
+    assert decision["action"] in ("charge", "discharge", "hold", "idle")
+    assert decision["forecast"]["model"].startswith("model_a.onnx@")  # the model decided
+    assert not set(report["loaded"]) & set(NOT_IN_A_DECISION), report["loaded"]
 
 
 def test_the_extras_split_what_the_pi_needs_from_the_rest():

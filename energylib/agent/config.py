@@ -66,6 +66,7 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from energylib import extras
 from energylib.config import PROJECT_ROOT, Settings, load_settings
 from energylib.dispatch.assets import EV, POWERWALL_2, Battery
 from energylib.site import SYDNEY, Site
@@ -192,6 +193,22 @@ class AgentSettings:
             raise ValueError(f"{PREFIX}SWITCH_THRESHOLD must be >= 0, got {self.switch_threshold}")
         if not self.pv_kw >= 0:
             raise ValueError(f"{PREFIX}PV_KW must be >= 0 kWdc (0: no PV), got {self.pv_kw}")
+        # What only some settings need, from the 'study' extra a Pi does not install by default:
+        # say so at start-up, not at the first decision.
+        needs = {
+            f"{PREFIX}POLICY={self.policy!r}": ("numba", "scipy", "highspy")
+            if self.policy == "mpc"
+            else (),
+            f"{PREFIX}WEATHER={self.weather!r}": ("pvlib",) if self.weather == "clearsky" else (),
+            # the PV forecast runs energylib.solar (pvlib, numba)
+            f"{PREFIX}PV_KW={self.pv_kw:g}": ("pvlib", "numba") if self.pv_kw > 0 else (),
+        }
+        for setting, modules in needs.items():
+            if lacking := extras.missing(*modules):
+                raise ValueError(
+                    f"{setting} needs {', '.join(lacking)}, from the 'study' extra: "
+                    "pip install 'energylib[study]' (or choose another setting)"
+                )
         allowed = MARKET_TARIFFS[self.market]
         if self.tariff is None:
             object.__setattr__(self, "tariff", TARIFF_KINDS[allowed[0]]())

@@ -57,8 +57,9 @@ period and convention and kept in a small in-process cache, so PV sizes, tilts a
 on the same weather share it.  The slowly varying terms of SPA (the sun's right ascension and
 declination, nutation, Earth-Sun distance) are evaluated by ``pvlib.spa`` every 6 hours and
 interpolated; the fast ones (sidereal time, hour angle, parallax, refraction) per interval in
-one compiled kernel.  A 5-min year takes ~30 ms instead of ~1.2 s and agrees with
-``pvlib.solarposition.get_solarposition`` to ~1e-4 degrees.
+one kernel, compiled by numba above :data:`COMPILE_ABOVE` intervals (interpreted below it,
+so the live agent's PV forecast never loads numba).  A 5-min year takes ~30 ms instead of
+~1.2 s and agrees with ``pvlib.solarposition.get_solarposition`` to ~1e-4 degrees.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pvlib
-from numba import njit
 from pvlib import spa
 
+from energylib.jit import kernel
 from energylib.schema import TIME
 from energylib.site import Site
 
@@ -97,6 +98,10 @@ DEFAULT_ALBEDO = 0.2
 DEFAULT_TEMP_AIR_C = 20.0
 DEFAULT_WIND_SPEED_M_S = 1.0
 REFRACTION_TEMP_C = 12.0
+
+#: Above this many intervals the kernels run compiled (numba, :mod:`energylib.jit`); a day of
+#: 5-min steps (the live agent's PV forecast) runs them interpreted and never loads numba.
+COMPILE_ABOVE = 2000
 
 TRANSPOSITIONS = ("perez", "haydavies", "isotropic")
 #: Cell temperature model -> its mounts (the first is the model's default).
@@ -382,7 +387,7 @@ _SPA_GRID_S = 6 * 3600.0
 _ATMOS_REFRACT = 0.5667  # SPA's refraction at sunrise/sunset [degrees], pvlib's default
 
 
-@njit(cache=True)
+@kernel
 def _topocentric(v, alpha, delta, xi, lat, lon, elev, pressure_mbar, temp_c):
     """SPA steps 3.9-3.15 (Reda & Andreas 2004, as in pvlib.spa) per instant.
 
@@ -470,7 +475,8 @@ def _spa(unixtime_s: np.ndarray, site: Site, pressure_pa: np.ndarray, temp_c: np
     v_t = spa.mean_sidereal_time(jd_t, spa.julian_century(jd_t)) + np.interp(
         unixtime_s, grid, nutation
     )
-    return _topocentric(
+    topocentric = _topocentric.compiled() if unixtime_s.size > COMPILE_ABOVE else _topocentric
+    return topocentric(
         v_t,
         np.interp(unixtime_s, grid, np.unwrap(alpha, period=360.0)),
         np.interp(unixtime_s, grid, delta),
@@ -811,7 +817,8 @@ def pvwatts_v8_dc_w(effective_irradiance, temp_cell, kwdc: float, *, exact: bool
     if exact:
         return _pvwatts_v8_module_w(g, tc) * scale
     s_axis, t_axis, table = _pvwatts_v8_module_table()
-    p, outside = _bilinear(
+    bilinear = _bilinear.compiled() if g.size > COMPILE_ABOVE else _bilinear
+    p, outside = bilinear(
         table, s_axis[1] - s_axis[0], t_axis[0], t_axis[1] - t_axis[0], np.sqrt(g), tc
     )
     if outside.any():
@@ -819,7 +826,7 @@ def pvwatts_v8_dc_w(effective_irradiance, temp_cell, kwdc: float, *, exact: bool
     return p * scale
 
 
-@njit(cache=True)
+@kernel
 def _bilinear(table, ds, t0, dt, s, t):
     """Bilinear interpolation on a regular (s from 0, t from t0) grid; flags points outside.
     Irradiance below 1 W/m2 (s < 1) gives 0, as SAM's module model does."""

@@ -200,8 +200,8 @@ class AgentSettings:
             if self.policy == "mpc"
             else (),
             f"{PREFIX}WEATHER={self.weather!r}": ("pvlib",) if self.weather == "clearsky" else (),
-            # the PV forecast runs energylib.solar (pvlib, numba)
-            f"{PREFIX}PV_KW={self.pv_kw:g}": ("pvlib", "numba") if self.pv_kw > 0 else (),
+            # the PV forecast runs energylib.solar on pvlib (a day of steps: numba stays out)
+            f"{PREFIX}PV_KW={self.pv_kw:g}": ("pvlib",) if self.pv_kw > 0 else (),
         }
         for setting, modules in needs.items():
             if lacking := extras.missing(*modules):
@@ -255,10 +255,10 @@ class AgentSettings:
     def pv_system(self):
         """The rooftop PV as an :class:`energylib.solar.PVSystem` (None: no PV).
 
-        Imports :mod:`energylib.solar` (pandas, pvlib, numba): call it only with PV."""
+        Imports :mod:`energylib.solar` (pandas, pvlib): call it only with PV."""
         if self.pv_kw <= 0:
             return None
-        # Slow (pandas, pvlib, numba), and only for an agent with PV.
+        # Slow (pandas, pvlib, scipy), and only for an agent with PV.
         from energylib.solar import PVSystem
 
         try:

@@ -464,7 +464,8 @@ class Decider:
         hit = self._pv_cache.get(key) if self.use_cache else None
         if hit is not None:
             return hit[0].copy(), hit[1]
-        # Slow (pandas, pvlib, numba), and only for an agent with PV.
+        # Slow (pandas, pvlib, scipy), and only for an agent with PV; a day of steps runs
+        # solar.py's kernels interpreted, so numba stays out.
         from energylib.solar import pv_forecast_kwh
 
         if self._pv_system is None:

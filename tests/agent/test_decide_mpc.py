@@ -262,3 +262,31 @@ def test_a_failing_pv_model_plans_without_pv_instead_of_holding(
     assert not d.stale and not d.reason.startswith("safe hold"), d.reason
     assert d.inputs["pv_source"] == "none (PV forecast failed: RuntimeError: no turbidity table)"
     assert d.forecast["plan"]["pv_kwh"] == 0.0
+
+
+def test_the_pv_forecast_loads_pvlib_but_never_numba(tmp_path):
+    """An agent with PV imports pvlib on its first decision; a day of 5-min steps runs
+    solar.py's kernels interpreted, so numba stays out of its memory."""
+    code = """
+import sys
+sys.path.insert(0, "tests")
+from agent_fakes import START, at_home, seed_history
+from energylib.agent.actuator import DryRunActuator
+from energylib.agent.config import AgentSettings
+from energylib.agent.decide import Decider
+from energylib.store import SqliteStore
+from pathlib import Path
+s = AgentSettings(state_dir=Path(sys.argv[1]), policy="forecast", site=at_home(), pv_kw=6.6)
+store = SqliteStore(s.live_db)
+seed_history(store, START, days=1)
+before = "pvlib" in sys.modules
+st = Decider(s, store, DryRunActuator(s.battery)).build_state(START)
+print(before, "pvlib" in sys.modules, "numba" in sys.modules, round(float(st.pv_kwh.sum()), 3))
+"""
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, env=os.environ,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    before, pvlib, numba, kwh = r.stdout.split()
+    assert (before, pvlib, numba) == ("False", "True", "False") and float(kwh) > 10

@@ -210,11 +210,7 @@ def test_the_index_page_states_each_answer_and_links_every_page(made_report):
     assert page.count("<a href=") >= len(made_report["studies"])
 
 
-# Pages whose every chart has an italic caption under it (00 and 06 not yet).
-CAPTIONED = {"01_backfill", "02_train_forecaster", "03_scenarios_2025", "04_community_market",
-             "05_federated"}  # fmt: skip
-
-
+# Every chart of every page has alt text and an italic caption under it.
 def test_every_chart_has_alt_text_and_a_caption_under_it(made_report):
     for study in made_report["studies"]:
         for cell in nbformat.read(study.output, as_version=4).cells:
@@ -227,10 +223,9 @@ def test_every_chart_has_alt_text_and_a_caption_under_it(made_report):
                 assert label and label.group(1) != "Chart", (
                     f"{study.name}: a chart without alt text"
                 )
-                if study.notebook.stem in CAPTIONED:
-                    # the next output that is not a chart (charts shown together share one)
-                    after = next((d for d in outputs[i + 1 :] if "image/svg+xml" not in d), {})
-                    caption = "".join(after.get("text/markdown", ""))
-                    assert caption.startswith("*") and caption.rstrip().endswith("*"), (
-                        f"{study.name}: a chart ({label.group(1)[:60]}) without a caption under it"
-                    )
+                # the next output that is not a chart (charts shown together share one)
+                after = next((d for d in outputs[i + 1 :] if "image/svg+xml" not in d), {})
+                caption = "".join(after.get("text/markdown", ""))
+                assert caption.startswith("*") and caption.rstrip().endswith("*"), (
+                    f"{study.name}: a chart ({label.group(1)[:60]}) without a caption under it"
+                )

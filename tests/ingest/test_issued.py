@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 from amber_fake import interval
 from werkzeug import Response
@@ -206,3 +207,57 @@ def test_no_stored_forecasts_says_what_fills_them(tmp_path):
         supplier_forecast(SqliteStore(tmp_path / "empty.sqlite"), T0, 4, 30, site=SITE)
     with pytest.raises(ValueError, match="multiple of 5 min"):
         supplier_forecast(SqliteStore(tmp_path / "empty.sqlite"), T0, 4, 7, site=SITE)
+
+
+def _supplier_study(store, tmp_path, forecast: str):
+    """The shipped params on 12 h from ``T0`` (arrays): one battery, no PV, no EV, and the
+    policy comparison's MPC planning with ``forecast``."""
+    from test_study import small_raw
+
+    from energylib.scenario import ScenarioYear
+    from energylib.simulate.weather import generate_weather
+    from energylib.site import SITES
+    from energylib.study import params_from_dict, run_study
+
+    raw = small_raw(tmp_path)
+    raw["ev"] = None
+    raw["scenarios"] = [raw["scenarios"][1]]  # Solar 6.6 kW + Powerwall 3
+    raw["policy_comparison"] = {
+        "pv_kw": 0.0, "battery": "Tesla Powerwall 3", "optimum": False,
+        "policies": ["self_consumption", "mpc"],
+        "mpc": {"forecast": forecast, "supplier_site": SITE, "horizon_hours": 6.0},
+    }  # fmt: skip
+    n = 24
+    starts = np.array([T0.replace(tzinfo=None) + timedelta(minutes=30 * k) for k in range(n)])
+    general = np.array([actual_c(T0 + timedelta(minutes=30 * k)) / 100 for k in range(n)])
+    site = SITES["nem"]
+    w = generate_weather(site, starts[0], starts[-1] + timedelta(minutes=30), 30, 1)
+    year = ScenarioYear.from_arrays(
+        starts.astype("datetime64[us]"), np.full(n, 0.4), site, 30,
+        general_per_kwh=general, feed_in_per_kwh=-0.5 * general,
+        weather=w[["ghi", "dni", "dhi", "temp_air", "wind_speed"]],
+    )  # fmt: skip
+    result = run_study(params_from_dict(raw), store, year=year)
+    return result.policies.filter(pl.col("policy").str.starts_with("MPC")).row(0, named=True)
+
+
+@pytest.mark.parametrize("error", [0.0, 4.0])
+def test_a_study_plans_mpc_with_the_supplier_forecasts_as_issued(tmp_path, httpserver, error):
+    """``policy_comparison.mpc.forecast: supplier`` in a study's params: forecasts issued
+    right (error 0) make MPC's bill that of MPC on perfect prices; issued wrong, it differs."""
+    store = SqliteStore(tmp_path / "live.sqlite")
+    collect(store, httpserver, [T0 + timedelta(minutes=m) for m in range(0, 12 * 60, 30)], error)
+    supplier = _supplier_study(store, tmp_path, "supplier")
+    perfect = _supplier_study(store, tmp_path, "perfect")
+    assert supplier["policy"].startswith("MPC (supplier")
+    if error == 0.0:
+        assert supplier["bill_amount"] == pytest.approx(perfect["bill_amount"], abs=1e-9)
+    else:
+        assert supplier["bill_amount"] > perfect["bill_amount"] + 1e-6
+
+
+def test_a_study_with_supplier_forecasts_but_none_stored_says_what_fills_them(tmp_path):
+    from energylib.study import StudyError
+
+    with pytest.raises(StudyError, match="policy_comparison.mpc.forecast: supplier.*live agent"):
+        _supplier_study(SqliteStore(tmp_path / "empty.sqlite"), tmp_path, "supplier")

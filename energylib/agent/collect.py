@@ -304,13 +304,15 @@ def amber_price_history_fetcher(
         nem_today = nem_date(now)
         back = days if filled else max(days, backfill_days)
         per = back + 1 if filled else BACKFILL_REQUEST_DAYS  # NEM days per request
-        frames: Frames = []
+        parts: dict[FrameMeta, list[pl.DataFrame]] = {}
         for ago in range(back, -1, -per):
             first = nem_today - timedelta(days=ago)
             last = min(first + timedelta(days=per - 1), nem_today)
-            frames += get_amber_prices(first, last, resolution=5, client=client)
+            for frame, meta in get_amber_prices(first, last, resolution=5, client=client):
+                parts.setdefault(meta, []).append(frame)
         filled = True
-        return frames
+        # one frame per series, so the store writes it in one transaction as before
+        return [(pl.concat(frames, how="diagonal_relaxed"), meta) for meta, frames in parts.items()]
 
     return fetch
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -84,11 +84,16 @@ def ensure_state_table(con: psycopg.Connection, schema: str = DEFAULT_SCHEMA) ->
     """Create the watermark table if absent."""
     with con.transaction():
         ensure_schema(con, schema)
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_state_table(schema)} (target text PRIMARY KEY, "
-            "synced_until timestamptz, readings bigint NOT NULL DEFAULT 0, last_error text, "
-            "updated_at timestamptz NOT NULL DEFAULT now())"
-        )
+        con.execute(state_table_ddl(schema))
+
+
+def state_table_ddl(schema: str = DEFAULT_SCHEMA) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of the watermark table."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {_state_table(schema)} (target text PRIMARY KEY, "
+        "synced_until timestamptz, readings bigint NOT NULL DEFAULT 0, last_error text, "
+        "updated_at timestamptz NOT NULL DEFAULT now())"
+    )
 
 
 def read_state(con: psycopg.Connection, target: str, schema: str = DEFAULT_SCHEMA) -> dict:
@@ -248,8 +253,8 @@ class InfluxSyncReport:
         )
 
 
-def _first_reading_ns(client: InfluxWriter) -> int | None:
-    return first_time_ns(client, "solar", "generation_kw")
+def _first_reading_ns(client: InfluxWriter, since_ns: int = 0) -> int | None:
+    return first_time_ns(client, "solar", "generation_kw", since_ns)
 
 
 def sync_influx_to_postgres(
@@ -305,38 +310,27 @@ def sync_influx_to_postgres(
     target = target_name(client)
     report = InfluxSyncReport(source=target, url=redact_url(url))
     dialect = PostgresDialect(url, schema)
-    step_ns = interval_minutes * 60 * 10**9
     con = connect(url, retries=retries, wait_s=retry_wait_s)
     try:
         state = read_state(con, target, schema)
         try:
-            if since is not None:
-                start_ns = int(since.timestamp() * 1e9)
-            elif state["synced_until"] is not None:
-                start_ns = int(state["synced_until"].timestamp() * 1e9)
-            else:
-                start_ns = _first_reading_ns(client)
-            stop_ns = int((until or datetime.now(UTC)).timestamp() * 1e9)
+            windows = plan_windows(
+                client, state["synced_until"], interval_minutes, batch_intervals, since, until
+            )
         except InfluxWriteError as exc:
             _record_error(con, target, schema, str(exc))
             raise
         report.synced_until = state["synced_until"]
-        if start_ns is None:
-            return report
-        start_ns -= start_ns % step_ns
-        stop_ns -= stop_ns % step_ns
-        window_ns = batch_intervals * step_ns
-        windows = max(0, -(-(stop_ns - start_ns) // window_ns))
-        bar = tqdm(total=windows, desc="sync InfluxDB to Postgres", disable=not progress)
-        lo = start_ns
-        while lo < stop_ns:
-            hi = min(lo + window_ns, stop_ns)
+        bar = tqdm(total=len(windows), desc="sync InfluxDB to Postgres", disable=not progress)
+        passing = iter_windows(client, windows)
+        while True:
             try:
-                tables = [read_measurement(client, m, lo, hi) for m in MEASUREMENTS]
+                _, hi, readings, passed = next(passing, (None, None, None, 0))
             except InfluxWriteError as exc:
                 _record_error(con, target, schema, str(exc))
                 raise
-            readings = _join(tables)
+            if hi is None:
+                break
             frames = readings_to_frames(readings, interval_minutes, timezone)
             attempt = 0
             while True:
@@ -363,16 +357,76 @@ def sync_influx_to_postgres(
             report.inserted += counts[0]
             report.updated += counts[1]
             report.synced_until = datetime.fromtimestamp(hi / 1e9, UTC)
-            bar.update()
+            bar.update(passed)
             if on_window is not None:
                 on_window(report.synced_until)
-            lo = hi
         bar.close()
     finally:
         with contextlib.suppress(Exception):
             con.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def plan_windows(
+    client: InfluxWriter,
+    synced_until: datetime | None,
+    interval_minutes: int,
+    batch_intervals: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[int, int]]:
+    """The windows ``[lo, hi)`` [ns since the epoch] a sync reads, each ``batch_intervals``
+    intervals long and aligned to them: from ``since``, else the watermark ``synced_until``,
+    else the first reading; up to ``until`` (default: the start of the current interval)."""
+    step_ns = interval_minutes * 60 * 10**9
+    if since is not None:
+        start_ns = int(since.timestamp() * 1e9)
+    elif synced_until is not None:
+        start_ns = int(synced_until.timestamp() * 1e9)
+    else:
+        start_ns = _first_reading_ns(client)
+    if start_ns is None:
+        return []
+    stop_ns = int((until or datetime.now(UTC)).timestamp() * 1e9)
+    start_ns -= start_ns % step_ns
+    stop_ns -= stop_ns % step_ns
+    window_ns = batch_intervals * step_ns
+    return [(lo, min(lo + window_ns, stop_ns)) for lo in range(start_ns, stop_ns, window_ns)]
+
+
+def iter_windows(
+    client: InfluxWriter, windows: list[tuple[int, int]]
+) -> Iterator[tuple[int, int, pl.DataFrame, int]]:
+    """``(lo, hi, readings, windows_passed)`` of each window of ``windows`` that holds
+    readings.  A stretch of windows without any is passed over with one query for the next
+    reading (a gateway that was off for a month costs no month of requests); a final
+    stretch without any is yielded once, empty, up to the last window's end, so the
+    watermark moves there."""
+    i = 0
+    while i < len(windows):
+        lo, hi = windows[i]
+        readings = read_window(client, lo, hi)
+        if readings.height:
+            yield lo, hi, readings, 1
+            i += 1
+            continue
+        stop = windows[-1][1]
+        nxt = _first_reading_ns(client, hi)
+        if nxt is None or nxt >= stop:
+            yield lo, stop, readings, len(windows) - i
+            return
+        j = i + 1
+        while windows[j][1] <= nxt:
+            j += 1
+        yield lo, windows[j][0], readings, j - i
+        i = j
+
+
+def read_window(client: InfluxWriter, lo: int, hi: int) -> pl.DataFrame:
+    """Every reading in ``[lo, hi)`` [ns]: one row per device and time, all measurements'
+    fields as columns."""
+    return _join([read_measurement(client, m, lo, hi) for m in MEASUREMENTS])
 
 
 def _join(tables: list[pl.DataFrame]) -> pl.DataFrame:

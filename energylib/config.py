@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     sync_interval_seconds: int = Field(60, alias="SYNC_INTERVAL_SECONDS", ge=1)
     fe_site_id: str | None = Field(None, alias="FE_SITE_ID")
     fe_lookback_days: int = Field(30, alias="FE_LOOKBACK_DAYS", ge=1)
+    fe_batch_size: int = Field(1000, alias="FE_BATCH_SIZE", ge=1)
     fe_rolling_window_days: int = Field(7, alias="FE_ROLLING_WINDOW_DAYS", ge=1)
     forecast_model_dir: Path | None = Field(None, alias="FORECAST_MODEL_DIR")
     forecast_test_size: float = Field(0.2, alias="FORECAST_TEST_SIZE", gt=0, lt=1)

@@ -78,6 +78,7 @@ EVERY_VARIABLE = {
     "SYNC_INTERVAL_SECONDS": ("30", "sync_interval_seconds", 30),
     "FE_SITE_ID": ("home", "fe_site_id", "home"),
     "FE_LOOKBACK_DAYS": ("14", "fe_lookback_days", 14),
+    "FE_BATCH_SIZE": ("250", "fe_batch_size", 250),
     "FE_ROLLING_WINDOW_DAYS": ("3", "fe_rolling_window_days", 3),
     "FORECAST_MODEL_DIR": ("/tmp/fm", "forecast_model_dir", Path("/tmp/fm")),
     "FORECAST_TEST_SIZE": ("0.25", "forecast_test_size", 0.25),

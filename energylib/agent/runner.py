@@ -141,7 +141,7 @@ class Agent:
         self.last_decision = decision
         self.decisions_made += 1
         if self.delivery is not None:
-            self.delivery.check(decision.model_version)
+            self.delivery.check(decision.model_version, now=now)
         return decision
 
     def housekeep(self, now: datetime) -> None:
@@ -334,7 +334,9 @@ def build_agent(
         from energylib.agent.model_delivery import ModelDelivery
 
         cloud = DecisionSync(settings.decisions_db, url, settings.site.name)
-        delivery = ModelDelivery(url, models, name=settings.model_name)
+        delivery = ModelDelivery(
+            url, models, name=settings.model_name, decisions_db=settings.decisions_db
+        )
     agent = Agent(
         settings,
         clock,

@@ -3,7 +3,9 @@
 The SQLite decision log on the Pi stays the record the agent writes first (a decision is
 never held up by the network); this job copies what it has not copied yet into
 ``energylib.agent_decisions`` (one row per site and decision slot) whenever
-``SUPABASE_DB_URL`` is set, every ``ENERGY_AGENT_CLOUD_SYNC_EVERY_S`` seconds.
+``SUPABASE_DB_URL`` is set, every ``ENERGY_AGENT_CLOUD_SYNC_EVERY_S`` seconds; with only
+``SUPABASE_URL`` and ``SUPABASE_KEY``, :class:`RestDecisionSync` does the same over
+Supabase's REST API.
 
 Durability, as the store sync: each batch of rows and the watermark (the last local row
 id copied, in ``energylib.agent_decision_sync``) commit in one transaction with
@@ -16,6 +18,7 @@ down costs nothing but a logged error and a growing ``pending`` count in the sta
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +37,7 @@ from energylib.store.postgres import (
     redact_url,
     scrub,
 )
+from energylib.store.supabase import SupabaseError, SupabaseRest, iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +50,36 @@ def _table(schema: str, name: str) -> str:
     return f"{sql.identifier(schema)}.{sql.identifier(name)}"
 
 
+def table_ddl(schema: str = DEFAULT_SCHEMA) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` of the decisions table and the watermark table."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {_table(schema, TABLE)} (site text NOT NULL, "
+        "decided_at timestamptz NOT NULL, local_id bigint NOT NULL, action text NOT NULL, "
+        "battery_kw double precision NOT NULL, ev_kw double precision NOT NULL, "
+        "reason text NOT NULL, price_per_kwh double precision, data_age_s double precision, "
+        "stale boolean NOT NULL, model_version text NOT NULL, latency_ms double precision "
+        "NOT NULL, inputs jsonb NOT NULL, forecast jsonb NOT NULL, "
+        "PRIMARY KEY (site, decided_at))",
+        f"CREATE TABLE IF NOT EXISTS {_table(schema, STATE_TABLE)} (site text PRIMARY KEY, "
+        "last_id bigint NOT NULL, synced_at timestamptz NOT NULL DEFAULT now())",
+    ]
+
+
 def ensure_tables(con: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> None:
     """Create the decisions table and the watermark table if absent."""
     with con.transaction():
         ensure_schema(con, schema)
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_table(schema, TABLE)} (site text NOT NULL, "
-            "decided_at timestamptz NOT NULL, local_id bigint NOT NULL, action text NOT NULL, "
-            "battery_kw double precision NOT NULL, ev_kw double precision NOT NULL, "
-            "reason text NOT NULL, price_per_kwh double precision, data_age_s double precision, "
-            "stale boolean NOT NULL, model_version text NOT NULL, latency_ms double precision "
-            "NOT NULL, inputs jsonb NOT NULL, forecast jsonb NOT NULL, "
-            "PRIMARY KEY (site, decided_at))"
-        )
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_table(schema, STATE_TABLE)} (site text PRIMARY KEY, "
-            "last_id bigint NOT NULL, synced_at timestamptz NOT NULL DEFAULT now())"
-        )
+        for statement in table_ddl(schema):
+            con.execute(statement)
+
+
+def _values(row: tuple) -> dict[str, Any]:
+    """A local row (id first) as the copy's columns: the time as a UTC datetime, ``stale``
+    as a boolean."""
+    values = dict(zip(COLUMNS, row[1:], strict=True))
+    values["decided_at"] = from_epoch_us(values["decided_at"])
+    values["stale"] = bool(values["stale"])
+    return values
 
 
 class DecisionSync:
@@ -194,9 +211,7 @@ class DecisionSync:
         )
         args = []
         for r in rows:
-            values = dict(zip(COLUMNS, r[1:], strict=True))
-            values["decided_at"] = from_epoch_us(values["decided_at"])
-            values["stale"] = bool(values["stale"])
+            values = _values(r)
             args.append((self.site, int(r[0]), *(values[c] for c in COLUMNS)))
         with con.transaction():
             with con.cursor() as cur:
@@ -234,3 +249,75 @@ class DecisionSync:
             "last_synced_at": self.last_synced_at.isoformat() if self.last_synced_at else None,
             "last_error": self.last_error,
         }
+
+
+class RestDecisionSync(DecisionSync):
+    """The same copy over Supabase's REST API (``SUPABASE_URL``, ``SUPABASE_KEY``), for an
+    agent that has no Postgres URL: the same tables (created once with the SQL of
+    ``energy sync --supabase-schema``).
+
+    Per batch, the rows are upserted (``on_conflict=site,decided_at``), then the watermark
+    row; a request that fails leaves the watermark at the last batch Supabase confirmed,
+    and the next run re-sends at most that one batch (an upsert: nothing doubles).
+
+    Parameters
+    ----------
+    decisions_db : path
+        The agent's ``decisions.sqlite``.
+    rest : SupabaseRest
+        The project (its key is never logged).
+    site : str
+        The agent's site id.
+    batch_rows : int
+        Rows per request.
+    """
+
+    def __init__(
+        self, decisions_db: str | Path, rest: SupabaseRest, site: str, *, batch_rows: int = 500
+    ):
+        super().__init__(decisions_db, "", site, schema=rest.schema, batch_rows=batch_rows)
+        self.rest = rest
+        self.where = f"{rest.url}/rest/v1 ({rest.schema})"
+
+    def __repr__(self) -> str:
+        return f"RestDecisionSync({self.where!r}, site={self.site!r})"
+
+    def sync(self) -> int:
+        """Copy every row not yet in Supabase; returns how many were copied.
+
+        Raises
+        ------
+        PostgresSyncError
+            Supabase refused a request or could not be reached; what it confirmed stays.
+        """
+        copied = 0
+        try:
+            found = self.rest.select(STATE_TABLE, ("last_id",), site=self.site)
+            last = int(found[0]["last_id"]) if found else 0
+            self.last_id = last
+            while rows := self._local_rows(last):
+                out = []
+                for r in rows:
+                    v = _values(r)
+                    v |= {
+                        "decided_at": iso_utc(v["decided_at"]),
+                        "inputs": json.loads(v["inputs"]),
+                        "forecast": json.loads(v["forecast"]),
+                    }
+                    out.append({"site": self.site, "local_id": int(r[0]), **v})
+                self.rest.upsert(TABLE, out, on_conflict=("site", "decided_at"))
+                last = int(rows[-1][0])
+                self.rest.upsert(
+                    STATE_TABLE,
+                    [{"site": self.site, "last_id": last, "synced_at": iso_utc(datetime.now(UTC))}],
+                    on_conflict=("site",),
+                )
+                self.last_id = last
+                copied += len(rows)
+        except SupabaseError as exc:
+            raise PostgresSyncError(
+                f"{exc}; {copied} decision(s) copied, the rest on the next run"
+            ) from None
+        self.synced += copied
+        self.last_synced_at = datetime.now(UTC)
+        return copied

@@ -326,8 +326,20 @@ def build_agent(
     decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
     act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
-    url = central_url or secret(load_settings().supabase_db_url)
+    base = load_settings()
+    url = central_url or secret(base.supabase_db_url)
     cloud = delivery = None
+    if not url and base.supabase_url and secret(base.supabase_key):
+        # Supabase over its REST API: the decision log's copy (model delivery needs Postgres).
+        from energylib.agent.decision_sync import RestDecisionSync
+        from energylib.ingest.http import RetryPolicy
+        from energylib.store.supabase import SupabaseRest
+
+        policy = RetryPolicy(max_retries=1, backoff_base_s=0.5, jitter_s=0.2, timeout_s=5.0)
+        rest = SupabaseRest(
+            base.supabase_url, secret(base.supabase_key), base.supabase_schema, policy
+        )
+        cloud = RestDecisionSync(settings.decisions_db, rest, settings.site.name)
     if url:
         # Optional: psycopg (the [pg] extra) loads only where a central store is configured.
         from energylib.agent.decision_sync import DecisionSync

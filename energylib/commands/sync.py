@@ -148,7 +148,7 @@ def _sync_once(args, settings, url, status_path: Path) -> int:
     try:
         if isinstance(url, SupabaseRest):
             from energylib.commands.simulate import influx_writer
-            from energylib.store.supabase import sync_influx_to_supabase
+            from energylib.store.influx_sync import sync_influx_to_supabase
 
             if args.source != "influxdb":
                 raise ValueError(
@@ -286,8 +286,8 @@ def _rest_status(args, rest) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.commands.simulate import influx_writer
     from energylib.simulate.influx import InfluxWriteError
-    from energylib.store.influx_sync import pending_readings, target_name
-    from energylib.store.supabase import SupabaseError, read_rest_state
+    from energylib.store.influx_sync import pending_readings, read_rest_state, target_name
+    from energylib.store.supabase import SupabaseError
 
     if args.source != "influxdb":
         print("  over Supabase's REST API only --source influxdb syncs")
@@ -339,9 +339,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
         if args.supabase_schema:
-            from energylib.store.supabase import schema_sql
+            from energylib.agent.decision_sync import table_ddl
+            from energylib.store.influx_sync import schema_sql
 
-            print(schema_sql(settings.supabase_schema), end="")
+            schema = settings.supabase_schema
+            print(schema_sql(schema, table_ddl(schema)), end="")
             return 0
         url = _destination(args, settings)
     except (PostgresSyncError, ValueError) as err:

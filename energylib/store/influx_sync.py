@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,6 +41,7 @@ import polars as pl
 import psycopg
 from tqdm.auto import tqdm
 
+from energylib.ingest.http import RetryPolicy
 from energylib.schema import TIME, FrameMeta
 from energylib.simulate.influx import (
     BLOCKS,
@@ -63,6 +64,7 @@ from energylib.store.postgres import (
     scrub,
 )
 from energylib.store.protocol import with_series_columns
+from energylib.store.supabase import SupabaseError, SupabaseRest, from_iso, iso_utc
 
 SOURCE = "gateway"
 STATE_TABLE = "influx_sync_state"
@@ -487,3 +489,206 @@ def pending_readings(client: InfluxWriter, since: datetime | None) -> int:
     return count_since(
         client, "solar", "generation_kw", int(since.timestamp() * 1e9) if since else 0
     )
+
+
+# --------------------------------------------------------------------------- Supabase's REST API
+class _Recorder:
+    """Takes the statements :func:`energylib.store.sql.ensure_table` would run."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def execute(self, statement: str, args: tuple = ()) -> None:
+        self.statements.append(statement)
+
+
+class _NewTables(PostgresDialect):
+    """Postgres, with every table still to create."""
+
+    def columns(self, con, kind: str, wanted: list[str] | None = None) -> dict[str, str]:
+        return {}
+
+
+def _gateway_frames() -> list[tuple[pl.DataFrame, FrameMeta]]:
+    # Imported here: the simulator is only needed to describe the tables (slow import).
+    from energylib.simulate.gateway import Gateway
+
+    points = list(
+        Gateway({"interval_seconds": 300, "seed": 1}).points(
+            "2025-01-01T00:00Z", "2025-01-01T00:10Z"
+        )
+    )
+    rows = []
+    for p in points:
+        flat = {
+            "time": datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")),
+            "device_id": p["device_id"],
+        }
+        for block in ("solar", "battery", "home_load", "grid_price"):
+            flat.update(p[block])
+        flat["net_grid_flow_kw"] = p["net_grid_flow_kw"]
+        rows.append(flat)
+    readings = pl.DataFrame(rows).with_columns(pl.col("time").dt.cast_time_unit("ns"))
+    return readings_to_frames(readings)
+
+
+def schema_sql(schema: str = "energylib", extra: Sequence[str] = ()) -> str:
+    """The SQL that creates the tables the REST sync writes (run once in Supabase's SQL
+    editor): the gateway's kinds, the watermark table, the ``extra`` statements (the
+    agent's decision tables), the API role's rights, and the schema reloaded by PostgREST."""
+    rec = _Recorder()
+    dialect = _NewTables("", schema)
+    seen: set[str] = set()
+    for frame, meta in _gateway_frames():
+        if meta.kind in seen:
+            continue
+        seen.add(meta.kind)
+        sql.ensure_table(rec, dialect, meta.kind, with_series_columns(frame, meta))
+    q = sql.identifier(schema)
+    lines = [
+        f"-- energylib: the tables `energy sync` writes over Supabase's REST API ({schema})",
+        f"CREATE SCHEMA IF NOT EXISTS {q};",
+        *(s.replace(" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS ") + ";" for s in rec.statements),
+        state_table_ddl(schema) + ";",
+        *(f"{statement};" for statement in extra),
+        f"GRANT USAGE ON SCHEMA {q} TO service_role;",
+        f"GRANT ALL ON ALL TABLES IN SCHEMA {q} TO service_role;",
+        "NOTIFY pgrst, 'reload schema';",
+        f"-- then expose {schema} to the REST API: Project Settings > API > Exposed schemas",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- rows
+def frame_rows(frame: pl.DataFrame, meta: FrameMeta) -> list[dict]:
+    """A canonical frame as PostgREST rows: the key and series columns, the values, times
+    as ISO 8601 UTC, NaN as null."""
+    rows = with_series_columns(frame, meta)
+    rows = rows.with_columns(
+        pl.col(TIME).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        *(pl.col(c).fill_nan(None) for c, t in rows.schema.items() if t.is_float()),
+    )
+    return rows.to_dicts()
+
+
+def read_rest_state(rest: SupabaseRest, target: str) -> dict:
+    """The watermark row of ``target`` (``synced_until``, ``readings``, ``last_error``,
+    ``updated_at``), read over REST; all None where there is none."""
+    keys = ("synced_until", "readings", "last_error", "updated_at")
+    found = rest.select(STATE_TABLE, keys, target=target)
+    if not found:
+        return dict.fromkeys(keys)
+    row = dict(found[0])
+    for k in ("synced_until", "updated_at"):
+        row[k] = from_iso(row.get(k))
+    return row
+
+
+def sync_influx_to_supabase(
+    client: InfluxWriter,
+    rest: SupabaseRest,
+    *,
+    interval_minutes: int = 5,
+    batch_intervals: int = 5000,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    timezone: str = "UTC",
+    progress: bool = True,
+    on_window: Callable[[datetime], None] | None = None,
+) -> InfluxSyncReport:
+    """Sync the gateway's readings from InfluxDB into Supabase over its REST API.
+
+    The windows, frames and watermark are those of
+    :func:`energylib.store.influx_sync.sync_influx_to_postgres`; per window, each kind's
+    rows are one upsert request, then the watermark row is upserted.
+
+    Parameters
+    ----------
+    client : InfluxWriter
+        The InfluxDB server and bucket (v2) or database (v1) the gateway writes to.
+    rest : SupabaseRest
+        The Supabase project (see :func:`resolve_rest`).
+    interval_minutes : int
+        Interval of the stored frames [min] (1, 5, 15, 30 or 60).
+    batch_intervals : int
+        Intervals per window (``SYNC_BATCH_SIZE``): one upsert request per kind and window.
+    since, until : datetime, optional
+        Start here instead of at the watermark; stop here instead of at the current interval.
+    on_window : callable, optional
+        Called with the new watermark after each confirmed window.
+
+    Raises
+    ------
+    SupabaseError
+        Supabase refused a request, or stayed unreachable through the retries: the windows
+        confirmed before stay, with the watermark at the last one; a re-run resumes there.
+    InfluxWriteError
+        InfluxDB refused or could not be reached.
+    """
+    if interval_minutes not in (1, 5, 15, 30, 60):
+        raise ValueError(f"interval_minutes must be 1, 5, 15, 30 or 60, got {interval_minutes}")
+    if batch_intervals < 1:
+        raise ValueError(f"SYNC_BATCH_SIZE must be >= 1 interval, got {batch_intervals}")
+    started = time.perf_counter()
+    target = target_name(client)
+    report = InfluxSyncReport(source=target, url=f"{rest.url}/rest/v1 ({rest.schema})")
+    state = read_rest_state(rest, target)
+    readings_total = int(state["readings"] or 0)
+    report.synced_until = state["synced_until"]
+    try:
+        windows = plan_windows(
+            client, state["synced_until"], interval_minutes, batch_intervals, since, until
+        )
+        bar = tqdm(total=len(windows), desc="sync InfluxDB to Supabase", disable=not progress)
+        for _, hi, readings, passed in iter_windows(client, windows):
+            frames = readings_to_frames(readings, interval_minutes, timezone)
+            by_kind: dict[str, list[dict]] = {}
+            for frame, meta in frames:
+                by_kind.setdefault(meta.kind, []).extend(frame_rows(frame, meta))
+            for kind, rows in by_kind.items():
+                rest.upsert(kind, rows)
+                report.rows += len(rows)
+            readings_total += readings.height
+            until_t = datetime.fromtimestamp(hi / 1e9, UTC)
+            rest.upsert(
+                STATE_TABLE,
+                [
+                    {
+                        "target": target,
+                        "synced_until": iso_utc(until_t),
+                        "readings": readings_total,
+                        "last_error": None,
+                        "updated_at": iso_utc(datetime.now(UTC)),
+                    }
+                ],
+                on_conflict=("target",),
+            )
+            report.windows += 1
+            report.readings += readings.height
+            report.synced_until = until_t
+            bar.update(passed)
+            if on_window is not None:
+                on_window(until_t)
+        bar.close()
+    except (SupabaseError, InfluxWriteError) as exc:
+        _record_rest_error(rest, target, str(exc))
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _record_rest_error(rest: SupabaseRest, target: str, message: str) -> None:
+    """Keep the error in the watermark row (best effort: Supabase may be what failed)."""
+    once = SupabaseRest(rest.url, rest.key, rest.schema, RetryPolicy(max_retries=0), rest.session)
+    with contextlib.suppress(SupabaseError):
+        once.upsert(
+            STATE_TABLE,
+            [
+                {
+                    "target": target,
+                    "last_error": message[:1000],
+                    "updated_at": iso_utc(datetime.now(UTC)),
+                }
+            ],
+            on_conflict=("target",),
+        )

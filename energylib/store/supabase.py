@@ -7,13 +7,14 @@ twice, as ``apikey`` (Supabase's gateway) and ``Authorization: Bearer`` (PostgRE
 role).  Rows are upserted with ``POST`` + ``Prefer: resolution=merge-duplicates`` and
 ``?on_conflict=<key columns>``, so a batch sent twice changes nothing the second time.
 
-Tables are the ones the direct Postgres path (``SUPABASE_DB_URL``) writes: one per kind
-in the schema ``SUPABASE_SCHEMA`` (``energylib``, chosen per request with the
-``Content-Profile`` / ``Accept-Profile`` headers), keyed on ``(source, site, channel,
-interval_minutes, interval_start)``, and the watermark table ``influx_sync_state``.  The
-REST API cannot create tables: :func:`schema_sql` prints the SQL to run once in
-Supabase's SQL editor (``energy sync --supabase-schema``), which also exposes the schema
-to the API.  Either path can then continue the other's sync.
+Tables are the ones the direct Postgres path (``SUPABASE_DB_URL``) writes, in the schema
+``SUPABASE_SCHEMA`` (``energylib``, chosen per request with the ``Content-Profile`` /
+``Accept-Profile`` headers): the gateway's kinds and watermark
+(:func:`energylib.store.influx_sync.sync_influx_to_supabase`) and the agent's decisions
+(:class:`energylib.agent.decision_sync.RestDecisionSync`).  The REST API cannot create
+tables: :func:`energylib.store.influx_sync.schema_sql` prints the SQL to run once in
+Supabase's SQL editor (``energy sync --supabase-schema``).  Either path can then continue
+the other's sync.
 
 Durability over REST: a window's rows are sent first, then its watermark row; a request
 that fails (after retries of 5xx, 429 and lost connections) stops the sync before the
@@ -26,34 +27,18 @@ Errors are PostgREST's JSON (``{code, message, details, hint}``), raised as
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import polars as pl
 import requests
-from tqdm.auto import tqdm
 
 from energylib.config import load_settings, secret
 from energylib.ingest.http import RetryPolicy, make_session
-from energylib.schema import TIME, FrameMeta
-from energylib.simulate.influx import InfluxWriteError, InfluxWriter
 from energylib.store import sql
-from energylib.store.influx_sync import (
-    STATE_TABLE,
-    InfluxSyncReport,
-    iter_windows,
-    plan_windows,
-    readings_to_frames,
-    state_table_ddl,
-    target_name,
-)
-from energylib.store.postgres import PostgresDialect
-from energylib.store.protocol import KEY, with_series_columns
+from energylib.store.protocol import KEY
 
 #: The key of every kind's table: the ``on_conflict`` of an upsert.
 ON_CONFLICT = tuple(KEY)
@@ -259,208 +244,11 @@ def resolve_rest(
     return SupabaseRest(url, key, schema or settings.supabase_schema)
 
 
-# --------------------------------------------------------------------------- schema
-class _Recorder:
-    """Takes the statements :func:`energylib.store.sql.ensure_table` would run."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def execute(self, statement: str, args: tuple = ()) -> None:
-        self.statements.append(statement)
-
-
-class _NewTables(PostgresDialect):
-    """Postgres, with every table still to create."""
-
-    def columns(self, con, kind: str, wanted: list[str] | None = None) -> dict[str, str]:
-        return {}
-
-
-def _gateway_frames() -> list[tuple[pl.DataFrame, FrameMeta]]:
-    # Imported here: the simulator is only needed to describe the tables (slow import).
-    from energylib.simulate.gateway import Gateway
-
-    points = list(
-        Gateway({"interval_seconds": 300, "seed": 1}).points(
-            "2025-01-01T00:00Z", "2025-01-01T00:10Z"
-        )
-    )
-    rows = []
-    for p in points:
-        flat = {
-            "time": datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")),
-            "device_id": p["device_id"],
-        }
-        for block in ("solar", "battery", "home_load", "grid_price"):
-            flat.update(p[block])
-        flat["net_grid_flow_kw"] = p["net_grid_flow_kw"]
-        rows.append(flat)
-    readings = pl.DataFrame(rows).with_columns(pl.col("time").dt.cast_time_unit("ns"))
-    return readings_to_frames(readings)
-
-
-def schema_sql(schema: str = "energylib") -> str:
-    """The SQL that creates the tables the REST sync writes (run once in Supabase's SQL
-    editor): the gateway's kinds, the watermark table, the API role's rights, and the
-    schema exposed to PostgREST."""
-    rec = _Recorder()
-    dialect = _NewTables("", schema)
-    seen: set[str] = set()
-    for frame, meta in _gateway_frames():
-        if meta.kind in seen:
-            continue
-        seen.add(meta.kind)
-        sql.ensure_table(rec, dialect, meta.kind, with_series_columns(frame, meta))
-    q = sql.identifier(schema)
-    lines = [
-        f"-- energylib: the tables `energy sync` writes over Supabase's REST API ({schema})",
-        f"CREATE SCHEMA IF NOT EXISTS {q};",
-        *(s.replace(" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS ") + ";" for s in rec.statements),
-        state_table_ddl(schema) + ";",
-        f"GRANT USAGE ON SCHEMA {q} TO service_role;",
-        f"GRANT ALL ON ALL TABLES IN SCHEMA {q} TO service_role;",
-        "NOTIFY pgrst, 'reload schema';",
-        f"-- then expose {schema} to the REST API: Project Settings > API > Exposed schemas",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- rows
-def frame_rows(frame: pl.DataFrame, meta: FrameMeta) -> list[dict]:
-    """A canonical frame as PostgREST rows: the key and series columns, the values, times
-    as ISO 8601 UTC, NaN as null."""
-    rows = with_series_columns(frame, meta)
-    rows = rows.with_columns(
-        pl.col(TIME).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
-        *(pl.col(c).fill_nan(None) for c, t in rows.schema.items() if t.is_float()),
-    )
-    return rows.to_dicts()
-
-
-def _iso(t: datetime) -> str:
+def iso_utc(t: datetime) -> str:
+    """An instant as PostgREST takes it: ISO 8601 in UTC with ``Z``."""
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def read_rest_state(rest: SupabaseRest, target: str) -> dict:
-    """The watermark row of ``target`` (``synced_until``, ``readings``, ``last_error``,
-    ``updated_at``), read over REST; all None where there is none."""
-    keys = ("synced_until", "readings", "last_error", "updated_at")
-    found = rest.select(STATE_TABLE, keys, target=target)
-    if not found:
-        return dict.fromkeys(keys)
-    row = dict(found[0])
-    for k in ("synced_until", "updated_at"):
-        if row.get(k):
-            row[k] = datetime.fromisoformat(row[k].replace("Z", "+00:00")).astimezone(UTC)
-    return row
-
-
-def sync_influx_to_supabase(
-    client: InfluxWriter,
-    rest: SupabaseRest,
-    *,
-    interval_minutes: int = 5,
-    batch_intervals: int = 5000,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    timezone: str = "UTC",
-    progress: bool = True,
-    on_window: Callable[[datetime], None] | None = None,
-) -> InfluxSyncReport:
-    """Sync the gateway's readings from InfluxDB into Supabase over its REST API.
-
-    The windows, frames and watermark are those of
-    :func:`energylib.store.influx_sync.sync_influx_to_postgres`; per window, each kind's
-    rows are one upsert request, then the watermark row is upserted.
-
-    Parameters
-    ----------
-    client : InfluxWriter
-        The InfluxDB server and bucket (v2) or database (v1) the gateway writes to.
-    rest : SupabaseRest
-        The Supabase project (see :func:`resolve_rest`).
-    interval_minutes : int
-        Interval of the stored frames [min] (1, 5, 15, 30 or 60).
-    batch_intervals : int
-        Intervals per window (``SYNC_BATCH_SIZE``): one upsert request per kind and window.
-    since, until : datetime, optional
-        Start here instead of at the watermark; stop here instead of at the current interval.
-    on_window : callable, optional
-        Called with the new watermark after each confirmed window.
-
-    Raises
-    ------
-    SupabaseError
-        Supabase refused a request, or stayed unreachable through the retries: the windows
-        confirmed before stay, with the watermark at the last one; a re-run resumes there.
-    InfluxWriteError
-        InfluxDB refused or could not be reached.
-    """
-    if interval_minutes not in (1, 5, 15, 30, 60):
-        raise ValueError(f"interval_minutes must be 1, 5, 15, 30 or 60, got {interval_minutes}")
-    if batch_intervals < 1:
-        raise ValueError(f"SYNC_BATCH_SIZE must be >= 1 interval, got {batch_intervals}")
-    started = time.perf_counter()
-    target = target_name(client)
-    report = InfluxSyncReport(source=target, url=f"{rest.url}/rest/v1 ({rest.schema})")
-    state = read_rest_state(rest, target)
-    readings_total = int(state["readings"] or 0)
-    report.synced_until = state["synced_until"]
-    try:
-        windows = plan_windows(
-            client, state["synced_until"], interval_minutes, batch_intervals, since, until
-        )
-        bar = tqdm(total=len(windows), desc="sync InfluxDB to Supabase", disable=not progress)
-        for _, hi, readings, passed in iter_windows(client, windows):
-            frames = readings_to_frames(readings, interval_minutes, timezone)
-            by_kind: dict[str, list[dict]] = {}
-            for frame, meta in frames:
-                by_kind.setdefault(meta.kind, []).extend(frame_rows(frame, meta))
-            for kind, rows in by_kind.items():
-                rest.upsert(kind, rows)
-                report.rows += len(rows)
-            readings_total += readings.height
-            until_t = datetime.fromtimestamp(hi / 1e9, UTC)
-            rest.upsert(
-                STATE_TABLE,
-                [
-                    {
-                        "target": target,
-                        "synced_until": _iso(until_t),
-                        "readings": readings_total,
-                        "last_error": None,
-                        "updated_at": _iso(datetime.now(UTC)),
-                    }
-                ],
-                on_conflict=("target",),
-            )
-            report.windows += 1
-            report.readings += readings.height
-            report.synced_until = until_t
-            bar.update(passed)
-            if on_window is not None:
-                on_window(until_t)
-        bar.close()
-    except (SupabaseError, InfluxWriteError) as exc:
-        _record_rest_error(rest, target, str(exc))
-        raise
-    report.seconds = time.perf_counter() - started
-    return report
-
-
-def _record_rest_error(rest: SupabaseRest, target: str, message: str) -> None:
-    """Keep the error in the watermark row (best effort: Supabase may be what failed)."""
-    once = SupabaseRest(rest.url, rest.key, rest.schema, RetryPolicy(max_retries=0), rest.session)
-    with contextlib.suppress(SupabaseError):
-        once.upsert(
-            STATE_TABLE,
-            [
-                {
-                    "target": target,
-                    "last_error": message[:1000],
-                    "updated_at": _iso(datetime.now(UTC)),
-                }
-            ],
-            on_conflict=("target",),
-        )
+def from_iso(text: str | None) -> datetime | None:
+    """A ``timestamptz`` as PostgREST returns it, as an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC) if text else None

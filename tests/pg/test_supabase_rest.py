@@ -11,20 +11,23 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from energylib.agent.decision_sync import DecisionSync, RestDecisionSync, table_ddl
 from energylib.cli import main
 from energylib.ingest.http import RetryPolicy
-from energylib.store.influx_sync import STATE_TABLE, sync_influx_to_postgres, target_name
-from energylib.store.postgres import PostgresStore
-from energylib.store.supabase import (
-    SupabaseError,
-    SupabaseRest,
+from energylib.store.influx_sync import (
+    STATE_TABLE,
     schema_sql,
+    sync_influx_to_postgres,
     sync_influx_to_supabase,
+    target_name,
 )
+from energylib.store.postgres import PostgresStore
+from energylib.store.supabase import SupabaseError, SupabaseRest
 
 from .test_influx_sync import END, _fill
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from dashboard_data import write_month  # noqa: E402
 from postgrest_fake import FakePostgrest  # noqa: E402
 
 pytestmark = pytest.mark.postgres
@@ -38,7 +41,7 @@ def _with_schema(pg_url: str) -> str:
         exists = con.execute("SELECT 1 FROM pg_roles WHERE rolname = 'service_role'").fetchone()
         if not exists:
             con.execute("CREATE ROLE service_role")
-        con.execute(schema_sql())
+        con.execute(schema_sql(extra=table_ddl()))
     return pg_url
 
 
@@ -227,6 +230,7 @@ def test_energy_sync_over_rest_from_the_documented_variables(
     assert main(["sync", "--supabase-schema"]) == 0
     ddl = capsys.readouterr().out
     assert 'CREATE TABLE IF NOT EXISTS "energylib"."load"' in ddl and STATE_TABLE in ddl
+    assert '"energylib"."agent_decisions"' in ddl
     # the store is synced over SUPABASE_DB_URL only; said so
     assert main(["sync", "--target", "rest", "--data-dir", str(tmp_path), "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -237,3 +241,50 @@ def test_energy_sync_over_rest_from_the_documented_variables(
     assert "SUPABASE_URL" in err
     text = out.out + ddl + err
     assert KEY not in text
+
+
+def _decisions(url: str) -> list[tuple]:
+    with psycopg.connect(url) as con:
+        return con.execute(
+            "SELECT site, decided_at, local_id, action, battery_kw, ev_kw, reason, price_per_kwh, "
+            "stale, model_version, inputs, forecast FROM energylib.agent_decisions "
+            "ORDER BY local_id"
+        ).fetchall()
+
+
+def test_the_decision_log_reaches_supabase_over_rest_and_resumes_after_a_failure(
+    supabase, tmp_path, postgres_server
+):
+    db = tmp_path / "decisions.db"
+    assert (
+        write_month(db, datetime(2025, 1, 1, tzinfo=UTC), days=50 * 300 / 86400, every_s=300) == 50
+    )
+    direct = postgres_server.url(postgres_server.create_database())
+    assert DecisionSync(db, direct, "home", batch_rows=20).sync() == 50
+    posts = []
+
+    def fail(req):  # the second batch of decisions: Supabase is down
+        if req.method == "POST" and req.table == "agent_decisions":
+            posts.append(req)
+            if len(posts) >= 2:
+                return 503, {
+                    "code": "PGRST000",
+                    "details": None,
+                    "hint": None,
+                    "message": "Database connection error. Retrying the connection.",
+                }
+        return None
+
+    supabase.fail = fail
+    sync = RestDecisionSync(db, _rest(supabase, retries=1), "home", batch_rows=20)
+    assert sync.run() == 0  # the agent's job: logged, kept, never raised
+    assert "HTTP 503" in sync.last_error and "20 decision(s) copied" in sync.last_error
+    assert KEY not in sync.last_error and KEY not in repr(sync)
+    status = sync.status()
+    assert status["watermark"] == 20 and status["pending"] == 30
+    assert _decisions(supabase.pg_url) == _decisions(direct)[:20]
+    supabase.fail = None
+    assert sync.run() == 30 and sync.last_error is None
+    # the same rows, JSON and all, as the direct Postgres copy writes
+    assert _decisions(supabase.pg_url) == _decisions(direct)
+    assert sync.run() == 0

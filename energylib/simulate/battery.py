@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy.signal import lfilter
 
 from energylib.dispatch.assets import Battery
 from energylib.dispatch.rules import SelfConsumption, dispatch_rules
@@ -157,5 +156,7 @@ class GatewayBattery:
         target = temp_air_c + _REST_K + _FULL_POWER_K * np.abs(power_kw) / peak_kw
         alpha = 1.0 - np.exp(-hours / _THERMAL_HOURS)
         start = temp_air_c[0] + _REST_K
+        from scipy.signal import lfilter  # slow to import (~1 s): only the simulator needs it
+
         out, _ = lfilter([alpha], [1.0, alpha - 1.0], target, zi=[(1.0 - alpha) * start])
         return out

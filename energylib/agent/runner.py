@@ -314,7 +314,8 @@ def build_agent(
 ) -> Agent:
     """Assemble an :class:`Agent`; every part can be replaced (tests pass a simulated clock
     and collectors pointed at a local server).  ``central_url`` (default
-    ``SUPABASE_DB_URL``) adds the decision-log copy and model delivery."""
+    ``SUPABASE_DB_URL``) adds the decision-log copy and model delivery; without one,
+    ``SUPABASE_URL`` and ``SUPABASE_KEY`` add the decision-log copy over Supabase's REST API."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
     # first: a damaged decision log stops the start before anything else is touched

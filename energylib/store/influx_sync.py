@@ -26,7 +26,13 @@ Durability (the store sync's rules): each window's rows and the new watermark
 ``synchronous_commit`` on, so the watermark never runs ahead of rows that are durable;
 a window cut off is redone whole by the next run (the upsert rewrites nothing already
 stored as given).  Only complete intervals are synced (up to the current interval's
-start).  A failure is recorded as the state's ``last_error`` and raised.
+start); a stretch with no readings is passed over in one step.  A failure is recorded as
+the state's ``last_error`` and raised.
+
+Over Supabase's REST API (:func:`sync_influx_to_supabase`, ``SUPABASE_URL`` and
+``SUPABASE_KEY``): the same windows, frames and tables; per window one upsert request per
+kind, then the watermark row, so the watermark never runs ahead of rows Supabase
+confirmed.  :func:`schema_sql` is the SQL that creates those tables once.
 """
 
 from __future__ import annotations

@@ -231,7 +231,8 @@ class ModelDelivery:
         self.floor_per_kwh = floor_per_kwh
         self.state_path = watcher.folder / STATE_FILE
         self.state = self._load_state()
-        self.probation: dict[str, Any] | None = None
+        # a probation survives a restart (kept in the state file)
+        self.probation: dict[str, Any] | None = self.state.get("probation")
         self.last_error: str | None = None
         self.last_checked_at: datetime | None = None
 
@@ -331,7 +332,6 @@ class ModelDelivery:
             "installed_at": datetime.now(UTC).isoformat(),
             "previous": previous,
         }
-        self._save_state()
         self.probation = {
             "version": version,
             "model_version": self.watcher.version,
@@ -340,6 +340,8 @@ class ModelDelivery:
             "failures": 0,
             "decisions_left": self.probation_decisions,
         }
+        self.state["probation"] = self.probation
+        self._save_state()
         log.info("model %s v%d installed from %s", self.name, version, self.where)
         return True
 
@@ -364,7 +366,7 @@ class ModelDelivery:
         if self.decisions_db is None:
             if p["decisions_left"] <= 0:
                 log.info("model %s v%d passed its probation", self.name, p["version"])
-                self.probation = None
+                self._end_probation()
             return False
         started = datetime.fromisoformat(p["started_at"])
         if now - started < timedelta(hours=self.probation_hours):
@@ -378,8 +380,29 @@ class ModelDelivery:
         log.info(
             "model %s v%d passed its probation: %s", self.name, p["version"], verdict["reason"]
         )
-        self.probation = None
+        self._end_probation()
         return False
+
+    def _end_probation(self) -> None:
+        self.probation = None
+        self.state["probation"] = None
+        self._save_state()
+
+    def _reinstall_previous(self, reason: str) -> bool:
+        """After a restart the watcher no longer holds the model before the swap: install
+        its file again (named in the state), and move the bad one to ``rejected/``."""
+        installed = self.state["installed"] or {}
+        previous = installed.get("previous") or {}
+        old = self.watcher.folder / previous.get("file", "")
+        bad = self.watcher.current
+        if not previous.get("file") or not old.is_file() or bad is None:
+            return False
+        rejected = self.watcher.folder / "rejected"
+        rejected.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.replace(bad.path, rejected / bad.path.name)
+        self.watcher.refused[bad.version] = reason
+        return self.watcher.install(old)
 
     def judge(self, p: dict[str, Any], now: datetime) -> dict[str, Any] | None:
         """The new model's hour-ahead forecast error since its swap against the reference
@@ -412,8 +435,8 @@ class ModelDelivery:
                 "hours": int(new.size), "reason": reason}  # fmt: skip
 
     def _roll_back(self, p: dict[str, Any], reason: str) -> bool:
-        self.probation = None
-        if self.watcher.rollback(reason):
+        self._end_probation()
+        if self.watcher.rollback(reason) or self._reinstall_previous(reason):
             self._refuse(p["version"], reason)
             self.state["installed"] = self.state["installed"].get("previous")
             self._save_state()

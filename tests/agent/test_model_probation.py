@@ -130,3 +130,44 @@ def test_too_few_judged_hours_keep_the_model_on_probation(tmp_path):
     errs, _ = hourly_forecast_errors(log.path, T0, T0 + timedelta(hours=2), "m@2")
     assert errs.size == 1
     assert delivery.probation is not None and delivery.probation["model_version"] == "m@2"
+
+
+def test_a_probation_survives_a_restart_and_still_rolls_back(
+    tmp_path,
+    pg_url,  # noqa: F811
+):
+    rng = np.random.default_rng(5)
+    models = tmp_path / "models"
+
+    def watcher_():
+        return ModelWatcher(models, validate=lambda p: {}, load=Path)
+
+    watcher = watcher_()
+    log = DecisionLog(tmp_path / "decisions.db")
+    kw = {"decisions_db": log.path, "probation_hours": 6, "min_hours": 4}
+    delivery = ModelDelivery(pg_url, watcher, **kw)
+    for name in ("model_a", "model_b"):
+        (tmp_path / f"{name}.onnx").write_bytes(name.encode() * 10)
+    publish_model(tmp_path / "model_a.onnx", pg_url)
+    assert delivery.poll(now=T0) is True
+    v1 = watcher.version
+    assert not any(_decide(log, delivery, watcher, T0, 7, good, rng))
+    publish_model(tmp_path / "model_b.onnx", pg_url)
+    assert delivery.poll(now=T0 + timedelta(hours=7)) is True
+    v2 = watcher.version
+    t1 = T0 + timedelta(hours=7)
+    assert not any(_decide(log, delivery, watcher, t1, 3, bad, rng))
+    # the agent restarts mid-probation: a new watcher loads the newest file (v2)
+    watcher = watcher_()
+    watcher.poll()
+    watcher.poll()
+    assert watcher.version == v2
+    delivery = ModelDelivery(pg_url, watcher, **kw)
+    assert delivery.probation["version"] == 2 and delivery.probation["model_version"] == v2
+    rolled = _decide(log, delivery, watcher, t1 + timedelta(hours=3), 4, bad, rng)
+    assert rolled.count(True) == 1 and rolled.index(True) == 3 * 4
+    assert watcher.version == v1  # v1's file installed again
+    assert (models / "rejected" / "model_b.v2.onnx").exists()
+    assert delivery.status()["installed"]["version"] == 1 and "2" in delivery.status()["refused"]
+    again = ModelDelivery(pg_url, watcher_(), **kw)
+    assert again.probation is None and again.poll(now=t1 + timedelta(hours=8)) is False

@@ -1,5 +1,6 @@
 # energylib: `make report` and `make test` set themselves up on first use, each installing what
-# it needs: `make report` the library with the report, train and scale extras, `make test` (and
+# it needs: `make report` the library with the report, train and scale extras (each brings the
+# study extra: numba, scipy, pvlib, HiGHS), `make test` (and
 # the developer targets) everything (`.[dev]`).  A Pi installs `.[agent]` only (pi_agent/).
 # Developer targets: `make bench` (tests/bench, prints the measured figures), `make lab` (JupyterLab),
 # `make lint` (ruff), `make agent` (the live agent, which only logs, see pi_agent/README.md).

@@ -16,6 +16,7 @@ import sys
 
 from energylib import __version__, commands
 from energylib.config import SettingsError
+from energylib.extras import install_hint
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SettingsError as err:  # a bad variable in the environment or .env
         print(f"energy: {err}", file=sys.stderr)
+        return commands.EXIT_USAGE
+    except ModuleNotFoundError as err:  # a module of an extra that is not installed
+        hint = install_hint(err.name)
+        if hint is None:
+            raise
+        print(f"energy {args.command}: {hint}", file=sys.stderr)
         return commands.EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -75,3 +75,40 @@ def test_a_bad_setting_exits_2_naming_the_variable(monkeypatch, tmp_path, capsys
     monkeypatch.setenv("ENERGY_AGENT_KIOSK_PORT", "eighty")
     assert main(["agent", "status"]) == 2
     assert "ENERGY_AGENT_KIOSK_PORT='eighty' is not a number" in capsys.readouterr().err
+
+
+def backfill(source: str, tmp_path, *options: str) -> int:
+    days = ["--start", "2025-01-06", "--end", "2025-01-07"]
+    return main(["backfill", source, *days, "--data-dir", str(tmp_path), "--quiet", *options])
+
+
+def test_an_unknown_place_exits_2_for_every_source(monkeypatch, tmp_path, httpserver, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AMBER_TOKEN", "psk_test")
+    monkeypatch.setenv("ENTSOE_API_KEY", "test-key")
+    sites = [{"id": s, "status": "active", "nmi": "X", "channels": []} for s in ("A1", "B2")]
+    httpserver.expect_request("/v1/sites").respond_with_json(sites)
+    # Amber: two active sites and no --site; ENTSO-E: no such zone; AEMO: no such region
+    assert backfill("amber", tmp_path, "--base-url", httpserver.url_for("/v1")) == 2
+    assert backfill("entsoe", tmp_path, "--zone", "XX") == 2
+    assert backfill("aemo", tmp_path, "--region", "XX1") == 2
+    err = capsys.readouterr().err
+    assert "AMBER_SITE_ID" in err and "'XX'" in err and "XX1" in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.glob("processed/**/*.parquet"))  # nothing ran, nothing stored
+
+
+def test_a_refused_token_exits_1_for_every_source(monkeypatch, tmp_path, httpserver, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AMBER_TOKEN", "psk_test")
+    monkeypatch.setenv("ENTSOE_API_KEY", "test-key")
+    httpserver.expect_request("/v1/sites/S1/prices").respond_with_data("no", status=401)
+    httpserver.expect_request("/api").respond_with_data("Unauthorized", status=401)
+    amber = ["--site", "S1", "--base-url", httpserver.url_for("/v1")]
+    assert backfill("amber", tmp_path, *amber) == 1
+    assert (
+        backfill("entsoe", tmp_path, "--zone", "NL", "--base-url", httpserver.url_for("/api")) == 1
+    )
+    err = capsys.readouterr().err
+    assert "AMBER_TOKEN" in err and "ENTSOE_API_KEY" in err  # each names what to fix
+    assert err.count("--resume") >= 2  # and how to go on

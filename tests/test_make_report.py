@@ -210,13 +210,22 @@ def test_the_index_page_states_each_answer_and_links_every_page(made_report):
     assert page.count("<a href=") >= len(made_report["studies"])
 
 
-def test_every_chart_has_alt_text_and_every_page_a_caption_or_sentence_under_it(made_report):
+# Every chart of every page has alt text and an italic caption under it.
+def test_every_chart_has_alt_text_and_a_caption_under_it(made_report):
     for study in made_report["studies"]:
         for cell in nbformat.read(study.output, as_version=4).cells:
-            for out in cell.get("outputs", []):
-                svg = "".join(out.get("data", {}).get("image/svg+xml", ""))
-                if svg:
-                    label = re.search(r'^<svg[^>]*\saria-label="([^"]+)"', svg)
-                    assert label and label.group(1) != "Chart", (
-                        f"{study.name}: a chart without alt text"
-                    )
+            outputs = [o.get("data", {}) for o in cell.get("outputs", [])]
+            for i, data in enumerate(outputs):
+                svg = "".join(data.get("image/svg+xml", ""))
+                if not svg:
+                    continue
+                label = re.search(r'^<svg[^>]*\saria-label="([^"]+)"', svg)
+                assert label and label.group(1) != "Chart", (
+                    f"{study.name}: a chart without alt text"
+                )
+                # the next output that is not a chart (charts shown together share one)
+                after = next((d for d in outputs[i + 1 :] if "image/svg+xml" not in d), {})
+                caption = "".join(after.get("text/markdown", ""))
+                assert caption.startswith("*") and caption.rstrip().endswith("*"), (
+                    f"{study.name}: a chart ({label.group(1)[:60]}) without a caption under it"
+                )

@@ -60,6 +60,7 @@ import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from energylib import extras
 from energylib.config import PROJECT_ROOT, Settings, load_settings
 from energylib.dispatch.assets import EV, POWERWALL_2, Battery
 from energylib.site import SYDNEY, Site
@@ -172,6 +173,20 @@ class AgentSettings:
             )
         if self.switch_threshold < 0:
             raise ValueError(f"{PREFIX}SWITCH_THRESHOLD must be >= 0, got {self.switch_threshold}")
+        # What only some settings need, from the 'study' extra a Pi does not install by default:
+        # say so at start-up, not at the first decision.
+        needs = {
+            f"{PREFIX}POLICY={self.policy!r}": ("numba", "scipy", "highspy")
+            if self.policy == "mpc"
+            else (),
+            f"{PREFIX}WEATHER={self.weather!r}": ("pvlib",) if self.weather == "clearsky" else (),
+        }
+        for setting, modules in needs.items():
+            if lacking := extras.missing(*modules):
+                raise ValueError(
+                    f"{setting} needs {', '.join(lacking)}, from the 'study' extra: "
+                    "pip install 'energylib[study]' (or choose another setting)"
+                )
         allowed = MARKET_TARIFFS[self.market]
         if self.tariff is None:
             object.__setattr__(self, "tariff", TARIFF_KINDS[allowed[0]]())

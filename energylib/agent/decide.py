@@ -687,10 +687,13 @@ class Decider:
             policy=policy,
             battery=battery,
             **ev_kwargs,
+            compiled=False,  # a day of intervals: interpreted, numba never loads on the Pi
         )
         bc, bd = float(flows.battery_charge_kwh[0]), float(flows.battery_discharge_kwh[0])
         ev_kw = float(flows.ev_charge_kwh[0]) * STEPS_PER_HOUR
-        cb, da, _ = policy_thresholds(policy, n, STEP_MIN, price, st.load_kwh, pv, battery)
+        cb, da, _ = policy_thresholds(
+            policy, n, STEP_MIN, price, st.load_kwh, pv, battery, compiled=False
+        )
         p = price[0]
         if bc > 1e-9:
             action, kw = "charge", bc * STEPS_PER_HOUR

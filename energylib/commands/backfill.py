@@ -4,6 +4,11 @@
 the zone's local days for ENTSO-E).  ``--resume`` continues after the latest
 stored interval.  A failure keeps everything fetched before it and prints the
 command that resumes.
+
+Exit codes, the same for every source: 0 done; 2 nothing ran (no token, an unknown
+site, zone or region, --end before --start); 1 the backfill ran and a request failed
+(the server refused the token, kept failing or was unreachable) after storing what
+came before it.
 """
 
 from __future__ import annotations
@@ -196,7 +201,11 @@ def _entsoe(args: argparse.Namespace, store: Store, settings: Settings, progress
         )
         return EXIT_USAGE
     zone = args.zone or settings.entsoe_zone
-    start, end = zone_days(zone, args.start, args.end)
+    try:
+        start, end = zone_days(zone, args.start, args.end)
+    except ValueError as exc:  # an unknown zone: nothing ran (as Amber's unknown site)
+        print(f"entsoe backfill: {exc} (--zone or ENTSOE_ZONE)", file=sys.stderr)
+        return EXIT_USAGE
     kwargs = {"base_url": args.base_url} if args.base_url else {}
     try:
         report = backfill_entsoe(

@@ -26,11 +26,17 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _time(text: str) -> pd.Timestamp:
+    # Slow (pandas and pyarrow, ~60 MB resident), and only for `simulate`: every `energy`
+    # command builds this parser, the agent's too, which never needs pandas.
+    import pandas as pd
+
     try:
         ts = pd.Timestamp(text)
     except ValueError as exc:

@@ -4,7 +4,7 @@ The SQLite decision log on the Pi stays the record the agent writes first (a dec
 never held up by the network); this job copies what it has not copied yet into
 ``energylib.agent_decisions`` (one row per site and decision slot) whenever
 ``SUPABASE_DB_URL`` is set, every ``ENERGY_AGENT_CLOUD_SYNC_EVERY_S`` seconds; with only
-``SUPABASE_URL`` and ``SUPABASE_KEY``, :class:`RestDecisionSync` does the same over
+``SUPABASE_URL`` and ``SUPABASE_KEY``, :class:`~energylib.agent.decision_copy.RestDecisionSync` does the same over
 Supabase's REST API.
 
 Durability, as the store sync: each batch of rows and the watermark (the last local row
@@ -18,16 +18,13 @@ down costs nothing but a logged error and a growing ``pending`` count in the sta
 from __future__ import annotations
 
 import contextlib
-import json
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
-from energylib.agent.decision_log import COLUMNS, open_readonly
-from energylib.dates import from_epoch_us
+from energylib.agent.decision_copy import STATE_TABLE, TABLE, DecisionCopy, _values
+from energylib.agent.decision_log import COLUMNS
 from energylib.store import sql
 from energylib.store.postgres import (
     DEFAULT_SCHEMA,
@@ -37,12 +34,7 @@ from energylib.store.postgres import (
     redact_url,
     scrub,
 )
-from energylib.store.supabase import SupabaseError, SupabaseRest, iso_utc
 
-log = logging.getLogger(__name__)
-
-TABLE = "agent_decisions"
-STATE_TABLE = "agent_decision_sync"
 _VALUES = [c for c in COLUMNS if c != "decided_at"]
 
 
@@ -73,16 +65,7 @@ def ensure_tables(con: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> None
             con.execute(statement)
 
 
-def _values(row: tuple) -> dict[str, Any]:
-    """A local row (id first) as the copy's columns: the time as a UTC datetime, ``stale``
-    as a boolean."""
-    values = dict(zip(COLUMNS, row[1:], strict=True))
-    values["decided_at"] = from_epoch_us(values["decided_at"])
-    values["stale"] = bool(values["stale"])
-    return values
-
-
-class DecisionSync:
+class DecisionSync(DecisionCopy):
     """Copies new rows of the decision log to Postgres.
 
     Parameters
@@ -100,6 +83,8 @@ class DecisionSync:
         most this long per run [s].
     """
 
+    errors = (PostgresSyncError,)
+
     def __init__(
         self,
         decisions_db: str | Path,
@@ -110,52 +95,13 @@ class DecisionSync:
         batch_rows: int = 500,
         connect_timeout_s: float = 5.0,
     ):
-        self.path = Path(decisions_db)
+        super().__init__(decisions_db, site, batch_rows=batch_rows, where=redact_url(url))
         self._url = url
-        self.where = redact_url(url)
-        self.site = site
         self.schema = schema
-        self.batch_rows = batch_rows
         self.connect_timeout_s = connect_timeout_s
-        self.last_id: int | None = None  # the server's watermark, as last seen
-        self.synced = 0
-        self.last_synced_at: datetime | None = None
-        self.last_error: str | None = None
 
     def __repr__(self) -> str:
         return f"DecisionSync({self.where!r}, site={self.site!r})"
-
-    def _local_rows(self, after: int) -> list[tuple]:
-        if not self.path.exists():
-            return []
-        con = open_readonly(self.path)
-        try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
-            ).fetchone():
-                return []
-            return con.execute(
-                f"SELECT id, {', '.join(COLUMNS)} FROM decisions WHERE id > ? ORDER BY id LIMIT ?",
-                (after, self.batch_rows),
-            ).fetchall()
-        finally:
-            con.close()
-
-    def local_count_after(self, after: int) -> int:
-        """Rows of the local log with an id above ``after``."""
-        if not self.path.exists():
-            return 0
-        con = open_readonly(self.path)
-        try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
-            ).fetchone():
-                return 0
-            return int(
-                con.execute("SELECT count(*) FROM decisions WHERE id > ?", (after,)).fetchone()[0]
-            )
-        finally:
-            con.close()
 
     def sync(self) -> int:
         """Copy every row not yet on the server; returns how many were copied.
@@ -221,103 +167,3 @@ class DecisionSync:
                 "ON CONFLICT (site) DO UPDATE SET last_id = EXCLUDED.last_id, synced_at = now()",
                 (self.site, int(rows[-1][0])),
             )
-
-    def run(self, now: datetime | None = None) -> int:
-        """The agent's job: :meth:`sync`, with a failure logged and kept, never raised."""
-        try:
-            n = self.sync()
-        except PostgresSyncError as exc:
-            if self.last_error != str(exc):
-                log.error("decision log sync to %s failed: %s", self.where, exc)
-            self.last_error = str(exc)
-            return 0
-        if n:
-            log.info("copied %d decision(s) to %s", n, self.where)
-        self.last_error = None
-        return n
-
-    def status(self) -> dict[str, Any]:
-        """What is copied, what is pending, the last error (for the status and the dashboard)."""
-        pending = None
-        with contextlib.suppress(Exception):
-            pending = self.local_count_after(self.last_id or 0)
-        return {
-            "to": self.where,
-            "copied": self.synced,
-            "watermark": self.last_id,
-            "pending": pending,
-            "last_synced_at": self.last_synced_at.isoformat() if self.last_synced_at else None,
-            "last_error": self.last_error,
-        }
-
-
-class RestDecisionSync(DecisionSync):
-    """The same copy over Supabase's REST API (``SUPABASE_URL``, ``SUPABASE_KEY``), for an
-    agent that has no Postgres URL: the same tables (created once with the SQL of
-    ``energy sync --supabase-schema``).
-
-    Per batch, the rows are upserted (``on_conflict=site,decided_at``), then the watermark
-    row; a request that fails leaves the watermark at the last batch Supabase confirmed,
-    and the next run re-sends at most that one batch (an upsert: nothing doubles).
-
-    Parameters
-    ----------
-    decisions_db : path
-        The agent's ``decisions.sqlite``.
-    rest : SupabaseRest
-        The project (its key is never logged).
-    site : str
-        The agent's site id.
-    batch_rows : int
-        Rows per request.
-    """
-
-    def __init__(
-        self, decisions_db: str | Path, rest: SupabaseRest, site: str, *, batch_rows: int = 500
-    ):
-        super().__init__(decisions_db, "", site, schema=rest.schema, batch_rows=batch_rows)
-        self.rest = rest
-        self.where = f"{rest.url}/rest/v1 ({rest.schema})"
-
-    def __repr__(self) -> str:
-        return f"RestDecisionSync({self.where!r}, site={self.site!r})"
-
-    def sync(self) -> int:
-        """Copy every row not yet in Supabase; returns how many were copied.
-
-        Raises
-        ------
-        PostgresSyncError
-            Supabase refused a request or could not be reached; what it confirmed stays.
-        """
-        copied = 0
-        try:
-            found = self.rest.select(STATE_TABLE, ("last_id",), site=self.site)
-            last = int(found[0]["last_id"]) if found else 0
-            self.last_id = last
-            while rows := self._local_rows(last):
-                out = []
-                for r in rows:
-                    v = _values(r)
-                    v |= {
-                        "decided_at": iso_utc(v["decided_at"]),
-                        "inputs": json.loads(v["inputs"]),
-                        "forecast": json.loads(v["forecast"]),
-                    }
-                    out.append({"site": self.site, "local_id": int(r[0]), **v})
-                self.rest.upsert(TABLE, out, on_conflict=("site", "decided_at"))
-                last = int(rows[-1][0])
-                self.rest.upsert(
-                    STATE_TABLE,
-                    [{"site": self.site, "last_id": last, "synced_at": iso_utc(datetime.now(UTC))}],
-                    on_conflict=("site",),
-                )
-                self.last_id = last
-                copied += len(rows)
-        except SupabaseError as exc:
-            raise PostgresSyncError(
-                f"{exc}; {copied} decision(s) copied, the rest on the next run"
-            ) from None
-        self.synced += copied
-        self.last_synced_at = datetime.now(UTC)
-        return copied

@@ -65,7 +65,7 @@ from energylib.ingest.amber import AmberClient
 from energylib.store import SqliteStore
 
 if TYPE_CHECKING:  # psycopg (the [pg] extra) loads only where a central store is configured
-    from energylib.agent.decision_sync import DecisionSync
+    from energylib.agent.decision_copy import DecisionCopy
     from energylib.agent.model_delivery import ModelDelivery
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Agent:
     _stop: bool = False
     _status_failing: bool = False
     extra_status: dict = field(default_factory=dict)
-    cloud: DecisionSync | None = None
+    cloud: DecisionCopy | None = None
     delivery: ModelDelivery | None = None
 
     def __post_init__(self) -> None:
@@ -332,7 +332,7 @@ def build_agent(
     cloud = delivery = None
     if not url and base.supabase_url and secret(base.supabase_key):
         # Supabase over its REST API: the decision log's copy (model delivery needs Postgres).
-        from energylib.agent.decision_sync import RestDecisionSync
+        from energylib.agent.decision_copy import RestDecisionSync
         from energylib.ingest.http import RetryPolicy
         from energylib.store.supabase import SupabaseRest
 

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from postgres_fixture import pg_url, postgres_server  # noqa: F401
 from postgrest_fake import FakePostgrest
 
+from energylib.agent.decision_copy import RestDecisionSync
 from energylib.agent.decision_log import read_decisions
-from energylib.agent.decision_sync import DecisionSync, RestDecisionSync, table_ddl
+from energylib.agent.decision_sync import DecisionSync, table_ddl
 from energylib.agent.kiosk import create_app
 from energylib.agent.model_delivery import ModelDelivery, publish_model
 from energylib.agent.models import ModelWatcher

@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from energylib.agent.decision_sync import DecisionSync, RestDecisionSync, table_ddl
+from energylib.agent.decision_copy import RestDecisionSync
+from energylib.agent.decision_sync import DecisionSync, table_ddl
 from energylib.cli import main
 from energylib.ingest.http import RetryPolicy
 from energylib.store.influx_sync import (

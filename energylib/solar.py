@@ -57,8 +57,9 @@ period and convention and kept in a small in-process cache, so PV sizes, tilts a
 on the same weather share it.  The slowly varying terms of SPA (the sun's right ascension and
 declination, nutation, Earth-Sun distance) are evaluated by ``pvlib.spa`` every 6 hours and
 interpolated; the fast ones (sidereal time, hour angle, parallax, refraction) per interval in
-one compiled kernel.  A 5-min year takes ~30 ms instead of ~1.2 s and agrees with
-``pvlib.solarposition.get_solarposition`` to ~1e-4 degrees.
+one kernel, compiled by numba above :data:`COMPILE_ABOVE` intervals (interpreted below it,
+so the live agent's PV forecast never loads numba).  A 5-min year takes ~30 ms instead of
+~1.2 s and agrees with ``pvlib.solarposition.get_solarposition`` to ~1e-4 degrees.
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pvlib
-from numba import njit
 from pvlib import spa
 
+from energylib.jit import kernel
 from energylib.schema import TIME
 from energylib.site import Site
 
@@ -97,6 +98,10 @@ DEFAULT_ALBEDO = 0.2
 DEFAULT_TEMP_AIR_C = 20.0
 DEFAULT_WIND_SPEED_M_S = 1.0
 REFRACTION_TEMP_C = 12.0
+
+#: Above this many intervals the kernels run compiled (numba, :mod:`energylib.jit`); a day of
+#: 5-min steps (the live agent's PV forecast) runs them interpreted and never loads numba.
+COMPILE_ABOVE = 2000
 
 TRANSPOSITIONS = ("perez", "haydavies", "isotropic")
 #: Cell temperature model -> its mounts (the first is the model's default).
@@ -382,7 +387,7 @@ _SPA_GRID_S = 6 * 3600.0
 _ATMOS_REFRACT = 0.5667  # SPA's refraction at sunrise/sunset [degrees], pvlib's default
 
 
-@njit(cache=True)
+@kernel
 def _topocentric(v, alpha, delta, xi, lat, lon, elev, pressure_mbar, temp_c):
     """SPA steps 3.9-3.15 (Reda & Andreas 2004, as in pvlib.spa) per instant.
 
@@ -470,7 +475,8 @@ def _spa(unixtime_s: np.ndarray, site: Site, pressure_pa: np.ndarray, temp_c: np
     v_t = spa.mean_sidereal_time(jd_t, spa.julian_century(jd_t)) + np.interp(
         unixtime_s, grid, nutation
     )
-    return _topocentric(
+    topocentric = _topocentric.compiled() if unixtime_s.size > COMPILE_ABOVE else _topocentric
+    return topocentric(
         v_t,
         np.interp(unixtime_s, grid, np.unwrap(alpha, period=360.0)),
         np.interp(unixtime_s, grid, delta),
@@ -811,7 +817,8 @@ def pvwatts_v8_dc_w(effective_irradiance, temp_cell, kwdc: float, *, exact: bool
     if exact:
         return _pvwatts_v8_module_w(g, tc) * scale
     s_axis, t_axis, table = _pvwatts_v8_module_table()
-    p, outside = _bilinear(
+    bilinear = _bilinear.compiled() if g.size > COMPILE_ABOVE else _bilinear
+    p, outside = bilinear(
         table, s_axis[1] - s_axis[0], t_axis[0], t_axis[1] - t_axis[0], np.sqrt(g), tc
     )
     if outside.any():
@@ -819,7 +826,7 @@ def pvwatts_v8_dc_w(effective_irradiance, temp_cell, kwdc: float, *, exact: bool
     return p * scale
 
 
-@njit(cache=True)
+@kernel
 def _bilinear(table, ds, t0, dt, s, t):
     """Bilinear interpolation on a regular (s from 0, t from t0) grid; flags points outside.
     Irradiance below 1 W/m2 (s < 1) gives 0, as SAM's module model does."""
@@ -1053,6 +1060,128 @@ def _ac_w(weather, site, system, interval_minutes, solpos, rows, ghi, dni, dhi) 
     else:
         pac = pvlib.inverter.pvwatts(pdc, pac0 / eta, eta_inv_nom=eta)
     return np.clip(np.nan_to_num(np.asarray(pac, dtype=float)), 0.0, pac0)
+
+
+# --------------------------------------------------------------------------- irradiance
+def clear_sky(
+    site: Site, starts: pd.DatetimeIndex, interval_minutes: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Sun position (:func:`solar_position`) and clear-sky global irradiance [W/m2]
+    (Ineichen, Linke turbidity climatology) at the interval midpoints."""
+    loc = pvlib.location.Location(site.latitude, site.longitude, site.timezone, site.altitude_m)
+    solpos = solar_position(starts, site, interval_minutes)
+    mid = starts + pd.Timedelta(minutes=interval_minutes / 2)
+    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
+    return solpos, np.clip(cs["ghi"].to_numpy(), 0, None)
+
+
+def ghi_weather(
+    starts: pd.DatetimeIndex,
+    ghi_w_m2: np.ndarray,
+    solpos: pd.DataFrame,
+    temp_air_c: np.ndarray | float = DEFAULT_TEMP_AIR_C,
+) -> pd.DataFrame:
+    """A weather frame in pvlib's columns from global irradiance alone: the Erbs model
+    splits it into beam and diffuse; 1 m/s wind.
+
+    Parameters
+    ----------
+    starts : pandas.DatetimeIndex
+        tz-aware interval starts.
+    ghi_w_m2 : numpy.ndarray
+        Global horizontal irradiance per interval (a mean over it) [W/m2].
+    solpos : pandas.DataFrame
+        :func:`solar_position` of ``starts`` (its ``zenith``).
+    temp_air_c : float or numpy.ndarray
+        Air temperature [degC] (NaN: 20 degC).
+    """
+    ghi = np.clip(np.asarray(ghi_w_m2, dtype=float), 0, None)
+    split = pvlib.irradiance.erbs(ghi, solpos["zenith"].to_numpy(), starts.day_of_year.to_numpy())
+    lit = ghi > 0
+    dni = np.where(lit, np.clip(np.nan_to_num(np.asarray(split["dni"], float)), 0, None), 0.0)
+    dhi = np.where(lit, np.clip(np.nan_to_num(np.asarray(split["dhi"], float)), 0, ghi), 0.0)
+    temp = np.broadcast_to(np.asarray(temp_air_c, dtype=float), ghi.shape)
+    temp = np.where(np.isfinite(temp), temp, DEFAULT_TEMP_AIR_C)
+    return pd.DataFrame(
+        {
+            "ghi": ghi,
+            "dni": dni,
+            "dhi": dhi,
+            "temp_air": temp,
+            "wind_speed": DEFAULT_WIND_SPEED_M_S,
+        },
+        index=starts,
+    )
+
+
+def clear_sky_weather(
+    site: Site,
+    starts: pd.DatetimeIndex,
+    interval_minutes: int,
+    clearness: np.ndarray | float = 1.0,
+    *,
+    sky: tuple[pd.DataFrame, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """A weather frame in pvlib's columns for the interval ``starts``: clear-sky global
+    irradiance (Ineichen, at interval midpoints) times ``clearness``, split into beam
+    and diffuse by the Erbs model (:func:`ghi_weather`); 20 degC, 1 m/s.
+
+    Parameters
+    ----------
+    site : Site
+    starts : pandas.DatetimeIndex
+        tz-aware interval starts.
+    interval_minutes : int
+        Interval length [min].
+    clearness : float or numpy.ndarray
+        Factor on the clear-sky global irradiance, per interval or one for all [0-1.2].
+    sky : (pandas.DataFrame, numpy.ndarray), optional
+        :func:`clear_sky` of the same ``starts``, when already computed.
+    """
+    solpos, ghi_cs = sky if sky is not None else clear_sky(site, starts, interval_minutes)
+    return ghi_weather(starts, ghi_cs * np.asarray(clearness, dtype=float), solpos)
+
+
+def pv_forecast_kwh(
+    site: Site,
+    system: PVSystem,
+    starts_us: np.ndarray,
+    interval_minutes: int,
+    ghi_w_m2: np.ndarray | None = None,
+    temp_air_c: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """AC energy of ``system`` over a forecast horizon [kWh per interval], from a weather
+    forecast's global irradiance where it has one and the clear sky elsewhere.
+
+    Parameters
+    ----------
+    site : Site
+    system : PVSystem
+    starts_us : numpy.ndarray
+        Interval starts [microseconds since the epoch, UTC].
+    interval_minutes : int
+        Interval length [min].
+    ghi_w_m2 : numpy.ndarray, optional
+        Forecast global irradiance per interval [W/m2]; NaN (or none given) takes the
+        clear-sky irradiance (Ineichen).
+    temp_air_c : numpy.ndarray, optional
+        Forecast air temperature [degC]; NaN or none: 20 degC.
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        AC energy per interval [kWh] (inverter-clipped, export limit not applied), and how
+        many intervals took the clear sky for want of a forecast.
+    """
+    starts = pd.DatetimeIndex(np.asarray(starts_us, dtype="datetime64[us]")).tz_localize("UTC")
+    solpos, ghi_cs = clear_sky(site, starts, interval_minutes)
+    ghi = ghi_cs if ghi_w_m2 is None else np.asarray(ghi_w_m2, dtype=float)
+    clear = ~np.isfinite(ghi)
+    ghi = np.where(clear, ghi_cs, ghi)
+    temp = DEFAULT_TEMP_AIR_C if temp_air_c is None else temp_air_c
+    weather = ghi_weather(starts, ghi, solpos, temp)
+    kwh = pv_ac_kwh(weather, site, system, interval_minutes, solpos=solpos)
+    return kwh, int(clear.sum()) if ghi_w_m2 is not None else len(starts)
 
 
 # --------------------------------------------------------------------------- totals

@@ -110,6 +110,10 @@ EVERY_VARIABLE = {
     "ENERGY_AGENT_BATTERY_KWH": ("10", "agent_battery_kwh", 10.0),
     "ENERGY_AGENT_BATTERY_KW": ("4", "agent_battery_kw", 4.0),
     "ENERGY_AGENT_EV_CHARGER_KW": ("7", "agent_ev_charger_kw", 7.0),
+    "ENERGY_AGENT_PV_KW": ("6.6", "agent_pv_kw", 6.6),
+    "ENERGY_AGENT_PV_TILT_DEG": ("25", "agent_pv_tilt_deg", 25.0),
+    "ENERGY_AGENT_PV_AZIMUTH_DEG": ("350", "agent_pv_azimuth_deg", 350.0),
+    "ENERGY_AGENT_PV_INVERTER_KW": ("5", "agent_pv_inverter_kw", 5.0),
     "ENERGY_AGENT_WEATHER": ("clearsky", "agent_weather", "clearsky"),
     "ENERGY_AGENT_WEATHER_URL": (
         "http://127.0.0.1:2/v1",

@@ -44,6 +44,7 @@ from energylib.ingest.http import (
     RetryPolicy,
     make_session,
 )
+from energylib.ingest.issued import issued_forecast_frames
 from energylib.ingest.open_meteo import OPEN_METEO_URL, get_open_meteo_forecast
 from energylib.schema import DataValidationError, FrameMeta
 from energylib.store import SqliteStore
@@ -266,12 +267,15 @@ def agent_retry_policy() -> RetryPolicy:
 def amber_prices_fetcher(
     client, *, next_intervals: int = 48, previous_intervals: int = 12
 ) -> Fetch:
-    """``fetch(now)`` for Amber's current prices with forecasts (``/prices/current``)."""
+    """``fetch(now)`` for Amber's current prices with forecasts (``/prices/current``), and the
+    same forecast kept as issued at ``now`` (kind ``price_forecasts``,
+    :mod:`energylib.ingest.issued`), so a study can replay what the agent knew when."""
 
     def fetch(now: datetime) -> Frames:
-        return get_amber_current_prices(
+        frames = get_amber_current_prices(
             next=next_intervals, previous=previous_intervals, client=client
         )
+        return frames + issued_forecast_frames(frames, now)
 
     return fetch
 

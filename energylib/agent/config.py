@@ -39,6 +39,12 @@ Environment variables (all optional):
 ``ENERGY_AGENT_BATTERY_KWH``              battery capacity [kWh] (13.5; 0 = no battery)
 ``ENERGY_AGENT_BATTERY_KW``               battery charge/discharge limit [kW] (5)
 ``ENERGY_AGENT_EV_CHARGER_KW``            EV charger limit [kW] (0 = no EV)
+``ENERGY_AGENT_PV_KW``                    rooftop PV nameplate [kWdc] (0 = no PV, the default);
+                                          decisions plan with its forecast output
+``ENERGY_AGENT_PV_TILT_DEG``              PV tilt [deg] (20)
+``ENERGY_AGENT_PV_AZIMUTH_DEG``           PV azimuth [deg clockwise from north] (facing the
+                                          equator)
+``ENERGY_AGENT_PV_INVERTER_KW``           PV inverter rating [kWac] (``PV_KW`` / 1.32)
 ``ENERGY_AGENT_WEATHER``                  ``open-meteo`` (temperature + GHI, no key; default) or
                                           ``clearsky`` (pvlib, offline, GHI only)
 ``ENERGY_AGENT_WEATHER_URL``              Open-Meteo API root
@@ -119,6 +125,14 @@ class AgentSettings:
         The home battery (None: no battery).
     ev : EV or None
         The EV and its charger (None: no EV).
+    pv_kw : float
+        Rooftop PV nameplate [kWdc]; 0: no PV.  With PV, each decision plans with the
+        system's forecast output (:meth:`pv_system` through :func:`energylib.solar.pv_forecast_kwh`,
+        on the collected weather's irradiance, the clear sky where it has none).
+    pv_tilt_deg, pv_azimuth_deg : float, float or None
+        PV tilt [deg] and azimuth [deg clockwise from north; None: facing the equator].
+    pv_inverter_kw : float or None
+        PV inverter rating [kWac]; None: ``pv_kw / 1.32``.
     weather : str
         Weather source: ``open-meteo`` (hourly air temperature and GHI) or ``clearsky``.
     weather_url : str
@@ -147,6 +161,10 @@ class AgentSettings:
     tariff: Tariff | None = None
     battery: Battery | None = POWERWALL_2
     ev: EV | None = None
+    pv_kw: float = 0.0
+    pv_tilt_deg: float = 20.0
+    pv_azimuth_deg: float | None = None
+    pv_inverter_kw: float | None = None
     weather: str = "open-meteo"
     weather_url: str = "https://api.open-meteo.com/v1"
     kiosk_host: str = "127.0.0.1"
@@ -173,6 +191,8 @@ class AgentSettings:
             )
         if self.switch_threshold < 0:
             raise ValueError(f"{PREFIX}SWITCH_THRESHOLD must be >= 0, got {self.switch_threshold}")
+        if not self.pv_kw >= 0:
+            raise ValueError(f"{PREFIX}PV_KW must be >= 0 kWdc (0: no PV), got {self.pv_kw}")
         # What only some settings need, from the 'study' extra a Pi does not install by default:
         # say so at start-up, not at the first decision.
         needs = {
@@ -180,6 +200,8 @@ class AgentSettings:
             if self.policy == "mpc"
             else (),
             f"{PREFIX}WEATHER={self.weather!r}": ("pvlib",) if self.weather == "clearsky" else (),
+            # the PV forecast runs energylib.solar on pvlib (a day of steps: numba stays out)
+            f"{PREFIX}PV_KW={self.pv_kw:g}": ("pvlib",) if self.pv_kw > 0 else (),
         }
         for setting, modules in needs.items():
             if lacking := extras.missing(*modules):
@@ -229,6 +251,28 @@ class AgentSettings:
             if self.site.name != "default"
             else Settings.model_fields["entsoe_zone"].default
         )
+
+    def pv_system(self):
+        """The rooftop PV as an :class:`energylib.solar.PVSystem` (None: no PV).
+
+        Imports :mod:`energylib.solar` (pandas, pvlib): call it only with PV."""
+        if self.pv_kw <= 0:
+            return None
+        # Slow (pandas, pvlib, scipy), and only for an agent with PV.
+        from energylib.solar import PVSystem
+
+        try:
+            return PVSystem(
+                self.pv_kw,
+                tilt_deg=self.pv_tilt_deg,
+                azimuth_deg=self.pv_azimuth_deg,
+                inverter_kwac=self.pv_inverter_kw,
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc}; fix {PREFIX}PV_KW / {PREFIX}PV_TILT_DEG / {PREFIX}PV_AZIMUTH_DEG / "
+                f"{PREFIX}PV_INVERTER_KW in the environment or .env"
+            ) from None
 
     @property
     def currency(self) -> str:

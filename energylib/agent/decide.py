@@ -28,7 +28,12 @@ Where the numbers come from, per 5-minute interval of the horizon (first source 
   forecast intervals, ENTSO-E's day-ahead) -> the forecaster's price forecast ->
   yesterday's price at the same time -> the latest known price;
 * **load**: the forecaster's consumption forecast -> yesterday's metered usage at the
-  same time -> the recent mean usage -> ``typical_load_kw``.
+  same time -> the recent mean usage -> ``typical_load_kw``;
+* **PV** (with ``pv_kw`` > 0): the site's PV system through the library's PV model
+  (:func:`energylib.solar.pv_forecast_kwh`) on the collected weather's global irradiance
+  and air temperature (Open-Meteo's forecast, or pvlib's clear sky), the clear-sky
+  irradiance where the cache has none.  Computed once per 5-minute interval and data
+  version; pvlib loads only for an agent with PV.
 
 The forecaster (the exported model in use, :class:`~energylib.agent.models.ModelWatcher`)
 reads the latest complete half-hours of price, usage and weather; when that history
@@ -177,6 +182,8 @@ class State:
     export_credit_per_kwh: np.ndarray
     load_kwh: np.ndarray
     load_source: str
+    pv_kwh: np.ndarray
+    pv_source: str
     descriptor: str | None
     data_age_s: float | None
     stale_reason: str | None
@@ -224,6 +231,9 @@ class Decider:
     _plan_key: tuple | None = None
     _plan_out: tuple | None = None
     last_plan: dict[str, Any] | None = None
+    #: PV output by (first step, steps, data version), and the PV system (built on first use).
+    _pv_cache: dict[tuple, tuple[np.ndarray, int]] = field(default_factory=dict)
+    _pv_system: Any = None
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -371,6 +381,12 @@ class Decider:
                 # the last two days' usage up to the horizon's end (a read may reach further)
                 recent_days = (starts >= t0 - 2 * DAY_US) & (starts < t0 + n * STEP_US)
                 metered = usage.data["energy_kwh"].to_numpy().astype(float)[recent_days]
+            # The meter saw the grid import: add back the PV the home used itself.
+            self_used = (
+                self._self_used_pv(t0, grid) if s.pv_kw > 0 and np.isfinite(load_y).any() else None
+            )
+            if self_used is not None:
+                load_y = load_y + self_used
             load = model_load.copy()
             fill = ~np.isfinite(load) & np.isfinite(load_y)
             load[fill] = load_y[fill]
@@ -381,13 +397,14 @@ class Decider:
                     "forecaster + yesterday's usage"
                     if np.isfinite(model_load).any()
                     else "yesterday's usage"
-                )
+                ) + (" + its self-used PV (modelled)" if self_used is not None else "")
             else:
                 mean = self.typical_load_kw / STEPS_PER_HOUR
                 load_source = f"typical load {self.typical_load_kw:g} kW (no usage yet)"
             load[~np.isfinite(load)] = mean
             load = np.clip(load, 0.0, None)
 
+        pv, pv_source = self._pv_forecast(t0, grid)
         import_price, export_credit = self._tariff_prices(grid, price, credit)
         age = self.data_age_s(now, health)
         stale = None
@@ -407,6 +424,8 @@ class Decider:
             export_credit,
             load,
             load_source,
+            pv,
+            pv_source,
             descriptor,
             age,
             stale,
@@ -414,6 +433,92 @@ class Decider:
             version,
             note,
         )
+
+    def _pv_forecast(self, t0: int, grid: np.ndarray) -> tuple[np.ndarray, str]:
+        """The site's PV output over the grid [kWh per 5 min] and where it came from
+        (zeros without PV)."""
+        s = self.settings
+        if s.pv_kw <= 0:
+            return np.zeros(grid.size), "no PV"
+        try:
+            pv, clear = self._pv_on(grid)
+        except Exception as exc:  # a PV model failure must not stop the decision
+            log.exception("PV forecast failed; planning without PV")
+            return np.zeros(grid.size), f"none (PV forecast failed: {type(exc).__name__}: {exc})"
+        if clear == grid.size:
+            source = f"{s.pv_kw:g} kWdc PV on clear sky (no {s.weather} weather cached)"
+        elif clear:
+            source = (
+                f"{s.pv_kw:g} kWdc PV on {s.weather} weather, clear sky past it ({clear} steps)"
+            )
+        else:
+            source = f"{s.pv_kw:g} kWdc PV on {s.weather} weather"
+        return pv, source
+
+    def _pv_on(self, grid: np.ndarray) -> tuple[np.ndarray, int]:
+        """The PV system's output over ``grid`` [kWh per 5 min] on the cached weather, and the
+        steps that took the clear sky; kept while the grid and the cached data stay the same
+        (the horizon's and yesterday's)."""
+        s = self.settings
+        key = (int(grid[0]), grid.size, self._data_version)
+        hit = self._pv_cache.get(key) if self.use_cache else None
+        if hit is not None:
+            return hit[0].copy(), hit[1]
+        # Slow (pandas, pvlib, scipy), and only for an agent with PV; a day of steps runs
+        # solar.py's kernels interpreted, so numba stays out.
+        from energylib.solar import pv_forecast_kwh
+
+        if self._pv_system is None:
+            self._pv_system = s.pv_system()
+        t0 = int(grid[0])
+        weather = self._read(
+            "weather",
+            t0,
+            t0 + grid.size * STEP_US,
+            ["ghi_w_m2", "temp_air_c"],
+            source=WEATHER_SOURCES[s.weather],
+            site=self.market.site,
+            channel="general",
+        )
+        ghi = temp = None
+        if weather is not None and "ghi_w_m2" in weather.data.columns:
+            ghi = weather.at("ghi_w_m2", grid)[0]
+            if "temp_air_c" in weather.data.columns:
+                temp = weather.at("temp_air_c", grid)[0]
+        pv, clear = pv_forecast_kwh(s.site, self._pv_system, grid, STEP_MIN, ghi, temp)
+        if len(self._pv_cache) >= 4:  # now's and yesterday's, of this and the last version
+            self._pv_cache.pop(next(iter(self._pv_cache)))
+        self._pv_cache[key] = (pv, clear)
+        return pv.copy(), clear
+
+    def _self_used_pv(self, t0: int, grid: np.ndarray) -> np.ndarray | None:
+        """PV the home used itself a day before each step [kWh per 5 min]: the modelled
+        output less the metered export; None where no export is metered (a meter without a
+        feed-in channel: its usage is then taken as the home's consumption)."""
+        m = self.market
+        n = grid.size
+        fi = None
+        if m.feed_in_channel:
+            fi = self._read(
+                "usage",
+                t0 - 2 * DAY_US,
+                t0 + n * STEP_US,
+                ["energy_kwh"],
+                source=m.source,
+                site=m.site,
+                channel=m.feed_in_channel,
+            )
+        if fi is None:
+            return None
+        exported = fi.at("energy_kwh", grid - DAY_US, step_minutes=STEP_MIN)[0]
+        if not np.isfinite(exported).any():
+            return None
+        try:
+            pv = self._pv_on(grid - DAY_US)[0]
+        except Exception:  # a PV model failure must not stop the decision: usage as it is
+            log.exception("PV of yesterday failed; taking the metered usage as the load")
+            return None
+        return np.clip(pv - np.nan_to_num(exported), 0.0, None)
 
     def _tariff_prices(
         self, grid: np.ndarray, price: np.ndarray, credit: np.ndarray
@@ -677,7 +782,7 @@ class Decider:
         if s.policy == "mpc":
             return self._mpc(st, battery, ev, ev_kwargs.get("ev_arrays"))
         policy = policies.resolve(s.policy, **options)
-        pv = np.zeros(n)
+        pv = st.pv_kwh
         flows = dispatch_rules(
             st.load_kwh,
             pv,
@@ -744,9 +849,8 @@ class Decider:
             policy = policies.resolve("mpc", **s.policy_options)
             ctl = MPCController(policy, STEP_MIN, battery=s.battery, ev=s.ev if ev else None)
             self._controllers[ev is not None] = ctl
-        n = st.grid_us.size
         step = ctl.decide(
-            slot, st.load_kwh, np.zeros(n), st.import_per_kwh, st.export_credit_per_kwh,
+            slot, st.load_kwh, st.pv_kwh, st.import_per_kwh, st.export_credit_per_kwh,
             soc_kwh=soc, ev_soc_kwh=ev.initial_soc_fraction * ev.capacity_kwh if ev else None,
             ev_arrays=ev_arrays, mode_now=self._mode_now,
         )  # fmt: skip
@@ -761,6 +865,10 @@ class Decider:
             action, kw = "hold", 0.0
         self._mode_now = step.mode
         hours = step.horizon_steps / STEPS_PER_HOUR
+        h = min(step.horizon_steps, len(plan))
+        # Charge the plan stores from its own PV surplus (the rest comes from the grid).
+        surplus = np.clip(st.pv_kwh[:h] - plan.curt[:h] - st.load_kwh[:h], 0.0, None)
+        from_pv = np.minimum(plan.bc[:h], surplus)
         reason = (
             f"mpc policy: {step.reason}; {step.mode} {kw:+.2f} kW; plan over {hours:g} h, "
             f"expected cost {step.expected_cost:.3f} {self.market.currency}"
@@ -774,7 +882,11 @@ class Decider:
             "alternative_cost": _f(step.alternative_cost),
             "terminal_value_per_kwh": _f(step.terminal_value_per_kwh),
             "charge_kwh": _f(plan.bc.sum()),
+            "charge_from_pv_kwh": _f(from_pv.sum()),
+            "charge_from_grid_kwh": _f(plan.bc[:h].sum() - from_pv.sum()),
             "discharge_kwh": _f(plan.bd.sum()),
+            "pv_kwh": _f(st.pv_kwh[:h].sum()),
+            "pv_source": st.pv_source,
             "soc_end_kwh": _f(plan.soc_kwh[step.horizon_steps - 1]),
             "solve_ms": _f(step.solve_ms),
             "planned_at": from_epoch_us(slot * STEP_US).isoformat(),
@@ -797,6 +909,8 @@ class Decider:
             "ev_plugged_in": st.device.ev_plugged_in,
             "data_age_s": st.data_age_s,
             "load_source": st.load_source,
+            "pv_now_kw": _f(st.pv_kwh[0] * STEPS_PER_HOUR),
+            "pv_source": st.pv_source,
             "price_steps": {
                 "market": int(counts[0]),
                 "forecaster": int(counts[1]),
@@ -819,6 +933,7 @@ class Decider:
             "price_max_per_kwh": _f(np.nanmax(p)) if np.isfinite(p).any() else None,
             "hourly_price_per_kwh": [_f(x) for x in hourly[:24]],
             "load_kwh": _f(float(np.sum(st.load_kwh))),
+            "pv_kwh": _f(float(np.sum(st.pv_kwh))),
             "model": st.model_version,
             "note": st.forecast_note,
         }

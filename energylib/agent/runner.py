@@ -147,7 +147,10 @@ class Agent:
     def housekeep(self, now: datetime) -> None:
         """Drop cached rows older than the retention window so the live cache stays small."""
         try:
-            self.store.prune(now - timedelta(days=RETENTION_DAYS), ("prices", "usage", "weather"))
+            self.store.prune(
+                now - timedelta(days=RETENTION_DAYS),
+                ("prices", "price_forecasts", "usage", "weather"),
+            )
         except sqlite3.Error as exc:
             log.error("housekeeping of %s failed: %s", self.store.path, exc)
 

@@ -66,7 +66,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -77,6 +77,9 @@ from energylib.dispatch.flows import Flows, dispatch_inputs
 from energylib.dispatch.lp import InfeasibleError
 from energylib.dispatch.optimum import DispatchLP
 from energylib.forecast.features import feature_matrix, input_windows
+from energylib.ingest.issued import ISSUE_US as ISSUE_STEP_US
+from energylib.ingest.issued import STEP_US as HALF_HOUR_US
+from energylib.ingest.issued import read_issued
 
 #: Named forecasts an :class:`MPCPolicy` resolves by itself.
 FORECASTS = ("perfect", "persistence")
@@ -316,7 +319,7 @@ class IssuedForecast(Forecast):
         if table is None or i < 0:
             return out
         lead = t - int(self.issued[i])
-        row = table[i, lead : lead + n]
+        row = table[i, lead : lead + out.size]  # no further than the fallback (the period's end)
         ok = np.isfinite(row)
         out[: row.size][ok] = row[ok]
         return out
@@ -433,6 +436,109 @@ def forecaster_forecast(
                 shifted[sel, : table.shape[1] - k] = table[sel, k:]
             out[key] = shifted
     return IssuedForecast(issued, out, name=name)
+
+
+#: The market channel each stored supplier channel forecasts (Amber's all-in prices).
+SUPPLIER_CHANNELS = {"general": "general_per_kwh", "feed_in": "feed_in_per_kwh"}
+
+
+def supplier_forecast(
+    store,
+    start: datetime,
+    n: int,
+    interval_minutes: int,
+    *,
+    source: str = "amber",
+    site: str | None = None,
+    channels: Mapping[str, str] = SUPPLIER_CHANNELS,
+    fallback: Forecast | None = None,
+    name: str = "supplier",
+) -> IssuedForecast:
+    """A supplier's published price forecasts as they were issued, for a period's decisions.
+
+    Reads the forecasts the agent stored with their issue time
+    (:mod:`energylib.ingest.issued`, kind ``price_forecasts``) and gives decision interval
+    ``t`` the **latest forecast issued at or before its start** (nothing later): an issue
+    at 10:05 serves a 30-min study from its 10:30 decision, and the 10:25 issue, where
+    there is one, replaces it there.  Each forecast (half-hourly) is put on the period's
+    grid (the mean of the half-hours each interval spans); intervals and series it does
+    not cover come from ``fallback`` (persistence by default: load and PV are not the
+    supplier's).
+
+    Parameters
+    ----------
+    store : Store
+        Where the issued forecasts are (the agent's live cache, or a store it synced to).
+    start : datetime
+        The period's first interval start (tz-aware).
+    n : int
+        Intervals in the period.
+    interval_minutes : int
+        The period's interval length [min], a multiple of 5.
+    source, site : str
+        The stored series (``amber`` and the Amber site id).
+    channels : dict of str to str
+        Stored channel -> the market channel it forecasts (``general`` ->
+        ``general_per_kwh``, ``feed_in`` -> ``feed_in_per_kwh``).
+    fallback : Forecast, optional
+        Default :class:`PersistenceForecast`.
+    name : str
+        Label in results.
+
+    Raises
+    ------
+    LookupError
+        No forecast of a channel stored in the period (the message says what fills it).
+    """
+    if interval_minutes % 5:
+        raise ValueError(
+            f"supplier forecasts come in 5-min issues; a {interval_minutes}-min period cannot "
+            "use them (use an interval that is a multiple of 5 min)"
+        )
+    step_us = interval_minutes * 60_000_000
+    t0 = int(_epoch_us(start))
+    end = t0 + n * step_us
+    lo = datetime.fromtimestamp(t0 / 1e6, UTC) - timedelta(days=1)
+    hi = datetime.fromtimestamp(end / 1e6, UTC)
+    per_issue: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for channel in channels:
+        try:
+            per_issue[channel] = read_issued(store, source, lo, hi, site=site, channel=channel)
+        except LookupError as exc:
+            raise LookupError(
+                f"no {source} price forecasts stored for channel {channel!r} in "
+                f"{lo.isoformat()}..{hi.isoformat()}: the live agent stores each forecast it "
+                f"fetches (energy agent run, market amber); forecast 'supplier' needs them ({exc})"
+            ) from None
+    # Decision interval of each issue: the first at or after it; per decision, the latest issue.
+    issues = np.unique(np.concatenate([v[0] for v in per_issue.values()]))
+    d = np.maximum(-(-(issues - t0) // step_us), 0)  # before the period: its first decision
+    keep = d < n
+    issues, d = issues[keep], d[keep]
+    last = np.r_[d[1:] != d[:-1], True]  # issues sorted: the last of each decision wins
+    issues, d = issues[last], d[last]
+    sub = step_us // ISSUE_STEP_US  # 5-min steps per interval of the period
+    half_hour0 = (issues // HALF_HOUR_US) * HALF_HOUR_US  # the half-hour each issue falls in
+    forecasts = {}
+    for channel, key in channels.items():
+        when, table = per_issue[channel]
+        rows = np.clip(np.searchsorted(when, issues), 0, when.size - 1)
+        found = when[rows] == issues
+        steps = table.shape[1]
+        width = -(-steps * HALF_HOUR_US // step_us) + 1  # intervals ahead an issue reaches
+        out = np.full((issues.size, width), np.nan)
+        for lo_row in range(0, issues.size, 4096):  # blocks: a 5-min year stays small
+            b = slice(lo_row, lo_row + 4096)
+            # the half-hour of the issue's forecast each 5-min step of each interval is in
+            t5 = (t0 + d[b] * step_us)[:, None, None] + (
+                np.arange(width)[:, None] * step_us + np.arange(sub) * ISSUE_STEP_US
+            )[None]
+            k = (t5 - half_hour0[b, None, None]) // HALF_HOUR_US
+            ok = found[b, None, None] & (k < steps)
+            vals = np.where(ok, table[rows[b, None, None], np.clip(k, 0, steps - 1)], np.nan)
+            out[b] = vals.mean(axis=2)  # NaN where a step is missing: the fallback's
+        forecasts[key] = out
+    return IssuedForecast(d, forecasts, fallback or PersistenceForecast(), name=name)
 
 
 def _epoch_us(t) -> np.int64:

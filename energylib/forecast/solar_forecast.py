@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import polars as pl
-import pvlib
 from sklearn.linear_model import QuantileRegressor
 from tqdm import tqdm
 
@@ -36,60 +35,18 @@ from energylib.forecast.benchmark import SeasonalNaive, run_protocol
 from energylib.forecast.dayahead import DayAheadData, slot_starts
 from energylib.schema import FrameMeta
 from energylib.site import Site
-from energylib.solar import PVSystem, pv_ac_kwh, solar_position
+from energylib.solar import (  # noqa: F401 (clear_sky_weather: re-exported, as before)
+    PVSystem,
+    clear_sky,
+    clear_sky_weather,
+    pv_ac_kwh,
+    solar_position,
+)
 
 CLEARNESS_RANGE = (0.0, 1.2)  # a day's measured / clear-sky PV, clipped
 #: Where the CityLearn 2022 homes are: Fontana, California.  ``Site`` needs a market of
 #: the library's; none applies to PV, so the field is a placeholder here.
 CITYLEARN_SITE = Site("citylearn-fontana", 34.0922, -117.4350, 377.0, "America/Los_Angeles", "nem")
-
-
-def clear_sky_weather(
-    site: Site,
-    starts: pd.DatetimeIndex,
-    interval_minutes: int,
-    clearness: np.ndarray | float = 1.0,
-    *,
-    sky: tuple[pd.DataFrame, np.ndarray] | None = None,
-) -> pd.DataFrame:
-    """A weather frame in pvlib's columns for the interval ``starts``: clear-sky global
-    irradiance (Ineichen, at interval midpoints) times ``clearness``, split into beam
-    and diffuse by the Erbs model; 20 degC, 1 m/s.
-
-    Parameters
-    ----------
-    site : Site
-    starts : pandas.DatetimeIndex
-        tz-aware interval starts.
-    interval_minutes : int
-        Interval length [min].
-    clearness : float or numpy.ndarray
-        Factor on the clear-sky global irradiance, per interval or one for all [0-1.2].
-    sky : (pandas.DataFrame, numpy.ndarray), optional
-        :func:`clear_sky` of the same ``starts``, when already computed.
-    """
-    solpos, ghi_cs = sky if sky is not None else clear_sky(site, starts, interval_minutes)
-    ghi = ghi_cs * np.asarray(clearness, dtype=float)
-    split = pvlib.irradiance.erbs(ghi, solpos["zenith"].to_numpy(), starts.day_of_year.to_numpy())
-    dni = np.where(
-        ghi_cs > 0, np.clip(np.nan_to_num(np.asarray(split["dni"], float)), 0, None), 0.0
-    )
-    dhi = np.where(ghi_cs > 0, np.clip(np.nan_to_num(np.asarray(split["dhi"], float)), 0, ghi), 0.0)
-    return pd.DataFrame(
-        {"ghi": ghi, "dni": dni, "dhi": dhi, "temp_air": 20.0, "wind_speed": 1.0}, index=starts
-    )
-
-
-def clear_sky(
-    site: Site, starts: pd.DatetimeIndex, interval_minutes: int
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Sun position (:func:`energylib.solar.solar_position`) and clear-sky global
-    irradiance [W/m2] (Ineichen, Linke turbidity climatology) at the interval midpoints."""
-    loc = pvlib.location.Location(site.latitude, site.longitude, site.timezone, site.altitude_m)
-    solpos = solar_position(starts, site, interval_minutes)
-    mid = starts + pd.Timedelta(minutes=interval_minutes / 2)
-    cs = loc.get_clearsky(mid, model="ineichen", solar_position=solpos.set_axis(mid))
-    return solpos, np.clip(cs["ghi"].to_numpy(), 0, None)
 
 
 @dataclass

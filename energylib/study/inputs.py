@@ -436,7 +436,9 @@ def _cover(role: str, data: pl.DataFrame, grid: pl.DataFrame, params: StudyParam
 
 
 # --------------------------------------------------------------------------- the year
-def _store(params: StudyParams, store) -> ParquetStore:
+def study_store(params: StudyParams, store=None) -> ParquetStore:
+    """The store a study reads: ``store`` where given, else ``inputs.store_dir``, else the
+    configured data folder."""
     if store is not None:
         return store
     root = params.inputs.store_dir or load_settings().processed_dir
@@ -486,7 +488,7 @@ def load_inputs(params: StudyParams, store=None, *, progress: bool = False) -> S
         An input is missing, does not cover the period, or does not fit the tariff; the
         message names the params key and what to do.
     """
-    store = _store(params, store)
+    store = study_store(params, store)
     inputs, site, m = params.inputs, params.site, params.interval_minutes
     uses_default = inputs.load.default_year or inputs.prices.default_year
     default_site = site in SITES.values()

@@ -40,6 +40,9 @@ class StudyError(ValueError):
 DEFAULT_YEAR = "default_year"
 #: Rule policies a battery scenario can run with a real controller (no perfect foresight).
 REALISTIC_RULES = ("self_consumption", "price_threshold", "forecast_persistence")
+#: MPC's forecasts in a study: the named ones, and the supplier's issued forecasts.
+SUPPLIER = "supplier"
+STUDY_FORECASTS = (*FORECASTS, SUPPLIER)
 #: Every dispatch policy a study can name (``mpc``: model-predictive control, see MPCOptions).
 POLICIES = (*REALISTIC_RULES, "forecast", "mpc", "optimum")
 BEST_RULE = "best_rule"
@@ -462,7 +465,10 @@ class MPCOptions:
     shows.
 
     ``forecast``: ``persistence`` (yesterday's load, PV and prices: what a controller
-    without a forecaster has) or ``perfect``; ``known_intervals``: intervals whose prices
+    without a forecaster has), ``perfect``, or ``supplier``: the price forecasts the live
+    agent stored as they were issued (Amber's forecast intervals, source ``supplier_source``
+    and site ``supplier_site``, default the prices input's site), each decision seeing only
+    those issued at or before it, load and PV by persistence; ``known_intervals``: intervals whose prices
     are known when deciding (1: the current one, as Amber publishes it); ``horizon_hours``
     [h]; ``replan_minutes``: minutes between decisions (None: every interval; the plan in
     force runs on in between); ``terminal_value`` [currency/kWh] or ``median`` / ``mean``;
@@ -473,6 +479,8 @@ class MPCOptions:
     """
 
     forecast: str = "persistence"
+    supplier_source: str = "amber"
+    supplier_site: str | None = None
     known_intervals: int = 1
     horizon_hours: float = 24.0
     replan_minutes: int | None = None
@@ -481,17 +489,24 @@ class MPCOptions:
     thresholds: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.forecast not in FORECASTS:
-            raise ValueError(f"forecast {self.forecast!r}; use one of {list(FORECASTS)}")
+        if self.forecast not in STUDY_FORECASTS:
+            raise ValueError(f"forecast {self.forecast!r}; use one of {list(STUDY_FORECASTS)}")
         for t in (self.switch_threshold, *self.thresholds):
-            self.policy(t)  # MPCPolicy says what is wrong
+            self.policy(t, forecast="perfect")  # MPCPolicy says what is wrong
 
-    def policy(self, switch_threshold: float | None = None) -> MPCPolicy:
-        """The MPC policy (at ``switch_threshold`` instead of the options' own)."""
+    def policy(self, switch_threshold: float | None = None, *, forecast=None) -> MPCPolicy:
+        """The MPC policy (at ``switch_threshold`` instead of the options' own; with
+        ``forecast``, a :class:`~energylib.dispatch.mpc.Forecast` such as the supplier's
+        issued forecasts, instead of the named one)."""
+        if forecast is None and self.forecast == SUPPLIER:
+            raise StudyError(
+                "policy_comparison.mpc.forecast: supplier reads the issued forecasts from the "
+                "store: run the study with run_study (or energy scenarios), which reads them"
+            )
         t = self.switch_threshold if switch_threshold is None else switch_threshold
         return policies.resolve(
             "mpc",
-            forecast=self.forecast,
+            forecast=self.forecast if forecast is None else forecast,
             known_intervals=int(self.known_intervals),
             horizon_hours=float(self.horizon_hours),
             replan_minutes=None if self.replan_minutes is None else int(self.replan_minutes),

@@ -34,10 +34,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from energylib import finance
+from energylib.dispatch.mpc import IssuedForecast, supplier_forecast
 from energylib.scenario import ScenarioResult, ScenarioSpec, ScenarioYear, run
 from energylib.study import frames
-from energylib.study.inputs import StudyInputs, load_inputs
-from energylib.study.params import StudyParams
+from energylib.study.inputs import StudyInputs, load_inputs, study_store
+from energylib.study.params import SUPPLIER, StudyError, StudyParams
 from energylib.study.plan import Choice, Plan, make_plan
 
 
@@ -184,6 +185,31 @@ class Dispatcher:
         return Money(c, savings, result)
 
 
+def supplier_forecasts(params: StudyParams, store, year: ScenarioYear) -> IssuedForecast | None:
+    """The supplier's price forecasts as issued over the study's period, where the policy
+    comparison's MPC plans with them (``policy_comparison.mpc.forecast: supplier``); else None.
+
+    Read from ``store`` (default: the study's store), site ``supplier_site`` or the prices
+    input's; a decision sees only the forecasts issued at or before it
+    (:func:`energylib.dispatch.mpc.supplier_forecast`).
+    """
+    pc, mpc = params.comparison, params.mpc
+    compared = pc is not None and pc.battery is not None and "mpc" in pc.policies
+    if mpc.forecast != SUPPLIER or not (compared or params.policy == "mpc"):
+        return None
+    site = mpc.supplier_site or params.inputs.prices.site
+    try:
+        return supplier_forecast(
+            study_store(params, store), year.cal.interval_start[0], len(year),
+            year.interval_minutes, source=mpc.supplier_source, site=site,
+        )  # fmt: skip
+    except (LookupError, ValueError) as exc:
+        raise StudyError(
+            f"{params.where}: policy_comparison.mpc.forecast: supplier: {exc}; or use "
+            "forecast: persistence"
+        ) from None
+
+
 def _add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
@@ -225,7 +251,7 @@ def run_study(
     seconds["data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan: Plan = make_plan(params)
+    plan: Plan = make_plan(params, supplier_forecasts(params, store, inputs.year))
     d = Dispatcher(params, inputs)
     base = d.run(plan.baseline)
     bills, rows, cash, sens = {}, [frames.baseline_row(base)], [], []
@@ -293,4 +319,4 @@ def run_study(
     return result
 
 
-__all__ = ["Dispatcher", "Money", "capex", "ongoing", "run_study"]
+__all__ = ["Dispatcher", "Money", "capex", "ongoing", "run_study", "supplier_forecasts"]

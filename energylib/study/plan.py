@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from energylib.dispatch.mpc import MPCPolicy
+from energylib.dispatch.mpc import Forecast, MPCPolicy
 from energylib.dispatch.optimum import OptimumOptions
 from energylib.dispatch.rules import SelfConsumption
 from energylib.scenario import ScenarioSpec
@@ -94,8 +94,9 @@ def strategy_label(spec: ScenarioSpec) -> str:
     return f"{text} + V2H" if spec.v2h else text
 
 
-def make_plan(params: StudyParams) -> Plan:
-    """The specs of a study (see the module docstring)."""
+def make_plan(params: StudyParams, supplier: Forecast | None = None) -> Plan:
+    """The specs of a study (see the module docstring); ``supplier``: the forecasts MPC plans
+    with under ``policy_comparison.mpc.forecast: supplier`` (:func:`supplier_forecasts`)."""
     ev = params.ev
     base_strategy = ev.baseline_strategy if ev else "immediate"
     smart = ev.study_strategy if ev else "immediate"
@@ -107,6 +108,9 @@ def make_plan(params: StudyParams) -> Plan:
         policy=SelfConsumption(),
     )
     rules = REALISTIC_RULES if params.policy == BEST_RULE else (params.policy,)
+
+    def policy_of(name: str):
+        return params.mpc.policy(forecast=supplier) if name == "mpc" else params.rule(name)
 
     def choice(
         name: str, pv_kw: float, battery: str | None, strategy: str, v2h=False, v2g=False
@@ -120,7 +124,7 @@ def make_plan(params: StudyParams) -> Plan:
             candidates = (spec,)
         else:
             spec = replace(spec, battery=option.battery)
-            candidates = tuple(replace(spec, policy=_policy(params, r)) for r in rules)
+            candidates = tuple(replace(spec, policy=policy_of(r)) for r in rules)
         return Choice(
             name,
             candidates,
@@ -169,12 +173,12 @@ def make_plan(params: StudyParams) -> Plan:
             with_pv, battery=params.battery(pc.battery).battery, ev_strategy=smart
         )
         for p in pc.policies:
-            policy = _policy(params, p)
+            policy = policy_of(p)
             label = mpc_label(policy) if p == "mpc" else POLICY_LABELS[p]
             policies[label] = replace(with_battery, name=p, policy=policy)
         if "mpc" in pc.policies:  # the stability trade-off: MPC again at each threshold
             for t in params.mpc.thresholds:
-                policy = params.mpc.policy(t)
+                policy = params.mpc.policy(t, forecast=supplier)
                 policies[mpc_label(policy, threshold=True)] = replace(
                     with_battery, name=f"mpc, threshold {t:g}", policy=policy
                 )
@@ -187,7 +191,3 @@ def make_plan(params: StudyParams) -> Plan:
                 with_battery, name="optimum", policy=options
             )
     return Plan(base, scenarios, grid, ev_specs, policies)
-
-
-def _policy(params: StudyParams, name: str):
-    return params.rule(name)

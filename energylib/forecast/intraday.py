@@ -1,0 +1,123 @@
+"""Intraday price forecasts from recent lags, for model-predictive control.
+
+:class:`LagRidge` forecasts the price of each of the next ``horizon`` intervals from what is
+known at the decision interval: one ridge regression per step ahead (scikit-learn's
+:class:`~sklearn.linear_model.Ridge`), each on
+
+* the decision interval's own price (published by then: Amber's current interval, the
+  MPC's ``known_intervals=1``), the two before it and the mean of the last six;
+* the price at the target's time of day on the latest day before the decision, and a
+  week before that;
+* the median at the target's time of day over the last week;
+* the target's local hour (one-hot).
+
+Prices go in clipped to ``[-clip, clip]`` (a market cap of 17.5 AUD/kWh would otherwise
+dominate every least-squares fit), the target unclipped, so the forecast is a conditional
+mean that keeps the chance of a spike.  A forecast needs no data after its decision
+interval (tested).  :meth:`LagRidge.table` gives the forecasts issued at every decision of a
+period, as :class:`energylib.dispatch.mpc.IssuedForecast` takes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+WEEK_DAYS = 7
+
+
+@dataclass
+class LagRidge:
+    """Per-step-ahead ridge regressions of the price on recent lags (see the module docstring).
+
+    Parameters
+    ----------
+    horizon : int
+        Steps ahead forecast (step 0 is the decision interval itself).
+    steps_per_day : int
+        Intervals per day (48 at 30 min).
+    clip : float or None
+        Inputs clipped to ``[-clip, clip]`` [currency/kWh]; None: unclipped.
+    alpha : float
+        Ridge penalty.
+    """
+
+    horizon: int
+    steps_per_day: int
+    clip: float | None = 1.0
+    alpha: float = 1.0
+    models: list[Ridge] = field(default_factory=list, repr=False)
+
+    def features(self, price: np.ndarray, hour: np.ndarray, h: int) -> np.ndarray:
+        """Inputs of step ``h`` ahead for a decision at every interval ``i``: row ``i`` reads
+        ``price[: i + 1]`` only (NaN where that history is too short).
+
+        Parameters
+        ----------
+        price : numpy.ndarray
+            Price per interval [currency/kWh].
+        hour : numpy.ndarray of int
+            Local hour (0-23) of each interval.
+        h : int
+            Steps ahead.
+        """
+        x = np.asarray(price, dtype=float)
+        if self.clip is not None:
+            x = np.clip(x, -self.clip, self.clip)
+        n, day = x.size, self.steps_per_day
+        i = np.arange(n)
+
+        def at(idx: np.ndarray) -> np.ndarray:
+            return np.where((idx >= 0) & (idx < n), x[np.clip(idx, 0, n - 1)], np.nan)
+
+        recent = np.column_stack([at(i - k) for k in range(6)])
+        # the target's time of day on the latest day before the decision, and the week's
+        back = day * (h // day + 1)
+        days = np.column_stack([at(i + h - back - d * day) for d in range(WEEK_DAYS)])
+        target_hour = hour[np.clip(i + h, 0, n - 1)]
+        return np.column_stack(
+            [
+                recent[:, :3],
+                recent.mean(axis=1),
+                days[:, 0],
+                at(i + h - back - WEEK_DAYS * day),
+                np.median(days, axis=1),
+                np.eye(24)[target_hour],
+            ]
+        )
+
+    def fit(self, price: np.ndarray, hour: np.ndarray) -> LagRidge:
+        """Fit every step ahead on a history of prices and their local hours."""
+        y = np.asarray(price, dtype=float)
+        self.models = []
+        for h in range(self.horizon):
+            X = self.features(y, hour, h)
+            target = np.r_[y[h:], np.full(h, np.nan)]
+            ok = np.isfinite(X).all(axis=1) & np.isfinite(target)
+            if ok.sum() < X.shape[1]:
+                raise ValueError(
+                    f"LagRidge: {int(ok.sum())} complete rows to fit step {h} ahead; give at "
+                    f"least {WEEK_DAYS + 2} days of prices"
+                )
+            self.models.append(Ridge(alpha=self.alpha).fit(X[ok], target[ok]))
+        return self
+
+    def table(self, price: np.ndarray, hour: np.ndarray, issues: np.ndarray) -> np.ndarray:
+        """Forecasts issued at the intervals ``issues`` of ``price``: ``(issues, horizon)``
+        [currency/kWh], NaN where the history before an issue is too short.
+
+        ``price`` holds the history before the period and the period itself; an issue at
+        ``i`` reads ``price[: i + 1]``.
+        """
+        if not self.models:
+            raise ValueError("LagRidge.table before fit(): fit it on a history of prices first")
+        issues = np.asarray(issues, dtype=np.int64)
+        out = np.full((issues.size, self.horizon), np.nan)
+        for h, model in enumerate(self.models):
+            X = self.features(price, hour, h)[issues]
+            ok = np.isfinite(X).all(axis=1)
+            if ok.any():
+                out[ok, h] = model.predict(X[ok])
+        return out

@@ -1,6 +1,7 @@
 """Crash tests: the InfluxDB -> Postgres sync and the decision-log copy killed with SIGKILL
-at seeded random points of their run (a real influxd, a real Postgres, a real process of
-:mod:`kill_children`).
+at seeded random points of their run: a random batch, then a random part of one batch's
+time after it commits, so a kill lands inside a transaction or between two (a real
+influxd, a real Postgres, a real process of :mod:`kill_children`).
 
 After every kill: what Postgres holds is exactly what the watermark says (every row
 before it, as a complete run writes it, and none after it); a re-run finishes the job and
@@ -8,6 +9,7 @@ the tables equal a run that was never killed."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -33,21 +35,21 @@ from dashboard_data import write_month  # noqa: E402
 pytestmark = pytest.mark.postgres
 
 KINDS = ("load", "pv", "weather", "battery", "grid", "prices", "carbon")
-FRACTIONS = (0.35, 0.55, 0.75)  # of a complete run's time, each with seeded jitter
 END = "2025-01-15T03:00Z"  # three hours of 1-min readings: 12 windows of 15 min
 
 
-def _run(job: str, *args: str, kill_after_s: float | None = None) -> float:
-    """Run ``job`` of :mod:`kill_children` in a process of its own; SIGKILL it
-    ``kill_after_s`` after it starts.  Returns the seconds it ran."""
+def _run(job: str, *args: str, kill: tuple[int, float] | None = None) -> float:
+    """Run ``job`` of :mod:`kill_children` in a process of its own.  ``kill = (k, s)``:
+    SIGKILL it ``s`` seconds after it committed its ``k``-th batch (mid-transaction or
+    between two).  Returns the seconds it ran."""
     ctx = multiprocessing.get_context("forkserver")
     # The forkserver imports kill_children (and the library) once; Python 3.11's server does
     # not take the test's sys.path, only the environment's PYTHONPATH.
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), str(TESTS.parent), old) if p)
     ctx.set_forkserver_preload(["kill_children"])
-    ready = ctx.Event()
-    child = ctx.Process(target=kill_children.main, args=(ready, job, args))
+    ready, done = ctx.Event(), ctx.Value("i", 0)
+    child = ctx.Process(target=kill_children.main, args=(ready, done, job, args))
     try:
         child.start()
     finally:
@@ -57,18 +59,27 @@ def _run(job: str, *args: str, kill_after_s: float | None = None) -> float:
             os.environ["PYTHONPATH"] = old
     assert ready.wait(timeout=60)
     started = time.perf_counter()
-    if kill_after_s is not None:
-        time.sleep(kill_after_s)
-        os.kill(child.pid, signal.SIGKILL)
+    if kill is not None:
+        k, delay = kill
+        while done.value < k and child.is_alive():
+            time.sleep(0.0005)
+        time.sleep(delay)
+        with contextlib.suppress(ProcessLookupError):  # it may have finished meanwhile
+            os.kill(child.pid, signal.SIGKILL)
     child.join(timeout=120)
-    if kill_after_s is None:
+    if kill is None:
         assert child.exitcode == 0
     return time.perf_counter() - started
 
 
-def _delays(reference_s: float, seed: int) -> list[float]:
+def _kills(batches: int, reference_s: float, seed: int) -> list[tuple[int, float]]:
+    """Three seeded points: after a random batch, a random part of one batch's time."""
     rng = np.random.default_rng(seed)
-    return [reference_s * (f + rng.uniform(-0.08, 0.08)) for f in FRACTIONS]
+    per_batch = reference_s / batches
+    return [
+        (int(k), float(rng.uniform(0, per_batch)))
+        for k in rng.choice(np.arange(1, batches - 1), size=3, replace=False)
+    ]
 
 
 def _influx_rows(url: str) -> dict[str, list]:
@@ -94,9 +105,9 @@ def test_influx_sync_killed_at_random_points_keeps_rows_and_watermark_together(
     reference = _influx_rows(reference_url)
     assert len(reference["load"]) == 36
     partial = 0
-    for delay in _delays(took, seed=21):
+    for kill in _kills(12, took, seed=21):
         url = postgres_server.url(postgres_server.create_database())
-        _run("influx_sync", *args, url, END, kill_after_s=delay)
+        _run("influx_sync", *args, url, END, kill=kill)
         with psycopg.connect(url) as con:
             found = (
                 con.execute("SELECT to_regclass('energylib.influx_sync_state')").fetchone()[0]
@@ -106,14 +117,12 @@ def test_influx_sync_killed_at_random_points_keeps_rows_and_watermark_together(
         rows = _influx_rows(url)
         for kind in KINDS:  # exactly the reference's rows before the watermark
             want = [r for r in reference[kind] if mark is not None and r[4] < mark]
-            assert rows[kind] == want, (kind, delay, mark)
-        print(f"[kill -9] after {delay:.2f} s: synced until {mark}")
+            assert rows[kind] == want, (kind, kill, mark)
+        print(f"[kill -9] {kill[1]:.3f} s after window {kill[0]}: synced until {mark}")
         partial += mark is not None and mark < until
         sync_influx_to_postgres(w, url, batch_intervals=3, until=until, progress=False)
         assert _influx_rows(url) == reference
-    print(
-        f"\n[kill -9] influx sync: {took:.2f} s complete, {partial} of {len(FRACTIONS)} kills mid-sync"
-    )
+    print(f"\n[kill -9] influx sync: {took:.2f} s complete, {partial} of 3 kills mid-sync")
     assert partial >= 1  # at least one kill landed mid-sync
 
 
@@ -140,16 +149,14 @@ def test_decision_copy_killed_at_random_points_keeps_rows_and_watermark_together
     _, reference = _copied(reference_url)
     assert [r[0] for r in reference] == list(range(1, n + 1))
     partial = 0
-    for delay in _delays(took, seed=17):
+    for kill in _kills(30, took, seed=17):
         url = postgres_server.url(postgres_server.create_database())
-        _run("decision_copy", str(db), url, kill_after_s=delay)
+        _run("decision_copy", str(db), url, kill=kill)
         last, rows = _copied(url)
         # every decision up to the watermark, as the complete copy has it; none after it
-        assert rows == reference[: last or 0], (delay, last)
+        assert rows == reference[: last or 0], (kill, last)
         partial += last is not None and 0 < last < n
         assert DecisionSync(db, url, "site", batch_rows=10).sync() == n - (last or 0)
         assert _copied(url) == (n, reference)
-    print(
-        f"\n[kill -9] decision copy: {took:.2f} s complete, {partial} of {len(FRACTIONS)} kills mid-copy"
-    )
+    print(f"\n[kill -9] decision copy: {took:.2f} s complete, {partial} of 3 kills mid-copy")
     assert partial >= 1  # at least one kill landed mid-copy

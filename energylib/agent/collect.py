@@ -283,6 +283,10 @@ def amber_prices_fetcher(
 #: NEM days of prices the first history fetch after a start asks for: the forecasters'
 #: price lags reach 7 days behind a 1-day window (TRADING_24, TOTAL_PRICE_WEATHER_TIME).
 PRICE_BACKFILL_DAYS = 8
+#: NEM days per request of that first fetch: one 9-day answer (about 5,200 intervals of
+#: JSON) parsed at once was the agent's peak memory on a Pi; a day at a time keeps it ~6 MB
+#: lower (9 requests once per start; Amber allows 50 per 5 minutes).
+BACKFILL_REQUEST_DAYS = 1
 
 
 def amber_price_history_fetcher(
@@ -299,9 +303,12 @@ def amber_price_history_fetcher(
         nonlocal filled
         nem_today = nem_date(now)
         back = days if filled else max(days, backfill_days)
-        frames = get_amber_prices(
-            nem_today - timedelta(days=back), nem_today, resolution=5, client=client
-        )
+        per = back + 1 if filled else BACKFILL_REQUEST_DAYS  # NEM days per request
+        frames: Frames = []
+        for ago in range(back, -1, -per):
+            first = nem_today - timedelta(days=ago)
+            last = min(first + timedelta(days=per - 1), nem_today)
+            frames += get_amber_prices(first, last, resolution=5, client=client)
         filled = True
         return frames
 

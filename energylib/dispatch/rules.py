@@ -54,6 +54,7 @@ only while the credit is >= 0 and within the export limit, otherwise curtailed.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,10 +143,33 @@ def persistence(x: np.ndarray, steps_per_day: int) -> np.ndarray:
     return np.concatenate((x[:steps_per_day], x[:-steps_per_day]))
 
 
+#: Window-sorted price forecasts, by content: a study's re-simulated years and candidate
+#: policies dispatch the same prices again and again (a few entries of one series each).
+_SORTED: OrderedDict[tuple[int, bytes], np.ndarray] = OrderedDict()
+
+
+def window_sorted(price_f: np.ndarray, window: int) -> np.ndarray:
+    """``price_f`` sorted within each consecutive ``window`` of intervals (the last window
+    may be shorter); remembered for the few most recent series."""
+    key = (window, price_f.tobytes())
+    if key in _SORTED:
+        _SORTED.move_to_end(key)
+        return _SORTED[key]
+    full = price_f.size - price_f.size % window
+    out = np.concatenate(
+        (np.sort(price_f[:full].reshape(-1, window), axis=1).ravel(), np.sort(price_f[full:]))
+    )
+    _SORTED[key] = out
+    while len(_SORTED) > 4:
+        _SORTED.popitem(last=False)
+    return out
+
+
 @kernel
-def _forecast_thresholds(price_f, load_f, pv, window, usable_kwh, bc_max, bd_max, eta_rt, wear):
-    """Per-interval charge-below, discharge-above and export-above thresholds per window."""
-    n = price_f.size
+def _forecast_thresholds(sorted_f, load_f, pv, window, usable_kwh, bc_max, bd_max, eta_rt, wear):
+    """Per-interval charge-below, discharge-above and export-above thresholds per window
+    (``sorted_f``: the price forecast sorted within each window, :func:`window_sorted`)."""
+    n = sorted_f.size
     charge_below = np.full(n, -np.inf)
     discharge_above = np.full(n, -np.inf)
     export_above = np.full(n, np.inf)
@@ -153,7 +177,7 @@ def _forecast_thresholds(price_f, load_f, pv, window, usable_kwh, bc_max, bd_max
     while s < n:
         e = min(s + window, n)
         m = e - s
-        srt = np.sort(price_f[s:e])
+        srt = sorted_f[s:e]
         # A full battery displaces the dearest imports it can cover in the window; a feed-in
         # credit above the cheapest of those (a price spike) is better taken by exporting.
         if bd_max > _EPS:
@@ -486,7 +510,7 @@ def policy_thresholds(
         window = max(1, int(round(policy.horizon_hours * 60 / interval_minutes)))
         thresholds = _forecast_thresholds.compiled() if compiled else _forecast_thresholds
         return thresholds(
-            pf,
+            window_sorted(pf, window),
             lf,
             np.ascontiguousarray(pv_kwh, dtype=float),
             window,

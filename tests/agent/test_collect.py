@@ -7,6 +7,7 @@ import socket
 import sqlite3
 from datetime import datetime, timedelta
 
+import polars as pl
 import pytest
 from agent_fakes import SITE, START, TOKEN, amber_collectors, make_agent
 
@@ -224,7 +225,13 @@ def test_first_price_history_fetch_backfills_the_forecasters_lags_then_one_day(f
         return min(frame["interval_start"].min() for frame, _ in frames)
 
     now = fake_amber.clock.now()
-    first, again = earliest(fetch(now)), earliest(fetch(now))
+    frames = fetch(now)
+    first, again = earliest(frames), earliest(fetch(now))
     # a week of price lags behind a one-day window: the first fetch reaches 8 NEM days back
     assert now - first >= timedelta(days=PRICE_BACKFILL_DAYS)
+    # asked for in a few days at a time (the Pi's peak memory), with no interval lost or twice
+    general = pl.concat([f for f, m in frames if m.channel == "general"])["interval_start"]
+    assert general.is_unique().all() and general.sort().diff().drop_nulls().unique().to_list() == [
+        timedelta(minutes=5)
+    ]
     assert timedelta(days=1) <= now - again < timedelta(days=3)

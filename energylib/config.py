@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     """Every setting, typed.  Build with :func:`load_settings`.
 
     The library's variables (``ENERGYLIB_DATA_DIR``, ``AMBER_*``, ``ENTSOE_*``,
-    ``SUPABASE_DB_URL``, ``INFLUX_*``) and the agent's (``ENERGY_AGENT_*``, documented in
+    ``SUPABASE_DB_URL``, ``SUPABASE_URL``/``SUPABASE_KEY``, ``INFLUXDB_*``) and the agent's (``ENERGY_AGENT_*``, documented in
     :mod:`energylib.agent.config`).  Fields are named as the variable, lower case (the
     agent's with an ``agent_`` prefix); secrets are :class:`~pydantic.SecretStr`.
     """
@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     entsoe_api_key: SecretStr | None = Field(None, alias="ENTSOE_API_KEY")
     entsoe_zone: str = Field("NL", alias="ENTSOE_ZONE")
     supabase_db_url: SecretStr | None = Field(None, alias="SUPABASE_DB_URL")
+    # Supabase over its REST API (PostgREST), as the gateway documents its cloud sync.
+    supabase_url: str | None = Field(None, alias="SUPABASE_URL")
+    supabase_key: SecretStr | None = Field(None, alias="SUPABASE_KEY")
+    supabase_schema: str = Field("energylib", alias="SUPABASE_SCHEMA", pattern=r"^[A-Za-z_]\w*$")
     # The edge gateway's documented InfluxDB variables (the older INFLUX_* names still work),
     # its cloud sync's, and its feature-engineering and model-training jobs'.
     influxdb_url: str = Field(
@@ -89,6 +93,7 @@ class Settings(BaseSettings):
     sync_interval_seconds: int = Field(60, alias="SYNC_INTERVAL_SECONDS", ge=1)
     fe_site_id: str | None = Field(None, alias="FE_SITE_ID")
     fe_lookback_days: int = Field(30, alias="FE_LOOKBACK_DAYS", ge=1)
+    fe_batch_size: int = Field(1000, alias="FE_BATCH_SIZE", ge=1)
     fe_rolling_window_days: int = Field(7, alias="FE_ROLLING_WINDOW_DAYS", ge=1)
     forecast_model_dir: Path | None = Field(None, alias="FORECAST_MODEL_DIR")
     forecast_test_size: float = Field(0.2, alias="FORECAST_TEST_SIZE", gt=0, lt=1)
@@ -109,8 +114,8 @@ class Settings(BaseSettings):
     agent_backoff_max_s: float | None = _agent("BACKOFF_MAX_S", gt=0)
     agent_forecast_intervals: int | None = _agent("FORECAST_INTERVALS", gt=0)
     agent_horizon_hours: float | None = _agent("HORIZON_HOURS", gt=0)
-    agent_policy: Literal["forecast", "price_threshold", "self_consumption", "mpc"] | None = (
-        _agent("POLICY")
+    agent_policy: Literal["forecast", "price_threshold", "self_consumption", "mpc"] | None = _agent(
+        "POLICY"
     )
     agent_switch_threshold: float | None = _agent("SWITCH_THRESHOLD", ge=0)
     agent_tariff: Literal["amber", "eu_dynamic", "flat"] | None = _agent("TARIFF")

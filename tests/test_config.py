@@ -26,12 +26,19 @@ def test_secrets_are_secret_types_and_never_appear_in_repr(tmp_path):
             "SUPABASE_DB_URL": "postgresql://u:pw@h/db",
             "ENTSOE_API_KEY": "k-123",
             "INFLUXDB_TOKEN": "influx-456",
+            "SUPABASE_KEY": "sb-key-789",
         },
     )
-    for name in ("amber_token", "supabase_db_url", "entsoe_api_key", "influxdb_token"):
+    for name in (
+        "amber_token",
+        "supabase_db_url",
+        "entsoe_api_key",
+        "influxdb_token",
+        "supabase_key",
+    ):
         assert isinstance(getattr(s, name), SecretStr)
     text = repr(s) + str(s) + f"{s}" + s.model_dump_json()
-    for value in ("psk_secret123", "pw@", "k-123", "influx-456"):
+    for value in ("psk_secret123", "pw@", "k-123", "influx-456", "sb-key-789"):
         assert value not in text
     assert "amber_token=***" in repr(s)
 
@@ -46,6 +53,7 @@ SECRETS = (
     "AMBER_TOKEN",
     "ENTSOE_API_KEY",
     "SUPABASE_DB_URL",
+    "SUPABASE_KEY",
     "INFLUXDB_TOKEN",
     "ENERGY_AGENT_DASHBOARD_TOKEN",
 )
@@ -59,6 +67,9 @@ EVERY_VARIABLE = {
     "ENTSOE_API_KEY": ("key", "entsoe_api_key", "key"),
     "ENTSOE_ZONE": ("DE_LU", "entsoe_zone", "DE_LU"),
     "SUPABASE_DB_URL": ("postgresql://u:p@h/d", "supabase_db_url", "postgresql://u:p@h/d"),
+    "SUPABASE_URL": ("https://ref.supabase.co", "supabase_url", "https://ref.supabase.co"),
+    "SUPABASE_KEY": ("service-key", "supabase_key", "service-key"),
+    "SUPABASE_SCHEMA": ("gateway", "supabase_schema", "gateway"),
     "INFLUXDB_URL": ("http://127.0.0.1:8086", "influxdb_url", "http://127.0.0.1:8086"),
     "INFLUXDB_TOKEN": ("tok", "influxdb_token", "tok"),
     "INFLUXDB_ORG": ("home", "influxdb_org", "home"),
@@ -67,6 +78,7 @@ EVERY_VARIABLE = {
     "SYNC_INTERVAL_SECONDS": ("30", "sync_interval_seconds", 30),
     "FE_SITE_ID": ("home", "fe_site_id", "home"),
     "FE_LOOKBACK_DAYS": ("14", "fe_lookback_days", 14),
+    "FE_BATCH_SIZE": ("250", "fe_batch_size", 250),
     "FE_ROLLING_WINDOW_DAYS": ("3", "fe_rolling_window_days", 3),
     "FORECAST_MODEL_DIR": ("/tmp/fm", "forecast_model_dir", Path("/tmp/fm")),
     "FORECAST_TEST_SIZE": ("0.25", "forecast_test_size", 0.25),

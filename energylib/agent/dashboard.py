@@ -5,10 +5,15 @@ the kiosk's process; the kiosk stays the fridge's glanceable view.
 Shown, over the last ``days`` (7 by default; ``?days=N``, at most 90):
 
 * decisions over time against the price and the battery's state of charge (hourly);
-* the money the battery's moves made or saved against doing nothing: each decision's
-  set-point for one decision period valued at the import price at that time (charging
-  costs it, discharging saves it; losses and feed-in are left out, as the decision log
-  does not record them), summed over time;
+* the money the battery's moves made or saved against doing nothing (:func:`decision_effects`):
+  each decision's set-point for one decision period, against a do-nothing home whose battery
+  sits still.  The grid energy of both is billed at the import price the decision saw, and
+  energy sent out at its export (feed-in) credit, so a discharge beyond the home's load
+  earns only the credit; the battery's stored energy is simulated with the one-way
+  efficiency (the square root of its round-trip efficiency) each way, and what a decision
+  adds to or takes from the store is valued at what it fetches when discharged: that
+  efficiency times the mean import price of the days shown.  Over a full cycle the store
+  terms cancel and what is left is the bill difference, losses included;
 * the forecast against the actual price: the forecaster's mean price for the hour that
   starts one hour after each decision, against the mean price of the decisions in that
   hour (mean absolute error beside it);
@@ -80,9 +85,10 @@ def allowed(request: Request, mode: str, token: str | None) -> bool:
 
 # --------------------------------------------------------------------------- data
 def read_history(decisions_db: str | Path, since: datetime) -> pl.DataFrame:
-    """The decisions since ``since``: time, action, set-point, price, SoC, model and the
-    forecaster's price for the hour one hour ahead (SQLite's JSON functions, no parsing
-    in Python)."""
+    """The decisions since ``since``: time, action, set-point, price, SoC, model, the
+    forecaster's price for the hour one hour ahead, the import price and export credit the
+    decision saw, and the forecast's load over its horizon (SQLite's JSON functions, no
+    parsing in Python)."""
     schema = {
         "interval_start": pl.Int64,
         "action": pl.String,
@@ -92,6 +98,10 @@ def read_history(decisions_db: str | Path, since: datetime) -> pl.DataFrame:
         "model_version": pl.String,
         "forecast_next_hour": pl.Float64,
         "stale": pl.Int64,
+        "import_per_kwh": pl.Float64,
+        "export_credit_per_kwh": pl.Float64,
+        "forecast_load_kwh": pl.Float64,
+        "horizon_h": pl.Float64,
     }
     path = Path(decisions_db)
     rows: list = []
@@ -104,7 +114,10 @@ def read_history(decisions_db: str | Path, since: datetime) -> pl.DataFrame:
                 rows = con.execute(
                     "SELECT decided_at, action, battery_kw, price_per_kwh, "
                     "json_extract(inputs, '$.battery_soc_fraction'), model_version, "
-                    "json_extract(forecast, '$.hourly_price_per_kwh[1]'), stale "
+                    "json_extract(forecast, '$.hourly_price_per_kwh[1]'), stale, "
+                    "json_extract(inputs, '$.import_now_per_kwh'), "
+                    "json_extract(inputs, '$.export_credit_now_per_kwh'), "
+                    "json_extract(forecast, '$.load_kwh'), json_extract(forecast, '$.horizon_h') "
                     "FROM decisions WHERE decided_at >= ? ORDER BY decided_at",
                     (epoch_us(since),),
                 ).fetchall()
@@ -116,12 +129,64 @@ def read_history(decisions_db: str | Path, since: datetime) -> pl.DataFrame:
     )
 
 
-def summarise(history: pl.DataFrame, decide_every_s: float) -> dict[str, pl.DataFrame]:
-    """Hourly decisions, cumulative savings and forecast-vs-actual frames of the history."""
+def decision_effects(
+    history: pl.DataFrame, decide_every_s: float, round_trip_efficiency: float = 1.0
+) -> pl.DataFrame:
+    """Each decision's effect on the money, against a do-nothing home [currency].
+
+    For decision i over one period of ``h = decide_every_s / 3600`` hours:
+
+    * ``e = battery_kw * h`` [kWh AC, + into the battery];
+    * ``n`` = the home's load in the period [kWh]: the forecast's mean load over its
+      horizon (``load_kwh / horizon_h * h``) where the log has it, else unbounded (every
+      kWh the battery gives displaces an import);
+    * ``bill(g) = max(g, 0) * import - max(-g, 0) * export credit`` with the import price
+      and export credit the decision saw (``price_per_kwh`` and no credit where the log
+      lacks them);
+    * ``bill_saved = bill(n) - bill(n + e)``: what the move took off the bill;
+    * ``stored_kwh = e * eta`` charging, ``e / eta`` discharging (``eta`` =
+      sqrt(round-trip efficiency)): what it put into or took out of the battery;
+    * ``saved = bill_saved + stored_kwh * eta * mean import price`` of the history:
+      stored energy is worth what it fetches when discharged.  Over a cycle that ends
+      where it started the store terms cancel, leaving the bill difference with losses.
+
+    Returns the history with ``battery_kwh``, ``bill_saved``, ``stored_kwh`` and ``saved``.
+    """
+    if not 0 < round_trip_efficiency <= 1:
+        raise ValueError(f"round_trip_efficiency must be in (0, 1], got {round_trip_efficiency}")
     h = decide_every_s / 3600.0
+    eta = round_trip_efficiency**0.5
+    price = pl.coalesce("import_per_kwh", "price_per_kwh")
+    credit = pl.col("export_credit_per_kwh").fill_null(0.0)
+    e = pl.col("battery_kw") * h
+    load = pl.col("forecast_load_kwh") / pl.col("horizon_h") * h
+
+    def bill(g: pl.Expr) -> pl.Expr:
+        return g.clip(lower_bound=0) * price - (-g).clip(lower_bound=0) * credit
+
     d = history.with_columns(
-        (pl.col("battery_kw") * h).alias("battery_kwh"),
-        (-pl.col("battery_kw") * h * pl.col("price_per_kwh")).fill_null(0.0).alias("saved"),
+        e.alias("battery_kwh"),
+        pl.when(load.is_not_null() & (pl.col("horizon_h") > 0))
+        .then(bill(load) - bill(load + e))
+        .otherwise(-e * price)
+        .fill_null(0.0)
+        .alias("bill_saved"),
+        pl.when(e > 0).then(e * eta).otherwise(e / eta).alias("stored_kwh"),
+    )
+    mean_price = d.select(price.mean()).item() if d.height else 0.0
+    return d.with_columns(
+        (pl.col("bill_saved") + pl.col("stored_kwh") * eta * (mean_price or 0.0))
+        .fill_null(0.0)
+        .alias("saved")
+    )
+
+
+def summarise(
+    history: pl.DataFrame, decide_every_s: float, round_trip_efficiency: float = 1.0
+) -> dict[str, pl.DataFrame]:
+    """Hourly decisions, cumulative savings (:func:`decision_effects`) and forecast-vs-actual
+    frames of the history."""
+    d = decision_effects(history, decide_every_s, round_trip_efficiency).with_columns(
         pl.col("interval_start").dt.truncate("1h").alias("hour"),
     )
     hourly = (
@@ -132,6 +197,8 @@ def summarise(history: pl.DataFrame, decide_every_s: float) -> dict[str, pl.Data
             pl.col("battery_kwh").sum(),
             pl.col("action").mode().first(),
             pl.col("saved").sum(),
+            pl.col("bill_saved").sum(),
+            pl.col("stored_kwh").sum(),
             pl.col("forecast_next_hour").mean(),
         )
         .sort("hour")
@@ -234,7 +301,12 @@ def render(
 ) -> tuple[str, dict[str, Any]]:
     """The dashboard page (HTML) and its numbers (the JSON view)."""
     history = read_history(settings.decisions_db, now - timedelta(days=days))
-    frames = summarise(history, settings.decide_every_s)
+    battery = settings.battery
+    frames = summarise(
+        history,
+        settings.decide_every_s,
+        battery.round_trip_efficiency if battery is not None else 1.0,
+    )
     charts = _charts(frames, settings.site.timezone, currency)
     fc = frames["forecast"]
     models = (
@@ -248,6 +320,8 @@ def render(
         "by_action": dict(history.group_by("action").len().iter_rows()) if history.height else {},
         "stale_holds": int(history["stale"].sum() or 0) if history.height else 0,
         "saved": float(frames["hourly"]["saved"].sum()) if history.height else 0.0,
+        "saved_on_the_bill": float(frames["hourly"]["bill_saved"].sum()) if history.height else 0.0,
+        "stored_kwh_change": float(frames["hourly"]["stored_kwh"].sum()) if history.height else 0.0,
         "currency": currency,
         "forecast_mae_per_kwh": float((fc["forecast"] - fc["actual"]).abs().mean())
         if fc.height
@@ -276,6 +350,15 @@ def render(
             f"disk {disk}, CPU {temp}",
         ),
     ]  # fmt: skip
+    rt = battery.round_trip_efficiency if battery is not None else 1.0
+    savings_meaning = (
+        f"Against a home whose battery did nothing: {numbers['saved_on_the_bill']:+.2f} "
+        f"{currency} on the bill (imports at the price each decision saw, exports at its "
+        f"feed-in credit, the home's load from the forecast), and "
+        f"{numbers['stored_kwh_change']:+.2f} kWh more in the battery, valued at what it "
+        f"fetches when discharged ({rt:.0%} round trip, at the mean import price of these "
+        f"{days:g} days). Battery wear is not counted."
+    )
     card_html = "".join(
         f'<div class="card" id="card-{k}">{k}<b>{v}</b><small>{e(sub)}</small></div>'
         for k, v, sub in cards
@@ -301,6 +384,7 @@ def render(
 <div class="cards">{card_html}</div>
 {section("decisions", "Decisions against price and state of charge")}
 {section("savings", "Money made or saved")}
+<p id="savings-meaning">{e(savings_meaning)}</p>
 {section("forecast", "Forecast against actual price")}
 <h2>Models</h2><table id="models"><tr><td>version</td><td>decisions</td><td>first used</td></tr>{hist}</table>
 <p id="delivery">{e("delivery: " + json.dumps(delivery, default=str)[:400]) if delivery else "delivery: off (no SUPABASE_DB_URL)"}</p>

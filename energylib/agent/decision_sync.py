@@ -3,7 +3,9 @@
 The SQLite decision log on the Pi stays the record the agent writes first (a decision is
 never held up by the network); this job copies what it has not copied yet into
 ``energylib.agent_decisions`` (one row per site and decision slot) whenever
-``SUPABASE_DB_URL`` is set, every ``ENERGY_AGENT_CLOUD_SYNC_EVERY_S`` seconds.
+``SUPABASE_DB_URL`` is set, every ``ENERGY_AGENT_CLOUD_SYNC_EVERY_S`` seconds; with only
+``SUPABASE_URL`` and ``SUPABASE_KEY``, :class:`~energylib.agent.decision_copy.RestDecisionSync` does the same over
+Supabase's REST API.
 
 Durability, as the store sync: each batch of rows and the watermark (the last local row
 id copied, in ``energylib.agent_decision_sync``) commit in one transaction with
@@ -16,15 +18,13 @@ down costs nothing but a logged error and a growing ``pending`` count in the sta
 from __future__ import annotations
 
 import contextlib
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
-from energylib.agent.decision_log import COLUMNS, open_readonly
-from energylib.dates import from_epoch_us
+from energylib.agent.decision_copy import STATE_TABLE, TABLE, DecisionCopy, _values
+from energylib.agent.decision_log import COLUMNS
 from energylib.store import sql
 from energylib.store.postgres import (
     DEFAULT_SCHEMA,
@@ -35,10 +35,6 @@ from energylib.store.postgres import (
     scrub,
 )
 
-log = logging.getLogger(__name__)
-
-TABLE = "agent_decisions"
-STATE_TABLE = "agent_decision_sync"
 _VALUES = [c for c in COLUMNS if c != "decided_at"]
 
 
@@ -46,26 +42,30 @@ def _table(schema: str, name: str) -> str:
     return f"{sql.identifier(schema)}.{sql.identifier(name)}"
 
 
+def table_ddl(schema: str = DEFAULT_SCHEMA) -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` of the decisions table and the watermark table."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {_table(schema, TABLE)} (site text NOT NULL, "
+        "decided_at timestamptz NOT NULL, local_id bigint NOT NULL, action text NOT NULL, "
+        "battery_kw double precision NOT NULL, ev_kw double precision NOT NULL, "
+        "reason text NOT NULL, price_per_kwh double precision, data_age_s double precision, "
+        "stale boolean NOT NULL, model_version text NOT NULL, latency_ms double precision "
+        "NOT NULL, inputs jsonb NOT NULL, forecast jsonb NOT NULL, "
+        "PRIMARY KEY (site, decided_at))",
+        f"CREATE TABLE IF NOT EXISTS {_table(schema, STATE_TABLE)} (site text PRIMARY KEY, "
+        "last_id bigint NOT NULL, synced_at timestamptz NOT NULL DEFAULT now())",
+    ]
+
+
 def ensure_tables(con: psycopg.Connection, schema: str = DEFAULT_SCHEMA) -> None:
     """Create the decisions table and the watermark table if absent."""
     with con.transaction():
         ensure_schema(con, schema)
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_table(schema, TABLE)} (site text NOT NULL, "
-            "decided_at timestamptz NOT NULL, local_id bigint NOT NULL, action text NOT NULL, "
-            "battery_kw double precision NOT NULL, ev_kw double precision NOT NULL, "
-            "reason text NOT NULL, price_per_kwh double precision, data_age_s double precision, "
-            "stale boolean NOT NULL, model_version text NOT NULL, latency_ms double precision "
-            "NOT NULL, inputs jsonb NOT NULL, forecast jsonb NOT NULL, "
-            "PRIMARY KEY (site, decided_at))"
-        )
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_table(schema, STATE_TABLE)} (site text PRIMARY KEY, "
-            "last_id bigint NOT NULL, synced_at timestamptz NOT NULL DEFAULT now())"
-        )
+        for statement in table_ddl(schema):
+            con.execute(statement)
 
 
-class DecisionSync:
+class DecisionSync(DecisionCopy):
     """Copies new rows of the decision log to Postgres.
 
     Parameters
@@ -83,6 +83,8 @@ class DecisionSync:
         most this long per run [s].
     """
 
+    errors = (PostgresSyncError,)
+
     def __init__(
         self,
         decisions_db: str | Path,
@@ -93,52 +95,13 @@ class DecisionSync:
         batch_rows: int = 500,
         connect_timeout_s: float = 5.0,
     ):
-        self.path = Path(decisions_db)
+        super().__init__(decisions_db, site, batch_rows=batch_rows, where=redact_url(url))
         self._url = url
-        self.where = redact_url(url)
-        self.site = site
         self.schema = schema
-        self.batch_rows = batch_rows
         self.connect_timeout_s = connect_timeout_s
-        self.last_id: int | None = None  # the server's watermark, as last seen
-        self.synced = 0
-        self.last_synced_at: datetime | None = None
-        self.last_error: str | None = None
 
     def __repr__(self) -> str:
         return f"DecisionSync({self.where!r}, site={self.site!r})"
-
-    def _local_rows(self, after: int) -> list[tuple]:
-        if not self.path.exists():
-            return []
-        con = open_readonly(self.path)
-        try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
-            ).fetchone():
-                return []
-            return con.execute(
-                f"SELECT id, {', '.join(COLUMNS)} FROM decisions WHERE id > ? ORDER BY id LIMIT ?",
-                (after, self.batch_rows),
-            ).fetchall()
-        finally:
-            con.close()
-
-    def local_count_after(self, after: int) -> int:
-        """Rows of the local log with an id above ``after``."""
-        if not self.path.exists():
-            return 0
-        con = open_readonly(self.path)
-        try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
-            ).fetchone():
-                return 0
-            return int(
-                con.execute("SELECT count(*) FROM decisions WHERE id > ?", (after,)).fetchone()[0]
-            )
-        finally:
-            con.close()
 
     def sync(self) -> int:
         """Copy every row not yet on the server; returns how many were copied.
@@ -194,9 +157,7 @@ class DecisionSync:
         )
         args = []
         for r in rows:
-            values = dict(zip(COLUMNS, r[1:], strict=True))
-            values["decided_at"] = from_epoch_us(values["decided_at"])
-            values["stale"] = bool(values["stale"])
+            values = _values(r)
             args.append((self.site, int(r[0]), *(values[c] for c in COLUMNS)))
         with con.transaction():
             with con.cursor() as cur:
@@ -206,31 +167,3 @@ class DecisionSync:
                 "ON CONFLICT (site) DO UPDATE SET last_id = EXCLUDED.last_id, synced_at = now()",
                 (self.site, int(rows[-1][0])),
             )
-
-    def run(self, now: datetime | None = None) -> int:
-        """The agent's job: :meth:`sync`, with a failure logged and kept, never raised."""
-        try:
-            n = self.sync()
-        except PostgresSyncError as exc:
-            if self.last_error != str(exc):
-                log.error("decision log sync to %s failed: %s", self.where, exc)
-            self.last_error = str(exc)
-            return 0
-        if n:
-            log.info("copied %d decision(s) to %s", n, self.where)
-        self.last_error = None
-        return n
-
-    def status(self) -> dict[str, Any]:
-        """What is copied, what is pending, the last error (for the status and the dashboard)."""
-        pending = None
-        with contextlib.suppress(Exception):
-            pending = self.local_count_after(self.last_id or 0)
-        return {
-            "to": self.where,
-            "copied": self.synced,
-            "watermark": self.last_id,
-            "pending": pending,
-            "last_synced_at": self.last_synced_at.isoformat() if self.last_synced_at else None,
-            "last_error": self.last_error,
-        }

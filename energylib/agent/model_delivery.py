@@ -15,9 +15,16 @@ seconds, 900 by default):
    models folder atomically (``.tmp`` then rename);
 3. validates and swaps it in through :meth:`ModelWatcher.install` (a file that does not
    validate is refused, moved to ``models/rejected/``, and the previous model stays);
-4. keeps the new model on probation for ``probation_decisions`` decisions: when the
-   forecaster fails ``max_errors`` times in that window, :meth:`ModelWatcher.rollback`
-   puts the previous model back and the version is never downloaded again.
+4. keeps the new model on probation.  In its first ``probation_decisions`` decisions, a
+   forecaster that fails ``max_errors`` times is rolled back at once
+   (:meth:`ModelWatcher.rollback` puts the previous model back; the version is never
+   downloaded again).  A model that runs but forecasts badly (finite, wrong numbers) is
+   caught against the realised prices (:func:`hourly_forecast_errors`, from the decision
+   log): once ``probation_hours`` have passed and at least ``min_hours`` hours can be
+   judged, the new model's mean absolute error of the hour-ahead price is compared with
+   the previous model's over the same length of time before the swap (or, without one,
+   with persistence: the last hour's price); more than ``tolerance`` times that (and more
+   than ``floor_per_kwh``) rolls it back, otherwise it has passed.
 
 What was installed is kept in ``models/.delivered.json`` so a restart neither downloads
 the same version again nor forgets a refused one.
@@ -30,12 +37,14 @@ import hashlib
 import json
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 
+from energylib.agent.decision_log import open_readonly
 from energylib.agent.models import ModelWatcher, file_version
 from energylib.store import sql
 from energylib.store.postgres import (
@@ -111,6 +120,58 @@ def publish_model(
     return int(version)
 
 
+HOUR_US = 3_600_000_000
+
+
+def hourly_forecast_errors(
+    decisions_db: str | Path,
+    since: datetime,
+    until: datetime,
+    model_version: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute errors of the hour-ahead price forecast against the realised prices, per
+    hour, from the decision log [currency/kWh].
+
+    The realised price of hour H is the mean ``price_per_kwh`` of the decisions in H; the
+    forecast for H is the mean of ``forecast.hourly_price_per_kwh[1]`` (the hour starting
+    one hour after the decision) over the decisions in hour H-1 made with
+    ``model_version`` (any, when None).  Hours from ``since`` to ``until``, both H-1 and H
+    inside.
+
+    Returns
+    -------
+    (model, persistence)
+        The model's error per judged hour, and persistence's (the price of hour H-1 as the
+        forecast for H) over the same hours.
+    """
+    path = Path(decisions_db)
+    if not path.exists():
+        return np.zeros(0), np.zeros(0)
+    con = open_readonly(path)
+    try:
+        rows = con.execute(
+            "SELECT decided_at, price_per_kwh, model_version, "
+            "json_extract(forecast, '$.hourly_price_per_kwh[1]') FROM decisions "
+            "WHERE decided_at >= ? AND decided_at < ? ORDER BY decided_at",
+            (int(since.timestamp() * 1e6), int(until.timestamp() * 1e6)),
+        ).fetchall()
+    finally:
+        con.close()
+    actual: dict[int, list[float]] = {}
+    forecast: dict[int, list[float]] = {}
+    for t, price, version, ahead in rows:
+        hour = t // HOUR_US
+        if price is not None:
+            actual.setdefault(hour, []).append(price)
+        if ahead is not None and (model_version is None or version == model_version):
+            forecast.setdefault(hour + 1, []).append(ahead)
+    hours = sorted(h for h in forecast if h in actual and h - 1 in actual)
+    a = np.array([np.mean(actual[h]) for h in hours])
+    f = np.array([np.mean(forecast[h]) for h in hours])
+    before = np.array([np.mean(actual[h - 1]) for h in hours])
+    return np.abs(f - a), np.abs(before - a)
+
+
 class ModelDelivery:
     """Polls the central store for a newer model and hands it to the watcher.
 
@@ -126,6 +187,17 @@ class ModelDelivery:
         Decisions a new model must get through before it is trusted.
     max_errors : int
         Forecaster failures during probation that roll the model back.
+    decisions_db : path, optional
+        The decision log: with it, a new model's forecasts are judged against the realised
+        prices (without it, probation ends after ``probation_decisions``).
+    probation_hours : float
+        Time a new model is judged on [h].
+    min_hours : int
+        Hours of forecast against realised price needed for a judgement.
+    tolerance : float
+        A mean absolute error more than this many times the reference's rolls back.
+    floor_per_kwh : float
+        ... and more than this [currency/kWh] (prices that barely move judge nothing).
     """
 
     def __init__(
@@ -138,6 +210,11 @@ class ModelDelivery:
         probation_decisions: int = 10,
         max_errors: int = 2,
         connect_timeout_s: float = 5.0,
+        decisions_db: str | Path | None = None,
+        probation_hours: float = 24.0,
+        min_hours: int = 6,
+        tolerance: float = 1.5,
+        floor_per_kwh: float = 0.005,
     ):
         self._url = url
         self.where = redact_url(url)
@@ -147,9 +224,15 @@ class ModelDelivery:
         self.probation_decisions = probation_decisions
         self.max_errors = max_errors
         self.connect_timeout_s = connect_timeout_s
+        self.decisions_db = Path(decisions_db) if decisions_db is not None else None
+        self.probation_hours = probation_hours
+        self.min_hours = min_hours
+        self.tolerance = tolerance
+        self.floor_per_kwh = floor_per_kwh
         self.state_path = watcher.folder / STATE_FILE
         self.state = self._load_state()
-        self.probation: dict[str, Any] | None = None
+        # a probation survives a restart (kept in the state file)
+        self.probation: dict[str, Any] | None = self.state.get("probation")
         self.last_error: str | None = None
         self.last_checked_at: datetime | None = None
 
@@ -184,7 +267,7 @@ class ModelDelivery:
         an unreachable store or a bad download is logged and kept in :attr:`last_error`."""
         self.last_checked_at = datetime.now(UTC)
         try:
-            installed = self._poll()
+            installed = self._poll(now or self.last_checked_at)
         except (PostgresSyncError, psycopg.Error, OSError) as exc:
             message = scrub(str(exc), self._url).strip()
             if self.last_error != message:
@@ -194,7 +277,7 @@ class ModelDelivery:
         self.last_error = None
         return installed
 
-    def _poll(self) -> bool:
+    def _poll(self, now: datetime) -> bool:
         con = connect(self._url, retries=0, connect_timeout_s=self.connect_timeout_s)
         try:
             ensure_models_table(con, self.schema)
@@ -241,6 +324,7 @@ class ModelDelivery:
             log.error("model %s v%d refused: %s", self.name, version, reason)
             return False
         previous = self.state["installed"]
+        previous_model = self.watcher.previous.version if self.watcher.previous else None
         self.state["installed"] = {
             "version": version,
             "file": target.name,
@@ -248,41 +332,116 @@ class ModelDelivery:
             "installed_at": datetime.now(UTC).isoformat(),
             "previous": previous,
         }
-        self._save_state()
         self.probation = {
             "version": version,
             "model_version": self.watcher.version,
+            "previous_model_version": previous_model,
+            "started_at": now.isoformat(),
             "failures": 0,
             "decisions_left": self.probation_decisions,
         }
+        self.state["probation"] = self.probation
+        self._save_state()
         log.info("model %s v%d installed from %s", self.name, version, self.where)
         return True
 
     # ------------------------------------------------------------------ probation
-    def check(self, model_version: str) -> bool:
-        """After each decision (its ``model_version``): count it against the new model's
-        probation; roll back when the forecaster failed in ``max_errors`` decisions.
-        True when it rolled back."""
+    def check(self, model_version: str, now: datetime | None = None) -> bool:
+        """After each decision (its ``model_version``, made at ``now``): count it against
+        the new model's probation, and judge its forecasts once the probation's time is up.
+        True when it rolled the model back."""
         p = self.probation
         if p is None:
             return False
-        p["decisions_left"] -= 1
-        # a decision whose forecaster failed says "none (forecaster <version> failed)"
-        if model_version.startswith("none") and p["model_version"] in model_version:
-            p["failures"] += 1
-        failures = p["failures"]
-        if failures >= self.max_errors:
-            reason = f"forecaster failed {failures} time(s) in its first decisions"
-            self.probation = None
-            if self.watcher.rollback(reason):
-                self._refuse(p["version"], reason)
-                self.state["installed"] = self.state["installed"].get("previous")
-                self._save_state()
-                return True
+        now = now or datetime.now(UTC)
+        if p["decisions_left"] > 0:
+            p["decisions_left"] -= 1
+            # a decision whose forecaster failed says "none (forecaster <version> failed)"
+            if model_version.startswith("none") and p["model_version"] in model_version:
+                p["failures"] += 1
+            if p["failures"] >= self.max_errors:
+                return self._roll_back(
+                    p, f"forecaster failed {p['failures']} time(s) in its first decisions"
+                )
+        if self.decisions_db is None:
+            if p["decisions_left"] <= 0:
+                log.info("model %s v%d passed its probation", self.name, p["version"])
+                self._end_probation()
             return False
-        if p["decisions_left"] <= 0:
-            log.info("model %s v%d passed its probation", self.name, p["version"])
-            self.probation = None
+        started = datetime.fromisoformat(p["started_at"])
+        if now - started < timedelta(hours=self.probation_hours):
+            return False
+        verdict = self.judge(p, now)
+        if verdict is None:  # too few hours to judge yet: stay on probation
+            return False
+        p["judgement"] = verdict
+        if verdict["bad"]:
+            return self._roll_back(p, verdict["reason"])
+        log.info(
+            "model %s v%d passed its probation: %s", self.name, p["version"], verdict["reason"]
+        )
+        self._end_probation()
+        return False
+
+    def _end_probation(self) -> None:
+        self.probation = None
+        self.state["probation"] = None
+        self._save_state()
+
+    def _reinstall_previous(self, reason: str) -> bool:
+        """After a restart the watcher no longer holds the model before the swap: install
+        its file again (named in the state), and move the bad one to ``rejected/``."""
+        installed = self.state["installed"] or {}
+        previous = installed.get("previous") or {}
+        old = self.watcher.folder / previous.get("file", "")
+        bad = self.watcher.current
+        if not previous.get("file") or not old.is_file() or bad is None:
+            return False
+        rejected = self.watcher.folder / "rejected"
+        rejected.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            os.replace(bad.path, rejected / bad.path.name)
+        self.watcher.refused[bad.version] = reason
+        return self.watcher.install(old)
+
+    def judge(self, p: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        """The new model's hour-ahead forecast error since its swap against the reference
+        (the previous model's over as long before the swap, else persistence); None while
+        fewer than ``min_hours`` hours can be judged."""
+        started = datetime.fromisoformat(p["started_at"])
+        new, persistence = hourly_forecast_errors(
+            self.decisions_db, started, now, p["model_version"]
+        )
+        if new.size < self.min_hours:
+            return None
+        mae = float(new.mean())
+        reference, against = float(persistence.mean()), "persistence (the last hour's price)"
+        if p.get("previous_model_version"):
+            old, _ = hourly_forecast_errors(
+                self.decisions_db, started - (now - started), started, p["previous_model_version"]
+            )
+            if old.size >= self.min_hours:
+                reference, against = (
+                    float(old.mean()),
+                    f"the previous model {p['previous_model_version']}",
+                )
+        bad = mae > self.tolerance * reference and mae > self.floor_per_kwh
+        reason = (
+            f"hour-ahead price MAE {mae:.4f}/kWh over {new.size} h against the realised prices, "
+            f"{mae / reference if reference else float('inf'):.1f}x that of {against} "
+            f"({reference:.4f}/kWh; limit {self.tolerance:g}x)"
+        )
+        return {"bad": bad, "mae_per_kwh": mae, "reference_mae_per_kwh": reference,
+                "hours": int(new.size), "reason": reason}  # fmt: skip
+
+    def _roll_back(self, p: dict[str, Any], reason: str) -> bool:
+        self._end_probation()
+        if self.watcher.rollback(reason) or self._reinstall_previous(reason):
+            self._refuse(p["version"], reason)
+            self.state["installed"] = self.state["installed"].get("previous")
+            self._save_state()
+            log.error("model %s v%d rolled back: %s", self.name, p["version"], reason)
+            return True
         return False
 
     def status(self) -> dict[str, Any]:

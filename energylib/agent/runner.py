@@ -65,7 +65,7 @@ from energylib.ingest.amber import AmberClient
 from energylib.store import SqliteStore
 
 if TYPE_CHECKING:  # psycopg (the [pg] extra) loads only where a central store is configured
-    from energylib.agent.decision_sync import DecisionSync
+    from energylib.agent.decision_copy import DecisionCopy
     from energylib.agent.model_delivery import ModelDelivery
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Agent:
     _stop: bool = False
     _status_failing: bool = False
     extra_status: dict = field(default_factory=dict)
-    cloud: DecisionSync | None = None
+    cloud: DecisionCopy | None = None
     delivery: ModelDelivery | None = None
 
     def __post_init__(self) -> None:
@@ -141,7 +141,7 @@ class Agent:
         self.last_decision = decision
         self.decisions_made += 1
         if self.delivery is not None:
-            self.delivery.check(decision.model_version)
+            self.delivery.check(decision.model_version, now=now)
         return decision
 
     def housekeep(self, now: datetime) -> None:
@@ -317,7 +317,8 @@ def build_agent(
 ) -> Agent:
     """Assemble an :class:`Agent`; every part can be replaced (tests pass a simulated clock
     and collectors pointed at a local server).  ``central_url`` (default
-    ``SUPABASE_DB_URL``) adds the decision-log copy and model delivery."""
+    ``SUPABASE_DB_URL``) adds the decision-log copy and model delivery; without one,
+    ``SUPABASE_URL`` and ``SUPABASE_KEY`` add the decision-log copy over Supabase's REST API."""
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     clock = clock or SystemClock()
     # first: a damaged decision log stops the start before anything else is touched
@@ -329,15 +330,29 @@ def build_agent(
     decider = Decider(settings, store, DryRunActuator(), models, use_cache=use_forecast_cache)
     act = actuator or DryRunActuator(settings.battery)
     decider.actuator = act
-    url = central_url or secret(load_settings().supabase_db_url)
+    base = load_settings()
+    url = central_url or secret(base.supabase_db_url)
     cloud = delivery = None
+    if not url and base.supabase_url and secret(base.supabase_key):
+        # Supabase over its REST API: the decision log's copy (model delivery needs Postgres).
+        from energylib.agent.decision_copy import RestDecisionSync
+        from energylib.ingest.http import RetryPolicy
+        from energylib.store.supabase import SupabaseRest
+
+        policy = RetryPolicy(max_retries=1, backoff_base_s=0.5, jitter_s=0.2, timeout_s=5.0)
+        rest = SupabaseRest(
+            base.supabase_url, secret(base.supabase_key), base.supabase_schema, policy
+        )
+        cloud = RestDecisionSync(settings.decisions_db, rest, settings.site.name)
     if url:
         # Optional: psycopg (the [pg] extra) loads only where a central store is configured.
         from energylib.agent.decision_sync import DecisionSync
         from energylib.agent.model_delivery import ModelDelivery
 
         cloud = DecisionSync(settings.decisions_db, url, settings.site.name)
-        delivery = ModelDelivery(url, models, name=settings.model_name)
+        delivery = ModelDelivery(
+            url, models, name=settings.model_name, decisions_db=settings.decisions_db
+        )
     agent = Agent(
         settings,
         clock,

@@ -9,7 +9,8 @@ load and price over FE_ROLLING_WINDOW_DAYS) goes into the store as kind ``featur
 where SUPABASE_DB_URL (or --to) is set, into Postgres too.  The site's series are read from
 the store, or from Postgres where only Postgres has them (the gateway's readings, synced
 from InfluxDB).  Site and windows default to
-FE_SITE_ID, FE_LOOKBACK_DAYS (30) and FE_ROLLING_WINDOW_DAYS (7).
+FE_SITE_ID, FE_LOOKBACK_DAYS (30) and FE_ROLLING_WINDOW_DAYS (7); the table is upserted
+FE_BATCH_SIZE (1000) rows at a time, oldest first, with a progress bar.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--source", default="simulated", help="series source (default simulated; gateway: synced)"
     )
     p.add_argument("--site", help="site id (default FE_SITE_ID or default)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="rows per upsert into each store (default FE_BATCH_SIZE or 1000)",
+    )
     p.add_argument(
         "--spec",
         default="TOTAL_PRICE_WEATHER_TIME",
@@ -107,8 +113,15 @@ def _once(args, settings, stores, status_path: Path) -> int:
             lookback_days=args.lookback_days or settings.fe_lookback_days,
             rolling_window_days=args.rolling_window_days or settings.fe_rolling_window_days,
         )
-        written = write_feature_table(stores, table, meta)
+        written = write_feature_table(
+            stores,
+            table,
+            meta,
+            batch_rows=args.batch_size or settings.fe_batch_size,
+            progress=not args.quiet,
+        )
     except (LookupError, KeyError, ValueError, DataValidationError, PostgresSyncError) as exc:
+        # batches upserted before a failure stay; the next run rewrites nothing stored
         message = str(exc).strip("'\"")
         _record(status_path, False, message)
         print(f"features failed: {message}", file=sys.stderr)
@@ -117,7 +130,9 @@ def _once(args, settings, stores, status_path: Path) -> int:
     text = (
         f"{table.height} rows x {table.width - 1} features of {meta.source}/{meta.site} "
         f"({meta.channel}) {first:%Y-%m-%d %H:%M} .. {last:%Y-%m-%d %H:%M} UTC; "
-        + "; ".join(f"{name}: inserted {i}, updated {u}" for name, i, u in written)
+        + "; ".join(
+            f"{name}: inserted {i}, updated {u} in {n} batch(es)" for name, i, u, n in written
+        )
         + f"; {time.perf_counter() - t0:.1f} s"
     )
     _record(status_path, True, text)

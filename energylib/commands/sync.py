@@ -6,6 +6,12 @@
   energy sync --source influxdb ...           the gateway's readings from InfluxDB
                                               (--influxdb-url/-token/-org/-bucket or INFLUXDB_*,
                                               or --influxdb-database for InfluxDB 1.x)
+  energy sync --supabase-schema               print the SQL that creates the tables in Supabase
+
+Where to: Postgres directly (--to URL or SUPABASE_DB_URL), or Supabase's REST API
+(SUPABASE_URL and SUPABASE_KEY, as the gateway documents; --target rest), which writes the
+same tables; its tables are created once with the SQL of --supabase-schema.  Without
+--target: Postgres where a Postgres URL is set, else the REST API.
 
 Idempotent and resumable: a re-run changes nothing, a run cut off resumes where it
 stopped.  Each run's outcome (and its error) is kept in ``DATA_DIR/sync_status.json``,
@@ -39,6 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     mode.add_argument(
         "--status", action="store_true", help="show what is synced, pending, and the last error"
+    )
+    mode.add_argument(
+        "--supabase-schema",
+        action="store_true",
+        help="print the SQL that creates the REST sync's tables (run it in Supabase's SQL editor)",
+    )
+    p.add_argument(
+        "--target",
+        choices=("postgres", "rest"),
+        help="postgres: --to / SUPABASE_DB_URL; rest: Supabase's REST API, SUPABASE_URL and "
+        "SUPABASE_KEY (default: postgres where a Postgres URL is set, else rest)",
     )
     p.add_argument(
         "--interval",
@@ -121,13 +138,32 @@ def _record(path: Path, source: str, ok: bool, text: str) -> None:
         print(f"sync: cannot write {path}: {exc.strerror}", file=sys.stderr)
 
 
-def _sync_once(args, settings, url: str, status_path: Path) -> int:
+def _sync_once(args, settings, url, status_path: Path) -> int:
+    """One sync to ``url``: a Postgres URL, or a :class:`~energylib.store.supabase.SupabaseRest`."""
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.simulate.influx import InfluxWriteError
     from energylib.store.postgres import PostgresSyncError
+    from energylib.store.supabase import SupabaseError, SupabaseRest
 
     try:
-        if args.source == "influxdb":
+        if isinstance(url, SupabaseRest):
+            from energylib.commands.simulate import influx_writer
+            from energylib.store.influx_sync import sync_influx_to_supabase
+
+            if args.source != "influxdb":
+                raise ValueError(
+                    "over Supabase's REST API only --source influxdb syncs (the gateway's cloud "
+                    "sync); sync the store with --to postgresql://... or SUPABASE_DB_URL"
+                )
+            report = sync_influx_to_supabase(
+                influx_writer(args),
+                url,
+                interval_minutes=args.interval_minutes,
+                batch_intervals=args.batch_rows or settings.sync_batch_size,
+                timezone=args.timezone,
+                progress=not args.quiet,
+            )
+        elif args.source == "influxdb":
             from energylib.commands.simulate import influx_writer
             from energylib.store.influx_sync import sync_influx_to_postgres
 
@@ -161,7 +197,7 @@ def _sync_once(args, settings, url: str, status_path: Path) -> int:
                 force=args.force,
                 retries=args.retries,
             )
-    except (PostgresSyncError, InfluxWriteError, ValueError) as err:
+    except (PostgresSyncError, InfluxWriteError, SupabaseError, ValueError) as err:
         _record(status_path, args.source, False, str(err))
         print(f"sync failed: {err}", file=sys.stderr)
         return 1
@@ -170,16 +206,19 @@ def _sync_once(args, settings, url: str, status_path: Path) -> int:
     return 0
 
 
-def _status(args, settings, url: str, status_path: Path) -> int:
+def _status(args, settings, url, status_path: Path) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.store.postgres import PostgresSyncError, connect, redact_url
+    from energylib.store.supabase import SupabaseRest
 
     try:
         local = json.loads(status_path.read_text()) if status_path.is_file() else {}
     except (OSError, ValueError):
         local = {}
     mine = local.get(args.source, {})
-    print(f"sync status ({args.source} -> {redact_url(url)})")
+    rest = url if isinstance(url, SupabaseRest) else None
+    shown = f"{rest.url}/rest/v1 ({rest.schema})" if rest else redact_url(url)
+    print(f"sync status ({args.source} -> {shown})")
     print(f"  last run:   {mine.get('last_run', 'never')}")
     print(f"  last ok:    {mine.get('last_ok', 'never')}  {mine.get('last_summary', '')}".rstrip())
     err = mine.get("last_error")
@@ -187,6 +226,8 @@ def _status(args, settings, url: str, status_path: Path) -> int:
         print(f"  last error: {mine['last_error_at']}: {err}")
     else:
         print("  last error: none since the last successful run")
+    if rest is not None:
+        return _rest_status(args, rest)
     try:
         con = connect(url, retries=0)
     except PostgresSyncError as exc:
@@ -240,14 +281,71 @@ def _status(args, settings, url: str, status_path: Path) -> int:
     return 0
 
 
+def _rest_status(args, rest) -> int:
+    """Synced and pending over Supabase's REST API (the InfluxDB source)."""
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    from energylib.commands.simulate import influx_writer
+    from energylib.simulate.influx import InfluxWriteError
+    from energylib.store.influx_sync import pending_readings, read_rest_state, target_name
+    from energylib.store.supabase import SupabaseError
+
+    if args.source != "influxdb":
+        print("  over Supabase's REST API only --source influxdb syncs")
+        return 2
+    client = influx_writer(args)
+    try:
+        state = read_rest_state(rest, target_name(client))
+    except SupabaseError as exc:
+        print(f"  Supabase:   {exc}")
+        return 1
+    until = state["synced_until"]
+    print(f"  synced:     {state['readings'] or 0} readings, until {until or 'nothing yet'}")
+    if state["last_error"]:
+        print(f"  server-side last error: {state['last_error']}")
+    try:
+        print(f"  pending:    {pending_readings(client, until)} readings in InfluxDB")
+    except InfluxWriteError as exc:
+        print(f"  pending:    unknown, InfluxDB unreachable ({exc})")
+        return 1
+    return 0
+
+
+def _destination(args, settings):
+    """A Postgres URL, or the Supabase REST client, per --target and the settings."""
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    from energylib.config import secret
+    from energylib.store.postgres import resolve_url
+    from energylib.store.supabase import resolve_rest
+
+    target = args.target
+    if target is None:
+        has_pg = args.to or secret(settings.supabase_db_url)
+        has_rest = settings.supabase_url and secret(settings.supabase_key)
+        if not has_pg and not has_rest:
+            raise ValueError(
+                "nowhere to sync to: set SUPABASE_DB_URL (or pass --to postgresql://user:"
+                "password@host:5432/db) for Postgres, or SUPABASE_URL and SUPABASE_KEY for "
+                "Supabase's REST API, in the environment or .env"
+            )
+        target = "rest" if has_rest and not has_pg else "postgres"
+    return resolve_rest() if target == "rest" else resolve_url(args.to)
+
+
 def run(args: argparse.Namespace) -> int:
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.config import load_settings
-    from energylib.store.postgres import PostgresSyncError, resolve_url
+    from energylib.store.postgres import PostgresSyncError
 
     try:
         settings = load_settings()
-        url = resolve_url(args.to)
+        if args.supabase_schema:
+            from energylib.agent.decision_sync import table_ddl
+            from energylib.store.influx_sync import schema_sql
+
+            schema = settings.supabase_schema
+            print(schema_sql(schema, table_ddl(schema)), end="")
+            return 0
+        url = _destination(args, settings)
     except (PostgresSyncError, ValueError) as err:
         print(f"sync: {err}", file=sys.stderr)
         return 2

@@ -6,9 +6,14 @@
   store, else Postgres at SUPABASE_DB_URL), scored on the
   last FORECAST_TEST_SIZE of the data, saved to DIR (FORECAST_MODEL_DIR; default
   DATA_DIR/models/baselines).
-* ``energy train --evaluate``: score the saved baselines on the site's data now.
+* ``energy train --evaluate``: score the saved baselines on the site's data now, and the
+  exported EnergyTransformer (the model the agent runs: ``--transformer FILE``, default
+  ``model.onnx``, else ``model.pt``, in the --params file's ``checkpoint_dir``) on the test
+  block of the data its params file names, against the seasonal naive forecast; its scores
+  are kept beside it (``FILE.eval.json``).
 * ``energy train --status``: list the saved baselines, when and on what they were trained,
-  and their test scores.
+  and their test scores; and the exported Transformer: file, spec, size, when written,
+  and its last evaluation.
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=Path,
         help="baselines folder (default FORECAST_MODEL_DIR or DATA_DIR/models/baselines)",
     )
+    p.add_argument(
+        "--transformer",
+        type=Path,
+        metavar="FILE",
+        help="exported EnergyTransformer (.onnx or .pt) for --evaluate and --status (default: "
+        "model.onnx, else model.pt, in the --params file's checkpoint_dir under the data folder)",
+    )
     p.add_argument("--data-dir", type=Path, help="data folder (default DATA_DIR or ./data)")
     p.add_argument("--source", default="simulated", help="series source (default %(default)s)")
     p.add_argument("--site", default="default", help="site id (default %(default)s)")
@@ -63,7 +75,13 @@ def run_baselines(args: argparse.Namespace) -> int:
         return 2
     data_dir = args.data_dir or settings.data_dir
     folder = args.model_dir or settings.forecast_model_dir or data_dir / "models" / "baselines"
+    try:
+        transformer = _transformer_file(args, data_dir)
+    except (OSError, ValueError) as err:
+        print(f"train: {err}", file=sys.stderr)
+        return 2
     if args.status:
+        _transformer_status(transformer)
         saved = gb.load_models(folder)
         if not saved:
             print(f"no baseline models in {folder}; train them with energy train --train")
@@ -90,15 +108,21 @@ def run_baselines(args: argparse.Namespace) -> int:
             )
         else:
             saved = gb.load_models(folder)
-            if not saved:
+            if not saved and transformer is None:
                 print(
-                    f"train: no models in {folder} to evaluate; run energy train --train",
+                    f"train: no models to evaluate: no baselines in {folder} (energy train "
+                    "--train) and no exported Transformer (energy train --params, or "
+                    "--transformer FILE)",
                     file=sys.stderr,
                 )
                 return 1
+            if transformer is not None:
+                _evaluate_transformer(transformer, args)
+            if not saved:
+                return 0
             d = gb.load_site(store, args.source, args.site, test_size)
             scores = {n: gb.evaluate_model(n, arrays, d) for n, (arrays, _) in saved.items()}
-    except (LookupError, ValueError) as err:
+    except (LookupError, ValueError, OSError) as err:
         print(f"train: {err}", file=sys.stderr)
         return 1
     verb = "trained and saved to" if args.train else "evaluated from"
@@ -109,6 +133,112 @@ def run_baselines(args: argparse.Namespace) -> int:
             f"seasonal naive MAE {t['naive_mae_kwh']:.4f} kWh  skill {t['skill_vs_naive']:+.1%}"
         )
     return 0
+
+
+def _read_params(path: Path) -> dict:
+    if not path.is_file():
+        raise ValueError(f"params file {path} not found")
+    params = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(params, dict):
+        raise ValueError(f"{path} must hold a mapping of parameter names to values")
+    return params
+
+
+def _transformer_file(args: argparse.Namespace, data_dir: Path) -> Path | None:
+    """The exported Transformer to evaluate / list: --transformer, else model.onnx or
+    model.pt in the params file's checkpoint_dir (None where there is none)."""
+    if args.transformer is not None:
+        if not args.transformer.is_file():
+            raise ValueError(f"--transformer {args.transformer}: no such file")
+        return args.transformer
+    path = Path(args.params)
+    if not path.is_file():
+        return None
+    folder = data_dir / _read_params(path).get("checkpoint_dir", "models/forecast")
+    return next((f for f in (folder / "model.onnx", folder / "model.pt") if f.is_file()), None)
+
+
+def _evaluate_transformer(path: Path, args: argparse.Namespace) -> None:
+    """Score the exported model on the test block of its params file's data, against the
+    seasonal naive forecast; print the table and keep it in ``path.eval.json``."""
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    import json
+    from datetime import UTC, datetime
+
+    from energylib.forecast.export import load_model
+    from energylib.forecast.metrics import evaluate
+    from energylib.forecast.train import load_training_data
+
+    params = _read_params(Path(args.params))
+    model = load_model(path, threads=1)
+    data, tz = load_training_data(params)
+    result = evaluate(
+        data,
+        tz,
+        model,
+        split=params.get("split", (0.7, 0.15, 0.15)),
+        baselines=("seasonal_naive_day",),
+        max_anchors=params.get("eval_windows"),
+        origins=params.get("eval_origins", "all"),
+    )
+    rows = result.table.filter(result.table["model"] == "transformer")
+    naive = {
+        (r["task"], r["horizon"]): r["mae"]
+        for r in result.table.filter(result.table["model"] != "transformer").iter_rows(named=True)
+    }
+    print(f"EnergyTransformer {path} ({model.spec.name}) on the test block of {args.params}:")
+    scores = []
+    for r in rows.iter_rows(named=True):
+        print(
+            f"  {r['task']:14s} {r['horizon']:6s} MAE {r['mae']:.4f}  seasonal naive "
+            f"{naive[(r['task'], r['horizon'])]:.4f}  skill {r['skill_pct']:+.1f} %  "
+            f"({r['windows']} windows)"
+        )
+        scores.append({k: r[k] for k in ("task", "horizon", "windows", "mae", "rmse", "skill_pct")})
+    record = {
+        "model": str(path),
+        "bytes": path.stat().st_size,
+        "mtime_ns": path.stat().st_mtime_ns,
+        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "params": str(args.params),
+        "scores": scores,
+    }
+    tmp = path.with_name(path.name + ".eval.json.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path.with_name(path.name + ".eval.json"))
+
+
+def _transformer_status(path: Path | None) -> None:
+    # The library loads when this command runs, not when the CLI builds its parser (slow).
+    import json
+    from datetime import UTC, datetime
+
+    from energylib.forecast.export import ModelFileError, load_model
+
+    if path is None:
+        print("no exported EnergyTransformer; train one with energy train --params FILE")
+        return
+    st = path.stat()
+    when = datetime.fromtimestamp(st.st_mtime, UTC).isoformat(timespec="seconds")
+    try:
+        spec = load_model(path, threads=1).spec
+        what = f"spec {spec.name}, tasks {', '.join(spec.tasks)}, horizons {dict(spec.horizons)}"
+    except ModelFileError as err:
+        what = f"unusable: {err}"
+    print(f"transformer   {path} ({st.st_size / 1e6:.2f} MB, written {when}): {what}")
+    report = path.with_name(path.name + ".eval.json")
+    try:
+        record = json.loads(report.read_text())
+    except (OSError, ValueError):
+        print("              not evaluated yet (energy train --evaluate)")
+        return
+    changed = (record.get("bytes"), record.get("mtime_ns")) != (st.st_size, st.st_mtime_ns)
+    stale = " (the file changed since)" if changed else ""
+    best = ", ".join(
+        f"{s['task']}/{s['horizon']} MAE {s['mae']:.4f} skill {s['skill_pct']:+.1f} %"
+        for s in record["scores"]
+    )
+    print(f"              evaluated {record['evaluated_at']}{stale}: {best}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+from tqdm.auto import tqdm
 
 from energylib.forecast.features import (
     Feature,
@@ -163,12 +164,33 @@ def build_feature_table(
 
 
 def write_feature_table(
-    stores: list[Store], table: pl.DataFrame, meta: FrameMeta
-) -> list[tuple[str, int, int]]:
-    """Upsert the table into each store; (store, inserted, updated) per store."""
+    stores: list[Store],
+    table: pl.DataFrame,
+    meta: FrameMeta,
+    *,
+    batch_rows: int = 1000,
+    progress: bool = False,
+) -> list[tuple[str, int, int, int]]:
+    """Upsert the table into each store in batches of ``batch_rows`` rows (``FE_BATCH_SIZE``),
+    oldest first, one upsert (one transaction) per batch, with a progress bar.
+
+    A batch that fails raises; the batches before it stay stored, and a re-run rewrites
+    nothing already stored as given.
+
+    Returns
+    -------
+    list of (store, inserted, updated, batches)
+    """
+    if batch_rows < 1:
+        raise ValueError(f"FE_BATCH_SIZE must be >= 1 row, got {batch_rows}")
     nullable = tuple(c for c in table.columns if c != TIME)
+    batches = list(table.sort(TIME).iter_slices(batch_rows))
     out = []
     for store in stores:
-        result = store.upsert(table, meta, nullable=nullable)
-        out.append((repr(store), result.inserted, result.updated))
+        inserted = updated = 0
+        for batch in tqdm(batches, desc=f"features to {store!r}", disable=not progress):
+            result = store.upsert(batch, meta, nullable=nullable)
+            inserted += result.inserted
+            updated += result.updated
+        out.append((repr(store), inserted, updated, len(batches)))
     return out

@@ -418,9 +418,12 @@ def _scalar(
     return int(pd.Timestamp(t["_time"][0]).value)
 
 
-def first_time_ns(client: InfluxWriter, measurement: str, field: str) -> int | None:
-    """Time of the first point of ``measurement``'s ``field`` [ns since the epoch]."""
-    return _scalar(client, measurement, field, 0, "first")
+def first_time_ns(
+    client: InfluxWriter, measurement: str, field: str, since_ns: int = 0
+) -> int | None:
+    """Time of the first point of ``measurement``'s ``field`` at or after ``since_ns``
+    [ns since the epoch]; None where there is none."""
+    return _scalar(client, measurement, field, since_ns, "first")
 
 
 def count_since(client: InfluxWriter, measurement: str, field: str, start_ns: int) -> int:

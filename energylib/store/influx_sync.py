@@ -26,14 +26,20 @@ Durability (the store sync's rules): each window's rows and the new watermark
 ``synchronous_commit`` on, so the watermark never runs ahead of rows that are durable;
 a window cut off is redone whole by the next run (the upsert rewrites nothing already
 stored as given).  Only complete intervals are synced (up to the current interval's
-start).  A failure is recorded as the state's ``last_error`` and raised.
+start); a stretch with no readings is passed over in one step.  A failure is recorded as
+the state's ``last_error`` and raised.
+
+Over Supabase's REST API (:func:`sync_influx_to_supabase`, ``SUPABASE_URL`` and
+``SUPABASE_KEY``): the same windows, frames and tables; per window one upsert request per
+kind, then the watermark row, so the watermark never runs ahead of rows Supabase
+confirmed.  :func:`schema_sql` is the SQL that creates those tables once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,6 +47,7 @@ import polars as pl
 import psycopg
 from tqdm.auto import tqdm
 
+from energylib.ingest.http import RetryPolicy
 from energylib.schema import TIME, FrameMeta
 from energylib.simulate.influx import (
     BLOCKS,
@@ -63,6 +70,7 @@ from energylib.store.postgres import (
     scrub,
 )
 from energylib.store.protocol import with_series_columns
+from energylib.store.supabase import SupabaseError, SupabaseRest, from_iso, iso_utc
 
 SOURCE = "gateway"
 STATE_TABLE = "influx_sync_state"
@@ -84,11 +92,16 @@ def ensure_state_table(con: psycopg.Connection, schema: str = DEFAULT_SCHEMA) ->
     """Create the watermark table if absent."""
     with con.transaction():
         ensure_schema(con, schema)
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_state_table(schema)} (target text PRIMARY KEY, "
-            "synced_until timestamptz, readings bigint NOT NULL DEFAULT 0, last_error text, "
-            "updated_at timestamptz NOT NULL DEFAULT now())"
-        )
+        con.execute(state_table_ddl(schema))
+
+
+def state_table_ddl(schema: str = DEFAULT_SCHEMA) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of the watermark table."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {_state_table(schema)} (target text PRIMARY KEY, "
+        "synced_until timestamptz, readings bigint NOT NULL DEFAULT 0, last_error text, "
+        "updated_at timestamptz NOT NULL DEFAULT now())"
+    )
 
 
 def read_state(con: psycopg.Connection, target: str, schema: str = DEFAULT_SCHEMA) -> dict:
@@ -248,8 +261,8 @@ class InfluxSyncReport:
         )
 
 
-def _first_reading_ns(client: InfluxWriter) -> int | None:
-    return first_time_ns(client, "solar", "generation_kw")
+def _first_reading_ns(client: InfluxWriter, since_ns: int = 0) -> int | None:
+    return first_time_ns(client, "solar", "generation_kw", since_ns)
 
 
 def sync_influx_to_postgres(
@@ -305,38 +318,27 @@ def sync_influx_to_postgres(
     target = target_name(client)
     report = InfluxSyncReport(source=target, url=redact_url(url))
     dialect = PostgresDialect(url, schema)
-    step_ns = interval_minutes * 60 * 10**9
     con = connect(url, retries=retries, wait_s=retry_wait_s)
     try:
         state = read_state(con, target, schema)
         try:
-            if since is not None:
-                start_ns = int(since.timestamp() * 1e9)
-            elif state["synced_until"] is not None:
-                start_ns = int(state["synced_until"].timestamp() * 1e9)
-            else:
-                start_ns = _first_reading_ns(client)
-            stop_ns = int((until or datetime.now(UTC)).timestamp() * 1e9)
+            windows = plan_windows(
+                client, state["synced_until"], interval_minutes, batch_intervals, since, until
+            )
         except InfluxWriteError as exc:
             _record_error(con, target, schema, str(exc))
             raise
         report.synced_until = state["synced_until"]
-        if start_ns is None:
-            return report
-        start_ns -= start_ns % step_ns
-        stop_ns -= stop_ns % step_ns
-        window_ns = batch_intervals * step_ns
-        windows = max(0, -(-(stop_ns - start_ns) // window_ns))
-        bar = tqdm(total=windows, desc="sync InfluxDB to Postgres", disable=not progress)
-        lo = start_ns
-        while lo < stop_ns:
-            hi = min(lo + window_ns, stop_ns)
+        bar = tqdm(total=len(windows), desc="sync InfluxDB to Postgres", disable=not progress)
+        passing = iter_windows(client, windows)
+        while True:
             try:
-                tables = [read_measurement(client, m, lo, hi) for m in MEASUREMENTS]
+                _, hi, readings, passed = next(passing, (None, None, None, 0))
             except InfluxWriteError as exc:
                 _record_error(con, target, schema, str(exc))
                 raise
-            readings = _join(tables)
+            if hi is None:
+                break
             frames = readings_to_frames(readings, interval_minutes, timezone)
             attempt = 0
             while True:
@@ -363,16 +365,76 @@ def sync_influx_to_postgres(
             report.inserted += counts[0]
             report.updated += counts[1]
             report.synced_until = datetime.fromtimestamp(hi / 1e9, UTC)
-            bar.update()
+            bar.update(passed)
             if on_window is not None:
                 on_window(report.synced_until)
-            lo = hi
         bar.close()
     finally:
         with contextlib.suppress(Exception):
             con.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def plan_windows(
+    client: InfluxWriter,
+    synced_until: datetime | None,
+    interval_minutes: int,
+    batch_intervals: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[tuple[int, int]]:
+    """The windows ``[lo, hi)`` [ns since the epoch] a sync reads, each ``batch_intervals``
+    intervals long and aligned to them: from ``since``, else the watermark ``synced_until``,
+    else the first reading; up to ``until`` (default: the start of the current interval)."""
+    step_ns = interval_minutes * 60 * 10**9
+    if since is not None:
+        start_ns = int(since.timestamp() * 1e9)
+    elif synced_until is not None:
+        start_ns = int(synced_until.timestamp() * 1e9)
+    else:
+        start_ns = _first_reading_ns(client)
+    if start_ns is None:
+        return []
+    stop_ns = int((until or datetime.now(UTC)).timestamp() * 1e9)
+    start_ns -= start_ns % step_ns
+    stop_ns -= stop_ns % step_ns
+    window_ns = batch_intervals * step_ns
+    return [(lo, min(lo + window_ns, stop_ns)) for lo in range(start_ns, stop_ns, window_ns)]
+
+
+def iter_windows(
+    client: InfluxWriter, windows: list[tuple[int, int]]
+) -> Iterator[tuple[int, int, pl.DataFrame, int]]:
+    """``(lo, hi, readings, windows_passed)`` of each window of ``windows`` that holds
+    readings.  A stretch of windows without any is passed over with one query for the next
+    reading (a gateway that was off for a month costs no month of requests); a final
+    stretch without any is yielded once, empty, up to the last window's end, so the
+    watermark moves there."""
+    i = 0
+    while i < len(windows):
+        lo, hi = windows[i]
+        readings = read_window(client, lo, hi)
+        if readings.height:
+            yield lo, hi, readings, 1
+            i += 1
+            continue
+        stop = windows[-1][1]
+        nxt = _first_reading_ns(client, hi)
+        if nxt is None or nxt >= stop:
+            yield lo, stop, readings, len(windows) - i
+            return
+        j = i + 1
+        while windows[j][1] <= nxt:
+            j += 1
+        yield lo, windows[j][0], readings, j - i
+        i = j
+
+
+def read_window(client: InfluxWriter, lo: int, hi: int) -> pl.DataFrame:
+    """Every reading in ``[lo, hi)`` [ns]: one row per device and time, all measurements'
+    fields as columns."""
+    return _join([read_measurement(client, m, lo, hi) for m in MEASUREMENTS])
 
 
 def _join(tables: list[pl.DataFrame]) -> pl.DataFrame:
@@ -433,3 +495,206 @@ def pending_readings(client: InfluxWriter, since: datetime | None) -> int:
     return count_since(
         client, "solar", "generation_kw", int(since.timestamp() * 1e9) if since else 0
     )
+
+
+# --------------------------------------------------------------------------- Supabase's REST API
+class _Recorder:
+    """Takes the statements :func:`energylib.store.sql.ensure_table` would run."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def execute(self, statement: str, args: tuple = ()) -> None:
+        self.statements.append(statement)
+
+
+class _NewTables(PostgresDialect):
+    """Postgres, with every table still to create."""
+
+    def columns(self, con, kind: str, wanted: list[str] | None = None) -> dict[str, str]:
+        return {}
+
+
+def _gateway_frames() -> list[tuple[pl.DataFrame, FrameMeta]]:
+    # Imported here: the simulator is only needed to describe the tables (slow import).
+    from energylib.simulate.gateway import Gateway
+
+    points = list(
+        Gateway({"interval_seconds": 300, "seed": 1}).points(
+            "2025-01-01T00:00Z", "2025-01-01T00:10Z"
+        )
+    )
+    rows = []
+    for p in points:
+        flat = {
+            "time": datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")),
+            "device_id": p["device_id"],
+        }
+        for block in ("solar", "battery", "home_load", "grid_price"):
+            flat.update(p[block])
+        flat["net_grid_flow_kw"] = p["net_grid_flow_kw"]
+        rows.append(flat)
+    readings = pl.DataFrame(rows).with_columns(pl.col("time").dt.cast_time_unit("ns"))
+    return readings_to_frames(readings)
+
+
+def schema_sql(schema: str = "energylib", extra: Sequence[str] = ()) -> str:
+    """The SQL that creates the tables the REST sync writes (run once in Supabase's SQL
+    editor): the gateway's kinds, the watermark table, the ``extra`` statements (the
+    agent's decision tables), the API role's rights, and the schema reloaded by PostgREST."""
+    rec = _Recorder()
+    dialect = _NewTables("", schema)
+    seen: set[str] = set()
+    for frame, meta in _gateway_frames():
+        if meta.kind in seen:
+            continue
+        seen.add(meta.kind)
+        sql.ensure_table(rec, dialect, meta.kind, with_series_columns(frame, meta))
+    q = sql.identifier(schema)
+    lines = [
+        f"-- energylib: the tables `energy sync` writes over Supabase's REST API ({schema})",
+        f"CREATE SCHEMA IF NOT EXISTS {q};",
+        *(s.replace(" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS ") + ";" for s in rec.statements),
+        state_table_ddl(schema) + ";",
+        *(f"{statement};" for statement in extra),
+        f"GRANT USAGE ON SCHEMA {q} TO service_role;",
+        f"GRANT ALL ON ALL TABLES IN SCHEMA {q} TO service_role;",
+        "NOTIFY pgrst, 'reload schema';",
+        f"-- then expose {schema} to the REST API: Project Settings > API > Exposed schemas",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- rows
+def frame_rows(frame: pl.DataFrame, meta: FrameMeta) -> list[dict]:
+    """A canonical frame as PostgREST rows: the key and series columns, the values, times
+    as ISO 8601 UTC, NaN as null."""
+    rows = with_series_columns(frame, meta)
+    rows = rows.with_columns(
+        pl.col(TIME).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        *(pl.col(c).fill_nan(None) for c, t in rows.schema.items() if t.is_float()),
+    )
+    return rows.to_dicts()
+
+
+def read_rest_state(rest: SupabaseRest, target: str) -> dict:
+    """The watermark row of ``target`` (``synced_until``, ``readings``, ``last_error``,
+    ``updated_at``), read over REST; all None where there is none."""
+    keys = ("synced_until", "readings", "last_error", "updated_at")
+    found = rest.select(STATE_TABLE, keys, target=target)
+    if not found:
+        return dict.fromkeys(keys)
+    row = dict(found[0])
+    for k in ("synced_until", "updated_at"):
+        row[k] = from_iso(row.get(k))
+    return row
+
+
+def sync_influx_to_supabase(
+    client: InfluxWriter,
+    rest: SupabaseRest,
+    *,
+    interval_minutes: int = 5,
+    batch_intervals: int = 5000,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    timezone: str = "UTC",
+    progress: bool = True,
+    on_window: Callable[[datetime], None] | None = None,
+) -> InfluxSyncReport:
+    """Sync the gateway's readings from InfluxDB into Supabase over its REST API.
+
+    The windows, frames and watermark are those of
+    :func:`energylib.store.influx_sync.sync_influx_to_postgres`; per window, each kind's
+    rows are one upsert request, then the watermark row is upserted.
+
+    Parameters
+    ----------
+    client : InfluxWriter
+        The InfluxDB server and bucket (v2) or database (v1) the gateway writes to.
+    rest : SupabaseRest
+        The Supabase project (see :func:`resolve_rest`).
+    interval_minutes : int
+        Interval of the stored frames [min] (1, 5, 15, 30 or 60).
+    batch_intervals : int
+        Intervals per window (``SYNC_BATCH_SIZE``): one upsert request per kind and window.
+    since, until : datetime, optional
+        Start here instead of at the watermark; stop here instead of at the current interval.
+    on_window : callable, optional
+        Called with the new watermark after each confirmed window.
+
+    Raises
+    ------
+    SupabaseError
+        Supabase refused a request, or stayed unreachable through the retries: the windows
+        confirmed before stay, with the watermark at the last one; a re-run resumes there.
+    InfluxWriteError
+        InfluxDB refused or could not be reached.
+    """
+    if interval_minutes not in (1, 5, 15, 30, 60):
+        raise ValueError(f"interval_minutes must be 1, 5, 15, 30 or 60, got {interval_minutes}")
+    if batch_intervals < 1:
+        raise ValueError(f"SYNC_BATCH_SIZE must be >= 1 interval, got {batch_intervals}")
+    started = time.perf_counter()
+    target = target_name(client)
+    report = InfluxSyncReport(source=target, url=f"{rest.url}/rest/v1 ({rest.schema})")
+    state = read_rest_state(rest, target)
+    readings_total = int(state["readings"] or 0)
+    report.synced_until = state["synced_until"]
+    try:
+        windows = plan_windows(
+            client, state["synced_until"], interval_minutes, batch_intervals, since, until
+        )
+        bar = tqdm(total=len(windows), desc="sync InfluxDB to Supabase", disable=not progress)
+        for _, hi, readings, passed in iter_windows(client, windows):
+            frames = readings_to_frames(readings, interval_minutes, timezone)
+            by_kind: dict[str, list[dict]] = {}
+            for frame, meta in frames:
+                by_kind.setdefault(meta.kind, []).extend(frame_rows(frame, meta))
+            for kind, rows in by_kind.items():
+                rest.upsert(kind, rows)
+                report.rows += len(rows)
+            readings_total += readings.height
+            until_t = datetime.fromtimestamp(hi / 1e9, UTC)
+            rest.upsert(
+                STATE_TABLE,
+                [
+                    {
+                        "target": target,
+                        "synced_until": iso_utc(until_t),
+                        "readings": readings_total,
+                        "last_error": None,
+                        "updated_at": iso_utc(datetime.now(UTC)),
+                    }
+                ],
+                on_conflict=("target",),
+            )
+            report.windows += 1
+            report.readings += readings.height
+            report.synced_until = until_t
+            bar.update(passed)
+            if on_window is not None:
+                on_window(until_t)
+        bar.close()
+    except (SupabaseError, InfluxWriteError) as exc:
+        _record_rest_error(rest, target, str(exc))
+        raise
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _record_rest_error(rest: SupabaseRest, target: str, message: str) -> None:
+    """Keep the error in the watermark row (best effort: Supabase may be what failed)."""
+    once = SupabaseRest(rest.url, rest.key, rest.schema, RetryPolicy(max_retries=0), rest.session)
+    with contextlib.suppress(SupabaseError):
+        once.upsert(
+            STATE_TABLE,
+            [
+                {
+                    "target": target,
+                    "last_error": message[:1000],
+                    "updated_at": iso_utc(datetime.now(UTC)),
+                }
+            ],
+            on_conflict=("target",),
+        )

@@ -12,15 +12,18 @@ import pytest
 from agent_fakes import START, make_agent, seed_history
 from fastapi.testclient import TestClient
 from postgres_fixture import pg_url, postgres_server  # noqa: F401
+from postgrest_fake import FakePostgrest
 
+from energylib.agent.decision_copy import RestDecisionSync
 from energylib.agent.decision_log import read_decisions
-from energylib.agent.decision_sync import DecisionSync
+from energylib.agent.decision_sync import DecisionSync, table_ddl
 from energylib.agent.kiosk import create_app
 from energylib.agent.model_delivery import ModelDelivery, publish_model
 from energylib.agent.models import ModelWatcher
 from energylib.cli import main
 from energylib.forecast.export import load_model
 from energylib.store import SqliteStore
+from energylib.store.influx_sync import schema_sql
 from energylib.store.postgres import PostgresSyncError
 
 pytestmark = pytest.mark.postgres
@@ -73,6 +76,38 @@ def test_the_decision_log_reaches_postgres_and_catches_up_after_an_outage(
     assert len(_pg_decisions(url)) == 26 and agent.status()["cloud_sync"]["pending"] == 0
     # a second copier over the same log changes nothing (the server's watermark says so)
     assert DecisionSync(settings.decisions_db, url, settings.site.name).sync() == 0
+
+
+def test_with_only_supabase_url_and_key_the_agent_copies_over_rest(
+    agent_with_history,
+    clock,
+    fake_amber,
+    pg_url,  # noqa: F811
+    monkeypatch,
+):
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        if not con.execute("SELECT 1 FROM pg_roles WHERE rolname = 'service_role'").fetchone():
+            con.execute("CREATE ROLE service_role")
+        con.execute(schema_sql(extra=table_ddl()))
+    fake = FakePostgrest(pg_url, "agent-key").start()
+    try:
+        monkeypatch.delenv("SUPABASE_DB_URL", raising=False)
+        monkeypatch.setenv("SUPABASE_URL", fake.url)
+        monkeypatch.setenv("SUPABASE_KEY", "agent-key")
+        settings = agent_with_history.replace(cloud_sync_every_s=300.0)
+        agent = make_agent(settings, clock, fake_amber)
+        assert isinstance(agent.cloud, RestDecisionSync) and agent.delivery is None
+        agent.scheduler.run_until(START + timedelta(minutes=11))
+        local = read_decisions(settings.decisions_db)
+        copied = _pg_decisions(pg_url)
+        assert len(copied) == len(local) == 11
+        assert [r[0].isoformat() for r in copied] == [d["decided_at"] for d in local]
+        assert copied[3][4] == local[3]["inputs"]
+        status = agent.status()["cloud_sync"]
+        assert status["watermark"] == 11 and status["pending"] == 0
+        assert "agent-key" not in json.dumps(agent.status())
+    finally:
+        fake.stop()
 
 
 def test_a_copy_cut_off_by_a_crash_keeps_its_watermark_with_its_rows(

@@ -18,7 +18,8 @@ from dashboard_data import write_month
 from fastapi.testclient import TestClient
 
 from energylib.agent.config import AgentSettings
-from energylib.agent.dashboard import read_history, summarise
+from energylib.agent.dashboard import decision_effects, read_history, summarise
+from energylib.agent.decision_log import Decision, DecisionLog
 from energylib.agent.kiosk import create_app
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -38,10 +39,14 @@ def test_savings_and_forecast_against_actual_are_what_the_log_says(settings):
     history = read_history(settings.decisions_db, START)
     assert history.height == 3 * 288
     frames = summarise(history, 300.0)
-    # saved: each set-point for one period valued at the price then (charging costs)
+    # no load or credits in this log: each set-point for one period at the price then
+    # (charging costs), plus the energy left in the battery at the mean price
     want = (-history["battery_kw"] * (300 / 3600) * history["price_per_kwh"]).sum()
-    assert frames["savings"]["saved_cumulative"][-1] == pytest.approx(want, rel=1e-12)
-    assert want > 0  # charging cheap, discharging dear
+    assert frames["hourly"]["bill_saved"].sum() == pytest.approx(want, rel=1e-12)
+    stored = (history["battery_kw"] * (300 / 3600)).sum()
+    total = want + stored * history["price_per_kwh"].mean()
+    assert frames["savings"]["saved_cumulative"][-1] == pytest.approx(total, rel=1e-12)
+    assert want > 0 and total > 0  # charging cheap, discharging dear
     # the forecast for hour t+1 made in hour t, against the prices of hour t+1
     fva = frames["forecast"]
     t = fva["interval_start"][5]
@@ -51,6 +56,41 @@ def test_savings_and_forecast_against_actual_are_what_the_log_says(settings):
     assert fva["actual"][5] == pytest.approx(seen["price_per_kwh"].mean())
     hourly = frames["hourly"]
     assert hourly.height == 72 and hourly["soc_pct"].is_between(0, 100).all()
+
+
+def test_each_decision_is_valued_against_doing_nothing_by_hand(tmp_path):
+    """Four 15-min decisions, a 0.5 kWh load per period (12 kWh over a 6 h forecast),
+    81 % round trip (90 % each way), export credit 0.05, prices 0.10 0.20 0.40 0.30."""
+    log = DecisionLog(tmp_path / "decisions.db")
+    for i, (kw, p) in enumerate([(4.0, 0.10), (0.0, 0.20), (-4.0, 0.40), (-4.0, 0.30)]):
+        log.write(
+            Decision(
+                START + timedelta(minutes=15 * i), "x", kw, 0.0, "", p, 1.0, False, "m", 1.0,
+                {"import_now_per_kwh": p, "export_credit_now_per_kwh": 0.05,
+                 "battery_soc_fraction": 0.5},
+                {"load_kwh": 12.0, "horizon_h": 6.0},
+            )
+        )  # fmt: skip
+    d = decision_effects(read_history(tmp_path / "decisions.db", START), 900.0, 0.81)
+    # charge 1 kWh on a 0.5 kWh load: bill 0.05 -> 0.15; 0.9 kWh stored
+    # discharge 1 kWh on 0.5: 0.5 displaced at the price, 0.5 exported at 0.05 credit;
+    # 1 / 0.9 kWh taken from the store; the store is valued at 0.9 x mean price 0.25
+    assert d["bill_saved"].to_list() == pytest.approx([-0.10, 0.0, 0.225, 0.175], abs=1e-12)
+    assert d["stored_kwh"].to_list() == pytest.approx([0.9, 0.0, -1 / 0.9, -1 / 0.9])
+    assert d["saved"].to_list() == pytest.approx([0.1025, 0.0, -0.025, -0.075], abs=1e-12)
+    assert d["saved"].sum() == pytest.approx(0.0025, abs=1e-12)  # not 0.60, the price x kWh
+    # a full cycle: the store terms cancel, the bill difference with losses is left
+    cycle = decision_effects(d.head(3).with_columns(
+        pl.Series("battery_kw", [4.0, 0.0, -4.0 * 0.81])), 900.0, 0.81)  # fmt: skip
+    assert cycle["stored_kwh"].sum() == pytest.approx(0.0, abs=1e-12)
+    assert cycle["saved"].sum() == pytest.approx(cycle["bill_saved"].sum(), abs=1e-12)
+
+
+def test_the_page_says_what_the_saving_means(settings):
+    page = _client(settings, "127.0.0.1").get("/dashboard?days=3").text
+    assert 'id="savings-meaning"' in page
+    for words in ("did nothing", "feed-in credit", "90% round trip", "mean import price"):
+        assert words in page, words
 
 
 def _client(settings, host, **kw):

@@ -10,7 +10,8 @@ Each prints its figure with the reference measured in the same run:
   against the readings per second of generating the same year's canonical frames;
 * sync throughput from a real influxd (1.x) into a real Postgres: readings per second for a
   month at 1-min readings (43,200 readings, 5 measurements each), against the rate of
-  reading them back from InfluxDB alone;
+  reading them back from InfluxDB alone; and the same month over Supabase's REST API (the
+  local PostgREST stand-in over the same Postgres), against the direct sync;
 * the dashboard's page load in headless Chromium (phone and laptop sizes) on a month of
   the agent's decisions at one a minute (43,200), first load (rendering) and cached.
 """
@@ -27,6 +28,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -35,6 +37,7 @@ from agent_fakes import CHROMEDRIVER, CHROMIUM, at_home, headless_chromium  # no
 from dashboard_data import write_month  # noqa: E402
 from influx_fixture import influxd  # noqa: E402, F401
 from postgres_fixture import pg_url, postgres_server  # noqa: E402, F401
+from postgrest_fake import FakePostgrest  # noqa: E402
 
 from energylib.agent.config import AgentSettings  # noqa: E402
 from energylib.agent.kiosk import create_app  # noqa: E402
@@ -44,7 +47,13 @@ from energylib.simulate.influx import (  # noqa: E402
     point_to_lines,
     read_measurement,
 )
-from energylib.store.influx_sync import MEASUREMENTS, sync_influx_to_postgres  # noqa: E402
+from energylib.store.influx_sync import (  # noqa: E402
+    MEASUREMENTS,
+    schema_sql,
+    sync_influx_to_postgres,
+    sync_influx_to_supabase,
+)
+from energylib.store.supabase import SupabaseRest  # noqa: E402
 
 
 def _load() -> str:
@@ -73,7 +82,7 @@ def test_bench_gateway_historical_year(tmp_path):
 
 
 @pytest.mark.postgres
-def test_bench_sync_from_influxdb(influxd, pg_url):  # noqa: F811
+def test_bench_sync_from_influxdb(influxd, pg_url, postgres_server):  # noqa: F811
     warnings.simplefilter("ignore")
     w = InfluxWriter(influxd, version=1, database="bench")
     w.ensure_retention(0)
@@ -104,6 +113,29 @@ def test_bench_sync_from_influxdb(influxd, pg_url):  # noqa: F811
         f"{n / s_read:,.0f} readings/s; the sync takes {s / s_read:.1f}x that"
     )
     assert report.readings == n
+    # the same month over Supabase's REST API: the local PostgREST stand-in over the same
+    # Postgres server (a Python HTTP server: its own cost is in the figure)
+    rest_db = postgres_server.url(postgres_server.create_database())
+    with psycopg.connect(rest_db, autocommit=True) as con:
+        if not con.execute("SELECT 1 FROM pg_roles WHERE rolname = 'service_role'").fetchone():
+            con.execute("CREATE ROLE service_role")
+        con.execute(schema_sql())
+    fake = FakePostgrest(rest_db, "bench-key").start()
+    try:
+        t0 = time.perf_counter()
+        rest = sync_influx_to_supabase(
+            w, SupabaseRest(fake.url, "bench-key"), until=end, progress=False
+        )
+        s_rest = time.perf_counter() - t0
+    finally:
+        fake.stop()
+    posts = sum(1 for r in fake.requests if r.method == "POST")
+    print(
+        f"  over Supabase's REST API (local PostgREST stand-in): {s_rest:.1f} s, "
+        f"{rest.readings / s_rest:,.0f} readings/s in {posts} upsert requests; "
+        f"{s_rest / s:.1f}x the direct Postgres sync (load {_load()})"
+    )
+    assert rest.readings == n
 
 
 @pytest.mark.browser

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from energylib.cli import main
-from energylib.forecast.feature_table import KIND, build_feature_table
+from energylib.forecast.feature_table import KIND, build_feature_table, write_feature_table
 from energylib.forecast.features import TOTAL_PRICE_WEATHER_TIME, feature_matrix, history_from_store
 from energylib.schema import TIME
 from energylib.store import ParquetStore
@@ -70,3 +70,47 @@ def test_cli_once_status_continuous_and_errors(data_dir, capsys, monkeypatch):
     assert main(["features", "--once", *d]) == 2
     err = capsys.readouterr().err
     assert "FE_LOOKBACK_DAYS='two' is not a number" in err and "fix FE_LOOKBACK_DAYS" in err
+
+
+def test_fe_batch_size_upserts_in_batches_oldest_first_with_progress(
+    data_dir, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.delenv("SUPABASE_DB_URL", raising=False)
+    monkeypatch.setenv("FE_BATCH_SIZE", "100")
+    out_dir = tmp_path / "fe"
+    (out_dir / "processed").mkdir(parents=True)
+    # the same source series, in a fresh folder
+    src = ParquetStore(data_dir / "processed")
+    dst = ParquetStore(out_dir / "processed")
+    for kind in ("load", "prices", "weather"):
+        for channel in ("general",) if kind == "prices" else (None,):
+            frame, meta = src.read("simulated", kind, site="default", channel=channel)
+            dst.upsert(frame, meta)
+    assert main(["features", "--once", "--lookback-days", "7", "--data-dir", str(out_dir)]) == 0
+    out = capsys.readouterr()
+    assert "inserted 336, updated 0 in 4 batch(es)" in out.out  # 100 + 100 + 100 + 36
+    assert "features to" in out.err and "4/4" in out.err  # the progress bar
+    whole, _ = build_feature_table(dst, lookback_days=7)
+    stored, _ = dst.read("simulated", KIND, site="default")
+    assert stored.sort(TIME).equals(whole.select(stored.columns).sort(TIME))
+
+
+class _FailsOnThirdUpsert(ParquetStore):
+    calls = 0
+
+    def upsert(self, frame, meta, **kw):
+        type(self).calls += 1
+        if type(self).calls == 3:
+            raise OSError("disk full")
+        return super().upsert(frame, meta, **kw)
+
+
+def test_a_failing_feature_batch_keeps_the_batches_before_it(data_dir, tmp_path):
+    table, meta = build_feature_table(ParquetStore(data_dir / "processed"), lookback_days=7)
+    store = _FailsOnThirdUpsert(tmp_path / "processed")
+    with pytest.raises(OSError, match="disk full"):
+        write_feature_table([store], table, meta, batch_rows=100)
+    kept, _ = store.read("simulated", KIND, site="default")
+    assert kept.height == 200 and kept[TIME].max() == table.sort(TIME)[TIME][199]
+    [(_, inserted, updated, batches)] = write_feature_table([store], table, meta, batch_rows=100)
+    assert (inserted, updated, batches) == (136, 0, 4)

@@ -10,6 +10,7 @@ same tables (``energylib.agent_decisions``, watermark ``energylib.agent_decision
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import logging
@@ -40,7 +41,16 @@ def _values(row: tuple) -> dict[str, Any]:
     return values
 
 
-class DecisionCopy:
+def _has_log(con) -> bool:
+    """Whether the agent has written its decision log's table yet."""
+    return bool(
+        con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
+        ).fetchone()
+    )
+
+
+class DecisionCopy(abc.ABC):
     """Copies new rows of the decision log somewhere; subclasses implement :meth:`sync`.
 
     Parameters
@@ -68,18 +78,16 @@ class DecisionCopy:
         self.last_synced_at: datetime | None = None
         self.last_error: str | None = None
 
+    @abc.abstractmethod
     def sync(self) -> int:
         """Copy every row not yet at the target; returns how many."""
-        raise NotImplementedError
 
     def _local_rows(self, after: int) -> list[tuple]:
         if not self.path.exists():
             return []
         con = open_readonly(self.path)
         try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
-            ).fetchone():
+            if not _has_log(con):
                 return []
             return con.execute(
                 f"SELECT id, {', '.join(COLUMNS)} FROM decisions WHERE id > ? ORDER BY id LIMIT ?",
@@ -94,9 +102,7 @@ class DecisionCopy:
             return 0
         con = open_readonly(self.path)
         try:
-            if not con.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='decisions'"
-            ).fetchone():
+            if not _has_log(con):
                 return 0
             return int(
                 con.execute("SELECT count(*) FROM decisions WHERE id > ?", (after,)).fetchone()[0]

@@ -236,21 +236,10 @@ def _status(args, settings, url, status_path: Path) -> int:
     with con:
         if args.source == "influxdb":
             from energylib.commands.simulate import influx_writer
-            from energylib.simulate.influx import InfluxWriteError
-            from energylib.store.influx_sync import pending_readings, read_state, target_name
+            from energylib.store.influx_sync import read_state, target_name
 
             client = influx_writer(args)
-            state = read_state(con, target_name(client))
-            until = state["synced_until"]
-            print(
-                f"  synced:     {state['readings'] or 0} readings, until {until or 'nothing yet'}"
-            )
-            if state["last_error"]:
-                print(f"  server-side last error: {state['last_error']}")
-            try:
-                print(f"  pending:    {pending_readings(client, until)} readings in InfluxDB")
-            except InfluxWriteError as exc:
-                print(f"  pending:    unknown, InfluxDB unreachable ({exc})")
+            if _print_influx_state(client, read_state(con, target_name(client))):
                 return 1
         else:
             from energylib.store import ParquetStore
@@ -266,12 +255,13 @@ def _status(args, settings, url, status_path: Path) -> int:
             except Exception:  # noqa: BLE001 - no state table yet: nothing synced
                 rows = []
             synced = {(r[0], r[1], r[2]): r[3] for r in rows}
+            partitions = list(_partitions(store))
             pending = [
                 f"{s}/{k}/{p.stem}"
-                for s, k, p in _partitions(store)
+                for s, k, p in partitions
                 if synced.get((s, k, p.stem)) != _fingerprint(p.read_bytes())
             ]
-            total = sum(1 for _ in _partitions(store))
+            total = len(partitions)
             print(f"  synced:     {total - len(pending)} of {total} partition(s) of {store.root}")
             print(
                 f"  pending:    {len(pending)} partition(s){': ' if pending else ''}"
@@ -285,8 +275,7 @@ def _rest_status(args, rest) -> int:
     """Synced and pending over Supabase's REST API (the InfluxDB source)."""
     # The library loads when this command runs, not when the CLI builds its parser (slow).
     from energylib.commands.simulate import influx_writer
-    from energylib.simulate.influx import InfluxWriteError
-    from energylib.store.influx_sync import pending_readings, read_rest_state, target_name
+    from energylib.store.influx_sync import read_rest_state, target_name
     from energylib.store.supabase import SupabaseError
 
     if args.source != "influxdb":
@@ -298,6 +287,15 @@ def _rest_status(args, rest) -> int:
     except SupabaseError as exc:
         print(f"  Supabase:   {exc}")
         return 1
+    return _print_influx_state(client, state)
+
+
+def _print_influx_state(client, state: dict) -> int:
+    """What the InfluxDB sync has copied (its watermark row) and what InfluxDB still holds
+    after it; 1 where InfluxDB cannot be asked."""
+    from energylib.simulate.influx import InfluxWriteError  # with the library (slow import)
+    from energylib.store.influx_sync import pending_readings
+
     until = state["synced_until"]
     print(f"  synced:     {state['readings'] or 0} readings, until {until or 'nothing yet'}")
     if state["last_error"]:

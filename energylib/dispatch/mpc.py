@@ -183,6 +183,11 @@ class MPCPolicy:
         return self.forecast  # type: ignore[return-value]
 
     @property
+    def scenarios(self) -> int:
+        """Price scenarios each plan weighs (a :class:`ScenarioForecast`'s; 1: one forecast)."""
+        return int(getattr(self.forecast, "scenarios", 1))
+
+    @property
     def forecast_name(self) -> str:
         f = self.forecast
         return f if isinstance(f, str) else getattr(f, "name", type(f).__name__)
@@ -354,6 +359,66 @@ class CallableForecast(Forecast):
             ok = np.isfinite(g)
             v[: g.size][ok] = g[ok]
         return v
+
+
+@dataclass(eq=False)
+class ScenarioForecast(Forecast):
+    """Several paths of the market prices at each decision, for a **stochastic** plan: the
+    controller then solves one LP over all of them (:class:`DispatchLP` with
+    ``scenarios``), sharing the first interval's set-points and minimising the mean cost, so
+    it keeps charge where a spike is possible and spends it where one is seen.
+
+    Parameters
+    ----------
+    paths : callable
+        ``paths(t, n) -> {market channel: (scenarios, n) array}``: the paths of intervals
+        ``t .. t + n - 1`` as known at the start of ``t`` (NaN: the fallback's value).
+    scenarios : int
+        Paths per channel.
+    fallback : Forecast
+        For the series ``paths`` leaves out (load, PV; default persistence).
+    name : str
+        Label in results.
+    """
+
+    paths: Callable[[int, int], Mapping[str, np.ndarray]]
+    scenarios: int
+    fallback: Forecast = field(default_factory=PersistenceForecast)
+    name: str = "scenarios"
+
+    def __post_init__(self) -> None:
+        if self.scenarios < 1:
+            raise ValueError(f"ScenarioForecast.scenarios must be >= 1, got {self.scenarios}")
+
+    def values(self, series: Series, name: str, t: int, n: int) -> np.ndarray:
+        return self._merged(series, name, t, n, self.paths(t, n))
+
+    def window(self, series: Series, t: int, n: int) -> Window:
+        got = self.paths(t, n)  # once for every channel of the window
+        market = {c: self._merged(series, c, t, n, got) for c in series.market}
+        return Window(
+            self.fallback.values(series, "load_kwh", t, n),
+            self.fallback.values(series, "pv_kwh", t, n),
+            market,
+        )
+
+    def _merged(
+        self, series: Series, name: str, t: int, n: int, got: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        """A ``(scenarios, n)`` array of a channel's paths over the fallback's values."""
+        base = self.fallback.values(series, name, t, n)
+        if name not in got:
+            return base
+        p = np.asarray(got[name], dtype=float)[:, : base.size]
+        if p.shape[0] != self.scenarios:
+            raise ValueError(
+                f"ScenarioForecast {self.name!r}: {p.shape[0]} paths of {name!r} at interval {t}; "
+                f"it was built for scenarios={self.scenarios}"
+            )
+        out = np.broadcast_to(base, (self.scenarios, base.size)).copy()
+        ok = np.isfinite(p)
+        out[:, : p.shape[1]][ok] = p[ok]
+        return out
 
 
 def forecaster_forecast(
@@ -606,16 +671,20 @@ class PriceModel:
         self, t: int, n: int, market: Mapping[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Import price and export credit of intervals ``t .. t + n - 1`` for market values
-        ``market`` over them [currency/kWh]."""
+        ``market`` over them [currency/kWh]: ``(n,)`` arrays, or ``(scenarios, n)`` where a
+        channel has a row per scenario."""
         sl = slice(t, t + n)
         imp = self.import_base[sl].copy()
         exp = self.export_base[sl].copy()
+        k = imp.size
         for c, coef in self.import_coef.items():
             if c in market:
-                imp += coef[sl] * market[c][: imp.size]
+                imp = imp + coef[sl] * np.asarray(market[c])[..., :k]
         for c, coef in self.export_coef.items():
             if c in market:
-                exp += coef[sl] * market[c][: exp.size]
+                exp = exp + coef[sl] * np.asarray(market[c])[..., :k]
+        if imp.shape != exp.shape:  # one side read a channel with scenarios
+            imp, exp = np.broadcast_arrays(imp, exp)
         return imp, exp
 
 
@@ -877,9 +946,10 @@ class MPCController:
         self.import_max, self.export_max = import_max_kwh, export_max_kwh
         self.penalty = float(penalty_per_kwh)
         self.n = policy.steps(interval_minutes)
+        self.scenarios = policy.scenarios
         self.lp = DispatchLP(
             self.n, interval_minutes, battery=battery, ev=ev, v2h=v2h, v2g=v2g,
-            penalty_per_kwh=self.penalty,
+            penalty_per_kwh=self.penalty, scenarios=self.scenarios,
         )  # fmt: skip
         self.plan: Plan | None = None
         h = interval_minutes / 60.0
@@ -997,13 +1067,15 @@ class MPCController:
         MPCStep
         """
         t0 = time.perf_counter()
-        n, m = self.n, min(len(load_kwh), self.n)
+        n, m = self.n, min(np.shape(load_kwh)[-1], self.n)
         b, e = self.battery, self.ev
         pad = n - m
 
-        def padded(a, fill=0.0):
-            a = np.asarray(a, dtype=float)[:m]
-            return a if pad == 0 else np.concatenate((a, np.full(pad, fill)))
+        def padded(a, fill=0.0):  # (m,) or (scenarios, m) -> (n,) or (scenarios, n)
+            a = np.asarray(a, dtype=float)[..., :m]
+            if pad == 0:
+                return a
+            return np.concatenate((a, np.full((*a.shape[:-1], pad), fill)), axis=-1)
 
         load, pv, ip, ec = (
             padded(a) for a in (load_kwh, pv_kwh, import_per_kwh, export_credit_per_kwh)
@@ -1026,7 +1098,7 @@ class MPCController:
                 required_kwh=padded(ev_arrays.required_kwh),
                 next_departure=np.zeros(n, dtype=np.int64),
             )
-        value = self.terminal_value(ip[:m]) if m else 0.0
+        value = self.terminal_value(ip[..., :m]) if m else 0.0
 
         def put() -> None:  # the horizon's numbers into the LP (again after a solve's fix-ups)
             self.lp.update(
@@ -1035,14 +1107,14 @@ class MPCController:
                 terminal_value_per_kwh=value,
             )  # fmt: skip
             if pad and b is not None:
-                live = np.arange(n) < m
+                live = np.tile(np.arange(n) < m, self.scenarios)
                 self.lp.model.set_bounds("bc", upper=np.where(live, self._bc_max, 0.0))
                 self.lp.model.set_bounds("bd", upper=np.where(live, self._bd_max, 0.0))
 
         put()
         new = self._plan(start, self.lp.solve())
         cap = b.calendar_capacity_kwh(1, self.interval_minutes, start=fade_start) if b else None
-        d0 = load[0] - pv[0]
+        d0 = float(np.ravel(load)[0] - np.ravel(pv)[0])  # the first scenario's, with several
         mode = MODES[self._label(new, d0, soc0, cap)]
         threshold = self.policy.switch_threshold
         other = None
@@ -1077,8 +1149,9 @@ class MPCController:
         return MPCStep(new, mode, changed, reason, new.expected_cost, other, value, solve_ms, m)
 
     def _plan(self, start: int, sol) -> Plan:
-        v = sol.values
-        z = np.zeros(self.n)
+        n = self.n  # the first scenario's rows, where there are several
+        v = {name: x[:n] for name, x in sol.values.items()}
+        z = np.zeros(n)
         plan = plan_from_flows(
             start, v["imp"], v["exp"], v["curt"], v.get("bc", z), v.get("bd", z),
             v.get("soc", z), v.get("evc"), v.get("evd"), v.get("ev_topup"),
@@ -1253,9 +1326,11 @@ def run_mpc(
         if t % every == 0 or plan is None:
             w = forecast.window(series, t, m)
             k = min(policy.known_intervals, m)
-            if k:  # prices published by now
+            if k:  # prices published by now (in every scenario)
                 for c, v in w.market.items():
-                    w.market[c] = np.concatenate((series.market[c][t : t + k], v[k:]))
+                    v = np.array(v, dtype=float)
+                    v[..., :k] = series.market[c][t : t + k]
+                    w.market[c] = v
             f_ip, f_ec = prices.prices(t, m, w.market)
             step = ctl.decide(
                 t, np.clip(w.load_kwh, 0.0, None), np.clip(w.pv_kwh, 0.0, None), f_ip, f_ec,
@@ -1388,6 +1463,7 @@ __all__ = [
     "PersistenceForecast",
     "Plan",
     "PriceModel",
+    "ScenarioForecast",
     "Series",
     "Window",
     "battery_modes",

@@ -97,6 +97,13 @@ class DispatchLP:
         Vehicle-to-home / vehicle-to-grid.
     penalty_per_kwh : float
         Price of an EV shortfall, top-up or reserve breach [currency/kWh].
+    scenarios : int
+        ``K`` copies of the window, one per scenario of its numbers (a **two-stage
+        stochastic LP**): each copy has its own flows and states of charge from the same
+        starting ones, the first interval's battery and EV set-points are shared by all
+        (non-anticipativity: one decision now, a recourse per scenario after it), and the
+        objective is the mean of the copies' costs.  Rows of copy ``s`` are
+        ``s * n .. s * n + n - 1`` of every variable.  1: the deterministic LP.
     """
 
     def __init__(
@@ -109,11 +116,18 @@ class DispatchLP:
         v2h: bool = False,
         v2g: bool = False,
         penalty_per_kwh: float = 100.0,
+        scenarios: int = 1,
     ) -> None:
+        if scenarios < 1:
+            raise ValueError(f"DispatchLP needs scenarios >= 1, got {scenarios}")
         self.n, self.interval_minutes = n, interval_minutes
         self.battery, self.ev, self.v2h, self.v2g = battery, ev, v2h, v2g
         self.penalty = float(penalty_per_kwh)
-        m = self.model = Model(n)
+        self.scenarios = k = int(scenarios)
+        rows = np.arange(n * k)
+        # x[t - 1] is the same scenario's previous interval, except at a copy's first row
+        link = (rows % n != 0).astype(float)
+        m = self.model = Model(n * k)
         # Bounds and right-hand sides are placeholders until update().
         imp = m.variable("imp")
         exp = m.variable("exp")
@@ -124,7 +138,9 @@ class DispatchLP:
             eta = battery.eta_one_way
             bc, bd = m.variable("bc"), m.variable("bd")
             soc = m.variable("soc")
-            m.constrain("battery soc dynamics", soc - soc.shift(1) - eta * bc + bd / eta == 0.0)
+            m.constrain(
+                "battery soc dynamics", soc - soc.shift(1) * link - eta * bc + bd / eta == 0.0
+            )
             balance = balance + bd - bc
             no_v2g = no_v2g - bd
         if ev is not None:
@@ -134,7 +150,7 @@ class DispatchLP:
             m.constrain(
                 "ev soc dynamics",
                 ev_soc
-                - ev_soc.shift(1)
+                - ev_soc.shift(1) * link
                 - ev.charge_efficiency * evc
                 + evd / ev.discharge_efficiency
                 - topup
@@ -148,6 +164,12 @@ class DispatchLP:
                 m.constrain("no V2G: exports come from pv and the battery", no_v2g <= 0.0)
             balance = balance + evd - evc
         m.constrain("energy balance", balance == 0.0)
+        if k > 1:  # one decision now: each copy's first set-points equal the previous copy's
+            later_first = (rows % n == 0) & (rows >= n)
+            for name in ("bc", "bd", "evc", "evd"):
+                if name in m.variables:
+                    v = m.variables[name]
+                    m.constrain(f"{name} now, shared", v - v.shift(n) == 0.0, where=later_first)
 
     def update(
         self,
@@ -169,9 +191,10 @@ class DispatchLP:
         Parameters
         ----------
         load, pv : numpy.ndarray
-            Household load and PV per interval of the window [kWh].
+            Household load and PV per interval of the window [kWh]: ``(n,)``, or with
+            scenarios ``(scenarios, n)`` (one row per scenario; ``(n,)`` is every scenario's).
         import_per_kwh, export_credit_per_kwh : numpy.ndarray
-            Prices per interval [currency/kWh].
+            Prices per interval [currency/kWh], shaped as ``load``.
         import_max_kwh, export_max_kwh : float
             Grid limits per interval [kWh] (``inf``: none).
         ev_arrays : EVArrays
@@ -186,48 +209,60 @@ class DispatchLP:
             [currency/kWh]: the objective subtracts it times the last interval's SoC (a
             receding-horizon controller's terminal value; 0 for the optimum).
         """
-        m, n, b, ev = self.model, self.n, self.battery, self.ev
+        m, n, b, ev, k = self.model, self.n, self.battery, self.ev, self.scenarios
         h = self.interval_minutes / 60.0
-        first = np.zeros(n)
+
+        def rows(a) -> np.ndarray:  # one value per row of the model: (n,) or (k, n) -> (k n,)
+            a = np.asarray(a)
+            return a if k == 1 else np.broadcast_to(a, (k, n)).reshape(k * n)
+
+        load, pv = rows(load), rows(pv)
+        starts = np.arange(k) * n  # each scenario's first row
+        first = np.zeros(n * k)
         # Nothing can draw more than load + battery + EV, nor send out more than PV + battery +
         # EV: these bounds keep the LP bounded where the import price dips below the credit.
         most_in, most_out = load.copy(), pv.copy()
-        cost = {"imp": import_per_kwh, "exp": -export_credit_per_kwh, "curt": 1e-7}
+        cost = {
+            "imp": rows(import_per_kwh),
+            "exp": -rows(export_credit_per_kwh),
+            "curt": 1e-7,
+        }
         bounds = {}  # every number goes in with one HiGHS call for bounds, one for costs
         if b is not None:
             bc_max, bd_max = b.per_interval(self.interval_minutes)
             most_in += bc_max
             most_out += bd_max
-            cap = b.calendar_capacity_kwh(n, self.interval_minutes, start=start)
+            cap = rows(b.calendar_capacity_kwh(n, self.interval_minutes, start=start))
             bounds["bc"] = (0.0, bc_max)
             bounds["bd"] = (0.0, bd_max)
             bounds["soc"] = (b.soc_min_fraction * cap, b.soc_max_fraction * cap)
-            first[0] = b.initial_soc_kwh if soc0_kwh is None else soc0_kwh
+            first[starts] = b.initial_soc_kwh if soc0_kwh is None else soc0_kwh
             m.set_rhs("battery soc dynamics", first)
             cost |= {"bc": 1e-7, "bd": b.wear_cost_per_kwh + 1e-7}
             if terminal_value_per_kwh:
-                cost["soc"] = np.zeros(n)
-                cost["soc"][-1] = -float(terminal_value_per_kwh)
+                cost["soc"] = np.zeros(n * k)
+                cost["soc"][starts + n - 1] = -float(terminal_value_per_kwh)
         if ev is not None:
             if ev_arrays is None:
                 raise ValueError(
                     "an EV needs its ev_arrays (EV.arrays(local_times, interval_minutes))"
                 )
-            home = ev_arrays.home.astype(float)
+            home = rows(ev_arrays.home).astype(float)
             charge = home * ev.charger_kw * h
             discharge = home * (ev.bidirectional_kw * h if (self.v2h or self.v2g) else 0.0)
             most_in += charge
             most_out += discharge
-            req = ev_arrays.required_kwh
+            req, trip = rows(ev_arrays.required_kwh), rows(ev_arrays.trip_kwh)
+            parked = home > 0
             bounds["evc"] = (0.0, charge)
             bounds["evd"] = (0.0, discharge)
-            bounds["ev_topup"] = (0.0, np.where(ev_arrays.trip_kwh > 0, np.inf, 0.0))
+            bounds["ev_topup"] = (0.0, np.where(trip > 0, np.inf, 0.0))
             bounds["ev_short"] = (0.0, np.where(req > 0, req, 0.0))
-            first = np.zeros(n)
-            first[0] = (
+            first = np.zeros(n * k)
+            first[starts] = (
                 ev.initial_soc_fraction * ev.capacity_kwh if ev_soc0_kwh is None else ev_soc0_kwh
             )
-            m.set_rhs("ev soc dynamics", first - ev_arrays.trip_kwh)
+            m.set_rhs("ev soc dynamics", first - trip)
             m.set_rhs("ev departure soc", req)
             cost |= {
                 "evc": 1e-7,
@@ -237,11 +272,11 @@ class DispatchLP:
             }
             if self.v2h or self.v2g:
                 reserve = ev.reserve_soc_fraction * ev.capacity_kwh
-                bounds["ev_below_reserve"] = (0.0, np.where(ev_arrays.home, np.inf, 0.0))
+                bounds["ev_below_reserve"] = (0.0, np.where(parked, np.inf, 0.0))
                 m.set_rhs(
                     "ev reserve while parked",
                     reserve,
-                    lower=np.where(ev_arrays.home, reserve, -np.inf),
+                    lower=np.where(parked, reserve, -np.inf),
                 )
                 cost["ev_below_reserve"] = self.penalty
             if self.v2h and not self.v2g:
@@ -250,6 +285,8 @@ class DispatchLP:
         bounds["exp"] = (0.0, np.minimum(export_max_kwh, most_out))
         bounds["curt"] = (0.0, pv)
         m.set_rhs("energy balance", load - pv)
+        if k > 1:  # the mean of the scenarios' costs
+            cost = {name: np.asarray(c) / k for name, c in cost.items()}
         m.set_columns(bounds, cost)
 
     def solve(self, *, time_limit_s: float | None = None) -> Solution:

@@ -121,3 +121,92 @@ class LagRidge:
             if ok.any():
                 out[ok, h] = model.predict(X[ok])
         return out
+
+
+@dataclass
+class AnalogScenarios:
+    """Price scenarios for stochastic MPC: at a decision, a fitted :class:`LagRidge`'s point
+    forecast plus the errors it made at the ``scenarios`` most similar earlier decisions.
+
+    Similar decisions are at the same time of day (within ``slot_window`` intervals) and
+    nearest in what a decision sees: the current price, the mean of the last six and the
+    highest price of the last day (clipped as the ridge's inputs, in units of their spread
+    before ``history_end``).  An earlier decision lends its errors only once its whole
+    horizon is over (``j + horizon <= i``), so a decision at ``i`` reads ``price[: i + 1]``
+    and nothing later (tested).  The errors keep their shape along the horizon: a spike's
+    path, its timing and its length, as it happened.
+
+    Parameters
+    ----------
+    model : LagRidge
+        Fitted (on data before ``history_end``).
+    price : numpy.ndarray
+        Price per interval, the history and the period [currency/kWh].
+    hour : numpy.ndarray of int
+        Local hour of each interval.
+    history_end : int
+        Index of the period's first interval in ``price`` (the features' spread is taken
+        before it).
+    scenarios : int
+        Paths per decision.
+    slot_window : int
+        Intervals either side of the decision's time of day an earlier decision may be at.
+    """
+
+    model: LagRidge
+    price: np.ndarray
+    hour: np.ndarray
+    history_end: int
+    scenarios: int = 20
+    slot_window: int = 1
+    point: np.ndarray = field(init=False, repr=False)
+    errors: np.ndarray = field(init=False, repr=False)
+    state: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        x = np.asarray(self.price, dtype=float)
+        n, H = x.size, self.model.horizon
+        if self.scenarios < 1:
+            raise ValueError(f"AnalogScenarios.scenarios must be >= 1, got {self.scenarios}")
+        self.point = self.model.table(x, self.hour, np.arange(n))
+        ahead = np.arange(n)[:, None] + np.arange(H)
+        actual = np.where(ahead < n, x[np.minimum(ahead, n - 1)], np.nan)
+        self.errors = actual - self.point
+        c = x if self.model.clip is None else np.clip(x, -self.model.clip, self.model.clip)
+        day = self.model.steps_per_day
+
+        def rolling(k: int, fn) -> np.ndarray:
+            out = np.full(n, np.nan)
+            if n >= k:
+                out[k - 1 :] = fn(np.lib.stride_tricks.sliding_window_view(c, k), axis=1)
+            return out
+
+        state = np.column_stack([c, rolling(6, np.mean), rolling(day, np.max)])
+        scale = np.nanstd(state[: max(self.history_end, 1)], axis=0)
+        self.state = state / np.where(scale > 0, scale, 1.0)
+
+    def paths(self, i: int, n: int) -> np.ndarray:
+        """``(scenarios, n)`` price paths of intervals ``i .. i + n - 1`` of ``price`` as
+        known at the start of ``i`` (NaN where the point forecast has none)."""
+        H, day, K = self.model.horizon, self.model.steps_per_day, self.scenarios
+        n = min(n, H)
+        # earlier decisions at the same time of day (+- slot_window), horizon over before i
+        last = i - H
+        back = np.arange(1, last // day + 2) * day
+        cand = (i - back[:, None] + np.arange(-self.slot_window, self.slot_window + 1)).ravel()
+        cand = cand[(cand >= 0) & (cand <= last)]
+        point = self.point[i, :n]
+        if cand.size == 0 or not np.isfinite(self.state[i]).all():
+            return np.broadcast_to(point, (K, n)).copy()
+        err = self.errors[cand, :n]
+        d = self.state[cand] - self.state[i]
+        dist = np.einsum("ij,ij->i", d, d)
+        dist[~(np.isfinite(dist) & np.isfinite(err).all(axis=1))] = np.inf
+        k = min(K, cand.size)
+        near = np.argpartition(dist, k - 1)[:k] if k < cand.size else np.arange(cand.size)
+        near = near[np.argsort(dist[near], kind="stable")]
+        near = near[np.isfinite(dist[near])]
+        if near.size == 0:
+            return np.broadcast_to(point, (K, n)).copy()
+        take = near[np.arange(K) % near.size]  # too few: the nearest again
+        return point + err[take]

@@ -131,7 +131,7 @@ class AnalogScenarios:
     Similar decisions are at the same time of day (within ``slot_window`` intervals) and
     nearest in what a decision sees: the current price, the mean of the last six and the
     highest price of the last day (clipped as the ridge's inputs, in units of their spread
-    before ``history_end``).  An earlier decision lends its errors only once its whole
+    before ``history_end``, times ``weights``).  An earlier decision lends its errors only once its whole
     horizon is over (``j + horizon <= i``), so a decision at ``i`` reads ``price[: i + 1]``
     and nothing later (tested).  The errors keep their shape along the horizon: a spike's
     path, its timing and its length, as it happened.
@@ -151,6 +151,9 @@ class AnalogScenarios:
         Paths per decision.
     slot_window : int
         Intervals either side of the decision's time of day an earlier decision may be at.
+    weights : tuple of float
+        Weights of the current price, the last six's mean and the last day's highest price
+        in the distance.
     """
 
     model: LagRidge
@@ -159,6 +162,7 @@ class AnalogScenarios:
     history_end: int
     scenarios: int = 20
     slot_window: int = 1
+    weights: tuple[float, float, float] = (1.0, 1.0, 0.5)
     point: np.ndarray = field(init=False, repr=False)
     errors: np.ndarray = field(init=False, repr=False)
     state: np.ndarray = field(init=False, repr=False)
@@ -183,7 +187,7 @@ class AnalogScenarios:
 
         state = np.column_stack([c, rolling(6, np.mean), rolling(day, np.max)])
         scale = np.nanstd(state[: max(self.history_end, 1)], axis=0)
-        self.state = state / np.where(scale > 0, scale, 1.0)
+        self.state = state / np.where(scale > 0, scale, 1.0) * np.asarray(self.weights)
 
     def paths(self, i: int, n: int) -> np.ndarray:
         """``(scenarios, n)`` price paths of intervals ``i .. i + n - 1`` of ``price`` as

@@ -18,6 +18,7 @@ from energylib.dispatch.mpc import (
     MPCPolicy,
     PersistenceForecast,
     PriceModel,
+    ScenarioForecast,
     Series,
     battery_modes,
     mode_changes_per_day,
@@ -55,14 +56,28 @@ def noisy(c: Case, seed: int) -> CallableForecast:
     return CallableForecast(predict, name="noisy")
 
 
+def noisy_scenarios(c: Case, seed: int, k: int = 3) -> ScenarioForecast:
+    """``k`` wrong price paths per decision (and wrong load and PV): stochastic MPC."""
+    rng = np.random.default_rng(seed)
+
+    def paths(t: int, n: int) -> dict:
+        m = min(n, c.imp.size - t)
+        return {"import_per_kwh": c.imp[t : t + m] + rng.normal(0, 0.2, (k, m))}
+
+    return ScenarioForecast(paths, k, fallback=noisy(c, seed + 1), name="noisy scenarios")
+
+
 # --------------------------------------------------------------------------- invariants
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(c=cases(max_days=2), seed=st.integers(0, 2**16), which=st.sampled_from(["noisy", "persistence"]),
+@given(c=cases(max_days=2), seed=st.integers(0, 2**16),
+       which=st.sampled_from(["noisy", "persistence", "scenarios"]),
        threshold=st.sampled_from([0.0, 0.05]), hours=st.sampled_from([6.0, 24.0]))  # fmt: skip
 def test_mpc_keeps_balance_soc_window_dynamics_and_limits_on_any_forecast(
     c, seed, which, threshold, hours
 ):
-    forecast = noisy(c, seed) if which == "noisy" else "persistence"
+    forecast = {"noisy": noisy(c, seed), "scenarios": noisy_scenarios(c, seed)}.get(
+        which, "persistence"
+    )
     policy = MPCPolicy(forecast=forecast, horizon_hours=hours, switch_threshold=threshold)
     f = run_mpc(c.load, c.pv, c.imp, c.exp, c.minutes, policy=policy, **c.kwargs).flows
     f.check_balance(TOL)

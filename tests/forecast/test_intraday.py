@@ -1,4 +1,5 @@
-"""LagRidge: intraday price forecasts from recent lags (for MPC)."""
+"""LagRidge: intraday price forecasts from recent lags (for MPC); AnalogScenarios: price
+scenarios from its errors at similar earlier decisions (for stochastic MPC)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from energylib.forecast.intraday import LagRidge
+from energylib.forecast.intraday import AnalogScenarios, LagRidge
 
 DAY = 48
 
@@ -61,3 +62,41 @@ def test_too_little_history_and_an_unfitted_model_say_what_to_give():
         LagRidge(horizon=4, steps_per_day=DAY).fit(x, hour)
     with pytest.raises(ValueError, match="before fit"):
         LagRidge(horizon=4, steps_per_day=DAY).table(x, hour, np.arange(3))
+
+
+@settings(max_examples=10, deadline=None)
+@given(issue=st.integers(14 * DAY, 20 * DAY - 1), seed=st.integers(0, 1000))
+def test_scenarios_read_nothing_after_their_decision_interval(issue, seed):
+    x, hour = prices(20, seed=1)
+    changed = x.copy()
+    changed[issue + 1 :] = np.random.default_rng(seed).uniform(-1, 15, x.size - issue - 1)
+    got = [
+        AnalogScenarios(FITTED, p, hour, history_end=10 * DAY, scenarios=5).paths(issue, 12)
+        for p in (x, changed)
+    ]
+    np.testing.assert_array_equal(got[0], got[1])
+    assert got[0].shape == (5, 12) and np.isfinite(got[0]).all()
+
+
+def hot_and_calm_days(days: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calm days at 0.1; hot days (one in three) at 0.5 from 08:00 and 6.0 at 17:00-18:00."""
+    rng = np.random.default_rng(seed)
+    hot = rng.random(days) < 1 / 3
+    x = np.full((days, DAY), 0.1) + rng.normal(0, 0.01, (days, DAY))
+    x[hot, 16:] = 0.5
+    x[hot, 34:36] = 6.0
+    t = np.arange(days * DAY)
+    return x.ravel(), (t % DAY) // 2, hot
+
+
+def test_scenarios_bring_the_spikes_of_similar_days_and_not_those_of_others():
+    x, hour, hot = hot_and_calm_days(120)
+    model = LagRidge(horizon=24, steps_per_day=DAY).fit(x[: 60 * DAY], hour[: 60 * DAY])
+    sc = AnalogScenarios(model, x, hour, history_end=60 * DAY, scenarios=8)
+    spiky = {True: [], False: []}
+    for d in range(60, 120):
+        paths = sc.paths(d * DAY + 24, 24)  # at 12:00: the spike would be 10 intervals ahead
+        # at the spike's time, give or take the slot window of one interval
+        spiky[bool(hot[d])].append((paths[:, 9:12].max(axis=1) > 3).mean())
+    # a hot morning's scenarios carry the spike (its timing kept), a calm one's do not
+    assert np.mean(spiky[True]) > 0.9 and np.mean(spiky[False]) < 0.1, spiky

@@ -503,6 +503,65 @@ def forecaster_forecast(
     return IssuedForecast(issued, out, name=name)
 
 
+def lag_ridge_forecast(
+    price: np.ndarray,
+    hour: np.ndarray,
+    start: int,
+    n: int,
+    *,
+    channel: str,
+    steps_per_day: int,
+    horizon: int | None = None,
+    scenarios: int = 0,
+    fallback: Forecast | None = None,
+) -> IssuedForecast | ScenarioForecast:
+    """MPC's price forecast from :class:`energylib.forecast.intraday.LagRidge`, fitted on
+    the history before the period: as issued at every decision (``scenarios=0``), or with
+    ``scenarios > 0`` that many paths per decision, the ridge's forecast plus its errors at
+    the most similar earlier decisions (:class:`~energylib.forecast.intraday.AnalogScenarios`),
+    for stochastic MPC.  Decision ``t`` reads ``price[: start + t + 1]`` (its own interval's
+    price is published by then) and nothing later.
+
+    Parameters
+    ----------
+    price : numpy.ndarray
+        The market channel per interval, the history then the period [currency/kWh] (NaN
+        where missing).
+    hour : numpy.ndarray of int
+        Local hour of each interval.
+    start : int
+        Index of the period's first interval in ``price`` (the model is fitted before it).
+    n : int
+        Intervals in the period.
+    channel : str
+        The market channel forecast (``spot_per_kwh``, ``general_per_kwh``).
+    steps_per_day : int
+        Intervals per day.
+    horizon : int, optional
+        Steps ahead forecast (default a day).
+    scenarios : int
+        Paths per decision; 0: the point forecast.
+    fallback : Forecast, optional
+        Load, PV and the other channels (default persistence).
+    """
+    # sklearn is slow to import and only studies need it (the agent imports this module)
+    from energylib.forecast.intraday import AnalogScenarios, LagRidge
+
+    H = horizon or steps_per_day
+    x = np.asarray(price, dtype=float)
+    model = LagRidge(horizon=H, steps_per_day=steps_per_day).fit(x[:start], hour[:start])
+    fallback = fallback or PersistenceForecast()
+    if scenarios <= 0:
+        table = model.table(x, hour, start + np.arange(n))
+        return IssuedForecast(np.arange(n), {channel: table}, fallback, name="lag ridge")
+    analogs = AnalogScenarios(model, x, hour, start, scenarios=scenarios)
+
+    def paths(t: int, m: int) -> dict[str, np.ndarray]:
+        return {channel: analogs.paths(start + t, m)}
+
+    return ScenarioForecast(paths, scenarios, fallback, name=f"lag ridge, {scenarios} scenarios")
+
+
 #: The market channel each stored supplier channel forecasts (Amber's all-in prices).
 SUPPLIER_CHANNELS = {"general": "general_per_kwh", "feed_in": "feed_in_per_kwh"}
 
@@ -1469,6 +1528,7 @@ __all__ = [
     "battery_modes",
     "dispatch_mpc",
     "forecaster_forecast",
+    "lag_ridge_forecast",
     "mode_changes_per_day",
     "plan_from_flows",
     "run_mpc",

@@ -42,7 +42,11 @@ DEFAULT_YEAR = "default_year"
 REALISTIC_RULES = ("self_consumption", "price_threshold", "forecast_persistence")
 #: MPC's forecasts in a study: the named ones, and the supplier's issued forecasts.
 SUPPLIER = "supplier"
-STUDY_FORECASTS = (*FORECASTS, SUPPLIER)
+#: Price forecasters a study fits on the prices before its period (energylib.forecast.intraday):
+#: the lag ridge's point forecast, or scenario (stochastic) MPC on its errors.
+LAG_RIDGE, SCENARIOS = "lag_ridge", "scenarios"
+TRAINED_FORECASTS = (LAG_RIDGE, SCENARIOS)
+STUDY_FORECASTS = (*FORECASTS, SUPPLIER, *TRAINED_FORECASTS)
 #: Every dispatch policy a study can name (``mpc``: model-predictive control, see MPCOptions).
 POLICIES = (*REALISTIC_RULES, "forecast", "mpc", "optimum")
 BEST_RULE = "best_rule"
@@ -468,7 +472,12 @@ class MPCOptions:
     without a forecaster has), ``perfect``, or ``supplier``: the price forecasts the live
     agent stored as they were issued (Amber's forecast intervals, source ``supplier_source``
     and site ``supplier_site``, default the prices input's site), each decision seeing only
-    those issued at or before it, load and PV by persistence; ``known_intervals``: intervals whose prices
+    those issued at or before it, load and PV by persistence; ``lag_ridge``: the market price
+    forecast by :class:`~energylib.forecast.intraday.LagRidge`, fitted on the
+    ``history_days`` of prices before the period (load and PV by persistence);
+    ``scenarios``: ``scenarios`` price paths per decision, the lag ridge's forecast plus its
+    errors at the most similar earlier decisions, and one stochastic plan over them
+    (:class:`~energylib.dispatch.mpc.ScenarioForecast`); ``known_intervals``: intervals whose prices
     are known when deciding (1: the current one, as Amber publishes it); ``horizon_hours``
     [h]; ``replan_minutes``: minutes between decisions (None: every interval; the plan in
     force runs on in between); ``terminal_value`` [currency/kWh] or ``median`` / ``mean``;
@@ -487,10 +496,21 @@ class MPCOptions:
     terminal_value: float | str = "median"
     switch_threshold: float = 0.0
     thresholds: tuple[float, ...] = ()
+    scenarios: int = 10
+    history_days: int = 365
 
     def __post_init__(self) -> None:
         if self.forecast not in STUDY_FORECASTS:
             raise ValueError(f"forecast {self.forecast!r}; use one of {list(STUDY_FORECASTS)}")
+        if self.scenarios < 1:
+            raise ValueError(
+                f"scenarios must be >= 1 (price paths per decision), got {self.scenarios}"
+            )
+        if self.history_days < 10:
+            raise ValueError(
+                f"history_days must be >= 10 (days of prices the forecaster is fitted on), "
+                f"got {self.history_days}"
+            )
         for t in (self.switch_threshold, *self.thresholds):
             self.policy(t, forecast="perfect")  # MPCPolicy says what is wrong
 
@@ -498,10 +518,15 @@ class MPCOptions:
         """The MPC policy (at ``switch_threshold`` instead of the options' own; with
         ``forecast``, a :class:`~energylib.dispatch.mpc.Forecast` such as the supplier's
         issued forecasts, instead of the named one)."""
-        if forecast is None and self.forecast == SUPPLIER:
+        if forecast is None and self.forecast in (SUPPLIER, *TRAINED_FORECASTS):
+            what = (
+                "reads the issued forecasts from the store"
+                if self.forecast == SUPPLIER
+                else "is fitted on the prices stored before the period"
+            )
             raise StudyError(
-                "policy_comparison.mpc.forecast: supplier reads the issued forecasts from the "
-                "store: run the study with run_study (or energy scenarios), which reads them"
+                f"policy_comparison.mpc.forecast: {self.forecast} {what}: run the study with "
+                "run_study (or energy scenarios), which reads them"
             )
         t = self.switch_threshold if switch_threshold is None else switch_threshold
         return policies.resolve(

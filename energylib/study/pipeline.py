@@ -28,18 +28,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import polars as pl
 from tqdm.auto import tqdm
 
 from energylib import finance
-from energylib.dispatch.mpc import IssuedForecast, supplier_forecast
+from energylib.dispatch.mpc import Forecast, IssuedForecast, lag_ridge_forecast, supplier_forecast
 from energylib.scenario import ScenarioResult, ScenarioSpec, ScenarioYear, run
+from energylib.schema import TIME, interval_index
 from energylib.study import frames
-from energylib.study.inputs import StudyInputs, load_inputs, study_store
-from energylib.study.params import SUPPLIER, StudyError, StudyParams
+from energylib.study.inputs import StudyInputs, _Catalog, _prices, load_inputs, study_store
+from energylib.study.params import (
+    SCENARIOS,
+    SUPPLIER,
+    TRAINED_FORECASTS,
+    StudyError,
+    StudyParams,
+)
 from energylib.study.plan import Choice, Plan, make_plan
+from energylib.tariff import Calendar
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,60 @@ def supplier_forecasts(params: StudyParams, store, year: ScenarioYear) -> Issued
         ) from None
 
 
+def trained_forecasts(params: StudyParams, store, year: ScenarioYear) -> Forecast | None:
+    """MPC's price forecast fitted on the prices stored before the study's period, where the
+    policy comparison's MPC plans with one (``policy_comparison.mpc.forecast: lag_ridge`` or
+    ``scenarios``); else None.
+
+    The forecaster (:func:`energylib.dispatch.mpc.lag_ridge_forecast`) is fitted on the
+    ``history_days`` before the period, read from the prices input at the study's interval
+    (missing intervals stay missing); each decision then reads the prices up to its own
+    interval and nothing later.  It forecasts the market channel the tariff's import price
+    follows (``general_per_kwh``, else ``spot_per_kwh``); the other channels, load and PV
+    are by persistence.
+    """
+    pc, mpc = params.comparison, params.mpc
+    compared = pc is not None and pc.battery is not None and "mpc" in pc.policies
+    if mpc.forecast not in TRAINED_FORECASTS or not (compared or params.policy == "mpc"):
+        return None
+    prices, market = year.price_model(params.tariff)
+    followed = [c for c, coef in prices.import_coef.items() if np.any(coef != 0)]
+    channel = next((c for c in ("general_per_kwh", "spot_per_kwh") if c in followed), None)
+    key = f"{params.where}: policy_comparison.mpc.forecast: {mpc.forecast}"
+    if channel is None:
+        raise StudyError(
+            f"{key}: tariff {params.tariff.name} does not follow a market price, so there is "
+            "none to forecast; use forecast: persistence"
+        )
+    m = year.interval_minutes
+    first = year.cal.interval_start[0].astype("datetime64[us]").astype(datetime).replace(tzinfo=UTC)
+    since = first - timedelta(days=mpc.history_days)
+    grid = pl.DataFrame({TIME: interval_index(since, first, m)})
+    data, _ = _prices(_Catalog(study_store(params, store)), params, since, first)
+    if channel not in data.columns:
+        data = data.with_columns(pl.lit(None, dtype=pl.Float64).alias(channel))
+    past = grid.join(data.select(TIME, channel), on=TIME, how="left")[channel]
+    past = past.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    price = np.concatenate((past, market[channel]))
+    cal = Calendar.from_utc(
+        np.concatenate((grid[TIME].dt.replace_time_zone(None).to_numpy(), year.cal.interval_start)),
+        year.cal.timezone, m,
+    )  # fmt: skip
+    hour = (cal.local.astype("datetime64[h]") - cal.local.astype("datetime64[D]")).astype(int)
+    try:
+        return lag_ridge_forecast(
+            price, hour, past.size, len(year), channel=channel, steps_per_day=1440 // m,
+            horizon=params.mpc.policy(forecast="perfect").steps(m),
+            scenarios=mpc.scenarios if mpc.forecast == SCENARIOS else 0,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise StudyError(
+            f"{key}: {exc} (found {int(np.isfinite(past).sum())} intervals of {channel} in the "
+            f"{mpc.history_days} days before the period); import older prices or use "
+            "forecast: persistence"
+        ) from None
+
+
 def _add_years(day: date, years: int) -> date:
     try:
         return day.replace(year=day.year + years)
@@ -251,7 +314,10 @@ def run_study(
     seconds["data"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan: Plan = make_plan(params, supplier_forecasts(params, store, inputs.year))
+    forecast = supplier_forecasts(params, store, inputs.year) or trained_forecasts(
+        params, store, inputs.year
+    )
+    plan: Plan = make_plan(params, forecast)
     d = Dispatcher(params, inputs)
     base = d.run(plan.baseline)
     bills, rows, cash, sens = {}, [frames.baseline_row(base)], [], []
@@ -319,4 +385,12 @@ def run_study(
     return result
 
 
-__all__ = ["Dispatcher", "Money", "capex", "ongoing", "run_study", "supplier_forecasts"]
+__all__ = [
+    "Dispatcher",
+    "Money",
+    "capex",
+    "ongoing",
+    "run_study",
+    "supplier_forecasts",
+    "trained_forecasts",
+]

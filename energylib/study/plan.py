@@ -96,7 +96,8 @@ def strategy_label(spec: ScenarioSpec) -> str:
 
 def make_plan(params: StudyParams, supplier: Forecast | None = None) -> Plan:
     """The specs of a study (see the module docstring); ``supplier``: the forecasts MPC plans
-    with under ``policy_comparison.mpc.forecast: supplier`` (:func:`supplier_forecasts`)."""
+    with under ``policy_comparison.mpc.forecast: supplier`` (:func:`supplier_forecasts`), or
+    ``lag_ridge`` / ``scenarios`` (:func:`~energylib.study.pipeline.trained_forecasts`)."""
     ev = params.ev
     base_strategy = ev.baseline_strategy if ev else "immediate"
     smart = ev.study_strategy if ev else "immediate"

@@ -11,7 +11,7 @@ from energylib import plots
 from energylib.dispatch.mpc import MPCPolicy
 from energylib.scenario import run
 from energylib.store import ParquetStore
-from energylib.study import StudyError, load_inputs, params_from_dict
+from energylib.study import StudyError, load_inputs, params_from_dict, run_study
 from energylib.study.frames import policy_frame, stability_frame
 from energylib.study.plan import make_plan
 
@@ -66,6 +66,14 @@ def test_the_mpc_option_becomes_the_policy_and_the_trade_off_specs(store_dir):
         ({"forecast": "oracle"}, r"policy_comparison.mpc: forecast 'oracle'; use one of"),
         ({"switch_threshold": -1}, r"policy_comparison.mpc: .*switch_threshold must be >= 0"),
         ({"horizon": 24}, r"policy_comparison.mpc has unknown keys \['horizon'\]"),
+        (
+            {"forecast": "scenarios", "scenarios": 0},
+            r"policy_comparison.mpc: scenarios must be >= 1",
+        ),
+        (
+            {"forecast": "lag_ridge", "history_days": 3},
+            r"policy_comparison.mpc: history_days must be >= 10",
+        ),
     ],
 )
 def test_a_bad_mpc_option_names_the_key(store_dir, mpc, message):
@@ -99,3 +107,42 @@ def test_the_comparison_puts_mpc_beside_the_rules_and_shows_its_trade_off(store_
     assert changes[0] > changes[-1]  # a high threshold keeps the battery's mode longer
     chart = plots.stability_tradeoff_chart(curve, "AUD", title="t").to_dict()
     assert len(chart["hconcat"]) == 2
+
+
+@pytest.fixture(scope="module")
+def longer_store_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mpc_study_longer")
+    synthetic_year_start(ParquetStore(root), days=16)
+    return root
+
+
+def trained(store_dir, forecast: str, start: str, **mpc) -> dict:
+    raw = with_mpc(store_dir, forecast=forecast, history_days=12, **mpc)
+    raw["period"] = {"start": start, "end": "2025-01-16"}
+    return raw
+
+
+@pytest.mark.parametrize(
+    "forecast, label",
+    [
+        ("lag_ridge", "MPC (lag ridge, prices now known)"),
+        ("scenarios", "MPC (lag ridge, 3 scenarios, prices now known)"),
+    ],
+)
+def test_a_study_plans_mpc_with_a_forecaster_fitted_before_its_period(
+    longer_store_dir, forecast, label
+):
+    params = params_from_dict(trained(longer_store_dir, forecast, "2025-01-13", scenarios=3))
+    with pytest.raises(StudyError, match=f"forecast: {forecast} is fitted on the prices stored"):
+        make_plan(params)  # only run_study reads the history it is fitted on
+    pol = run_study(params).policies.filter(~pl.col("stability_curve"))
+    assert label in pol["policy"].to_list()
+    row = pol.filter(pl.col("policy") == label).row(0, named=True)
+    optimum = pol.filter(pl.col("policy") == "optimum").row(0, named=True)
+    assert 0 < row["saving_amount"] <= optimum["saving_amount"] + 1e-6
+
+
+def test_a_forecaster_without_enough_history_says_how_much_it_found(longer_store_dir):
+    params = params_from_dict(trained(longer_store_dir, "lag_ridge", "2025-01-05"))
+    with pytest.raises(StudyError, match=r"forecast: lag_ridge: .*at least 9 days.*found 192 "):
+        run_study(params)

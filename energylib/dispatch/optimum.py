@@ -292,24 +292,28 @@ class DispatchLP:
     def solve(self, *, time_limit_s: float | None = None) -> Solution:
         """Solve; then, until no pair of opposite flows is on at once, switch the smaller off
         and solve again (from the last basis).  Bounds changed here hold until the next
-        :meth:`update`."""
+        :meth:`update`.  With scenarios, only the first scenario's flows (the plan a
+        controller keeps; the first interval is every scenario's) are switched: the others'
+        only weigh the decision."""
         sol = self.model.solve(time_limit_s=time_limit_s)
         # Each round switches off at least one flow that was free (a switched-off flow is
         # 0), so this ends within 3 rounds per interval.
-        while switch_off := _simultaneous(sol):
+        while switch_off := _simultaneous(sol, self.n):
             for name, where in switch_off.items():
                 self.model.fix_upper(name, where, 0.0)
             sol = self.model.solve(time_limit_s=time_limit_s)
         return sol
 
 
-def _simultaneous(sol: Solution) -> dict[str, np.ndarray]:
-    """Intervals where a pair of opposite flows is both on, and the flow to switch off."""
+def _simultaneous(sol: Solution, rows: int | None = None) -> dict[str, np.ndarray]:
+    """Intervals (of the first ``rows``; None: all) where a pair of opposite flows is both
+    on, and the flow to switch off."""
     fixed: dict[str, np.ndarray] = {}
     for a, b in (("bc", "bd"), ("evc", "evd"), ("imp", "exp")):
         if a in sol.values and b in sol.values:
             x, y = sol[a], sol[b]
             both = (x > SIMULTANEOUS_TOL_KWH) & (y > SIMULTANEOUS_TOL_KWH)
+            both[rows:] = False
             if both.any():
                 fixed[b] = both & (x >= y)
                 fixed[a] = both & (x < y)

@@ -15,7 +15,12 @@ Protocol (epftoolbox's, as the NP dataset's README gives it):
 
 A model of the protocol has ``names`` (its outputs: LEAR has one per calibration
 window and their average), ``calibrate(view)`` and ``forecast(view) -> {name: (per_day,)}``,
-where ``view``'s last day is the day to forecast.  :class:`SeasonalNaive`,
+where ``view``'s last day is the day to forecast.  A model whose calibration reads only
+the view it is given (not an earlier calibration: LEAR, the naive forecasts, the ridge)
+says so with ``independent_calibrations = True`` (and a model that refits only every
+``calibration_period_days``, as the DNN, names that period); :func:`run_protocol` can then
+split its test days into blocks that run in parallel processes (``workers``) with the same
+forecasts as one serial run.  :class:`SeasonalNaive`,
 :class:`RidgeDayAhead` (the library's ridge), :class:`~energylib.forecast.lear.LEAR`
 and :class:`TransformerDayAhead` (the EnergyTransformer) are such models;
 :func:`add_average` makes an ensemble of outputs after the fact.
@@ -25,14 +30,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import polars as pl
+from joblib import Parallel, delayed
 from scipy import stats
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -66,6 +73,20 @@ class DayAheadModel(Protocol):
     def calibrate(self, data: DayAheadData) -> None: ...
 
     def forecast(self, data: DayAheadData) -> dict[str, np.ndarray]: ...
+
+
+def block_days(model: DayAheadModel, every: int) -> int:
+    """The test days a block of ``model``'s run must be a whole multiple of, so that blocks
+    forecast apart give the serial run's forecasts; 0 where it cannot be split.
+
+    A model whose calibration reads only the view it is given says so with
+    ``independent_calibrations``; one that refits every ``calibration_period_days`` (and
+    skips the protocol's calibrations between) gives that period.  Blocks then start on
+    days where both the protocol and the model calibrate.
+    """
+    if not every or not getattr(model, "independent_calibrations", False):
+        return 0
+    return math.lcm(every, int(getattr(model, "calibration_period_days", 1)))
 
 
 # --------------------------------------------------------------------------- data
@@ -122,6 +143,8 @@ class SeasonalNaive:
     """The target ``season_days`` days earlier, slot by slot (1: yesterday, 7: last week);
     ``standard``: epftoolbox's naive (last week on Monday, Saturday and Sunday, else yesterday)."""
 
+    independent_calibrations: ClassVar[bool] = True
+
     season_days: int | str = 7
 
     @property
@@ -160,6 +183,8 @@ class RecentMedian:
     neighbours : int
         Slots either side pooled with each slot (the day wraps around).
     """
+
+    independent_calibrations: ClassVar[bool] = True
 
     days: int = 14
     neighbours: int = 1
@@ -207,6 +232,8 @@ class RidgeDayAhead:
         (:class:`~energylib.forecast.lear.InvariantScaler`) of the regressors and the
         target, fitted on each calibration window (for prices with spikes, such as the NEM's).
     """
+
+    independent_calibrations: ClassVar[bool] = True
 
     window: int = 1092
     alpha: float = 1.0
@@ -574,6 +601,7 @@ def run_protocol(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     blas_threads: int | None = 1,
+    workers: int = 1,
 ) -> BenchmarkResult:
     """Forecast every day of ``test_start .. test_end`` with every model, by the protocol.
 
@@ -597,16 +625,20 @@ def run_protocol(
         Threads of numpy's BLAS while the models run (None: its default).  One is the
         default: the models solve many small systems, which several threads slow down
         (they spin against each other, badly so on a shared machine).
+    workers : int
+        Processes for a model with independent calibrations (LEAR, the naive forecasts,
+        the ridge, the DNN retrained from scratch): its test days are split into this many
+        blocks of whole recalibration periods (:func:`block_days`), forecast in parallel
+        (joblib processes) and joined; the forecasts are those of one serial run.  Other
+        models (the fine-tuned transformer), and ``recalibration="never"``, run serially.
+        Give a parallel LEAR ``n_jobs=1``: the blocks are its parallelism.
     """
     if recalibration not in RECALIBRATION:
         raise ValueError(
             f"recalibration {recalibration!r} unknown; use one of {sorted(RECALIBRATION)}"
         )
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
-        return _run(data, models, test_start, test_end, recalibration, cache_dir, progress)
-
-
-def _run(data, models, test_start, test_end, recalibration, cache_dir, progress) -> BenchmarkResult:
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     every = RECALIBRATION[recalibration]
     rows = test_days(data, test_start, test_end)
     forecasts: dict[str, np.ndarray] = {}
@@ -620,30 +652,13 @@ def _run(data, models, test_start, test_end, recalibration, cache_dir, progress)
             meta = json.loads(cached.with_suffix(".json").read_text())
             timing_rows.append(meta["timing"] | {"cached": True})
             continue
-        out = {name: np.full((len(rows), data.per_day), np.nan) for name in model.names}
-        cal_s = fc_s = 0.0
-        calibrations = 0
-        bar = tqdm(rows, desc=", ".join(model.names)[:40], disable=not progress, leave=False)
-        for k, day in enumerate(bar):
-            view = data.information_for(int(day))
-            if k == 0 or (every and k % every == 0):
-                t0 = time.perf_counter()
-                model.calibrate(view)
-                cal_s += time.perf_counter() - t0
-                calibrations += 1
-            t0 = time.perf_counter()
-            got = model.forecast(view)
-            fc_s += time.perf_counter() - t0
-            for name in model.names:
-                out[name][k] = got[name]
-        bar.close()
-        timing = {
-            "model": model.names[0] if len(model.names) == 1 else ", ".join(model.names),
-            "outputs": len(model.names),
-            "calibrations": calibrations,
-            "calibrate_s": cal_s,
-            "forecast_s": fc_s,
-        }
+        blocks = _blocks(len(rows), block_days(model, every), workers)
+        t0 = time.perf_counter()
+        if len(blocks) == 1:
+            out, timing = _forecast_days(model, data, rows, every, progress, blas_threads)
+        else:
+            out, timing = _forecast_blocks(model, data, rows, every, blocks, progress, blas_threads)
+        timing["wall_s"] = time.perf_counter() - t0
         timing_rows.append(timing | {"cached": False})
         forecasts |= out
         if cached is not None:
@@ -660,6 +675,77 @@ def _run(data, models, test_start, test_end, recalibration, cache_dir, progress)
         data=data,
         recalibration=recalibration,
     )
+
+
+def _blocks(n_days: int, step: int, workers: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` blocks of the test days, each starting on a multiple of ``step``
+    (0: one block)."""
+    if workers == 1 or step == 0 or n_days <= step:
+        return [(0, n_days)]
+    periods = -(-n_days // step)
+    edges = np.linspace(0, periods, min(workers, periods) + 1).round().astype(int) * step
+    edges[-1] = n_days
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _forecast_days(
+    model: DayAheadModel,
+    data: DayAheadData,
+    rows: np.ndarray,
+    every: int,
+    progress: bool,
+    blas_threads: int | None,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Each day of ``rows`` forecast in order, recalibrating on days 0, every, 2 every ..."""
+    out = {name: np.full((len(rows), data.per_day), np.nan) for name in model.names}
+    cal_s = fc_s = 0.0
+    calibrations = 0
+    bar = tqdm(rows, desc=", ".join(model.names)[:40], disable=not progress, leave=False)
+    with threadpool_limits(limits=blas_threads, user_api="blas"):
+        for k, day in enumerate(bar):
+            view = data.information_for(int(day))
+            if k == 0 or (every and k % every == 0):
+                t0 = time.perf_counter()
+                model.calibrate(view)
+                cal_s += time.perf_counter() - t0
+                calibrations += 1
+            t0 = time.perf_counter()
+            got = model.forecast(view)
+            fc_s += time.perf_counter() - t0
+            for name in model.names:
+                out[name][k] = got[name]
+    bar.close()
+    timing = {
+        "model": model.names[0] if len(model.names) == 1 else ", ".join(model.names),
+        "outputs": len(model.names),
+        "calibrations": calibrations,
+        "calibrate_s": cal_s,
+        "forecast_s": fc_s,
+    }
+    return out, timing
+
+
+def _forecast_blocks(model, data, rows, every, blocks, progress, blas_threads):
+    """:func:`_forecast_days` on each block in its own process, joined in order; the
+    timing's ``calibrate_s`` and ``forecast_s`` add the blocks' times (CPU-side work)."""
+    jobs = Parallel(n_jobs=len(blocks), return_as="generator")(
+        delayed(_forecast_days)(model, data, rows[a:b], every, False, blas_threads)
+        for a, b in blocks
+    )
+    parts = list(
+        tqdm(
+            jobs,
+            total=len(blocks),
+            desc=f"{model.names[0][:30]} ({len(blocks)} blocks)",
+            disable=not progress,
+            leave=False,
+        )
+    )
+    out = {name: np.concatenate([p[0][name] for p in parts]) for name in model.names}
+    timing = parts[0][1] | {
+        key: sum(p[1][key] for p in parts) for key in ("calibrations", "calibrate_s", "forecast_s")
+    }
+    return out, timing | {"blocks": len(blocks)}
 
 
 def data_fingerprint(data: DayAheadData) -> str:
@@ -937,7 +1023,7 @@ PARAMS_KEYS = {
     "data", "path", "market", "store_dir", "source", "site", "kinds", "interval_minutes", "price_channel",
     "target", "known_future", "timezone", "fill_single_gaps", "test_start", "test_end",
     "recalibration", "models", "ensembles", "reference", "published", "cache_dir",
-    "blas_threads", "unit_factor",
+    "blas_threads", "unit_factor", "workers",
 }  # fmt: skip
 
 
@@ -951,7 +1037,8 @@ def benchmark_from_params(
     of :func:`build_model` entries); ``ensembles`` (``{name: [outputs]}``, averaged
     after the run); ``reference`` (the DM test's reference output); ``published``
     (``NP``: add Lago et al.'s published figures to the table); ``cache_dir`` (keep each
-    model's forecasts; relative to the data folder); ``blas_threads``; ``unit_factor``.
+    model's forecasts; relative to the data folder); ``blas_threads``; ``unit_factor``;
+    ``workers`` (processes over blocks of test days, :func:`run_protocol`).
 
     Returns the result and :func:`benchmark_table`.
     """
@@ -976,6 +1063,7 @@ def benchmark_from_params(
         cache_dir=cache,
         progress=progress,
         blas_threads=params.get("blas_threads", 1),
+        workers=int(params.get("workers", 1)),
     )
     for name, members in (params.get("ensembles") or {}).items():
         add_average(result, name, list(members))

@@ -145,6 +145,16 @@ class DNN:
     def names(self) -> tuple[str, ...]:
         return (self.name,)
 
+    @property
+    def independent_calibrations(self) -> bool:
+        """Retrained from scratch, a calibration reads only its view (fine-tuning does not)."""
+        return self.finetune_epochs == 0
+
+    @property
+    def calibration_period_days(self) -> int:
+        """Days between retrainings (the protocol's calibrations between are skipped)."""
+        return self.recalibrate_every_days
+
     def config(self) -> dict:
         keep = (
             "hidden", "dropout", "learning_rate", "weight_decay", "batch_size", "max_epochs",

@@ -37,6 +37,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -257,6 +258,7 @@ class LEAR:
         Output names are ``"<prefix> <window>"`` and ``"<prefix> ensemble"``.
     """
 
+    independent_calibrations: ClassVar[bool] = True  # each calibration reads only its view
     windows: Sequence[int] = WINDOWS
     path_steps: int | None = 100
     n_jobs: int = 1

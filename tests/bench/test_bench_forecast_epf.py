@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,10 @@ TRANSFORMER = dict(
     seeds=(2025, 2026),
 )
 N_JOBS = int(os.environ.get("BENCH_EPF_JOBS", 2))
+#: Processes over blocks of test days for the models whose calibrations are independent
+#: (LEAR, the naive forecasts, the ridge): NP's daily protocol for LEAR is ~3 s of one core a
+#: day, 728 days; with blocks LEAR itself runs inline (``n_jobs=1``).
+WORKERS = int(os.environ.get("BENCH_EPF_WORKERS", N_JOBS))
 #: The test period's recalibration: ``daily`` is the published protocol; ``weekly`` (LEAR refits
 #: every 7th day, the DNN and the transformer keep their own schedules) is the subset that fits
 #: on two shared cores in under an hour.
@@ -92,8 +97,13 @@ def np_data(shared_data) -> DayAheadData:
     return DayAheadData.from_frame(frame, "price_per_kwh", NP_INPUTS)
 
 
-#: The DNN's settings, chosen on 2016: 4 seeds, retrained from scratch every 28 days.
-DNN_SETTINGS = dict(seeds=(1, 2, 3, 4), recalibrate_every_days=28)
+#: The DNN's settings, chosen on 2016: 4 seeds, retrained from scratch every 7 days (2016,
+#: weekly protocol: MAE 1.465 retrained every 7 days, 1.49 every 28; the 7-day run is
+#: ``test_np_models_chosen_on_2016``, 52 retrainings x 4 seeds, 74 s in 16 blocks on a
+#: 16-core machine, ~15 min on 2 cores).
+DNN_SETTINGS = dict(seeds=(1, 2, 3, 4), recalibrate_every_days=7)
+#: AEMO VIC1's DNN keeps the settings its table was measured with (retrained every 28 days).
+AEMO_DNN_SETTINGS = dict(seeds=(1, 2, 3, 4), recalibrate_every_days=28)
 #: The library's ensembles, fixed on 2016 before the test period was scored: equal weights.
 ENSEMBLES = {
     "ensemble: LEAR + transformer + DNN": ["LEAR ensemble", "transformer", "DNN"],
@@ -113,18 +123,24 @@ def test_np_models_chosen_on_2016(np_data):
     """Model selection before the test period: the transformer (one seed), the DNN and the
     ensembles scored on 2016-01-01 .. 2016-12-26 by the same protocol, every model
     calibrated on the days before 2016 and recalibrated weekly (LEAR refits every week;
-    the transformer fine-tunes weekly; the DNN retrains every 28 days)."""
+    the transformer fine-tunes weekly; the DNN retrains every 7 days)."""
     models = [
         SeasonalNaive(1),
         SeasonalNaive(7),
         RidgeDayAhead(),
-        LEAR(n_jobs=N_JOBS),
+        LEAR(n_jobs=1 if WORKERS > 1 else N_JOBS),
         TransformerDayAhead(**(TRANSFORMER | {"seeds": (2025,)})),
         DNN(**DNN_SETTINGS),
     ]
     t0 = time.perf_counter()
     result = run_protocol(
-        np_data, models, "2016-01-01", "2016-12-26", recalibration="weekly", cache_dir=CACHE
+        np_data,
+        models,
+        "2016-01-01",
+        "2016-12-26",
+        recalibration="weekly",
+        cache_dir=CACHE,
+        workers=WORKERS,
     )
     _ensembles(result)
     _line(
@@ -141,19 +157,21 @@ def test_np_full_protocol_table(np_data):
         SeasonalNaive(7),
         SeasonalNaive("standard"),
         RidgeDayAhead(window=1092),
-        LEAR(n_jobs=N_JOBS),
+        LEAR(n_jobs=1 if WORKERS > 1 else N_JOBS),
         DNN(**DNN_SETTINGS),
         TransformerDayAhead(**TRANSFORMER),
     ]
     models = [m for m in models if not SKIP & {m.names[0], type(m).__name__}]
     t0 = time.perf_counter()
-    result = run_protocol(np_data, models, *NP_TEST, recalibration=RECALIBRATION, cache_dir=CACHE)
+    result = run_protocol(
+        np_data, models, *NP_TEST, recalibration=RECALIBRATION, cache_dir=CACHE, workers=WORKERS
+    )
     wall = time.perf_counter() - t0
     _ensembles(result)
     table = benchmark_table(result, "LEAR ensemble", published=PUBLISHED_NP_MAE)
     _line(
         f"NP, {len(result.days)} test days {NP_TEST[0]} .. {NP_TEST[1]}, {RECALIBRATION} recalibration "
-        f"(the transformer fine-tunes weekly, the DNN retrains every 28 days); run {wall:.0f} s "
+        f"(the transformer fine-tunes weekly, the DNN retrains every 7 days); run {wall:.0f} s "
         f"(cached models read, not rerun); left out: {sorted(SKIP) or 'none'}; {_load()}"
     )
     _show(table)
@@ -173,6 +191,53 @@ def test_np_full_protocol_table(np_data):
         f"{'(it is the reference)' if best['dm_p_better'] is None else format(best['dm_p_better'], '.2g')}"
     )
     assert own["mae"].is_finite().all() and len(result.days) == 728
+
+
+#: The ``seed`` preset on a GPU (issue 18 asks for its time and score where one is available):
+#: the 2016-chosen settings of the small model with the preset's sizes, trained once on every
+#: day before the test period or fine-tuned every 28 days; and on every hourly origin (not
+#: only midnights: ~35,000 windows for ~19.5M weights) at two learning rates.  These four
+#: were scored on the test period for this figure alone, after the library's models and
+#: ensembles were fixed: none of them is a candidate for the library's best.
+SEED_VARIANTS = {
+    "once": dict(finetune_epochs=0),
+    "finetuned every 28 days": dict(finetune_epochs=2, recalibrate_every_days=28),
+    "every origin": dict(finetune_epochs=0, origins="all", batch_size=256),
+    "every origin, rate 3e-4": dict(
+        finetune_epochs=0, origins="all", batch_size=256, learning_rate=3e-4
+    ),
+}
+
+
+@pytest.mark.parametrize("variant", list(SEED_VARIANTS))
+def test_np_seed_preset_on_a_gpu(np_data, variant):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("the seed preset's figure needs a CUDA GPU (none here)")
+    model = TransformerDayAhead(
+        **(TRANSFORMER | {"model": {}, "seeds": (2025,)}),
+        preset="seed",
+        name=f"transformer seed ({variant})",
+    )
+    model = replace(model, **SEED_VARIANTS[variant])
+    t0 = time.perf_counter()
+    result = run_protocol(
+        np_data,
+        [model],
+        *NP_TEST,
+        recalibration="never" if variant != "finetuned every 28 days" else "daily",
+        cache_dir=CACHE,
+        progress=False,
+    )
+    params = sum(p.numel() for p in model._runners[0].model.parameters())
+    row = result.table().row(0, named=True)
+    _line(
+        f"seed preset ({params / 1e6:.1f}M weights, {torch.cuda.get_device_name(0)}), {variant}: "
+        f"MAE {row['mae']:.3f} rMAE {row['rmae']:.3f} sMAPE {row['smape_pct']:.2f} RMSE {row['rmse']:.3f}; "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+    _show(result.timings)
+    assert np.isfinite(result.forecasts[model.name]).all()
 
 
 def test_np_lear_path_shortcut_picks_the_full_paths_penalty(np_data):
@@ -266,7 +331,7 @@ def test_aemo_vic1_table(shared_data):
         RidgeDayAhead(window=364),
         RidgeDayAhead(window=364, transform="asinh", name="ridge (asinh)"),
         LEAR(windows=(56, 84, 364), n_jobs=N_JOBS),
-        DNN(**DNN_SETTINGS),
+        DNN(**AEMO_DNN_SETTINGS),
     ]
     t0 = time.perf_counter()
     result = run_protocol(data, models, *AEMO_TEST, recalibration="weekly", cache_dir=CACHE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -16,6 +17,7 @@ from energylib.forecast.benchmark import (
     SeasonalNaive,
     TransformerDayAhead,
     add_average,
+    block_days,
     dm_test,
     read_epftoolbox_csv,
     run_protocol,
@@ -116,6 +118,45 @@ def test_recalibration_every_day_every_week_or_never():
         assert calibrated[0] == data.day_index("2024-03-01")
     with pytest.raises(ValueError, match="recalibration"):
         run_protocol(data, [Spy()], "2024-03-01", "2024-03-02", recalibration="hourly")
+
+
+@pytest.mark.parametrize("recalibration", ["daily", "weekly"])
+def test_models_with_independent_calibrations_run_in_parallel_blocks_with_the_serial_forecasts(
+    recalibration,
+):
+    """LEAR, the ridge and a DNN retrained every 7 days, split into blocks of whole
+    recalibration periods (three worker processes), forecast exactly what one serial run
+    does; a stateful model (the spy, as the fine-tuned transformer) stays serial and still
+    sees every day."""
+    data = market()
+    period = ("2024-03-01", "2024-03-14")
+    lear = [LEAR(windows=(56,), path_steps=40)] if recalibration == "weekly" else []  # ~1 s a fit
+    models = lambda: [  # noqa: E731
+        RidgeDayAhead(window=60),
+        DNN(**(TINY_DNN | {"finetune_epochs": 0, "recalibrate_every_days": 7})),
+        *deepcopy(lear),
+    ]
+    serial = run_protocol(data, models(), *period, recalibration=recalibration, progress=False)
+    spy = Spy()
+    blocks = run_protocol(
+        data, [*models(), spy], *period, recalibration=recalibration, progress=False, workers=3
+    )
+    for name in serial.forecasts:
+        assert np.array_equal(serial.forecasts[name], blocks.forecasts[name])
+    timings = {r["model"]: r for r in blocks.timings.iter_rows(named=True)}
+    assert set(serial.forecasts) == {"ridge", "DNN"} | ({"LEAR 56"} if lear else set())
+    assert timings["ridge"]["blocks"] == {"daily": 3, "weekly": 2}[recalibration]  # whole weeks
+    assert timings["DNN"]["blocks"] == 2  # whole 7-day retraining periods
+    assert timings["spy"]["blocks"] is None
+    assert timings["ridge"]["calibrations"] == serial.timings["calibrations"][0]
+    fine_tuned = DNN(**TINY_DNN)  # finetune_epochs=1: each calibration builds on the last
+    assert block_days(fine_tuned, 1) == 0 and block_days(models()[1], 1) == 7
+    assert block_days(DNN(finetune_epochs=0, recalibrate_every_days=28), 7) == 28
+    assert [d for kind, d, _ in spy.seen if kind == "forecast"] == list(
+        range(data.day_index(period[0]), data.day_index(period[1]) + 1)
+    )
+    with pytest.raises(ValueError, match="workers"):
+        run_protocol(data, models(), *period, progress=False, workers=0)
 
 
 def test_models_beat_the_naive_forecasts_on_a_market_they_can_learn():

@@ -37,6 +37,17 @@ The EV charges and discharges at its planned set-points while parked.  With perf
 forecasts each applied step is the planned step, so MPC on perfect forecasts with a horizon
 covering the whole period is the optimum (tested).
 
+Scenarios
+---------
+A :class:`ScenarioForecast` gives K paths of the market prices per decision (for example
+:func:`lag_ridge_forecast` with ``scenarios``: a fitted forecast plus its errors at the most
+similar earlier decisions).  The plan is then one two-stage stochastic LP
+(:class:`~energylib.dispatch.optimum.DispatchLP` with ``scenarios=K``): a copy of the
+horizon per path, the first interval's set-points shared by all (one decision now, a
+recourse per path after it), the mean cost minimised.  It holds charge where a spike is
+possible in some paths and spends it where one is seen; the plan it keeps past the first
+interval is the first path's, and its expected cost the mean.
+
 Plan stability
 --------------
 With ``switch_threshold = 0`` every decision adopts the new plan.  Above 0, the plan being
@@ -102,7 +113,8 @@ class MPCPolicy:
         ``perfect`` (the actual values), ``persistence`` (the latest value known at the same
         time of day), or a :class:`Forecast` object (:class:`IssuedForecast` for a
         supplier's published forecasts or a trained forecaster's, :class:`CallableForecast`
-        for any predict-like callable).
+        for any predict-like callable, :class:`ScenarioForecast` for several price paths and
+        one stochastic plan over them).
     horizon_hours : float
         Planning horizon [h] (24-48 h).
     replan_minutes : int or None

@@ -45,8 +45,9 @@ similar earlier decisions).  The plan is then one two-stage stochastic LP
 (:class:`~energylib.dispatch.optimum.DispatchLP` with ``scenarios=K``): a copy of the
 horizon per path, the first interval's set-points shared by all (one decision now, a
 recourse per path after it), the mean cost minimised.  It holds charge where a spike is
-possible in some paths and spends it where one is seen; the plan it keeps past the first
-interval is the first path's, and its expected cost the mean.
+possible in some paths and spends it where one is seen.  Re-planned every ``r`` intervals,
+the first ``r`` are shared (the plan runs on through them); past those the plan it keeps is
+the first path's, and its expected cost is the mean.
 
 Plan stability
 --------------
@@ -1021,6 +1022,7 @@ class MPCController:
         self.lp = DispatchLP(
             self.n, interval_minutes, battery=battery, ev=ev, v2h=v2h, v2g=v2g,
             penalty_per_kwh=self.penalty, scenarios=self.scenarios,
+            shared=policy.replan_steps(interval_minutes),
         )  # fmt: skip
         self.plan: Plan | None = None
         h = interval_minutes / 60.0

@@ -104,6 +104,9 @@ class DispatchLP:
         (non-anticipativity: one decision now, a recourse per scenario after it), and the
         objective is the mean of the copies' costs.  Rows of copy ``s`` are
         ``s * n .. s * n + n - 1`` of every variable.  1: the deterministic LP.
+    shared : int
+        With scenarios, the first intervals whose set-points are shared (the decisions made
+        now: those up to the next re-plan).
     """
 
     def __init__(
@@ -117,9 +120,12 @@ class DispatchLP:
         v2g: bool = False,
         penalty_per_kwh: float = 100.0,
         scenarios: int = 1,
+        shared: int = 1,
     ) -> None:
-        if scenarios < 1:
-            raise ValueError(f"DispatchLP needs scenarios >= 1, got {scenarios}")
+        if scenarios < 1 or shared < 1:
+            raise ValueError(
+                f"DispatchLP needs scenarios >= 1 and shared >= 1, got {scenarios} and {shared}"
+            )
         self.n, self.interval_minutes = n, interval_minutes
         self.battery, self.ev, self.v2h, self.v2g = battery, ev, v2h, v2g
         self.penalty = float(penalty_per_kwh)
@@ -165,7 +171,7 @@ class DispatchLP:
             balance = balance + evd - evc
         m.constrain("energy balance", balance == 0.0)
         if k > 1:  # one decision now: each copy's first set-points equal the previous copy's
-            later_first = (rows % n == 0) & (rows >= n)
+            later_first = (rows % n < shared) & (rows >= n)
             for name in ("bc", "bd", "evc", "evd"):
                 if name in m.variables:
                     v = m.variables[name]

@@ -45,6 +45,16 @@ def test_two_scenarios_hold_the_charge_for_the_spike_either_may_bring():
     assert sol["bd"][0] == pytest.approx(1.0) and sol.objective == pytest.approx(-1.2)
 
 
+def test_deciding_two_intervals_at_once_loses_the_recourse():
+    # Re-planned every 2 intervals, both are decided now: selling y0 then y1 earns
+    # 1.2 y0 + 1.05 y1 + 1.05 (1 - y0 - y1) on average, most when all is sold now (1.2).
+    lp = DispatchLP(3, 30, battery=ONE_KWH, scenarios=2, shared=2)
+    lp.update(ZERO, ZERO, DEAR, np.stack([SPIKE_NEXT, SPIKE_LATER]))
+    sol = lp.solve()
+    np.testing.assert_allclose(sol["bd"].reshape(2, 3), [[1, 0, 0], [1, 0, 0]], atol=1e-9)
+    assert sol.objective == pytest.approx(-1.2, abs=1e-6)
+
+
 def test_the_first_step_is_one_decision_for_every_scenario():
     # Scenario A's spike is now (sell all now), B's later (hold): one shared decision,
     # whichever is worth more on average.

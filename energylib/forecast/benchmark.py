@@ -231,6 +231,9 @@ class RidgeDayAhead:
         ``none``, or ``asinh``: LEAR's variance-stabilising transform
         (:class:`~energylib.forecast.lear.InvariantScaler`) of the regressors and the
         target, fitted on each calibration window (for prices with spikes, such as the NEM's).
+    known_future : bool
+        Read the data's known-future inputs (False: history and calendar only, on the
+        same data: the comparison that says what the inputs are worth).
     """
 
     independent_calibrations: ClassVar[bool] = True
@@ -240,6 +243,7 @@ class RidgeDayAhead:
     lag_days: int = 7
     name: str = "ridge"
     transform: str = "none"
+    known_future: bool = True
     _fit: object = field(default=None, repr=False)
     _scalers: tuple | None = field(default=None, repr=False)
 
@@ -258,11 +262,13 @@ class RidgeDayAhead:
             "alpha": self.alpha,
             "lag_days": self.lag_days,
         }
-        return out | ({"transform": self.transform} if self.transform != "none" else {})
+        out |= {"transform": self.transform} if self.transform != "none" else {}
+        return out | ({"known_future": False} if not self.known_future else {})
 
     def _design(self, data: DayAheadData, rows: np.ndarray) -> np.ndarray:
+        exog = data.exog if self.known_future else data.exog[:, :, :0]
         return lear_features(
-            data.target, data.exog, data.weekdays(), rows, range(1, self.lag_days + 1), (0,)
+            data.target, exog, data.weekdays(), rows, range(1, self.lag_days + 1), (0,)
         )
 
     def calibrate(self, data: DayAheadData) -> None:

@@ -174,6 +174,48 @@ def test_household_load_scores_each_home_against_its_better_naive_forecast(share
     assert summary.height == 4 and (summary["homes"] == 2).all()
 
 
+def _homes_that_cool_with_the_weather(days: int = 200):
+    """Two half-hourly homes whose load follows the day's temperature (air conditioning
+    above 22 degC) and a weather frame of that temperature: what the weather ridge is for."""
+    from energylib.schema import FrameMeta
+
+    rng = np.random.default_rng(7)
+    start = datetime(2012, 12, 31, 14, tzinfo=UTC)  # midnight, UTC+10
+    times = interval_index(start, start + timedelta(days=days), 30)
+    n = len(times)
+    daily = 23 + rng.normal(0, 4.0, days)  # fronts come and go: a day's mean jumps
+    slot = np.arange(n) % 48
+    temperature = np.repeat(daily, 48) + 4 * np.sin((slot - 18) / 48 * 2 * np.pi)
+    weather = pl.DataFrame({"interval_start": times, "temperature_c": temperature})
+    homes = []
+    for k, gain in enumerate((0.06, 0.1)):
+        load = 0.25 + gain * np.maximum(temperature - 22, 0) + rng.gamma(2, 0.03, n)
+        frame = pl.DataFrame({"interval_start": times, "energy_kwh": load})
+        homes.append((frame, FrameMeta("test", "usage", 30, site=f"home-{k}")))
+    return homes, weather
+
+
+def test_the_weather_ridge_reads_the_target_days_weather_and_beats_the_calendar_ridge():
+    from energylib.forecast.household_load import household_benchmark
+
+    homes, weather = _homes_that_cool_with_the_weather()
+    bench = household_benchmark(homes, test_fraction=0.25, weather=weather, progress=False)
+    for home in ("home-0", "home-1"):
+        mae = {
+            r["model"]: r["mae"]
+            for r in bench.per_home.filter(pl.col("home") == home).iter_rows(named=True)
+        }
+        assert (
+            mae["ridge (weather + calendar + last 2 days)"]
+            < 0.6 * mae["ridge (calendar + last 2 days)"]
+        )
+    without = household_benchmark(homes, test_fraction=0.25, progress=False)
+    assert "ridge (weather + calendar + last 2 days)" not in set(without.per_home["model"])
+    elsewhere = weather.with_columns(pl.col("interval_start").dt.offset_by("3y"))
+    with pytest.raises(ValueError, match="weather covers none of home home-0"):
+        household_benchmark(homes, weather=elsewhere, progress=False)
+
+
 def _clear_sky_pv(site, system, days) -> DayAheadData:
     """A home whose measured PV is the PV model's clear-sky output shaded every afternoon."""
     day0 = np.datetime64("2016-06-01")

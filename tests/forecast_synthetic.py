@@ -84,6 +84,11 @@ def market(days: int = 120, seed: int = 0) -> DayAheadData:
     wind = np.clip(3 + np.cumsum(rng.normal(0, 0.2, n)) % 5, 0, None)
     price = 0.5 * load - 2.0 * wind + rng.normal(0, 0.8, n)
     frame = pl.DataFrame(
-        {"interval_start": t, "price_per_kwh": price / 1000, "load_forecast_mw": load, "wind_forecast_mw": wind}
+        {
+            "interval_start": t,
+            "price_per_kwh": price / 1000,
+            "load_forecast_mw": load,
+            "wind_forecast_mw": wind,
+        }
     )
     return DayAheadData.from_frame(frame, "price_per_kwh", ["load_forecast_mw", "wind_forecast_mw"])

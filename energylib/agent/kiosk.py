@@ -334,7 +334,9 @@ class KioskData:
         name = "AMBER_TOKEN" if self.settings.market == "amber" else "ENTSOE_API_KEY"
         source = "Amber" if self.settings.market == "amber" else "ENTSO-E"
         if not self.token_configured():
-            return f"Set {name} in .env and restart the agent (sudo systemctl restart energy-agent)."
+            return (
+                f"Set {name} in .env and restart the agent (sudo systemctl restart energy-agent)."
+            )
         if not self.agent_status().get("running"):
             return "The agent is not running: start it (sudo systemctl start energy-agent)."
         return f"Waiting for the first price from {source}."
@@ -384,7 +386,9 @@ def money(amount: float | None, currency: str) -> str:
     """``$3.21`` / ``€3.21``; ``--`` for none."""
     if amount is None or not math.isfinite(amount):
         return "--"
-    return ("$" if currency == "AUD" else "€" if currency == "EUR" else f"{currency} ") + f"{amount:.2f}"
+    return (
+        "$" if currency == "AUD" else "€" if currency == "EUR" else f"{currency} "
+    ) + f"{amount:.2f}"
 
 
 def price_words(p: float | None, currency: str) -> str:

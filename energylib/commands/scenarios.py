@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
     from energylib.report import ReportError, execute_all, render
 
     try:
-        store_dir = args.store_dir or (str(Path(args.data_dir) / "processed") if args.data_dir else "")
+        store_dir = args.store_dir or (
+            str(Path(args.data_dir) / "processed") if args.data_dir else ""
+        )
         studies = plan(args.params, args.notebook, args.output_dir, store_dir)
     except (FileNotFoundError, ValueError) as err:
         print(f"scenarios: {err}", file=sys.stderr)

@@ -66,7 +66,9 @@ class LinearFit:
     coef: np.ndarray
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return ((np.asarray(x, dtype=np.float64) - self.x_mean) / self.x_std) @ self.coef + self.y_mean
+        return (
+            (np.asarray(x, dtype=np.float64) - self.x_mean) / self.x_std
+        ) @ self.coef + self.y_mean
 
 
 def ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> LinearFit:

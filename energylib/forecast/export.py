@@ -189,9 +189,7 @@ def load_model(path: str | Path, *, threads: int | None = None) -> ForecastRunne
         raise ValueError(f"threads must be >= 1, got {threads}")
     try:
         return (
-            OnnxForecaster(path, threads)
-            if path.suffix == ".onnx"
-            else TorchScriptForecaster(path)
+            OnnxForecaster(path, threads) if path.suffix == ".onnx" else TorchScriptForecaster(path)
         )
     except ModelFileError:
         raise

@@ -287,9 +287,7 @@ def evaluate(
     predictions: dict[str, dict[tuple[str, str], np.ndarray]] = {}
     if forecaster is not None:
         ahead = future_windows(fm.future, every, spec.max_horizon) if spec.n_future else None
-        out = forecaster.predict_array(
-            input_windows(fm.inputs, every, spec.sequence_length), ahead
-        )
+        out = forecaster.predict_array(input_windows(fm.inputs, every, spec.sequence_length), ahead)
         predictions[model_name] = {
             (task, hname): out[f"{task}_{hname}"][rows[hname]].astype(np.float64)
             for task in spec.tasks

@@ -362,7 +362,9 @@ def train(
     out_dir.mkdir(parents=True, exist_ok=True)
     state = None
     if resume is not None and warm_start is not None:
-        raise ValueError("pass resume (continue a run) or warm_start (start from its weights), not both")
+        raise ValueError(
+            "pass resume (continue a run) or warm_start (start from its weights), not both"
+        )
     source = resume if resume is not None else warm_start
     if source is not None:
         state = torch.load(source, map_location="cpu", weights_only=True)

@@ -48,6 +48,7 @@ def horizon_weights_for(n: int) -> tuple[float, ...]:
     """Default weights of ``n`` horizons: 1, 0.5, 0.25, ... (the trading system's three)."""
     return tuple(0.5**k for k in range(n))
 
+
 PRESETS: dict[str, dict] = {
     "seed": {"d_model": 512, "n_layers": 6, "n_heads": 8, "d_ff": 2048, "dropout": 0.1},
     # The small model overfits the price noise of one year at 0.1; 0.3 holds it back.
@@ -323,9 +324,7 @@ class EnergyTransformer(nn.Module):
         outputs = []
         n_h = len(c.horizons)
         base = self._baselines(x)
-        ahead = (
-            [head(z[:, L:, :]).squeeze(-1) for head in self.future_heads] if c.n_future else []
-        )
+        ahead = [head(z[:, L:, :]).squeeze(-1) for head in self.future_heads] if c.n_future else []
         for k, head in enumerate(self.heads):
             y = head(pooled)
             b = base[k // n_h]

@@ -256,6 +256,13 @@ def _prices(store, params: StudyParams, start, end) -> tuple[pl.DataFrame, Frame
     return frame, meta
 
 
+def read_prices(params: StudyParams, store, start: datetime, end: datetime) -> pl.DataFrame:
+    """The prices input's channels over ``[start, end)`` at the study's interval, as stored
+    (missing intervals absent): what a forecaster fitted before the period reads."""
+    data, _ = _prices(_Catalog(study_store(params, store)), params, start, end)
+    return data
+
+
 def _check_tariff_prices(
     params: StudyParams, frame: pl.DataFrame, ref: SeriesRef, where: str
 ) -> None:

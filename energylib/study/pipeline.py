@@ -39,7 +39,7 @@ from energylib.dispatch.mpc import Forecast, IssuedForecast, lag_ridge_forecast,
 from energylib.scenario import ScenarioResult, ScenarioSpec, ScenarioYear, run
 from energylib.schema import TIME, interval_index
 from energylib.study import frames
-from energylib.study.inputs import StudyInputs, _Catalog, _prices, load_inputs, study_store
+from energylib.study.inputs import StudyInputs, load_inputs, read_prices, study_store
 from energylib.study.params import (
     SCENARIOS,
     SUPPLIER,
@@ -194,6 +194,14 @@ class Dispatcher:
         return Money(c, savings, result)
 
 
+def _plans_with_mpc(params: StudyParams) -> bool:
+    """Whether the study dispatches with MPC: its policy, or a policy comparison with a
+    battery that names ``mpc``."""
+    pc = params.comparison
+    compared = pc is not None and pc.battery is not None and "mpc" in pc.policies
+    return compared or params.policy == "mpc"
+
+
 def supplier_forecasts(params: StudyParams, store, year: ScenarioYear) -> IssuedForecast | None:
     """The supplier's price forecasts as issued over the study's period, where the policy
     comparison's MPC plans with them (``policy_comparison.mpc.forecast: supplier``); else None.
@@ -202,9 +210,8 @@ def supplier_forecasts(params: StudyParams, store, year: ScenarioYear) -> Issued
     input's; a decision sees only the forecasts issued at or before it
     (:func:`energylib.dispatch.mpc.supplier_forecast`).
     """
-    pc, mpc = params.comparison, params.mpc
-    compared = pc is not None and pc.battery is not None and "mpc" in pc.policies
-    if mpc.forecast != SUPPLIER or not (compared or params.policy == "mpc"):
+    mpc = params.mpc
+    if mpc.forecast != SUPPLIER or not _plans_with_mpc(params):
         return None
     site = mpc.supplier_site or params.inputs.prices.site
     try:
@@ -231,9 +238,8 @@ def trained_forecasts(params: StudyParams, store, year: ScenarioYear) -> Forecas
     follows (``general_per_kwh``, else ``spot_per_kwh``); the other channels, load and PV
     are by persistence.
     """
-    pc, mpc = params.comparison, params.mpc
-    compared = pc is not None and pc.battery is not None and "mpc" in pc.policies
-    if mpc.forecast not in TRAINED_FORECASTS or not (compared or params.policy == "mpc"):
+    mpc = params.mpc
+    if mpc.forecast not in TRAINED_FORECASTS or not _plans_with_mpc(params):
         return None
     prices, market = year.price_model(params.tariff)
     followed = [c for c, coef in prices.import_coef.items() if np.any(coef != 0)]
@@ -248,7 +254,7 @@ def trained_forecasts(params: StudyParams, store, year: ScenarioYear) -> Forecas
     first = year.cal.interval_start[0].astype("datetime64[us]").astype(datetime).replace(tzinfo=UTC)
     since = first - timedelta(days=mpc.history_days)
     grid = pl.DataFrame({TIME: interval_index(since, first, m)})
-    data, _ = _prices(_Catalog(study_store(params, store)), params, since, first)
+    data = read_prices(params, store, since, first)
     if channel not in data.columns:
         data = data.with_columns(pl.lit(None, dtype=pl.Float64).alias(channel))
     past = grid.join(data.select(TIME, channel), on=TIME, how="left")[channel]
@@ -258,10 +264,9 @@ def trained_forecasts(params: StudyParams, store, year: ScenarioYear) -> Forecas
         np.concatenate((grid[TIME].dt.replace_time_zone(None).to_numpy(), year.cal.interval_start)),
         year.cal.timezone, m,
     )  # fmt: skip
-    hour = (cal.local.astype("datetime64[h]") - cal.local.astype("datetime64[D]")).astype(int)
     try:
         return lag_ridge_forecast(
-            price, hour, past.size, len(year), channel=channel, steps_per_day=1440 // m,
+            price, cal.minute_of_day // 60, past.size, len(year), channel=channel, steps_per_day=1440 // m,
             horizon=params.mpc.policy(forecast="perfect").steps(m),
             scenarios=mpc.scenarios if mpc.forecast == SCENARIOS else 0,
         )  # fmt: skip

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
+from forecast_synthetic import market
 
 from energylib.forecast.dnn import Members, fit_members
 
@@ -79,3 +81,47 @@ def test_dropout_masks_drop_the_asked_share_and_keep_the_mean():
         dropped = float((k == 0).float().mean())
         assert abs(dropped - 0.25) < 0.01
         assert abs(float(k.mean()) - 1.0) < 0.02  # scaled so a unit's mean is kept
+
+
+def _held_out(validation: str, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation rows a DNN's retraining hands to ``fit_members``."""
+    import energylib.forecast.dnn as dnn
+
+    seen = []
+    real = dnn.fit_members
+
+    def spy(net, x, y, x_val, y_val, **kw):
+        seen.append((x.copy(), x_val.copy()))
+        return real(net, x, y, x_val, y_val, **kw)
+
+    monkeypatch.setattr(dnn, "fit_members", spy)
+    data = market(days=80)
+    model = dnn.DNN(hidden=(8,), seeds=(1,), max_epochs=2, val_days=20, validation=validation)
+    model.calibrate(data.information_for(70))
+    ((train, val),) = seen
+    return train, val
+
+
+def test_random_validation_days_leave_the_latest_days_in_training(monkeypatch):
+    """``validation='last'`` holds out the last ``val_days`` (the latest days are never
+    trained on); ``random`` holds out as many days drawn from all of them, the same draw
+    each time, so most of the latest days are trained on."""
+    last_train, last_val = _held_out("last", monkeypatch)
+    every_day = np.concatenate([last_train, last_val])  # in day order
+    train, val = _held_out("random", monkeypatch)
+    assert len(val) == len(last_val) == 20 and len(train) == len(last_train)
+    rows = {r.tobytes(): i for i, r in enumerate(every_day)}
+    held = sorted(rows[r.tobytes()] for r in val)
+    assert sorted(held + [rows[r.tobytes()] for r in train]) == list(range(len(every_day)))
+    assert held != list(range(len(last_train), len(every_day)))
+    latest = set(range(len(last_train), len(every_day)))
+    assert len(latest - set(held)) >= 10  # most of the latest 20 days are trained on
+    again_train, again_val = _held_out("random", monkeypatch)
+    np.testing.assert_array_equal(again_val, val)
+
+
+def test_an_unknown_validation_is_refused():
+    from energylib.forecast.dnn import DNN
+
+    with pytest.raises(ValueError, match="validation 'latest' unknown; use 'random' or 'last'"):
+        DNN(validation="latest")

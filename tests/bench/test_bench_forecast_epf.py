@@ -118,6 +118,9 @@ ENSEMBLES = {
     "ensemble: LEAR + transformer": ["LEAR ensemble", "transformer"],
     "ensemble: LEAR + DNN": ["LEAR ensemble", "DNN"],
 }
+#: The library's best, chosen on 2016 (the lowest MAE there, 1.364): the one its test score
+#: is claimed for; whichever is lowest on the test period is shown, never chosen.
+CHOSEN = "ensemble: LEAR + transformer + DNN"
 
 
 def _ensembles(result) -> None:
@@ -195,13 +198,15 @@ def test_np_full_protocol_table(np_data):
         f"target within 3%: {'met' if abs(lear / LEAR_TARGET - 1) <= 0.03 else 'NOT met'})"
     )
     own = table.filter(pl.col("source") == "this run")
-    best = own.row(0, named=True)
-    _line(
-        f"library's best: {best['model']} MAE {best['mae']:.3f} vs published DNN ensemble {DNN_TARGET} "
-        f"(target below it: {'met' if best['mae'] < DNN_TARGET else 'NOT met'}); DM p-value that it is "
-        f"not more accurate than the LEAR ensemble: "
-        f"{'(it is the reference)' if best['dm_p_better'] is None else format(best['dm_p_better'], '.2g')}"
-    )
+    if CHOSEN in mae:
+        chosen = own.filter(pl.col("model") == CHOSEN).row(0, named=True)
+        _line(
+            f"library's best (chosen on 2016): {CHOSEN} MAE {chosen['mae']:.4f} vs published DNN "
+            f"ensemble {DNN_TARGET} (target below it: "
+            f"{'met' if chosen['mae'] < DNN_TARGET else 'NOT met'}); DM p-value that it is not more "
+            f"accurate than the LEAR ensemble: {chosen['dm_p_better']:.2g}; lowest on the test period "
+            f"(shown, not chosen): {own['model'][0]} {own['mae'][0]:.4f}"
+        )
     assert own["mae"].is_finite().all() and len(result.days) == 728
 
 

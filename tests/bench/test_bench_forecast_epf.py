@@ -257,22 +257,95 @@ def test_np_seed_preset_on_a_gpu(np_data, variant):
     assert np.isfinite(result.forecasts[model.name]).all()
 
 
+def _previous_training(model: DNN, x, y, x_val, y_val) -> int:
+    """The reference for the DNN's speed: its training before the seeds were batched
+    (8cfa183): one ``nn.Sequential`` per seed, torch's dropout, AdamW's defaults, early
+    stopping on the validation rows.  Returns the epochs run over all seeds."""
+    import torch
+    from torch import nn
+
+    x, y, x_val, y_val = (torch.as_tensor(a, dtype=torch.float32) for a in (x, y, x_val, y_val))
+    epochs = 0
+    for seed in model.seeds:
+        torch.manual_seed(seed)
+        layers, n_in = [], x.shape[1]
+        for width in model.hidden:
+            layers += [nn.Linear(n_in, width), nn.SiLU(), nn.Dropout(model.dropout)]
+            n_in = width
+        net = nn.Sequential(*layers, nn.Linear(n_in, y.shape[1]))
+        opt = torch.optim.AdamW(
+            net.parameters(), lr=model.learning_rate, weight_decay=model.weight_decay
+        )
+        gen = torch.Generator().manual_seed(seed)
+        best, bad = float("inf"), 0
+        for _ in range(model.max_epochs):
+            epochs += 1
+            net.train()
+            order = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), model.batch_size):
+                b = order[i : i + model.batch_size]
+                loss = (net(x[b]) - y[b]).abs().mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                val = float((net(x_val) - y_val).abs().mean())
+            best, bad = (val, 0) if val < best else (best, bad + 1)
+            if bad >= model.patience:
+                break
+    return epochs
+
+
 def test_np_dnn_members_trained_together(np_data):
-    """The DNN's retraining on the days before NP's test period (4 seeds, one core): the
-    seeds' networks trained together (the DNN as it is) against the same seeds as one-seed
-    DNNs trained one after the other (the reference, measured in this run)."""
+    """The DNN's retraining on the days before NP's test period (4 seeds, one core): the DNN
+    as it is (``calibrate``); then on its rows, with the last 91 days validating, the seeds
+    trained together (``fit_members``), one by one, and by the previous implementation (the
+    reference, measured in this run).  Epochs differ between runs (other random draws), so
+    the time per member-epoch is the like-for-like figure."""
+    from energylib.forecast.dnn import Members, fit_members
+
     view = np_data.information_for(np_data.day_index(NP_TEST[0]))
     together = DNN(**DNN_SETTINGS)
     t0 = time.perf_counter()
     together.calibrate(view)
+    t_dnn = time.perf_counter() - t0
+    x, y = together._rows(view, 0, view.n_days - 1)  # the rows and scaling it trained on
+    xs, ys = together._scaled(x, y)
+    cut = len(xs) - together.val_days
+    split = (xs[:cut], ys[:cut], xs[cut:], ys[cut:])
+    fit = dict(
+        epochs=together.max_epochs, learning_rate=together.learning_rate,
+        weight_decay=together.weight_decay, batch_size=together.batch_size,
+        patience=together.patience,
+    )  # fmt: skip
+    seeds = together.seeds
+
+    def members(chosen):
+        return Members(xs.shape[1], together.hidden, ys.shape[1], together.dropout, chosen)
+
+    t0 = time.perf_counter()
+    ran = fit_members(members(seeds), *split, seeds=seeds, **fit)
     t_together = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for seed in together.seeds:
-        DNN(**(DNN_SETTINGS | {"seeds": (seed,)})).calibrate(view)
+    ran_alone = [fit_members(members([s]), *split, seeds=[s], **fit)[0] for s in seeds]
     t_alone = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    previous = _previous_training(together, *split)
+    t_previous = time.perf_counter() - t0
+    per_epoch = {  # ms per member-epoch; members trained together all run to the last one's stop
+        "together": 1000 * t_together / (max(ran) * len(seeds)),
+        "one by one": 1000 * t_alone / sum(ran_alone),
+        "previous": 1000 * t_previous / previous,
+    }
     _line(
-        f"DNN retraining before {NP_TEST[0]} ({len(together.seeds)} seeds, 1 thread): together "
-        f"{t_together:.1f} s, one by one {t_alone:.1f} s: {t_alone / t_together:.2f}x; {_load()}"
+        f"DNN retraining before {NP_TEST[0]} ({len(xs)} days, {len(seeds)} seeds, 1 thread): "
+        f"calibrate {t_dnn:.1f} s; last 91 days validating: together {t_together:.1f} s "
+        f"(epochs {ran}), one by one {t_alone:.1f} s (epochs {ran_alone}), previous "
+        f"implementation {t_previous:.1f} s ({previous} epochs in all); ms per member-epoch "
+        + ", ".join(f"{k} {v:.0f}" for k, v in per_epoch.items())
+        + f": together {per_epoch['previous'] / per_epoch['together']:.2f}x faster than the "
+        f"previous; {_load()}"
     )
     assert np.isfinite(together.forecast(view)["DNN"]).all()
 

@@ -205,6 +205,8 @@ def nem_spot(
     seed: int = 0,
     *,
     clearness: np.ndarray | None = None,
+    spikes: bool = True,
+    spike_seed: int | None = None,
 ) -> np.ndarray:
     """NEM-shaped wholesale price per interval [AUD/MWh, GST excluded].
 
@@ -219,6 +221,12 @@ def nem_spot(
     clearness : numpy.ndarray, optional
         Clearness index per interval from the weather (0-1.1): sunny days lower the
         midday price.  Without it the day factor is pure noise.
+    spikes : bool
+        Overlay the spike events; False gives the body alone (what a forecaster could know
+        at best if the events are unforeseeable).
+    spike_seed : int, optional
+        Seed of the spike events (default ``seed``): another draw of the events over the
+        same body, as the process could have placed them.
 
     Returns
     -------
@@ -235,7 +243,7 @@ def nem_spot(
         kc = None
         if clearness is not None:
             kc = np.repeat(np.asarray(clearness, dtype=float), interval_minutes // 5)[: len(fine)]
-        fine_spot = nem_spot(fine, 5, seed, clearness=kc)
+        fine_spot = nem_spot(fine, 5, seed, clearness=kc, spikes=spikes, spike_seed=spike_seed)
         k = interval_minutes // 5
         return fine_spot[: len(index) * k].reshape(len(index), k).mean(axis=1)
     nem_time = index.tz_convert("Australia/Brisbane")  # NEM time: AEST all year
@@ -279,9 +287,11 @@ def nem_spot(
     c, a = NEM_NEGATIVE_COMPRESSION
     body = np.where(body < 0, -c * ((1.0 - np.minimum(body, 0.0) / c) ** a - 1.0) / a, body)
 
-    spot = body.copy()
-    spot = _add_spikes(spot, nem_time, hour, month, _market_price_cap(index), rng_stream(seed, 22))
-    return spot
+    if not spikes:
+        return body
+    cap = _market_price_cap(index)
+    events = rng_stream(seed if spike_seed is None else spike_seed, 22)
+    return _add_spikes(body.copy(), nem_time, hour, month, cap, events)
 
 
 def _add_spikes(spot, nem_time, hour, month, cap, rng) -> np.ndarray:

@@ -172,3 +172,21 @@ def test_nl_day_ahead_shape_has_solar_dip_and_evening_peak(nl_year):
     assert np.median(spot[summer & (hour == 13)]) < np.median(spot[summer & (hour == 20)]) - 40
     assert 50 < spot.mean() < 130
     assert 0.01 < (spot < 0).mean() < 0.15
+
+
+def test_spike_events_overlay_the_body_and_redraw_with_their_own_seed():
+    idx = pd.date_range("2025-05-31T14:00Z", "2025-07-31T14:00Z", freq="5min", inclusive="left")
+    spot = P.nem_spot(idx, 5, 3)
+    body = P.nem_spot(idx, 5, 3, spikes=False)
+    other = P.nem_spot(idx, 5, 3, spike_seed=4)
+    np.testing.assert_array_equal(P.nem_spot(idx, 5, 3, spike_seed=3), spot)
+    # events only ever raise the body, and there are some in June-July
+    assert (spot >= body).all() and (other >= body).all()
+    raised, raised_other = spot > body, other > body
+    assert raised.sum() > 0 and raised_other.sum() > 0
+    assert (body[raised] < P.SPIKE_THRESHOLD).mean() > 0.5
+    # another seed places the events elsewhere over the same body
+    assert not np.array_equal(raised, raised_other)
+    # at 30 min the body is the mean of its 5-min body
+    body30 = P.nem_spot(idx[::6], 30, 3, spikes=False)
+    np.testing.assert_allclose(body30, body.reshape(-1, 6).mean(axis=1))

@@ -288,6 +288,47 @@ class PersistenceForecast(Forecast):
         return x[np.minimum(src, x.size - 1)]
 
 
+@dataclass(frozen=True)
+class RecentMeanForecast(Forecast):
+    """The mean of the latest ``days`` values at the same time of day before the decision:
+    interval ``s`` of the horizon gets the mean of ``x[s - k * day]`` for the ``days``
+    smallest ``k >= 1`` that are before ``t`` (fewer where the series has fewer days before
+    ``t``; persistence's rule where it has none).  ``days=1`` is :class:`PersistenceForecast`.
+
+    For household load and PV a few days' mean is the better plan input: a day's load is
+    spiky and a day's weather passes, and the plan is linear in both, so it wants their
+    expected values (on VIC1 2024 with an SGSC home and perfect prices, MPC captured 94.0 %
+    of the optimum's saving with 3 days' mean against 92.4 % with yesterday's; see
+    ``tests/bench/test_bench_mpc.py``).
+
+    Parameters
+    ----------
+    days : int
+        Days averaged (>= 1).
+    """
+
+    days: int = 3
+    name = "recent mean"
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError(
+                f"RecentMeanForecast.days must be >= 1 (days averaged), got {self.days}"
+            )
+
+    def values(self, series: Series, name: str, t: int, n: int) -> np.ndarray:
+        latest = PersistenceForecast().values(series, name, t, n)
+        if self.days == 1:
+            return latest
+        x, day = series.get(name), series.steps_per_day
+        src = (t + _lags(n, day))[None, :] - day * np.arange(self.days)[:, None]
+        src = np.minimum(src, x.size - 1)  # as persistence: no further than the series' end
+        seen = src >= 0
+        total = np.where(seen, x[np.maximum(src, 0)], 0.0).sum(axis=0)
+        count = seen.sum(axis=0)
+        return np.where(count > 0, total / np.maximum(count, 1), latest)
+
+
 @functools.lru_cache(maxsize=16)
 def _lags(n: int, day: int) -> np.ndarray:
     """Offset of the latest same-time-of-day interval before the decision, per step ahead."""

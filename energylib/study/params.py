@@ -472,12 +472,15 @@ class MPCOptions:
     without a forecaster has), ``perfect``, or ``supplier``: the price forecasts the live
     agent stored as they were issued (Amber's forecast intervals, source ``supplier_source``
     and site ``supplier_site``, default the prices input's site), each decision seeing only
-    those issued at or before it, load and PV by persistence; ``lag_ridge``: the market price
+    those issued at or before it; ``lag_ridge``: the market price
     forecast by :class:`~energylib.forecast.intraday.LagRidge`, fitted on the
-    ``history_days`` of prices before the period (load and PV by persistence);
+    ``history_days`` of prices before the period;
     ``scenarios``: ``scenarios`` price paths per decision, the lag ridge's forecast plus its
     errors at the most similar earlier decisions, and one stochastic plan over them
-    (:class:`~energylib.dispatch.mpc.ScenarioForecast`); ``known_intervals``: intervals whose prices
+    (:class:`~energylib.dispatch.mpc.ScenarioForecast`).  With ``supplier``, ``lag_ridge`` and
+    ``scenarios`` the load, the PV and the channels not forecast are the mean of the last
+    ``load_pv_days`` days at the same time of day
+    (:class:`~energylib.dispatch.mpc.RecentMeanForecast`; 1: yesterday's).  ``known_intervals``: intervals whose prices
     are known when deciding (1: the current one, as Amber publishes it); ``horizon_hours``
     [h]; ``replan_minutes``: minutes between decisions (None: every interval; the plan in
     force runs on in between); ``terminal_value`` [currency/kWh] or ``median`` / ``mean``;
@@ -498,6 +501,7 @@ class MPCOptions:
     thresholds: tuple[float, ...] = ()
     scenarios: int = 10
     history_days: int = 365
+    load_pv_days: int = 3
 
     def __post_init__(self) -> None:
         if self.forecast not in STUDY_FORECASTS:
@@ -505,6 +509,11 @@ class MPCOptions:
         if self.scenarios < 1:
             raise ValueError(
                 f"scenarios must be >= 1 (price paths per decision), got {self.scenarios}"
+            )
+        if self.load_pv_days < 1:
+            raise ValueError(
+                f"load_pv_days must be >= 1 (days of load and PV the forecast averages; 1: "
+                f"yesterday's), got {self.load_pv_days}"
             )
         if self.history_days < 10:
             raise ValueError(

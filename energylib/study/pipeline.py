@@ -35,7 +35,13 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from energylib import finance
-from energylib.dispatch.mpc import Forecast, IssuedForecast, lag_ridge_forecast, supplier_forecast
+from energylib.dispatch.mpc import (
+    Forecast,
+    IssuedForecast,
+    RecentMeanForecast,
+    lag_ridge_forecast,
+    supplier_forecast,
+)
 from energylib.scenario import ScenarioResult, ScenarioSpec, ScenarioYear, run
 from energylib.schema import TIME, interval_index
 from energylib.study import frames
@@ -218,6 +224,7 @@ def supplier_forecasts(params: StudyParams, store, year: ScenarioYear) -> Issued
         return supplier_forecast(
             study_store(params, store), year.cal.interval_start[0], len(year),
             year.interval_minutes, source=mpc.supplier_source, site=site,
+            fallback=RecentMeanForecast(mpc.load_pv_days),
         )  # fmt: skip
     except (LookupError, ValueError) as exc:
         raise StudyError(
@@ -236,7 +243,7 @@ def trained_forecasts(params: StudyParams, store, year: ScenarioYear) -> Forecas
     (missing intervals stay missing); each decision then reads the prices up to its own
     interval and nothing later.  It forecasts the market channel the tariff's import price
     follows (``general_per_kwh``, else ``spot_per_kwh``); the other channels, load and PV
-    are by persistence.
+    are the mean of the last ``load_pv_days`` days at the same time of day.
     """
     mpc = params.mpc
     if mpc.forecast not in TRAINED_FORECASTS or not _plans_with_mpc(params):
@@ -269,6 +276,7 @@ def trained_forecasts(params: StudyParams, store, year: ScenarioYear) -> Forecas
             price, cal.minute_of_day // 60, past.size, len(year), channel=channel, steps_per_day=1440 // m,
             horizon=params.mpc.policy(forecast="perfect").steps(m),
             scenarios=mpc.scenarios if mpc.forecast == SCENARIOS else 0,
+            fallback=RecentMeanForecast(mpc.load_pv_days),
         )  # fmt: skip
     except ValueError as exc:
         raise StudyError(

@@ -18,6 +18,7 @@ from energylib.dispatch.mpc import (
     MPCPolicy,
     PersistenceForecast,
     PriceModel,
+    RecentMeanForecast,
     ScenarioForecast,
     Series,
     battery_modes,
@@ -235,6 +236,38 @@ def test_persistence_reads_only_what_is_known_before_the_decision(t, n, day):
     fy = PersistenceForecast().values(Series(y, y, {}, day), "load_kwh", t, n)
     np.testing.assert_array_equal(fx, fy)
     assert fx[0] == x[t - day]
+
+
+@given(
+    t=st.integers(0, 200),
+    n=st.integers(1, 100),
+    day=st.sampled_from([4, 24, 48]),
+    days=st.integers(1, 5),
+)
+def test_a_recent_mean_is_the_mean_of_the_latest_days_known_before_the_decision(t, n, day, days):
+    rng = np.random.default_rng(t)
+    x = rng.random(300)
+    y = x.copy()
+    y[t:] = -1.0  # the future changes: the forecast must not
+    fc = RecentMeanForecast(days)
+    fx = fc.values(Series(x, x, {}, day), "pv_kwh", t, n)
+    if t >= day:  # on the first day it repeats that day, as persistence does
+        np.testing.assert_array_equal(fx, fc.values(Series(y, y, {}, day), "pv_kwh", t, n))
+    # each step: the mean of its time of day on the latest `days` days before t (fewer near
+    # the start; yesterday's rule where there is none)
+    persistence = PersistenceForecast().values(Series(x, x, {}, day), "pv_kwh", t, n)
+    for j in range(n):
+        latest = t + j - day * (j // day + 1)
+        seen = [x[latest - k * day] for k in range(days) if latest - k * day >= 0]
+        expected = np.mean(seen) if seen else persistence[j]
+        assert fx[j] == pytest.approx(expected, rel=1e-12)
+    if days == 1:
+        np.testing.assert_array_equal(fx, persistence)
+
+
+def test_a_recent_mean_over_no_days_is_refused():
+    with pytest.raises(ValueError, match="days must be >= 1"):
+        RecentMeanForecast(0)
 
 
 def test_an_issued_forecast_uses_the_latest_issue_and_falls_back_past_its_end():

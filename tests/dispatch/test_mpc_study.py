@@ -74,6 +74,10 @@ def test_the_mpc_option_becomes_the_policy_and_the_trade_off_specs(store_dir):
             {"forecast": "lag_ridge", "history_days": 3},
             r"policy_comparison.mpc: history_days must be >= 10",
         ),
+        (
+            {"forecast": "lag_ridge", "load_pv_days": 0},
+            r"policy_comparison.mpc: load_pv_days must be >= 1 \(days of load and PV",
+        ),
     ],
 )
 def test_a_bad_mpc_option_names_the_key(store_dir, mpc, message):
@@ -146,3 +150,18 @@ def test_a_forecaster_without_enough_history_says_how_much_it_found(longer_store
     params = params_from_dict(trained(longer_store_dir, "lag_ridge", "2025-01-05"))
     with pytest.raises(StudyError, match=r"forecast: lag_ridge: .*at least 9 days.*found 192 "):
         run_study(params)
+
+
+@pytest.mark.parametrize("forecast", ["lag_ridge", "scenarios"])
+def test_a_trained_price_forecast_plans_load_and_pv_on_their_recent_mean(
+    longer_store_dir, forecast
+):
+    from energylib.dispatch.mpc import RecentMeanForecast
+    from energylib.study.pipeline import trained_forecasts
+
+    raw = trained(longer_store_dir, forecast, "2025-01-13", scenarios=3, load_pv_days=2)
+    params = params_from_dict(raw)
+    fc = trained_forecasts(params, None, load_inputs(params).year)
+    assert fc.fallback == RecentMeanForecast(2)
+    default = params_from_dict(trained(longer_store_dir, forecast, "2025-01-13", scenarios=3))
+    assert trained_forecasts(default, None, load_inputs(default).year).fallback.days == 3

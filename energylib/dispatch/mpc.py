@@ -4,8 +4,10 @@ At each decision interval ``t`` the controller
 
 1. takes the forecasts available at the start of ``t`` for the next ``horizon_hours``
    (household load, PV, the market's price channels; a :class:`Forecast`: ``perfect``,
-   ``persistence``, a supplier's published forecasts or a trained forecaster's, see
-   :class:`IssuedForecast`, or any predict-like callable, :class:`CallableForecast`);
+   ``persistence``, the last few days' mean (:class:`RecentMeanForecast`, what a study's
+   trained price forecasts plan load and PV on), a supplier's published forecasts or a
+   trained forecaster's, see :class:`IssuedForecast`, or any predict-like callable,
+   :class:`CallableForecast`);
 2. prices them through the tariff (:class:`PriceModel`: every tariff's import price and
    export credit are affine in the market prices, so the study's tariff prices a forecast
    exactly as it bills the year);

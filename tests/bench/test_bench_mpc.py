@@ -201,20 +201,6 @@ def test_bench_mpc_on_the_default_year(tmp_path):
     print(f"[mpc] load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
-def _perfect_load_and_pv(prices):
-    """A diagnostic forecast: ``prices``' market channels, the actual load and PV."""
-    from energylib.dispatch.mpc import Forecast, PerfectForecast
-
-    class PerfectLoadAndPV(Forecast):
-        name = f"{prices.name}, load and PV perfect"
-
-        def values(self, series, name, t, n):
-            source = PerfectForecast() if name in ("load_kwh", "pv_kwh") else prices
-            return source.values(series, name, t, n)
-
-    return PerfectLoadAndPV()
-
-
 def _generated_prices(year: int, seed: int, **spikes) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The default generator's Amber prices for the NEM default site's calendar ``year`` at
     30 min (``general_per_kwh``, ``feed_in_per_kwh`` as the study's market channels) and the
@@ -279,31 +265,28 @@ def test_bench_mpc_bounds_on_the_default_year():
 
     ahead = np.minimum(np.arange(n)[:, None] + np.arange(H), n - 1)
     known = IssuedForecast(np.arange(n), {c: v[ahead] for c, v in body.items()}, name="body")
+    known_perfect = replace(known, fallback=PerfectForecast())  # load and PV actual
     paths = {c: np.stack([d[c] for d in draws]) for c in body}
 
     def process(t: int, m: int) -> dict[str, np.ndarray]:
         return {c: p[:, t : t + m] for c, p in paths.items()}
 
-    year_hour = year.cal.minute_of_day // 60
     ridge = lag_ridge_forecast(
         np.concatenate((past["general_per_kwh"], market["general_per_kwh"])),
-        np.concatenate((past_hour, year_hour)), past["general_per_kwh"].size, n,
-        channel="general_per_kwh", steps_per_day=48,
+        np.concatenate((past_hour, year.cal.minute_of_day // 60)), past["general_per_kwh"].size,
+        n, channel="general_per_kwh", steps_per_day=48,
     )  # fmt: skip
 
     def mpc(fc):
         return MPCPolicy(forecast=fc, horizon_hours=24, known_intervals=1)
 
-    ridge_mean = lag_ridge_forecast(
-        np.concatenate((past["general_per_kwh"], market["general_per_kwh"])),
-        np.concatenate((past_hour, year_hour)), past["general_per_kwh"].size, n,
-        channel="general_per_kwh", steps_per_day=48, fallback=RecentMeanForecast(3),
-    )  # fmt: skip
     cases = {
         "MPC lag ridge (fitted on a generated 2024)": mpc(ridge),
-        "MPC lag ridge, load, PV and feed-in 3 days' mean": mpc(ridge_mean),
+        "MPC lag ridge, load, PV and feed-in 3 days' mean": mpc(
+            replace(ridge, fallback=RecentMeanForecast(3))
+        ),
         "bound: body known, spikes unforeseen": mpc(known),
-        "bound: body known, spikes unforeseen, load/PV perfect": mpc(_perfect_load_and_pv(known)),
+        "bound: body known, spikes unforeseen, load/PV perfect": mpc(known_perfect),
         f"bound: body known + {K} draws of the spike process": mpc(
             ScenarioForecast(process, K, PersistenceForecast(), name="process")
         ),
@@ -443,9 +426,14 @@ def test_bench_mpc_forecasts_on_real_prices(tmp_path, shared_data):
     the actual prices of the next 4 h (what a good pre-dispatch forecast would give), with
     the actual price wherever it spikes above 1 AUD/kWh, and the actual prices everywhere
     but there (the ridge's at the spikes: a forecaster perfect but for the spikes); the ridge
-    with the actual load and PV, and the actual prices with load and PV by persistence (which
-    of the forecasts the rest of the saving is lost to)."""
-    from energylib.dispatch.mpc import IssuedForecast, MPCPolicy, RecentMeanForecast
+    with the actual load and PV, and the actual prices with load and PV by persistence and
+    by their last 3 days' mean (which of the forecasts the rest of the saving is lost to)."""
+    from energylib.dispatch.mpc import (
+        IssuedForecast,
+        MPCPolicy,
+        PerfectForecast,
+        RecentMeanForecast,
+    )
     from energylib.forecast.intraday import LagRidge
 
     params, year, plan = _real_year(tmp_path / "store", shared_data)
@@ -479,7 +467,7 @@ def test_bench_mpc_forecasts_on_real_prices(tmp_path, shared_data):
             issued(table, "lag ridge"), THRESHOLD
         ),
         "MPC lag ridge + price now known, load and PV 3 days' mean": mpc(
-            IssuedForecast(np.arange(n), {"spot_per_kwh": table}, RecentMeanForecast(3))
+            replace(issued(table, "lag ridge"), fallback=RecentMeanForecast(3))
         ),
         "diagnostic: ridge + the next 4 h's actual prices": mpc(issued(first4, "first 4 h")),
         "diagnostic: ridge + actual prices above 1 AUD/kWh": mpc(
@@ -488,9 +476,14 @@ def test_bench_mpc_forecasts_on_real_prices(tmp_path, shared_data):
         "diagnostic: actual prices but the spikes (ridge there)": mpc(
             issued(np.where(actual > 1.0, table, actual), "all but spikes")
         ),
-        "diagnostic: ridge, load and PV perfect": mpc(_perfect_load_and_pv(issued(table, "ridge"))),
+        "diagnostic: ridge, load and PV perfect": mpc(
+            replace(issued(table, "ridge"), fallback=PerfectForecast())
+        ),
         "diagnostic: prices perfect, load and PV persistence": mpc(
             issued(actual, "prices perfect"), known=0
+        ),
+        "diagnostic: prices perfect, load and PV 3 days' mean": mpc(
+            replace(issued(actual, "prices perfect"), fallback=RecentMeanForecast(3)), known=0
         ),
     }
     rows = _compare("VIC1 2024", base, year, cases, rules)
@@ -522,9 +515,8 @@ def test_bench_mpc_scenarios_on_real_prices(tmp_path, shared_data):
             p = MPCPolicy(forecast=fc, horizon_hours=24, known_intervals=1, switch_threshold=th)
             cases[f"MPC {fc.name} + price now known, threshold {th:g}"] = p
         if k == min(SCENARIOS):  # as the study plans: load and PV on the last 3 days' mean
-            fc = lag_ridge_forecast(spot_all, hour, k0, n, channel="spot_per_kwh", steps_per_day=48,
-                                    scenarios=k, fallback=RecentMeanForecast(3))  # fmt: skip
-            p = MPCPolicy(forecast=fc, horizon_hours=24, known_intervals=1)
+            p = MPCPolicy(forecast=replace(fc, fallback=RecentMeanForecast(3)), horizon_hours=24,
+                          known_intervals=1)  # fmt: skip
             cases[f"MPC {fc.name} + price now known, load and PV 3 days' mean"] = p
     rows = _compare("VIC1 2024", base, year, cases, {})
     assert rows[0]["policy"] == "optimum"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from study_data import synthetic_year_start
 from test_study import small_raw
 
 from energylib import plots
-from energylib.dispatch.mpc import MPCPolicy
+from energylib.dispatch.mpc import MPCPolicy, Series
 from energylib.scenario import run
 from energylib.store import ParquetStore
 from energylib.study import StudyError, load_inputs, params_from_dict, run_study
@@ -161,7 +162,16 @@ def test_a_trained_price_forecast_plans_load_and_pv_on_their_recent_mean(
 
     raw = trained(longer_store_dir, forecast, "2025-01-13", scenarios=3, load_pv_days=2)
     params = params_from_dict(raw)
-    fc = trained_forecasts(params, None, load_inputs(params).year)
+    year = load_inputs(params).year
+    fc = trained_forecasts(params, None, year)
     assert fc.fallback == RecentMeanForecast(2)
+    # the plan's load is the mean of the two days before, not yesterday's
+    load = year.load_kwh + year.ev_load_kwh
+    series = Series(load, np.zeros_like(load), dict(year.price_model(params.tariff)[1]), 48)
+    t, n = 100, 48
+    planned = fc.window(series, t, n).load_kwh
+    latest = t + np.arange(n) - 48 * (np.arange(n) // 48 + 1)
+    np.testing.assert_allclose(planned, (load[latest] + load[latest - 48]) / 2)
+    assert np.abs(planned - load[latest]).max() > 1e-6
     default = params_from_dict(trained(longer_store_dir, forecast, "2025-01-13", scenarios=3))
     assert trained_forecasts(default, None, load_inputs(default).year).fallback.days == 3

@@ -209,15 +209,15 @@ def test_no_stored_forecasts_says_what_fills_them(tmp_path):
         supplier_forecast(SqliteStore(tmp_path / "empty.sqlite"), T0, 4, 7, site=SITE)
 
 
-def _supplier_study(store, tmp_path, forecast: str):
+def _supplier_inputs(tmp_path, forecast: str):
     """The shipped params on 12 h from ``T0`` (arrays): one battery, no PV, no EV, and the
-    policy comparison's MPC planning with ``forecast``."""
+    policy comparison's MPC planning with ``forecast``; the params and the year."""
     from test_study import small_raw
 
     from energylib.scenario import ScenarioYear
     from energylib.simulate.weather import generate_weather
     from energylib.site import SITES
-    from energylib.study import params_from_dict, run_study
+    from energylib.study import params_from_dict
 
     raw = small_raw(tmp_path)
     raw["ev"] = None
@@ -237,8 +237,31 @@ def _supplier_study(store, tmp_path, forecast: str):
         general_per_kwh=general, feed_in_per_kwh=-0.5 * general,
         weather=w[["ghi", "dni", "dhi", "temp_air", "wind_speed"]],
     )  # fmt: skip
-    result = run_study(params_from_dict(raw), store, year=year)
+    return params_from_dict(raw), year
+
+
+def _supplier_study(store, tmp_path, forecast: str):
+    """The MPC row of :func:`_supplier_inputs`' study run on ``store``."""
+    from energylib.study import run_study
+
+    params, year = _supplier_inputs(tmp_path, forecast)
+    result = run_study(params, store, year=year)
     return result.policies.filter(pl.col("policy").str.starts_with("MPC")).row(0, named=True)
+
+
+def test_a_study_plans_load_and_pv_beside_supplier_forecasts_on_their_recent_mean(
+    tmp_path, httpserver
+):
+    from energylib.dispatch.mpc import RecentMeanForecast
+    from energylib.study.pipeline import supplier_forecasts
+
+    store = SqliteStore(tmp_path / "live.sqlite")
+    collect(store, httpserver, [T0 + timedelta(minutes=m) for m in range(0, 12 * 60, 30)], 0.0)
+    params, year = _supplier_inputs(tmp_path, "supplier")
+    assert supplier_forecasts(params, store, year).fallback == RecentMeanForecast(
+        params.mpc.load_pv_days
+    )
+    assert params.mpc.load_pv_days == 3
 
 
 @pytest.mark.parametrize("error", [0.0, 4.0])
